@@ -1,0 +1,89 @@
+"""The ec2imds error tree.
+
+Every failure ec2imds reports is an :class:`IMDSError`; no httpx exception
+reaches a caller (the original is always chained as ``__cause__``)::
+
+    IMDSError
+     ├── IMDSUnavailable          nothing answered: refused, unroutable, timed out
+     │    └── IMDSTimeout          connected, but no answer in time
+     ├── IMDSDisabled             AWS_EC2_METADATA_DISABLED, or 403 on the token PUT
+     ├── TokenError               the token PUT failed for good (400, 404/405, 401 twice)
+     ├── IMDSHTTPError            an unexpected status on a GET (after retries)
+     │    └── RedirectRefused      a 3xx: never followed
+     ├── ResponseTooLarge         a body above the size cap (never truncated)
+     ├── IMDSValidationError      a body that does not fit its model (names the path)
+     └── IMDSConfigError          a bad setting or argument (also a ValueError)
+
+A 404 is not an error: it means "absent" and reads as ``None``.
+Tokens never appear in a message, a repr or a log line.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "IMDSConfigError",
+    "IMDSDisabled",
+    "IMDSError",
+    "IMDSHTTPError",
+    "IMDSTimeout",
+    "IMDSUnavailable",
+    "IMDSValidationError",
+    "RedirectRefused",
+    "ResponseTooLarge",
+    "TokenError",
+]
+
+
+class IMDSError(Exception):
+    """Root of every error ec2imds raises."""
+
+
+class IMDSUnavailable(IMDSError):
+    """No IMDS endpoint answered (connection refused, unroutable, or timed out)."""
+
+
+class IMDSTimeout(IMDSUnavailable):
+    """An endpoint accepted the connection but did not answer in time."""
+
+
+class IMDSDisabled(IMDSError):
+    """IMDS is turned off: by ``AWS_EC2_METADATA_DISABLED`` or by the instance (403)."""
+
+
+class TokenError(IMDSError):
+    """The IMDSv2 session token could not be obtained or was rejected twice."""
+
+
+class IMDSHTTPError(IMDSError):
+    """IMDS answered a GET with a status that is neither success nor "absent"."""
+
+    def __init__(self, message: str, *, status: int, path: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.path = path
+
+
+class RedirectRefused(IMDSHTTPError):
+    """IMDS (or something pretending to be it) answered with a redirect; never followed."""
+
+
+class ResponseTooLarge(IMDSError):
+    """A response body exceeded the size cap; it was dropped, not truncated."""
+
+    def __init__(self, message: str, *, path: str, limit: int) -> None:
+        super().__init__(message)
+        self.path = path
+        self.limit = limit
+
+
+class IMDSValidationError(IMDSError):
+    """A body IMDS served does not fit the model for its path."""
+
+    def __init__(self, message: str, *, path: str, value: object = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.value = value
+
+
+class IMDSConfigError(IMDSError, ValueError):
+    """A setting or argument is invalid (names the variable or argument)."""
