@@ -1,0 +1,377 @@
+"""The IMDSv2 exchange, written once and without I/O.
+
+:func:`exchange` is a generator, like ``httpx.Auth.auth_flow``: it yields
+:class:`Request` objects and receives a :class:`Response` (or a :class:`Failure` when
+the connection failed), and yields :data:`ACQUIRE` / :data:`RELEASE` around the token
+PUT and :class:`Sleep` between retries. A driver (httpx sync, httpx async, or a
+standard-library one-shot) only performs those steps; the token flow, the retry
+policy and the mapping of statuses to errors live here.
+
+Driver contract:
+
+* ``ACQUIRE``: take the endpoint's token lock (one PUT at a time per endpoint).
+  ``RELEASE``: give it back. If the generator raises while the lock is held, the
+  driver releases it (the generator never yields from a ``finally``).
+* ``Sleep(seconds)``: wait, then send ``None``.
+* ``Request``: perform it, send back a ``Response``; on a transport failure send a
+  ``Failure`` instead (never raise into the generator).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import threading
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+from ec2imds.endpoints import Endpoint, construct_endpoint_str
+from ec2imds.errors import (
+    IMDSDisabled,
+    IMDSError,
+    IMDSHTTPError,
+    IMDSTimeout,
+    IMDSUnavailable,
+    RedirectRefused,
+    ResponseTooLarge,
+    TokenError,
+)
+from ec2imds.settings import Settings
+from ec2imds.tokens import Token, TokenStore, TokenStoreError
+
+__all__ = [
+    "ACQUIRE",
+    "RELEASE",
+    "TOKEN_HEADER",
+    "TOKEN_PATH",
+    "TTL_HEADER",
+    "EndpointSession",
+    "Failure",
+    "Request",
+    "Response",
+    "Sleep",
+    "Step",
+    "exchange",
+    "token_flow",
+]
+
+log = logging.getLogger("ec2imds")
+
+TOKEN_PATH: Final = "/latest/api/token"  # noqa: S105 - a path, not a secret
+TOKEN_HEADER: Final = "X-aws-ec2-metadata-token"  # noqa: S105 - a header name
+TTL_HEADER: Final = "X-aws-ec2-metadata-token-ttl-seconds"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One HTTP request to an IMDS endpoint. ``path`` is absolute (``/latest/...``)."""
+
+    method: str
+    path: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def __repr__(self) -> str:
+        shown = tuple((k, "<hidden>" if k == TOKEN_HEADER else v) for k, v in self.headers)
+        return f"Request({self.method!r}, {self.path!r}, headers={shown!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """An HTTP answer. ``headers`` keys are lower-case."""
+
+    status: int
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+FailureKind = Literal["connect", "connect_timeout", "timeout", "read", "too_large", "protocol"]
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """The request got no complete HTTP answer.
+
+    ``connect``: refused or unreachable; ``connect_timeout``: no TCP answer in time;
+    ``timeout``: connected, no answer in time; ``read``: connection dropped or reset;
+    ``too_large``: the body passed the size cap; ``protocol``: not HTTP.
+    """
+
+    kind: FailureKind
+    detail: str = ""
+
+    @property
+    def connected(self) -> bool:
+        return self.kind not in ("connect", "connect_timeout")
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    seconds: float
+
+
+class _Lock:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+ACQUIRE: Final = _Lock("ACQUIRE")
+RELEASE: Final = _Lock("RELEASE")
+
+Step = Request | Sleep | _Lock
+Answer = Response | Failure | None
+
+
+class EndpointSession:
+    """Token state for one endpoint: the cached token, the store, whether it ever answered.
+
+    Thread-safe for reads and replacements; the single PUT at a time is the driver's
+    lock, taken when :func:`token_flow` yields :data:`ACQUIRE`.
+    """
+
+    def __init__(self, endpoint: Endpoint, store: TokenStore, settings: Settings) -> None:
+        self.endpoint = endpoint
+        self.store = store
+        self.settings = settings
+        #: The endpoint answered HTTP at least once: connection failures may be retried.
+        self.answered = False
+        #: Token PUTs this session sent (a count, for tests and benchmarks).
+        self.puts = 0
+        self._token: Token | None = None
+        self._guard = threading.Lock()
+        self._store_warned = False
+
+    def __repr__(self) -> str:
+        return f"EndpointSession({construct_endpoint_str(self.endpoint)})"
+
+    @property
+    def label(self) -> str:
+        return construct_endpoint_str((self.endpoint[0], self.endpoint[1] or 80))
+
+    def usable_token(self) -> Token | None:
+        """The cached token if it has more than the refresh margin left; else the store's."""
+        margin = self.settings.refresh_margin
+        token = self._token
+        if token is not None and token.usable(margin):
+            return token
+        stored = self._store_call("load")
+        if isinstance(stored, Token) and stored.usable(margin):
+            with self._guard:
+                self._token = stored
+            return stored
+        return None
+
+    def set_token(self, token: Token) -> None:
+        with self._guard:
+            self._token = token
+        self._store_call("save", token)
+
+    def drop_token(self, token: Token) -> None:
+        """Forget ``token`` (IMDS rejected it), unless it was already replaced."""
+        with self._guard:
+            if self._token is not token and self._token is not None:
+                return
+            self._token = None
+        self._store_call("discard")
+
+    def expire(self) -> None:
+        """Forget the cached token (the store keeps its copy)."""
+        with self._guard:
+            self._token = None
+
+    def _store_call(self, op: str, token: Token | None = None) -> Token | None:
+        try:
+            if op == "load":
+                return self.store.load(self.endpoint)
+            if op == "save" and token is not None:
+                self.store.save(self.endpoint, token)
+            elif op == "discard":
+                self.store.discard(self.endpoint)
+        except TokenStoreError as exc:
+            if not self._store_warned:
+                self._store_warned = True
+                log.warning("%s; tokens are not persisted", exc)
+        return None
+
+
+def _backoff(settings: Settings, retry: int, rng: random.Random) -> float:
+    """Delay before retry number ``retry`` (1-based): exponential, capped, equal jitter."""
+    ceiling = min(settings.backoff_cap, settings.backoff_base * 2.0 ** (retry - 1))
+    return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+def _retryable(answer: Response | Failure, session: EndpointSession) -> bool:
+    if isinstance(answer, Response):
+        return answer.status == 429 or answer.status >= 500
+    if answer.kind in ("too_large", "protocol"):
+        return False
+    if answer.kind == "read":
+        return True
+    # Nothing ever answered here: it is probably not an IMDS (off EC2); fail fast.
+    return session.answered
+
+
+def _unavailable(answer: Failure, session: EndpointSession, what: str) -> IMDSError:
+    where = session.label
+    if answer.kind == "too_large":
+        return ResponseTooLarge(
+            f"{what}: IMDS at {where} sent more than {session.settings.max_body} bytes",
+            path=what,
+            limit=session.settings.max_body,
+        )
+    if answer.kind == "timeout":
+        return IMDSTimeout(
+            f"{what}: IMDS at {where} accepted the connection but did not answer within "
+            f"{session.settings.timeout:g} s"
+        )
+    if answer.kind == "connect_timeout":
+        return IMDSUnavailable(
+            f"{what}: IMDS at {where} did not answer within {session.settings.timeout:g} s "
+            "(not on EC2, or IMDS blocked?)"
+        )
+    detail = f" ({answer.detail})" if answer.detail else ""
+    return IMDSUnavailable(f"{what}: cannot reach IMDS at {where}{detail}")
+
+
+def token_flow(
+    session: EndpointSession, rng: random.Random, stale: Token | None = None
+) -> Generator[Step, Answer, Token]:
+    """Get a usable token: reuse one, or PUT for a new one (under the endpoint lock)."""
+    yield ACQUIRE
+    token = session.usable_token()
+    if token is not None and token is not stale:
+        yield RELEASE
+        return token
+    settings = session.settings
+    request = Request("PUT", TOKEN_PATH, ((TTL_HEADER, str(settings.token_ttl)),))
+    attempt = 1
+    while True:
+        sent = dt.datetime.now(dt.UTC)
+        session.puts += 1
+        answer = yield request
+        if isinstance(answer, Response):
+            session.answered = True
+        if answer is None:  # pragma: no cover - driver contract
+            raise TypeError("driver sent no answer to a request")
+        if isinstance(answer, Failure):
+            if answer.kind == "timeout" and not session.answered:
+                raise IMDSTimeout(
+                    f"IMDS at {session.label} accepted the connection but did not answer the "
+                    f"token request within {settings.timeout:g} s. In a container this is "
+                    "usually the instance's PUT response hop limit: set "
+                    "HttpPutResponseHopLimit to 2 or more (aws ec2 "
+                    "modify-instance-metadata-options --http-put-response-hop-limit 2)"
+                )
+            if attempt < settings.attempts and _retryable(answer, session):
+                yield Sleep(_backoff(settings, attempt, rng))
+                attempt += 1
+                continue
+            raise _unavailable(answer, session, "token request")
+        status = answer.status
+        if status == 200:
+            token = _new_token(answer, sent, settings.token_ttl, session.label)
+            session.set_token(token)
+            yield RELEASE
+            return token
+        if status == 400:
+            raise TokenError(
+                f"IMDS at {session.label} refused the token request (400 Bad Request: "
+                f"TTL {settings.token_ttl} s rejected)"
+            )
+        if status == 403:
+            raise IMDSDisabled(
+                f"IMDS is turned off for this instance (403 on the token request at "
+                f"{session.label})"
+            )
+        if status in (404, 405):
+            raise TokenError(
+                f"IMDSv2 is not available at {session.label} ({status} on the token request); "
+                "ec2imds does not fall back to IMDSv1"
+            )
+        if 300 <= status < 400:
+            raise RedirectRefused(
+                f"IMDS at {session.label} answered the token request with a redirect "
+                f"({status}); redirects are never followed",
+                status=status,
+                path=TOKEN_PATH,
+            )
+        if _retryable(answer, session) and attempt < settings.attempts:
+            yield Sleep(_backoff(settings, attempt, rng))
+            attempt += 1
+            continue
+        raise TokenError(
+            f"IMDS at {session.label} answered the token request with {status} "
+            f"after {attempt} attempt(s)"
+        )
+
+
+def _new_token(answer: Response, sent: dt.datetime, requested: int, where: str) -> Token:
+    try:
+        value = answer.body.decode("ascii").strip()
+    except UnicodeDecodeError:
+        value = ""
+    if not value or not value.isprintable() or len(value) > 4096:
+        raise TokenError(f"IMDS at {where} sent a token that is not a token")
+    ttl = requested
+    granted = answer.headers.get(TTL_HEADER.lower(), "").strip()
+    if granted.isdigit() and 0 < int(granted) <= requested:
+        ttl = int(granted)
+    return Token(value, sent + dt.timedelta(seconds=ttl))
+
+
+def exchange(
+    session: EndpointSession, method: str, path: str, rng: random.Random
+) -> Generator[Step, Answer, Response]:
+    """One GET (or HEAD) with a token: returns a 200 or a 404 Response, or raises.
+
+    ``path`` is absolute (``/latest/meta-data/ami-id``). A 401 drops the token and
+    retries once with a new one; 429, 5xx and dropped connections are retried within
+    the attempt budget with jittered backoff; 400, 403 and 404 are never retried.
+    """
+    settings = session.settings
+    token = session.usable_token()
+    if token is None:
+        token = yield from token_flow(session, rng)
+    refreshed = False
+    attempt = 1
+    while True:
+        answer = yield Request(method, path, ((TOKEN_HEADER, token.value),))
+        if answer is None:  # pragma: no cover - driver contract
+            raise TypeError("driver sent no answer to a request")
+        if isinstance(answer, Response):
+            session.answered = True
+            status = answer.status
+            if status == 200 or status == 404:
+                return answer
+            if status == 401 and not refreshed:
+                log.debug("%s %s: 401, getting a new token", method, path)
+                session.drop_token(token)
+                token = yield from token_flow(session, rng, stale=token)
+                refreshed = True
+                continue
+            if status == 401:
+                raise TokenError(f"{path}: IMDS at {session.label} rejected a fresh token (401)")
+            if 300 <= status < 400:
+                raise RedirectRefused(
+                    f"{path}: IMDS at {session.label} answered with a redirect ({status}); "
+                    "redirects are never followed",
+                    status=status,
+                    path=path,
+                )
+        if attempt < settings.attempts and _retryable(answer, session):
+            yield Sleep(_backoff(settings, attempt, rng))
+            attempt += 1
+            continue
+        if isinstance(answer, Failure):
+            raise _unavailable(answer, session, path)
+        reason = {403: "forbidden", 429: "throttled"}.get(answer.status, "unexpected status")
+        raise IMDSHTTPError(
+            f"{path}: IMDS at {session.label} answered {answer.status} ({reason})"
+            + (f" after {attempt} attempts" if attempt > 1 else ""),
+            status=answer.status,
+            path=path,
+        )

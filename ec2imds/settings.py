@@ -1,0 +1,206 @@
+"""One settings object: explicit arguments > ``AWS_*`` environment > defaults.
+
+The environment variables are the AWS SDKs' own (IMDS.md §3.1):
+
+==========================================  =============================================
+``AWS_EC2_METADATA_DISABLED``               ``true`` (any case): fail at once, no network
+``AWS_EC2_METADATA_SERVICE_ENDPOINT``       ``http://host[:port]``: the only endpoint
+``AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE``  ``IPv4`` or ``IPv6`` (any case): that endpoint
+``AWS_METADATA_SERVICE_TIMEOUT``            seconds, for connect and for read (default 1)
+``AWS_METADATA_SERVICE_NUM_ATTEMPTS``       total attempts per request (default 3)
+==========================================  =============================================
+
+Without an endpoint setting, both IMDS endpoints are raced (IPv6 first, RFC 8305).
+An invalid value is an :class:`~ec2imds.errors.IMDSConfigError` naming the variable.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from ec2imds.endpoints import (
+    DEFAULT_ENDPOINTS,
+    IPV4_ENDPOINT,
+    IPV6_ENDPOINT,
+    Endpoint,
+    mk_endpoint_from_str,
+    mk_endpoint_list_from_str,
+)
+from ec2imds.errors import IMDSConfigError
+
+__all__ = ["MAX_TOKEN_TTL", "Settings"]
+
+MAX_TOKEN_TTL = 21600
+DEFAULT_TIMEOUT = 1.0
+DEFAULT_ATTEMPTS = 3
+ENV_DISABLED = "AWS_EC2_METADATA_DISABLED"
+ENV_ENDPOINT = "AWS_EC2_METADATA_SERVICE_ENDPOINT"
+ENV_MODE = "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE"
+ENV_TIMEOUT = "AWS_METADATA_SERVICE_TIMEOUT"
+ENV_ATTEMPTS = "AWS_METADATA_SERVICE_NUM_ATTEMPTS"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How ec2imds talks to IMDS. Build it with :meth:`resolve`; every field has a default."""
+
+    #: Endpoints to use; more than one are raced (IPv6 first) and the winner kept.
+    endpoints: tuple[Endpoint, ...] = DEFAULT_ENDPOINTS
+    #: Requested session token lifetime in seconds, 1..21600.
+    token_ttl: int = MAX_TOKEN_TTL
+    #: Connect and read timeout, seconds.
+    timeout: float = DEFAULT_TIMEOUT
+    #: Total attempts per request (1 = no retry) for retryable failures.
+    attempts: int = DEFAULT_ATTEMPTS
+    #: ``AWS_EC2_METADATA_DISABLED=true``: every request fails at once with IMDSDisabled.
+    disabled: bool = False
+    #: Largest response body accepted, bytes; a larger one is an error, never truncated.
+    max_body: int = 1024 * 1024
+    #: Requests in flight at once during a crawl (and HTTP connections in the pool).
+    concurrency: int = 8
+    #: First retry delay, seconds (doubles each retry, jittered).
+    backoff_base: float = 0.05
+    #: Longest retry delay, seconds.
+    backoff_cap: float = 1.0
+    #: RFC 8305 "connection attempt delay": head start of the preferred (IPv6) endpoint.
+    race_delay: float = 0.25
+
+    def __post_init__(self) -> None:
+        if not self.endpoints:
+            raise IMDSConfigError("endpoints: at least one endpoint is needed")
+        if isinstance(self.token_ttl, bool) or not isinstance(self.token_ttl, int):
+            raise IMDSConfigError(f"token_ttl: {self.token_ttl!r} is not an integer")
+        if not 1 <= self.token_ttl <= MAX_TOKEN_TTL:
+            raise IMDSConfigError(f"token_ttl: {self.token_ttl} is outside 1..{MAX_TOKEN_TTL}")
+        _check_positive("timeout", self.timeout)
+        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int):
+            raise IMDSConfigError(f"attempts: {self.attempts!r} is not an integer")
+        if self.attempts < 1:
+            raise IMDSConfigError(f"attempts: {self.attempts} must be at least 1")
+        if self.max_body < 16 * 1024:
+            raise IMDSConfigError(f"max_body: {self.max_body} is below IMDS's 16 KiB user data")
+        if self.concurrency < 1:
+            raise IMDSConfigError(f"concurrency: {self.concurrency} must be at least 1")
+        for name in ("backoff_base", "backoff_cap", "race_delay"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+                raise IMDSConfigError(f"{name}: {value!r} must be a number >= 0")
+
+    @property
+    def refresh_margin(self) -> float:
+        """Seconds before expiry at which a token is replaced (120 s, less for short TTLs)."""
+        return min(120.0, self.token_ttl / 10)
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        endpoints: Sequence[Endpoint] | str | None = None,
+        token_ttl: int | None = None,
+        timeout: float | None = None,
+        attempts: int | None = None,
+        env: Mapping[str, str] | None = None,
+        **other: float | int,
+    ) -> Settings:
+        """Settings from explicit arguments, then the ``AWS_*`` environment, then defaults.
+
+        ``endpoints`` may be a list of ``(host, port)`` or a comma-separated string.
+        ``env`` defaults to ``os.environ``; ``other`` sets the remaining fields by name.
+        """
+        env = os.environ if env is None else env
+        eps = _endpoints(endpoints, env)
+        base = cls(
+            endpoints=eps,
+            disabled=_disabled(env),
+            timeout=timeout if timeout is not None else _env_timeout(env),
+            attempts=attempts if attempts is not None else _env_attempts(env),
+        )
+        if token_ttl is not None:
+            base = replace(base, token_ttl=token_ttl)
+        if other:
+            unknown = sorted(set(other) - set(cls.__dataclass_fields__))
+            if unknown:
+                raise IMDSConfigError(f"unknown setting(s): {', '.join(unknown)}")
+            base = replace(base, **other)  # type: ignore[arg-type]
+        return base
+
+
+def _check_positive(name: str, value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise IMDSConfigError(f"{name}: {value!r} is not a number")
+    if not math.isfinite(value) or value <= 0:
+        raise IMDSConfigError(f"{name}: {value!r} must be a positive number of seconds")
+
+
+def _endpoints(
+    endpoints: Sequence[Endpoint] | str | None, env: Mapping[str, str]
+) -> tuple[Endpoint, ...]:
+    if isinstance(endpoints, str):
+        return tuple(mk_endpoint_list_from_str(endpoints))
+    if endpoints is not None:
+        out: list[Endpoint] = []
+        for item in endpoints:
+            ep: object = item
+            if (
+                not isinstance(ep, tuple)
+                or len(ep) != 2
+                or not isinstance(ep[0], str)
+                or not (ep[1] is None or (isinstance(ep[1], int) and 0 < ep[1] < 65536))
+            ):
+                raise IMDSConfigError(f"endpoints: {ep!r} is not a (host, port) tuple")
+            out.append(item)
+        return tuple(out)
+    url = env.get(ENV_ENDPOINT, "").strip()
+    if url:
+        if not url.lower().startswith("http://"):
+            raise IMDSConfigError(
+                f"{ENV_ENDPOINT}={url!r}: expected an http:// URL such as http://169.254.169.254"
+            )
+        try:
+            return (mk_endpoint_from_str(url),)
+        except IMDSConfigError as exc:
+            raise IMDSConfigError(f"{ENV_ENDPOINT}: {exc}") from None
+    mode = env.get(ENV_MODE, "").strip()
+    if mode:
+        match mode.lower():
+            case "ipv4":
+                return (IPV4_ENDPOINT,)
+            case "ipv6":
+                return (IPV6_ENDPOINT,)
+            case _:
+                raise IMDSConfigError(f"{ENV_MODE}={mode!r}: expected IPv4 or IPv6")
+    return DEFAULT_ENDPOINTS
+
+
+def _disabled(env: Mapping[str, str]) -> bool:
+    value = env.get(ENV_DISABLED, "").strip().lower()
+    if value in ("", "false"):
+        return False
+    if value == "true":
+        return True
+    raise IMDSConfigError(f"{ENV_DISABLED}={env[ENV_DISABLED]!r}: expected true or false")
+
+
+def _env_timeout(env: Mapping[str, str]) -> float:
+    raw = env.get(ENV_TIMEOUT, "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise IMDSConfigError(f"{ENV_TIMEOUT}={raw!r}: expected a positive number of seconds")
+    return value
+
+
+def _env_attempts(env: Mapping[str, str]) -> int:
+    raw = env.get(ENV_ATTEMPTS, "").strip()
+    if not raw:
+        return DEFAULT_ATTEMPTS
+    if not raw.isdigit() or int(raw) < 1:
+        raise IMDSConfigError(f"{ENV_ATTEMPTS}={raw!r}: expected a whole number >= 1")
+    return int(raw)

@@ -1,0 +1,339 @@
+"""IMDSv2 session tokens and where they are kept between requests and processes.
+
+* :class:`Token`: the opaque value and its expiry; its repr never shows the value.
+* :class:`TokenStore`: the protocol (``load``, ``save``, ``discard`` per endpoint).
+* :class:`MemoryTokenStore`: the library default (one process).
+* :class:`FileTokenStore`: the CLI default. One private file per endpoint, named
+  :func:`~ec2imds.endpoints.endpoint_file_name` (``169.254.169.254:80``) and holding
+  ``{"token": ..., "expiry": ISO-8601}``, the format ec2imds 0.0.3 wrote. The directory
+  is created 0700, files are written 0600 atomically (a temporary file, then a rename)
+  and never through a symlink; a directory that is a symlink, not ours, or writable by
+  others is refused; a corrupt, expired, implausible or foreign file is ignored.
+* :class:`CallbackTokenStore`: adapts ec2imds 0.0.3's ``on_new_token`` / ``on_load_token``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import json
+import logging
+import os
+import secrets
+import stat
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from ec2imds.endpoints import Endpoint, endpoint_file_name
+from ec2imds.errors import IMDSError
+
+__all__ = [
+    "CallbackTokenStore",
+    "FileTokenStore",
+    "MemoryTokenStore",
+    "OnLoadToken",
+    "OnNewToken",
+    "Token",
+    "TokenStore",
+    "TokenStoreError",
+    "default_token_dir",
+]
+
+log = logging.getLogger("ec2imds")
+
+#: A token file larger than this is not a token file.
+MAX_TOKEN_FILE = 16 * 1024
+#: The longest a token can live (IMDS's TTL cap), plus clock slack.
+_MAX_LIFETIME = dt.timedelta(seconds=21600 + 300)
+
+OnNewToken = Callable[[str, dt.datetime, Endpoint], Any]
+OnLoadToken = Callable[[Endpoint], "tuple[str, dt.datetime] | None"]
+
+
+class TokenStoreError(IMDSError):
+    """A token store cannot be used (e.g. an unsafe directory). Requests go on without it."""
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    """Aware UTC; a naive datetime is taken as local time (what ``datetime.now()`` gives)."""
+    return value.astimezone(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """An IMDSv2 session token. ``expiry`` is when IMDS stops accepting it (aware UTC)."""
+
+    value: str = field(repr=False)
+    expiry: dt.datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "expiry", _utc(self.expiry))
+
+    def __repr__(self) -> str:
+        return f"Token(value=<hidden>, expiry={self.expiry.isoformat()})"
+
+    def __str__(self) -> str:
+        return repr(self)
+
+    def usable(self, margin: float, now: dt.datetime | None = None) -> bool:
+        """True while more than ``margin`` seconds are left before expiry."""
+        now = now or dt.datetime.now(dt.UTC)
+        return now + dt.timedelta(seconds=margin) < self.expiry
+
+    def plausible(self, now: dt.datetime | None = None) -> bool:
+        """False for a value that cannot be a token, or an expiry beyond the TTL cap."""
+        now = now or dt.datetime.now(dt.UTC)
+        return (
+            0 < len(self.value) <= 4096
+            and self.value.isascii()
+            and self.value.isprintable()
+            and self.expiry <= now + _MAX_LIFETIME
+        )
+
+
+@runtime_checkable
+class TokenStore(Protocol):
+    """Where tokens live between requests (and, for a persistent store, processes)."""
+
+    def load(self, endpoint: Endpoint) -> Token | None:
+        """The saved token for ``endpoint``, or None. Never raises for a bad entry."""
+        ...
+
+    def save(self, endpoint: Endpoint, token: Token) -> None:
+        """Keep ``token`` for ``endpoint``, replacing any other."""
+        ...
+
+    def discard(self, endpoint: Endpoint) -> None:
+        """Forget the token for ``endpoint`` (IMDS rejected it)."""
+        ...
+
+
+class MemoryTokenStore:
+    """Tokens in this process only. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[Endpoint, Token] = {}
+        self._lock = threading.Lock()
+
+    def load(self, endpoint: Endpoint) -> Token | None:
+        with self._lock:
+            return self._tokens.get(endpoint)
+
+    def save(self, endpoint: Endpoint, token: Token) -> None:
+        with self._lock:
+            self._tokens[endpoint] = token
+
+    def discard(self, endpoint: Endpoint) -> None:
+        with self._lock:
+            self._tokens.pop(endpoint, None)
+
+
+def default_token_dir() -> Path:
+    """``$XDG_CACHE_HOME/ec2imds/tokens``, else ``~/.cache/ec2imds/tokens``."""
+    base = os.environ.get("XDG_CACHE_HOME", "").strip()
+    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".cache"
+    return root / "ec2imds" / "tokens"
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_POSIX = os.name == "posix" and os.open in os.supports_dir_fd
+
+
+class FileTokenStore:
+    """Tokens in private files, one per endpoint, safe on a multi-user machine.
+
+    ``directory`` defaults to :func:`default_token_dir`. Missing directories are created
+    with mode 0700. The directory itself must not be a symlink, must belong to the
+    current user and must not be writable by group or others; otherwise every
+    operation raises :class:`TokenStoreError` with the reason (the transport then goes on
+    without persistence and logs a warning).
+    """
+
+    def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
+        self.directory = Path(directory) if directory is not None else default_token_dir()
+
+    def __repr__(self) -> str:
+        return f"FileTokenStore({str(self.directory)!r})"
+
+    # -- directory -------------------------------------------------------------------
+
+    def _open_dir(self, *, create: bool) -> int | None:
+        """A file descriptor of the checked directory, or None if it does not exist."""
+        path = self.directory
+        if create:
+            try:
+                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                path.mkdir(mode=0o700)
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise TokenStoreError(
+                    f"token directory {str(path)!r}: cannot create it: {exc.strerror}"
+                ) from exc
+        try:
+            fd = os.open(path, os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise TokenStoreError(
+                    f"token directory {str(path)!r} is a symlink or not a directory; refusing it"
+                ) from exc
+            raise TokenStoreError(
+                f"token directory {str(path)!r}: cannot open it: {exc.strerror}"
+            ) from exc
+        try:
+            self._check_dir(os.fstat(fd))
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _check_dir(self, st: os.stat_result) -> None:
+        if not stat.S_ISDIR(st.st_mode):
+            raise TokenStoreError(f"token directory {str(self.directory)!r} is not a directory")
+        if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+            raise TokenStoreError(
+                f"token directory {str(self.directory)!r} belongs to another user "
+                f"(uid {st.st_uid}); refusing it"
+            )
+        if os.name == "posix" and st.st_mode & 0o022:
+            raise TokenStoreError(
+                f"token directory {str(self.directory)!r} is writable by group or others "
+                f"(mode {stat.S_IMODE(st.st_mode):04o}); refusing it (chmod 700 to use it)"
+            )
+
+    # -- TokenStore --------------------------------------------------------------------
+
+    def load(self, endpoint: Endpoint) -> Token | None:
+        dfd = self._open_dir(create=False)
+        if dfd is None:
+            return None
+        name = endpoint_file_name(endpoint)
+        try:
+            try:
+                fd = os.open(name, os.O_RDONLY | _NOFOLLOW | _CLOEXEC | _NONBLOCK, dir_fd=dfd)
+            except OSError as exc:
+                if exc.errno != errno.ENOENT:
+                    log.info("token file %s ignored: %s", name, exc.strerror)
+                return None
+            try:
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode):
+                    log.info("token file %s ignored: not a regular file", name)
+                    return None
+                if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+                    log.info("token file %s ignored: belongs to another user", name)
+                    return None
+                if st.st_size > MAX_TOKEN_FILE:
+                    log.info("token file %s ignored: too large", name)
+                    return None
+                data = os.read(fd, MAX_TOKEN_FILE + 1)
+            finally:
+                os.close(fd)
+        finally:
+            os.close(dfd)
+        token = _parse_token_file(data)
+        if token is None:
+            log.info("token file %s ignored: not a valid token file", name)
+        return token
+
+    def save(self, endpoint: Endpoint, token: Token) -> None:
+        dfd = self._open_dir(create=True)
+        if dfd is None:  # pragma: no cover - created just above
+            raise TokenStoreError(f"token directory {str(self.directory)!r} vanished")
+        name = endpoint_file_name(endpoint)
+        tmp = f".{name}.{secrets.token_hex(8)}.tmp"
+        doc = json.dumps({"token": token.value, "expiry": token.expiry.isoformat()})
+        try:
+            fd = os.open(
+                tmp,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC,
+                0o600,
+                dir_fd=dfd,
+            )
+            try:
+                os.write(fd, doc.encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=dfd)
+            raise TokenStoreError(
+                f"token file {str(self.directory / name)!r}: cannot write it: {exc.strerror}"
+            ) from exc
+        finally:
+            os.close(dfd)
+
+    def discard(self, endpoint: Endpoint) -> None:
+        dfd = self._open_dir(create=False)
+        if dfd is None:
+            return
+        try:
+            os.unlink(endpoint_file_name(endpoint), dir_fd=dfd)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise TokenStoreError(
+                f"token file in {str(self.directory)!r}: cannot remove it: {exc.strerror}"
+            ) from exc
+        finally:
+            os.close(dfd)
+
+
+def _parse_token_file(data: bytes) -> Token | None:
+    try:
+        doc = json.loads(data)
+        value, expiry = doc["token"], doc["expiry"]
+        if not isinstance(value, str) or not isinstance(expiry, str):
+            return None
+        token = Token(value, dt.datetime.fromisoformat(expiry))
+    except (ValueError, TypeError, KeyError, OverflowError):
+        return None
+    return token if token.plausible() else None
+
+
+class CallbackTokenStore:
+    """ec2imds 0.0.3's token callbacks as a :class:`TokenStore`.
+
+    ``on_new_token(token, expiry, endpoint)`` is called with each new token;
+    ``on_load_token(endpoint)`` returns ``(token, expiry)`` or None. Both receive the
+    endpoint as the ``(host, port)`` tuple it was configured with. Either may be None.
+    What ``on_load_token`` returns is checked: a malformed answer is ignored.
+    """
+
+    def __init__(
+        self,
+        on_new_token: OnNewToken | None = None,
+        on_load_token: OnLoadToken | None = None,
+    ) -> None:
+        self.on_new_token = on_new_token
+        self.on_load_token = on_load_token
+
+    def load(self, endpoint: Endpoint) -> Token | None:
+        if self.on_load_token is None:
+            return None
+        got: object = self.on_load_token(endpoint)
+        if not isinstance(got, tuple) or len(got) != 2:
+            return None
+        value, expiry = got
+        if not isinstance(value, str) or not isinstance(expiry, dt.datetime):
+            return None
+        token = Token(value, expiry)
+        return token if token.plausible() else None
+
+    def save(self, endpoint: Endpoint, token: Token) -> None:
+        if self.on_new_token is not None:
+            self.on_new_token(token.value, token.expiry, endpoint)
+
+    def discard(self, endpoint: Endpoint) -> None:
+        """The 0.0.3 callbacks have no "forget"; a rejected token is simply replaced."""

@@ -1,0 +1,473 @@
+"""httpx drivers for the IMDSv2 exchange: :class:`Transport` (sync) and :class:`AsyncTransport`.
+
+Both run the generators of :mod:`ec2imds._protocol`, so the token flow and the retry
+policy exist once. Both build their httpx client the same way: proxies from the
+environment ignored (``trust_env=False``), redirects not followed, keep-alive with a
+pool bounded by ``Settings.concurrency``, connect and read timeouts of
+``Settings.timeout``. With more than one endpoint, the first request races them
+(RFC 8305: IPv6 first, the others ``race_delay`` later); the first endpoint that
+answers is kept for the client's life, and raced again if it later becomes unreachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import random
+import threading
+import time
+from collections.abc import Awaitable, Callable, Generator, Sequence
+from types import TracebackType
+from typing import Self, TypeVar
+
+import httpx
+
+from ec2imds._protocol import (
+    ACQUIRE,
+    RELEASE,
+    Answer,
+    EndpointSession,
+    Failure,
+    Request,
+    Response,
+    Sleep,
+    Step,
+    exchange,
+    token_flow,
+)
+from ec2imds.endpoints import Endpoint, endpoint_url, is_ipv6
+from ec2imds.errors import IMDSConfigError, IMDSDisabled, IMDSError, IMDSUnavailable
+from ec2imds.settings import Settings
+from ec2imds.tokens import MemoryTokenStore, Token, TokenStore
+
+__all__ = ["AsyncTransport", "Transport"]
+
+log = logging.getLogger("ec2imds")
+T = TypeVar("T")
+
+_CHUNK = 65536
+
+
+def _http_client_kwargs(settings: Settings) -> dict[str, object]:
+    return {
+        "trust_env": False,
+        "follow_redirects": False,
+        "timeout": httpx.Timeout(
+            connect=settings.timeout, read=settings.timeout, write=settings.timeout, pool=None
+        ),
+        "limits": httpx.Limits(
+            max_connections=settings.concurrency,
+            max_keepalive_connections=settings.concurrency,
+        ),
+    }
+
+
+def _failure(exc: httpx.HTTPError) -> Failure:
+    # Messages of httpx exceptions never include our headers, so they are safe to keep.
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.ConnectTimeout):
+        return Failure("connect_timeout", detail)
+    if isinstance(exc, httpx.ConnectError):
+        return Failure("connect", detail)
+    if isinstance(exc, httpx.TimeoutException):
+        return Failure("timeout", detail)
+    if isinstance(exc, httpx.TransportError) and not isinstance(
+        exc, httpx.UnsupportedProtocol | httpx.ProxyError
+    ):
+        return Failure("read", detail)
+    return Failure("protocol", detail)
+
+
+def _race_order(endpoints: Sequence[Endpoint]) -> list[Endpoint]:
+    """RFC 8305 order: IPv6 literals first, the rest in their configured order."""
+    return sorted(endpoints, key=lambda ep: not is_ipv6(ep))
+
+
+class _Base:
+    def __init__(
+        self,
+        settings: Settings | None,
+        store: TokenStore | None,
+        seed: int | None,
+    ) -> None:
+        self.settings = settings if settings is not None else Settings.resolve()
+        self.store: TokenStore = store if store is not None else MemoryTokenStore()
+        self._rng = random.Random(seed)
+        self._sessions = {
+            ep: EndpointSession(ep, self.store, self.settings) for ep in self.settings.endpoints
+        }
+        self._chosen: Endpoint | None = (
+            self.settings.endpoints[0] if len(self.settings.endpoints) == 1 else None
+        )
+        self._bases = {ep: endpoint_url(ep) for ep in self.settings.endpoints}
+
+    @property
+    def endpoint(self) -> Endpoint | None:
+        """The endpoint in use (None before the first race has been decided)."""
+        return self._chosen
+
+    @property
+    def token_puts(self) -> int:
+        """Token PUTs this client sent, over all endpoints."""
+        return sum(s.puts for s in self._sessions.values())
+
+    def expire_token(self) -> None:
+        """Forget the cached tokens (a stored copy is still reused if usable)."""
+        for session in self._sessions.values():
+            session.expire()
+
+    def reset(self) -> None:
+        """Forget tokens and the chosen endpoint: the next request races again."""
+        self.expire_token()
+        if len(self.settings.endpoints) > 1:
+            self._chosen = None
+
+    def _check_enabled(self) -> None:
+        if self.settings.disabled:
+            raise IMDSDisabled("IMDS is disabled by AWS_EC2_METADATA_DISABLED=true")
+
+    @staticmethod
+    def _path(path: str) -> str:
+        if path.startswith("/"):
+            return path
+        if "://" in path or "\\" in path:
+            raise IMDSConfigError(f"{path!r}: not an IMDS path")
+        return "/latest/" + path
+
+    def _read_limit(self, response: httpx.Response, request: Request) -> Failure | None:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.settings.max_body:
+            return Failure("too_large", f"{request.path}: Content-Length {declared}")
+        return None
+
+    def _raise_all_failed(self, errors: dict[Endpoint, IMDSError]) -> IMDSError:
+        parts = "; ".join(str(e) for e in errors.values())
+        return IMDSUnavailable(f"no IMDS endpoint answered: {parts}")
+
+
+class Transport(_Base):
+    """A thread-safe sync IMDSv2 client over one ``httpx.Client``.
+
+    >>> with Transport(Settings.resolve(endpoints="127.0.0.1:1338")) as t:  # doctest: +SKIP
+    ...     t.get("meta-data/instance-id")
+    b'i-0123456789abcdef0'
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        store: TokenStore | None = None,
+        http_transport: httpx.BaseTransport | None = None,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(settings, store, seed)
+        self._client = httpx.Client(
+            transport=http_transport,
+            **_http_client_kwargs(self.settings),  # type: ignore[arg-type]
+        )
+        self._locks = {ep: threading.Lock() for ep in self.settings.endpoints}
+        self._race_lock = threading.Lock()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- public ------------------------------------------------------------------------
+
+    def get(self, path: str) -> bytes | None:
+        """The body at ``path`` (relative to ``/latest/`` or absolute), None on 404."""
+        response = self.request("GET", path)
+        return None if response.status == 404 else response.body
+
+    def request(self, method: str, path: str) -> Response:
+        """Send ``method path`` with a token; a 200 or 404 :class:`Response`, or raises."""
+        self._check_enabled()
+        full = self._path(path)
+        return self._with_endpoint(
+            lambda ep: self._run(ep, exchange(self._sessions[ep], method, full, self._rng))
+        )
+
+    def token(self) -> Token:
+        """A usable session token (a PUT only when none is cached)."""
+        self._check_enabled()
+        return self._with_endpoint(
+            lambda ep: self._run(ep, token_flow(self._sessions[ep], self._rng))
+        )
+
+    # -- driver ------------------------------------------------------------------------
+
+    def _with_endpoint(self, call: Callable[[Endpoint], T]) -> T:
+        chosen = self._chosen
+        if chosen is not None:
+            try:
+                return call(chosen)
+            except IMDSUnavailable:
+                if len(self.settings.endpoints) == 1:
+                    raise
+                log.info("endpoint unreachable; racing the endpoints again")
+                self._chosen = None
+        return self._race(call)
+
+    def _race(self, call: Callable[[Endpoint], T]) -> T:
+        with self._race_lock:
+            if self._chosen is not None:  # another thread decided meanwhile
+                return call(self._chosen)
+            order = _race_order(self.settings.endpoints)
+            errors: dict[Endpoint, IMDSError] = {}
+            pool = concurrent.futures.ThreadPoolExecutor(len(order), "ec2imds-race")
+            try:
+                pending: dict[concurrent.futures.Future[T], Endpoint] = {}
+                queue = list(order)
+                while queue or pending:
+                    if queue:
+                        ep = queue.pop(0)
+                        pending[pool.submit(call, ep)] = ep
+                    done, _ = concurrent.futures.wait(
+                        pending,
+                        timeout=self.settings.race_delay if queue else None,
+                        return_when=concurrent.futures.FIRST_COMPLETED,
+                    )
+                    for fut in done:
+                        ep = pending.pop(fut)
+                        try:
+                            result = fut.result()
+                        except IMDSUnavailable as exc:
+                            errors[ep] = exc
+                            continue
+                        except IMDSError:
+                            self._chosen = ep  # it answered: that is IMDS, even if "no"
+                            raise
+                        self._chosen = ep
+                        return result
+                raise self._raise_all_failed(errors)
+            finally:
+                pool.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self, ep: Endpoint, flow: Generator[Step, Answer, T]) -> T:
+        lock = self._locks[ep]
+        held = False
+        base = self._bases[ep]
+        try:
+            step = next(flow)
+            while True:
+                if step is ACQUIRE:
+                    lock.acquire()
+                    held = True
+                    step = flow.send(None)
+                elif step is RELEASE:
+                    lock.release()
+                    held = False
+                    step = flow.send(None)
+                elif isinstance(step, Sleep):
+                    time.sleep(step.seconds)
+                    step = flow.send(None)
+                else:
+                    assert isinstance(step, Request)
+                    step = flow.send(self._send(base, step))
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        finally:
+            if held:
+                lock.release()
+            flow.close()
+
+    def _send(self, base: str, request: Request) -> Response | Failure:
+        started = time.perf_counter()
+        try:
+            with self._client.stream(
+                request.method, base + request.path, headers=list(request.headers)
+            ) as response:
+                too_big = self._read_limit(response, request)
+                if too_big is not None:
+                    return too_big
+                body = bytearray()
+                for chunk in response.iter_raw(_CHUNK):
+                    body += chunk
+                    if len(body) > self.settings.max_body:
+                        return Failure("too_large", request.path)
+        except httpx.HTTPError as exc:
+            failure = _failure(exc)
+            log.debug("%s %s: %s (%s)", request.method, request.path, failure.kind, exc)
+            return failure
+        log.debug(
+            "%s %s -> %d (%.1f ms)",
+            request.method,
+            request.path,
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
+        return Response(response.status_code, bytes(body), dict(response.headers))
+
+
+class AsyncTransport(_Base):
+    """The asyncio twin of :class:`Transport`, over one ``httpx.AsyncClient``."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        store: TokenStore | None = None,
+        http_transport: httpx.AsyncBaseTransport | None = None,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(settings, store, seed)
+        self._client = httpx.AsyncClient(
+            transport=http_transport,
+            **_http_client_kwargs(self.settings),  # type: ignore[arg-type]
+        )
+        self._locks: dict[Endpoint, asyncio.Lock] = {}
+        self._race_lock: asyncio.Lock | None = None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def get(self, path: str) -> bytes | None:
+        """The body at ``path`` (relative to ``/latest/`` or absolute), None on 404."""
+        response = await self.request("GET", path)
+        return None if response.status == 404 else response.body
+
+    async def request(self, method: str, path: str) -> Response:
+        """Send ``method path`` with a token; a 200 or 404 :class:`Response`, or raises."""
+        self._check_enabled()
+        full = self._path(path)
+        return await self._with_endpoint(
+            lambda ep: self._run(ep, exchange(self._sessions[ep], method, full, self._rng))
+        )
+
+    async def token(self) -> Token:
+        """A usable session token (a PUT only when none is cached)."""
+        self._check_enabled()
+        return await self._with_endpoint(
+            lambda ep: self._run(ep, token_flow(self._sessions[ep], self._rng))
+        )
+
+    async def _with_endpoint(self, call: Callable[[Endpoint], Awaitable[T]]) -> T:
+        chosen = self._chosen
+        if chosen is not None:
+            try:
+                return await call(chosen)
+            except IMDSUnavailable:
+                if len(self.settings.endpoints) == 1:
+                    raise
+                log.info("endpoint unreachable; racing the endpoints again")
+                self._chosen = None
+        return await self._race(call)
+
+    async def _race(self, call: Callable[[Endpoint], Awaitable[T]]) -> T:
+        if self._race_lock is None:
+            self._race_lock = asyncio.Lock()
+        async with self._race_lock:
+            if self._chosen is not None:
+                return await call(self._chosen)
+            order = _race_order(self.settings.endpoints)
+            errors: dict[Endpoint, IMDSError] = {}
+            pending: dict[asyncio.Task[T], Endpoint] = {}
+            queue = list(order)
+            try:
+                while queue or pending:
+                    if queue:
+                        ep = queue.pop(0)
+                        pending[asyncio.ensure_future(call(ep))] = ep
+                    done, _ = await asyncio.wait(
+                        pending,
+                        timeout=self.settings.race_delay if queue else None,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                    for task in done:
+                        ep = pending.pop(task)
+                        try:
+                            result = task.result()
+                        except IMDSUnavailable as exc:
+                            errors[ep] = exc
+                            continue
+                        except IMDSError:
+                            self._chosen = ep
+                            raise
+                        self._chosen = ep
+                        return result
+                raise self._raise_all_failed(errors)
+            finally:
+                for task in pending:
+                    task.cancel()
+                if pending:
+                    await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _run(self, ep: Endpoint, flow: Generator[Step, Answer, T]) -> T:
+        lock = self._locks.get(ep)
+        if lock is None:
+            lock = self._locks[ep] = asyncio.Lock()
+        held = False
+        base = self._bases[ep]
+        try:
+            step = next(flow)
+            while True:
+                if step is ACQUIRE:
+                    await lock.acquire()
+                    held = True
+                    step = flow.send(None)
+                elif step is RELEASE:
+                    lock.release()
+                    held = False
+                    step = flow.send(None)
+                elif isinstance(step, Sleep):
+                    await asyncio.sleep(step.seconds)
+                    step = flow.send(None)
+                else:
+                    assert isinstance(step, Request)
+                    step = flow.send(await self._send(base, step))
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        finally:
+            if held:
+                lock.release()
+            flow.close()
+
+    async def _send(self, base: str, request: Request) -> Response | Failure:
+        started = time.perf_counter()
+        try:
+            async with self._client.stream(
+                request.method, base + request.path, headers=list(request.headers)
+            ) as response:
+                too_big = self._read_limit(response, request)
+                if too_big is not None:
+                    return too_big
+                body = bytearray()
+                async for chunk in response.aiter_raw(_CHUNK):
+                    body += chunk
+                    if len(body) > self.settings.max_body:
+                        return Failure("too_large", request.path)
+        except httpx.HTTPError as exc:
+            failure = _failure(exc)
+            log.debug("%s %s: %s (%s)", request.method, request.path, failure.kind, exc)
+            return failure
+        log.debug(
+            "%s %s -> %d (%.1f ms)",
+            request.method,
+            request.path,
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
+        return Response(response.status_code, bytes(body), dict(response.headers))

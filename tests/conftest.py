@@ -1,0 +1,164 @@
+"""Shared fixtures: the real-IMDS guard, and sync/async clients behind one facade."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+from ec2imds.settings import Settings
+from ec2imds.tokens import Token, TokenStore
+from ec2imds.transport import AsyncTransport, Transport
+
+T = TypeVar("T")
+
+#: The real IMDS addresses. No test may ever reach them.
+REAL_IMDS = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+
+
+class RealIMDSAccess(AssertionError):
+    """A test tried to reach the real IMDS."""
+
+
+def _check_host(host: object) -> None:
+    if isinstance(host, bytes):
+        host = host.decode(errors="replace")
+    if not isinstance(host, str):
+        return
+    try:
+        addr = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return
+    if addr in REAL_IMDS:
+        raise RealIMDSAccess(f"a test tried to reach the real IMDS at {host}")
+
+
+@pytest.fixture(autouse=True)
+def _no_real_imds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any connection or name lookup for 169.254.169.254 or fd00:ec2::254, loudly."""
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+    real_getaddrinfo = socket.getaddrinfo
+
+    def connect(self: socket.socket, address: Any) -> None:
+        if isinstance(address, tuple):
+            _check_host(address[0])
+        real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        if isinstance(address, tuple):
+            _check_host(address[0])
+        return real_connect_ex(self, address)
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        _check_host(host)
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.fixture(autouse=True)
+def _clean_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests start without the AWS_* IMDS variables or proxies of the machine running them."""
+    for name in (
+        "AWS_EC2_METADATA_DISABLED",
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+        "AWS_METADATA_SERVICE_TIMEOUT",
+        "AWS_METADATA_SERVICE_NUM_ATTEMPTS",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+class Client:
+    """One face for both transports, so a test is written once and run in both modes.
+
+    The async transport runs on an event loop in a helper thread (an anyio portal).
+    """
+
+    def __init__(
+        self,
+        mode: str,
+        settings: Settings,
+        store: TokenStore | None,
+        portal: BlockingPortal,
+        mock: httpx.MockTransport | None = None,
+    ) -> None:
+        self.mode = mode
+        self._portal = portal
+        self.sync: Transport | None = None
+        self.aio: AsyncTransport | None = None
+        if mode == "sync":
+            self.sync = Transport(settings, store=store, http_transport=mock, seed=1)
+        else:
+            self.aio = AsyncTransport(settings, store=store, http_transport=mock, seed=1)
+
+    def _call(self, fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        result: T = self._portal.call(fn)
+        return result
+
+    def get(self, path: str) -> bytes | None:
+        if self.sync is not None:
+            return self.sync.get(path)
+        aio = self.aio
+        assert aio is not None
+        return self._call(lambda: aio.get(path))
+
+    def token(self) -> Token:
+        if self.sync is not None:
+            return self.sync.token()
+        aio = self.aio
+        assert aio is not None
+        return self._call(aio.token)
+
+    @property
+    def token_puts(self) -> int:
+        transport = self.sync or self.aio
+        assert transport is not None
+        return transport.token_puts
+
+    def close(self) -> None:
+        if self.sync is not None:
+            self.sync.close()
+        elif self.aio is not None:
+            self._call(self.aio.aclose)
+
+
+ClientFactory = Callable[..., Client]
+
+
+@pytest.fixture(scope="session")
+def portal() -> Iterator[BlockingPortal]:
+    with start_blocking_portal("asyncio") as p:
+        yield p
+
+
+@pytest.fixture(params=["sync", "async"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def make_client(mode: str, portal: BlockingPortal) -> Iterator[ClientFactory]:
+    """``make_client(settings, store=None, mock=None)``: a :class:`Client` in this mode."""
+    made: list[Client] = []
+
+    def factory(
+        settings: Settings,
+        store: TokenStore | None = None,
+        mock: httpx.MockTransport | None = None,
+    ) -> Client:
+        client = Client(mode, settings, store, portal, mock)
+        made.append(client)
+        return client
+
+    yield factory
+    for client in made:
+        client.close()

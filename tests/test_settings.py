@@ -1,0 +1,86 @@
+"""Settings: arguments > AWS_* environment > defaults, and invalid values named."""
+
+from __future__ import annotations
+
+import pytest
+
+from ec2imds.endpoints import DEFAULT_ENDPOINTS, IPV4_ENDPOINT, IPV6_ENDPOINT
+from ec2imds.errors import IMDSConfigError
+from ec2imds.settings import Settings
+
+
+def test_defaults() -> None:
+    s = Settings.resolve(env={})
+    assert s.endpoints == DEFAULT_ENDPOINTS
+    assert (s.token_ttl, s.timeout, s.attempts, s.disabled) == (21600, 1.0, 3, False)
+    assert s.concurrency == 8
+    assert s.refresh_margin == 120.0
+    assert Settings(token_ttl=2).refresh_margin == pytest.approx(0.2)
+
+
+def test_endpoint_url_variable_overrides_the_mode() -> None:
+    env = {
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:1338",
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE": "IPv6",
+    }
+    assert Settings.resolve(env=env).endpoints == (("127.0.0.1", 1338),)
+
+
+@pytest.mark.parametrize(
+    ("mode", "endpoint"),
+    [("IPv4", IPV4_ENDPOINT), ("ipv6", IPV6_ENDPOINT), ("IPV6", IPV6_ENDPOINT)],
+)
+def test_endpoint_mode(mode: str, endpoint: tuple[str, None]) -> None:
+    env = {"AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE": mode}
+    assert Settings.resolve(env=env).endpoints == (endpoint,)
+
+
+def test_arguments_win_over_the_environment() -> None:
+    env = {
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:1338",
+        "AWS_METADATA_SERVICE_TIMEOUT": "5",
+        "AWS_METADATA_SERVICE_NUM_ATTEMPTS": "7",
+    }
+    s = Settings.resolve(endpoints="127.0.0.2:99", timeout=0.5, attempts=2, env=env)
+    assert s.endpoints == (("127.0.0.2", 99),)
+    assert (s.timeout, s.attempts) == (0.5, 2)
+    s = Settings.resolve(env=env)
+    assert (s.timeout, s.attempts) == (5.0, 7)
+
+
+@pytest.mark.parametrize(("value", "disabled"), [("true", True), ("TRUE", True), ("false", False)])
+def test_disabled(value: str, disabled: bool) -> None:
+    assert Settings.resolve(env={"AWS_EC2_METADATA_DISABLED": value}).disabled is disabled
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("AWS_EC2_METADATA_DISABLED", "maybe"),
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "https://169.254.169.254"),
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://not a host"),
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv5"),
+        ("AWS_METADATA_SERVICE_TIMEOUT", "soon"),
+        ("AWS_METADATA_SERVICE_TIMEOUT", "-1"),
+        ("AWS_METADATA_SERVICE_TIMEOUT", "inf"),
+        ("AWS_METADATA_SERVICE_NUM_ATTEMPTS", "0"),
+        ("AWS_METADATA_SERVICE_NUM_ATTEMPTS", "2.5"),
+    ],
+)
+def test_invalid_variable_is_named(name: str, value: str) -> None:
+    with pytest.raises(IMDSConfigError, match=name):
+        Settings.resolve(env={name: value})
+
+
+@pytest.mark.parametrize("ttl", [0, -1, 21601, 2.5, True])
+def test_token_ttl_outside_range_is_a_value_error(ttl: object) -> None:
+    with pytest.raises(ValueError, match="token_ttl"):
+        Settings.resolve(token_ttl=ttl, env={})  # type: ignore[arg-type]
+
+
+def test_other_fields_and_unknown_names() -> None:
+    assert Settings.resolve(env={}, concurrency=2).concurrency == 2
+    with pytest.raises(IMDSConfigError, match="unknown setting"):
+        Settings.resolve(env={}, nonsense=1)
+    with pytest.raises(IMDSConfigError, match="endpoints"):
+        Settings.resolve(endpoints=[("h", "80")], env={})  # type: ignore[list-item]
