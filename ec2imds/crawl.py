@@ -1,0 +1,206 @@
+"""Walking the IMDS tree: the listing parser and the walk, without I/O.
+
+:class:`Walk` is a small state machine: :meth:`Walk.start` gives the first paths to
+fetch, :meth:`Walk.feed` takes one path's body and gives the paths it reveals, and
+:meth:`Walk.result` assembles the raw tree once every fetched path has been fed. A
+driver keeps up to ``concurrency`` fetches in flight (threads or tasks), so a full crawl
+takes about as many round trips as the tree is deep, and fetches every directory and
+every leaf exactly once.
+
+The raw tree has the shape of the simulator's tree with bytes leaves: a directory is a
+``dict`` in listing order, keys without the trailing ``/``; a public-keys entry keeps its
+``0=name`` key and holds the ``0/`` directory.
+
+The walk survives what a broken or hostile server could send: CRLF, blank lines, a
+missing final newline, ``.``/``..``, absolute paths, empty names, odd characters
+(skipped, with a warning), duplicates, huge listings and endless depth (errors): it never
+leaves the subtree it was asked for and never loops.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from ec2imds.errors import IMDSValidationError
+
+__all__ = [
+    "INDEXED_DIRS",
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "Entry",
+    "RawNode",
+    "RawTree",
+    "Walk",
+    "parse_listing",
+]
+
+log = logging.getLogger("ec2imds")
+
+RawNode = bytes | dict[str, "RawNode"]
+RawTree = dict[str, RawNode]
+
+#: Directories whose listing says ``<index>=<name>`` for the sub-directory ``<index>/``.
+INDEXED_DIRS = frozenset({"meta-data/public-keys"})
+#: Deeper than any real IMDS tree (meta-data/network/interfaces/macs/<mac>/ipv4-associations/<ip>
+#: is 7 below /latest/): a deeper walk is a server that lists itself forever.
+MAX_DEPTH = 12
+#: More paths than any real instance has (a few hundred); beyond this the walk stops.
+MAX_NODES = 20_000
+
+# IMDS names: tag keys allow [a-zA-Z0-9+-=.,_:@]; MACs, IPs, roles and CIDR-free names fit.
+_NAME = re.compile(r"[A-Za-z0-9+\-=.,_:@~]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One listing entry: ``key`` in the raw tree, ``segment`` in the URL."""
+
+    key: str
+    segment: str
+    is_dir: bool
+
+
+def parse_listing(body: bytes, *, path: str, indexed: bool = False) -> list[Entry]:
+    """Parse a directory listing body into entries.
+
+    Lines are split on LF (CR tolerated); blank lines and duplicates are dropped; an
+    entry that is not a plain name (``.``, ``..``, ``/x``, ``a/b``, control characters,
+    spaces...) is skipped with a warning, so a walk can never leave its subtree.
+    Invalid UTF-8 is an :class:`~ec2imds.errors.IMDSValidationError` naming ``path``.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise IMDSValidationError(
+            f"{path}: the listing is not UTF-8 text", path=path, value=body[:80]
+        ) from exc
+    entries: list[Entry] = []
+    seen: set[str] = set()
+    for raw in text.split("\n"):
+        line = raw.strip("\r")
+        if not line.strip():
+            continue
+        is_dir = line.endswith("/")
+        name = line[:-1] if is_dir else line
+        segment = name
+        if indexed and not is_dir and "=" in name:
+            segment = name.split("=", 1)[0]
+            is_dir = True
+        if (
+            not _NAME.fullmatch(segment)
+            or segment in (".", "..")
+            or (not indexed and not _NAME.fullmatch(name))
+        ):
+            log.warning("%s: skipped listing entry %r (not a plain name)", path, line[:80])
+            continue
+        if segment in seen:
+            continue
+        seen.add(segment)
+        entries.append(Entry(name, segment, is_dir))
+    return entries
+
+
+class Walk:
+    """The walk of one subtree (``root`` relative to ``/latest/``, e.g. ``meta-data``).
+
+    Paths handed out are relative to ``/latest/``; directories end with ``/``. A body of
+    ``None`` means 404: the entry is absent from the result (a directory listed by its
+    parent that is gone by the time it is fetched, for instance).
+    """
+
+    def __init__(
+        self, root: str, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES
+    ) -> None:
+        self.root = root.strip("/")
+        self.max_depth = max_depth
+        self.max_nodes = max_nodes
+        self._dirs: dict[str, list[Entry] | None] = {}
+        self._leaves: dict[str, bytes | None] = {}
+        self._pending: set[str] = set()
+        self._issued = 0
+
+    def start(self) -> list[str]:
+        """The first path to fetch: the root's listing."""
+        return self._issue([self.root + "/"])
+
+    def _issue(self, paths: list[str]) -> list[str]:
+        self._issued += len(paths)
+        if self._issued > self.max_nodes:
+            raise IMDSValidationError(
+                f"{self.root}: more than {self.max_nodes} paths; refusing to walk further",
+                path=self.root,
+            )
+        self._pending.update(paths)
+        return paths
+
+    @property
+    def done(self) -> bool:
+        return not self._pending
+
+    def feed(self, path: str, body: bytes | None) -> list[str]:
+        """Record the body fetched at ``path``; returns the new paths it reveals."""
+        self._pending.discard(path)
+        if not path.endswith("/"):
+            self._leaves[path] = body
+            return []
+        directory = path[:-1]
+        if body is None:
+            self._dirs[directory] = None
+            return []
+        entries = parse_listing(body, path=directory, indexed=directory in INDEXED_DIRS)
+        self._dirs[directory] = entries
+        depth = directory.count("/") - self.root.count("/") + 1
+        children = []
+        for entry in entries:
+            child = f"{directory}/{entry.segment}"
+            if entry.is_dir:
+                if depth >= self.max_depth:
+                    raise IMDSValidationError(
+                        f"{child}: deeper than {self.max_depth} levels; refusing to walk further",
+                        path=child,
+                    )
+                children.append(child + "/")
+            else:
+                children.append(child)
+        return self._issue(children)
+
+    def result(self) -> RawNode | None:
+        """The raw tree of the root directory (None when the root itself was 404)."""
+        if self._pending:
+            raise RuntimeError(f"walk of {self.root} is not finished: {sorted(self._pending)[:3]}")
+        return self._build(self.root)
+
+    def _build(self, directory: str) -> RawTree | None:
+        entries = self._dirs.get(directory)
+        if entries is None:
+            return None
+        out: RawTree = {}
+        for entry in entries:
+            child = f"{directory}/{entry.segment}"
+            node: RawNode | None = self._build(child) if entry.is_dir else self._leaves.get(child)
+            if node is not None:
+                out[entry.key] = node
+        return out
+
+
+def run_walk(walk: Walk, fetch: Callable[[list[str]], list[bytes | None]]) -> RawNode | None:
+    """Drive ``walk`` level by level with a batch fetcher (a simple reference driver)."""
+    batch = walk.start()
+    while batch:
+        bodies = fetch(batch)
+        batch = [p for path, body in zip(batch, bodies, strict=True) for p in walk.feed(path, body)]
+    return walk.result()
+
+
+async def arun_walk(
+    walk: Walk, fetch: Callable[[list[str]], Awaitable[list[bytes | None]]]
+) -> RawNode | None:
+    """The async twin of :func:`run_walk`."""
+    batch = walk.start()
+    while batch:
+        bodies = await fetch(batch)
+        batch = [p for path, body in zip(batch, bodies, strict=True) for p in walk.feed(path, body)]
+    return walk.result()
