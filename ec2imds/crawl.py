@@ -112,7 +112,12 @@ class Walk:
     """
 
     def __init__(
-        self, root: str, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES
+        self,
+        root: str,
+        *,
+        seed: list[Entry] | None = None,
+        max_depth: int = MAX_DEPTH,
+        max_nodes: int = MAX_NODES,
     ) -> None:
         self.root = root.strip("/")
         self.max_depth = max_depth
@@ -121,10 +126,15 @@ class Walk:
         self._leaves: dict[str, bytes | None] = {}
         self._pending: set[str] = set()
         self._issued = 0
+        self._seed = seed
 
     def start(self) -> list[str]:
-        """The first path to fetch: the root's listing."""
-        return self._issue([self.root + "/"])
+        """The first paths to fetch: the root's listing, or the seeded entries' paths."""
+        if self._seed is None:
+            return self._issue([self.root + "/"])
+        self._dirs[self.root] = self._seed
+        prefix = f"{self.root}/" if self.root else ""
+        return self._issue([prefix + e.segment + ("/" if e.is_dir else "") for e in self._seed])
 
     def _issue(self, paths: list[str]) -> list[str]:
         self._issued += len(paths)
@@ -152,7 +162,7 @@ class Walk:
             return []
         entries = parse_listing(body, path=directory, indexed=directory in INDEXED_DIRS)
         self._dirs[directory] = entries
-        depth = directory.count("/") - self.root.count("/") + 1
+        depth = self._depth(directory) + 1
         children = []
         for entry in entries:
             child = f"{directory}/{entry.segment}"
@@ -167,6 +177,10 @@ class Walk:
                 children.append(child)
         return self._issue(children)
 
+    def _depth(self, directory: str) -> int:
+        """Levels below the root (0 for the root itself)."""
+        return len([s for s in directory[len(self.root) :].split("/") if s])
+
     def result(self) -> RawNode | None:
         """The raw tree of the root directory (None when the root itself was 404)."""
         if self._pending:
@@ -178,8 +192,9 @@ class Walk:
         if entries is None:
             return None
         out: RawTree = {}
+        prefix = f"{directory}/" if directory else ""
         for entry in entries:
-            child = f"{directory}/{entry.segment}"
+            child = prefix + entry.segment
             node: RawNode | None = self._build(child) if entry.is_dir else self._leaves.get(child)
             if node is not None:
                 out[entry.key] = node
