@@ -88,6 +88,8 @@ class Entry:
     """For ``dir`` entries: the generated module (``ec2imds/models/<module>.py``)."""
     listing: Literal["", "index=name"] = ""
     """For ``map`` entries whose listing is ``<index>=<name>`` (``public-keys/``)."""
+    exact: bool = False
+    """For ``text`` entries: keep the value exactly (no whitespace stripping)."""
 
     @property
     def name(self) -> str:
@@ -548,7 +550,7 @@ ENTRIES: tuple[Entry, ...] = (
           "2021-03-23", volatile=_V, absent="InstanceMetadataTags disabled"),
     Entry(f"{_MD}/tags/instance/{{key}}", "text", "str",
           "A tag value (kept exactly, not stripped).", "2021-03-23", volatile=_V,
-          absent="no such tag",
+          absent="no such tag", exact=True,
           example={"Environment": "prod", "Name": "web-1", "Team": "platform"}),
     # -- dynamic -------------------------------------------------------------------------
     Entry("dynamic/fws", "dir", "Fws", "CloudWatch monitoring.", "2009-04-04",

@@ -1,0 +1,1 @@
+"""Code generation for ec2imds: ``python -m codegen.generate [--check]``."""
