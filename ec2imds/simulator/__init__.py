@@ -1,0 +1,53 @@
+"""An embedded IMDS simulator: the real protocol on loopback, with faults and live events.
+
+* :class:`IMDSSimulator`: the server (``with IMDSSimulator(tree) as sim: sim.url``).
+* :class:`SimulatorCore`: the same behaviour without sockets (used by
+  :class:`ec2imds.testing.FakeIMDS`).
+* :mod:`ec2imds.simulator.tree`: the tree format and its JSON file form.
+* ``python -m ec2imds.simulator --help``: the command line.
+"""
+
+from __future__ import annotations
+
+from ec2imds.simulator.core import (
+    METADATA_VERSIONS,
+    SimResponse,
+    SimulatorControls,
+    SimulatorCore,
+    format_imds_time,
+    format_iso_z,
+)
+from ec2imds.simulator.faults import DEFAULT_ERROR_STATUSES, Faults
+from ec2imds.simulator.server import IMDSSimulator
+from ec2imds.simulator.stats import Stats
+from ec2imds.simulator.tree import (
+    Node,
+    TreeError,
+    TreeLike,
+    copy_tree,
+    dump_tree,
+    load_tree,
+    tree_from_json,
+    tree_to_json,
+)
+
+__all__ = [
+    "DEFAULT_ERROR_STATUSES",
+    "METADATA_VERSIONS",
+    "Faults",
+    "IMDSSimulator",
+    "Node",
+    "SimResponse",
+    "SimulatorControls",
+    "SimulatorCore",
+    "Stats",
+    "TreeError",
+    "TreeLike",
+    "copy_tree",
+    "dump_tree",
+    "format_imds_time",
+    "format_iso_z",
+    "load_tree",
+    "tree_from_json",
+    "tree_to_json",
+]

@@ -1,0 +1,112 @@
+"""``python -m ec2imds.simulator``: serve an IMDS on loopback until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from ec2imds.simulator.server import IMDSSimulator
+from ec2imds.simulator.tree import Node, load_tree
+
+__all__ = ["build_parser", "main"]
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0.0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, not {text}")
+    return value
+
+
+def _rate(text: str) -> float:
+    value = _non_negative(text)
+    if value > 1.0:
+        raise argparse.ArgumentTypeError(f"must be within 0..1, not {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be within 0..65535, not {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The simulator's argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="python -m ec2imds.simulator",
+        description="Serve a simulated EC2 Instance Metadata Service (IMDSv2) on loopback.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=_port, default=1338, help="port to bind, 0 for any (default 1338)"
+    )
+    parser.add_argument(
+        "--tree", metavar="FILE", help="JSON instance tree to serve (default: built-in instance)"
+    )
+    parser.add_argument(
+        "--allow-v1", action="store_true", help="answer GETs without a token (IMDSv1)"
+    )
+    parser.add_argument(
+        "--latency-ms", type=_non_negative, default=0.0, metavar="N", help="delay every answer"
+    )
+    parser.add_argument(
+        "--error-rate",
+        type=_rate,
+        default=0.0,
+        metavar="F",
+        help="share (0..1) of requests answered 500/503/429",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random faults")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log requests to stderr")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the simulator until SIGINT/SIGTERM; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    tree: dict[str, Node] | None = None
+    try:
+        if args.tree is not None:
+            tree = load_tree(args.tree)
+        sim = IMDSSimulator(
+            tree,
+            host=args.host,
+            port=args.port,
+            allow_v1=args.allow_v1,
+            latency=args.latency_ms / 1000.0,
+            seed=args.seed,
+            verbose=args.verbose,
+        )
+        sim.faults.error_rate = args.error_rate
+        sim.start()
+    except (OSError, ValueError, ImportError) as exc:
+        print(f"ec2imds.simulator: error: {exc}", file=sys.stderr, flush=True)
+        return 1
+
+    done = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        done.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        print(f"IMDS simulator listening on {sim.url}", flush=True)
+        while not done.wait(0.5):
+            pass
+    finally:
+        sim.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0

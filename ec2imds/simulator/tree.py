@@ -1,0 +1,157 @@
+"""The instance tree the simulator serves, and its JSON file form.
+
+A tree is nested dicts (``Node = str | bytes | dict[str, Node]``).  The root keys are
+``"meta-data"``, ``"dynamic"`` and ``"user-data"`` (bytes; absent means 404).  A dict is a
+directory, listed in insertion order; a ``str`` leaf is served as UTF-8, a ``bytes`` leaf
+byte for byte.  A directory key of the form ``"<index>=<name>"`` (as under
+``meta-data/public-keys``) is listed verbatim and addressed by its index.
+
+JSON file form (``--tree FILE``): the same nesting; a bytes leaf is written
+``{"$base64": "..."}``.  Numbers in a file are accepted as leaves and turned into text.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import re
+from collections.abc import Mapping
+from typing import TypeAlias
+
+__all__ = [
+    "Node",
+    "TreeError",
+    "TreeLike",
+    "copy_tree",
+    "dump_tree",
+    "is_indexed_key",
+    "load_tree",
+    "tree_from_json",
+    "tree_to_json",
+    "validate_tree",
+]
+
+Node: TypeAlias = "str | bytes | dict[str, Node]"
+TreeLike: TypeAlias = Mapping[str, Node]
+
+_BASE64_KEY = "$base64"
+_INDEXED = re.compile(r"[0-9]+=.+", re.S)
+
+
+class TreeError(ValueError):
+    """A tree (or a tree file) is malformed; the message names the offending path."""
+
+
+def is_indexed_key(key: str, node: object) -> bool:
+    """True for a directory key like ``0=my-key``: listed verbatim, addressed by ``0``."""
+    return isinstance(node, Mapping) and _INDEXED.fullmatch(key) is not None
+
+
+def _check_key(key: object, where: str) -> str:
+    if not isinstance(key, str):
+        raise TreeError(f"{where or '/'}: key {key!r} is not a string")
+    if not key or "/" in key or key in (".", ".."):
+        raise TreeError(f"{where or '/'}: invalid key {key!r} (empty, '.', '..' or contains '/')")
+    return key
+
+
+def copy_tree(tree: Mapping[str, object], _where: str = "") -> dict[str, Node]:
+    """Deep-copy ``tree`` into plain dicts, checking every key and leaf.
+
+    Raises :class:`TreeError` for a key that is not a non-empty string without ``/``, or a
+    leaf that is neither ``str`` nor ``bytes``.
+    """
+    out: dict[str, Node] = {}
+    for key, value in tree.items():
+        name = _check_key(key, _where)
+        path = f"{_where}/{name}"
+        if isinstance(value, str):
+            out[name] = value
+        elif isinstance(value, bytes | bytearray | memoryview):
+            out[name] = bytes(value)
+        elif isinstance(value, Mapping):
+            out[name] = copy_tree(value, path)
+        else:
+            raise TreeError(
+                f"{path}: leaf must be str, bytes or a dict, not {type(value).__name__}"
+            )
+    return out
+
+
+def validate_tree(tree: Mapping[str, object]) -> None:
+    """Raise :class:`TreeError` if ``tree`` is not a valid tree (see :func:`copy_tree`)."""
+    copy_tree(tree)
+
+
+def tree_from_json(data: object, _where: str = "") -> dict[str, Node]:
+    """Turn parsed JSON (the file form) into a tree, decoding ``{"$base64": ...}`` leaves."""
+    if not isinstance(data, dict):
+        raise TreeError(f"{_where or '/'}: expected a JSON object, got {type(data).__name__}")
+    out: dict[str, Node] = {}
+    for key, value in data.items():
+        name = _check_key(key, _where)
+        path = f"{_where}/{name}"
+        out[name] = _node_from_json(value, path)
+    return out
+
+
+def _node_from_json(value: object, path: str) -> Node:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or value is None:
+        raise TreeError(f"{path}: leaf must be a string, a number or {{'$base64': ...}}")
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, dict):
+        if _BASE64_KEY in value:
+            encoded = value[_BASE64_KEY]
+            if len(value) != 1 or not isinstance(encoded, str):
+                raise TreeError(f"{path}: a bytes leaf is exactly {{'$base64': '<base64 text>'}}")
+            try:
+                return base64.b64decode(encoded, validate=True)
+            except binascii.Error as exc:
+                raise TreeError(f"{path}: invalid base64: {exc}") from exc
+        return tree_from_json(value, path)
+    raise TreeError(f"{path}: leaf must be a string, a number or {{'$base64': ...}}")
+
+
+def tree_to_json(tree: Mapping[str, Node]) -> dict[str, object]:
+    """The JSON file form of ``tree``: bytes leaves become ``{"$base64": ...}``."""
+    out: dict[str, object] = {}
+    for key, value in tree.items():
+        if isinstance(value, str):
+            out[key] = value
+        elif isinstance(value, bytes):
+            out[key] = {_BASE64_KEY: base64.b64encode(value).decode("ascii")}
+        else:
+            out[key] = tree_to_json(value)
+    return out
+
+
+def load_tree(path: str | os.PathLike[str]) -> dict[str, Node]:
+    """Read a tree from a JSON file.
+
+    Raises :class:`OSError` when the file cannot be read and :class:`TreeError` (a
+    ``ValueError``) when it is not valid JSON or not a valid tree; messages name the file.
+    """
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.loads(fh.read())
+    except UnicodeDecodeError as exc:
+        raise TreeError(f"{os.fspath(path)}: not UTF-8 text: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise TreeError(f"{os.fspath(path)}: not valid JSON: {exc}") from exc
+    try:
+        return tree_from_json(data)
+    except TreeError as exc:
+        raise TreeError(f"{os.fspath(path)}: {exc}") from exc
+
+
+def dump_tree(tree: Mapping[str, Node], path: str | os.PathLike[str]) -> None:
+    """Write ``tree`` to ``path`` in the JSON file form (UTF-8, indented, key order kept)."""
+    validate_tree(tree)
+    text = json.dumps(tree_to_json(tree), indent=2, ensure_ascii=False)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text + "\n")

@@ -1,0 +1,167 @@
+"""Test helpers for code that talks to IMDS: a pytest fixture and an in-process fake.
+
+Enable the fixtures in your tests with ``pytest_plugins = ["ec2imds.testing"]``:
+
+* ``imds_simulator``: a started :class:`~ec2imds.simulator.IMDSSimulator` on loopback,
+  stopped after the test.
+* ``fake_imds``: a :class:`FakeIMDS` (no sockets).
+* ``imds_tree``: the tree both serve; ``None`` (the default) is the built-in instance.
+  Override it in your own ``conftest.py`` or test module to serve another instance.
+
+:class:`FakeIMDS` runs the simulator's own core behind an :class:`httpx.MockTransport`,
+so sync and async httpx clients see exactly the simulator's answers, faults included::
+
+    fake = FakeIMDS({"meta-data": {"instance-id": "i-0123"}})
+    client = httpx.Client(transport=fake.transport, base_url=fake.url)
+    fake.faults.burst(503, 2)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from ec2imds.simulator.core import SimResponse, SimulatorControls, SimulatorCore
+from ec2imds.simulator.server import IMDSSimulator
+from ec2imds.simulator.tree import TreeLike
+
+__all__ = ["FakeIMDS", "fake_imds", "imds_simulator", "imds_tree"]
+
+
+class _Body(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A response body that can trickle (``delay`` before each chunk) and break
+    (``error`` raised after the chunks)."""
+
+    def __init__(self, chunks: list[bytes], delay: float, error: Exception | None) -> None:
+        self._chunks = chunks
+        self._delay = delay
+        self._error = error
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._chunks:
+            if self._delay > 0.0:
+                time.sleep(self._delay)
+            yield chunk
+        if self._error is not None:
+            raise self._error
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self._chunks:
+            if self._delay > 0.0:
+                await anyio.sleep(self._delay)
+            yield chunk
+        if self._error is not None:
+            raise self._error
+
+
+class _FakeTransport(httpx.MockTransport):
+    """Routes every request to a :class:`SimulatorCore`; works for sync and async clients."""
+
+    def __init__(self, core: SimulatorCore) -> None:
+        super().__init__(self._handle_sync)
+        self._core = core
+
+    def _ask(self, request: httpx.Request) -> SimResponse:
+        return self._core.handle(
+            request.method, request.url.raw_path.decode("ascii"), dict(request.headers.items())
+        )
+
+    def _handle_sync(self, request: httpx.Request) -> httpx.Response:
+        resp = self._ask(request)
+        if resp.delay > 0.0:
+            time.sleep(resp.delay)
+        return _to_httpx(request, resp)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        resp = self._ask(request)
+        if resp.delay > 0.0:
+            await anyio.sleep(resp.delay)
+        return _to_httpx(request, resp)
+
+
+def _to_httpx(request: httpx.Request, resp: SimResponse) -> httpx.Response:
+    """Carry out the core's answer, raising what httpx raises for the socket faults."""
+    if resp.hang:
+        # A real client would wait for its read timeout; the fake gives up at once.
+        raise httpx.ReadTimeout("timed out (simulated hang)", request=request)
+    if resp.drop:
+        raise httpx.RemoteProtocolError(
+            "Server disconnected without sending a response.", request=request
+        )
+    if resp.reset_after is not None:
+        error = httpx.ReadError("[Errno 104] Connection reset by peer", request=request)
+        stream = _Body([resp.body[: resp.reset_after]], 0.0, error)
+        return httpx.Response(resp.status, headers=resp.headers, stream=stream, request=request)
+    if resp.chunk_delay > 0.0:
+        stream = _Body(resp.chunks(), resp.chunk_delay, None)
+        return httpx.Response(resp.status, headers=resp.headers, stream=stream, request=request)
+    return httpx.Response(resp.status, headers=resp.headers, content=resp.body, request=request)
+
+
+class FakeIMDS(SimulatorControls):
+    """The simulator without sockets: an :class:`httpx.MockTransport` over a
+    :class:`~ec2imds.simulator.SimulatorCore`.
+
+    Same arguments, ``stats``, ``faults``, ``set``/``delete``/``schedule`` and ``inject_*``
+    as :class:`~ec2imds.simulator.IMDSSimulator`.  Socket faults surface as the httpx
+    errors a real connection would give: a drop as :class:`httpx.RemoteProtocolError`, a
+    mid-body reset as :class:`httpx.ReadError` while reading the body, a hang as
+    :class:`httpx.ReadTimeout` (raised at once, without waiting).  ``stats.connections``
+    stays 0.  ``clock`` replaces :func:`time.monotonic`, so token expiry and scheduled
+    changes can be tested without sleeping.
+    """
+
+    url = "http://169.254.169.254"
+
+    def __init__(
+        self,
+        tree: TreeLike | None = None,
+        *,
+        allow_v1: bool = False,
+        latency: float = 0.0,
+        seed: int = 0,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.core = SimulatorCore(tree, allow_v1=allow_v1, latency=latency, seed=seed, clock=clock)
+        self._transport = _FakeTransport(self.core)
+
+    @property
+    def transport(self) -> httpx.MockTransport:
+        """The transport to give an ``httpx.Client`` or ``httpx.AsyncClient``."""
+        return self._transport
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        """An ``httpx.Client`` on this fake (``base_url`` is the IMDS address)."""
+        kwargs.setdefault("base_url", self.url)
+        return httpx.Client(transport=self._transport, **kwargs)
+
+    def async_client(self, **kwargs: Any) -> httpx.AsyncClient:
+        """An ``httpx.AsyncClient`` on this fake (``base_url`` is the IMDS address)."""
+        kwargs.setdefault("base_url", self.url)
+        return httpx.AsyncClient(transport=self._transport, **kwargs)
+
+
+@pytest.fixture
+def imds_tree() -> TreeLike | None:
+    """The tree ``imds_simulator`` and ``fake_imds`` serve; override it to change it
+    (``None``: the built-in default instance)."""
+    return None
+
+
+@pytest.fixture
+def imds_simulator(imds_tree: TreeLike | None) -> Iterator[IMDSSimulator]:
+    """A started :class:`IMDSSimulator` on 127.0.0.1 (any free port), stopped afterwards."""
+    with IMDSSimulator(imds_tree) as sim:
+        yield sim
+
+
+@pytest.fixture
+def fake_imds(imds_tree: TreeLike | None) -> FakeIMDS:
+    """A :class:`FakeIMDS` serving ``imds_tree``."""
+    return FakeIMDS(imds_tree)
