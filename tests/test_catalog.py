@@ -1,0 +1,400 @@
+"""The catalog: complete against IMDS.md §2, consistent, and the default instance it builds."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ec2imds import catalog
+from ec2imds.catalog import ENTRIES, Entry, Node, default_tree, match
+from ec2imds.models import InstanceMetadata
+
+# Every path of IMDS.md §2 (placeholders written as the catalog writes them).
+IMDS_MD_SECTION_2 = [
+    "meta-data/ami-id",
+    "meta-data/instance-id",
+    "meta-data/instance-type",
+    "meta-data/reservation-id",
+    "meta-data/mac",
+    "meta-data/ami-launch-index",
+    "meta-data/ami-manifest-path",
+    "meta-data/ancestor-ami-ids",
+    "meta-data/product-codes",
+    "meta-data/autoscaling/target-lifecycle-state",
+    "meta-data/block-device-mapping/{device}",
+    "meta-data/elastic-gpus/associations/{id}",
+    "meta-data/elastic-inference/associations/{id}",
+    "meta-data/events/maintenance/scheduled",
+    "meta-data/events/maintenance/history",
+    "meta-data/events/recommendations/rebalance",
+    "meta-data/hostname",
+    "meta-data/local-hostname",
+    "meta-data/iam/info",
+    "meta-data/iam/security-credentials/{role}",
+    "meta-data/iam/security-credentials-extended/{role}",
+    "meta-data/identity-credentials/ec2/info",
+    "meta-data/identity-credentials/ec2/security-credentials/ec2-instance",
+    "meta-data/instance-action",
+    "meta-data/instance-life-cycle",
+    "meta-data/ipv6",
+    "meta-data/kernel-id",
+    "meta-data/ramdisk-id",
+    "meta-data/local-ipv4",
+    "meta-data/metrics/vhostmd",
+    "meta-data/network/interfaces/macs/{mac}/device-number",
+    "meta-data/network/interfaces/macs/{mac}/network-card-index",
+    "meta-data/network/interfaces/macs/{mac}/interface-id",
+    "meta-data/network/interfaces/macs/{mac}/mac",
+    "meta-data/network/interfaces/macs/{mac}/owner-id",
+    "meta-data/network/interfaces/macs/{mac}/local-hostname",
+    "meta-data/network/interfaces/macs/{mac}/subnet-id",
+    "meta-data/network/interfaces/macs/{mac}/vpc-id",
+    "meta-data/network/interfaces/macs/{mac}/subnet-ipv4-cidr-block",
+    "meta-data/network/interfaces/macs/{mac}/vpc-ipv4-cidr-block",
+    "meta-data/network/interfaces/macs/{mac}/local-ipv4s",
+    "meta-data/network/interfaces/macs/{mac}/public-ipv4s",
+    "meta-data/network/interfaces/macs/{mac}/ipv6s",
+    "meta-data/network/interfaces/macs/{mac}/security-groups",
+    "meta-data/network/interfaces/macs/{mac}/security-group-ids",
+    "meta-data/network/interfaces/macs/{mac}/subnet-ipv6-cidr-blocks",
+    "meta-data/network/interfaces/macs/{mac}/vpc-ipv4-cidr-blocks",
+    "meta-data/network/interfaces/macs/{mac}/vpc-ipv6-cidr-blocks",
+    "meta-data/network/interfaces/macs/{mac}/ipv4-prefix",
+    "meta-data/network/interfaces/macs/{mac}/ipv6-prefix",
+    "meta-data/network/interfaces/macs/{mac}/ipv4-associations/{ip}",
+    "meta-data/network/interfaces/macs/{mac}/public-hostname",
+    "meta-data/public-hostname",
+    "meta-data/public-ipv4",
+    "meta-data/placement/availability-zone",
+    "meta-data/placement/availability-zone-id",
+    "meta-data/placement/region",
+    "meta-data/placement/group-name",
+    "meta-data/placement/partition-number",
+    "meta-data/placement/host-id",
+    "meta-data/public-keys/{index}/openssh-key",
+    "meta-data/security-groups",
+    "meta-data/services/domain",
+    "meta-data/services/partition",
+    "meta-data/spot/instance-action",
+    "meta-data/spot/termination-time",
+    "meta-data/tags/instance/{key}",
+    "meta-data/profile",
+    "meta-data/system",
+    "dynamic/fws/instance-monitoring",
+    "dynamic/instance-identity/document",
+    "dynamic/instance-identity/pkcs7",
+    "dynamic/instance-identity/signature",
+    "dynamic/instance-identity/rsa2048",
+    "user-data",
+]
+
+# What IMDS.md and DESIGN.md call volatile: re-read every time, never cached.
+VOLATILE_LEAVES = {
+    "meta-data/instance-action",
+    "meta-data/security-groups",
+    "meta-data/autoscaling/target-lifecycle-state",
+    "meta-data/events/maintenance/scheduled",
+    "meta-data/events/maintenance/history",
+    "meta-data/events/recommendations/rebalance",
+    "meta-data/iam/info",
+    "meta-data/iam/security-credentials/{role}",
+    "meta-data/iam/security-credentials-extended/{role}",
+    "meta-data/identity-credentials/ec2/info",
+    "meta-data/identity-credentials/ec2/security-credentials/ec2-instance",
+    "meta-data/network/interfaces/macs/{mac}/security-groups",
+    "meta-data/network/interfaces/macs/{mac}/security-group-ids",
+    "meta-data/spot/instance-action",
+    "meta-data/spot/termination-time",
+    "meta-data/tags/instance/{key}",
+}
+
+SAMPLE_BINDINGS = {
+    "mac": "0e:49:61:0f:c3:11",
+    "ip": "54.210.1.23",
+    "role": "my-app-role",
+    "index": "0",
+    "key": "Name",
+    "device": "root",
+    "id": "egpu-1",
+}
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: SAMPLE_BINDINGS[m[1]], path)
+
+
+def get(tree: Any, path: str) -> Any:
+    node = tree
+    for seg in path.split("/"):
+        node = node[seg]
+    return node
+
+
+def model_field_for(path: str) -> tuple[type[Any], str]:
+    """Walk the model classes from InstanceMetadata by IMDS key; return (model, field name)."""
+    model: type[Any] = InstanceMetadata
+    segs = path.split("/")
+    i = 0
+    while True:
+        seg = segs[i]
+        by_alias = {(f.alias or n): n for n, f in model.model_fields.items()}
+        name = by_alias[seg]
+        if i == len(segs) - 1:
+            return model, name
+        annotation = model.model_fields[name].annotation
+        args: tuple[Any, ...] = getattr(annotation, "__args__", ())
+        if getattr(annotation, "__origin__", None) is dict:
+            i += 1  # skip the placeholder segment
+            value = args[1]
+            if i == len(segs) - 1:
+                return model, name
+            model = value
+        else:
+            model = next(a for a in (annotation, *args) if isinstance(a, type))
+        i += 1
+
+
+@pytest.mark.parametrize("path", IMDS_MD_SECTION_2)
+def test_every_documented_category_is_in_the_catalog_and_a_model(path: str) -> None:
+    hit = match(concrete(path))
+    assert hit is not None, path
+    assert hit[0].path == path
+    model, name = model_field_for(path)
+    assert name in model.model_fields
+    assert model.model_fields[name].description
+
+
+def test_entries_are_well_formed() -> None:
+    paths = [e.path for e in ENTRIES]
+    assert len(paths) == len(set(paths))
+    by_path = {e.path: e for e in ENTRIES}
+    for e in ENTRIES:
+        assert e.kind in ("text", "int", "lines", "json", "bytes", "dir", "map"), e.path
+        assert e.description.strip(), e.path
+        assert e.since == "latest" or re.fullmatch(r"1\.0|\d{4}-\d{2}-\d{2}", e.since), e.path
+        assert set(e.placeholders) <= set(SAMPLE_BINDINGS), e.path
+        if e.path:
+            assert e.parent in by_path, f"{e.path}: parent not in the catalog"
+            assert by_path[e.parent].kind in ("dir", "map"), e.path
+        if e.kind == "dir":
+            assert e.model, e.path
+            assert e.module, e.path
+        if by_path.get(e.parent, e).kind == "map" and e.path:
+            assert e.name.startswith("{"), f"{e.path}: a map's child is a placeholder"
+
+
+def test_volatility_matches_the_design() -> None:
+    volatile = {e.path for e in ENTRIES if e.volatile and e.is_leaf}
+    assert volatile == VOLATILE_LEAVES
+
+
+def test_placeholder_examples_are_keyed_by_binding() -> None:
+    for e in ENTRIES:
+        if e.example is None or not e.placeholders:
+            continue
+        assert isinstance(e.example, dict), e.path
+        for binding in e.example:
+            values = binding if isinstance(binding, tuple) else (binding,)
+            assert len(values) == len(e.placeholders), e.path
+
+
+def leaf_paths(tree: Node, prefix: str = "") -> dict[str, Node]:
+    out: dict[str, Node] = {}
+    if isinstance(tree, dict):
+        for key, child in tree.items():
+            out |= leaf_paths(child, f"{prefix}/{key}" if prefix else key)
+    else:
+        out[prefix] = tree
+    return out
+
+
+def test_every_entry_is_in_the_default_tree_or_flagged_absent_with_an_example() -> None:
+    tree = default_tree()
+    served = {match(p)[0].path for p in leaf_paths(tree)}  # type: ignore[index]
+    for e in ENTRIES:
+        if not e.is_leaf:
+            continue
+        if e.absent_by_default:
+            assert e.example is not None, f"{e.path}: absent by default needs an example"
+            assert e.path not in served, e.path
+        else:
+            assert e.path in served, f"{e.path}: no example in the default tree"
+
+
+def test_every_default_leaf_is_a_catalog_entry() -> None:
+    for path in leaf_paths(default_tree()):
+        hit = match(path)
+        assert hit is not None, path
+        assert hit[0].is_leaf, path
+
+
+def test_default_tree_format() -> None:
+    tree = default_tree()
+    assert list(tree) == ["dynamic", "meta-data", "user-data"]
+    assert isinstance(tree["user-data"], bytes)
+    for path, value in leaf_paths(tree).items():
+        if path != "user-data":
+            assert isinstance(value, str), path
+
+    def check_sorted(node: Node) -> None:
+        if isinstance(node, dict):
+            assert list(node) == sorted(node)
+            for child in node.values():
+                check_sorted(child)
+
+    check_sorted(tree)
+    keys = get(tree, "meta-data/public-keys")
+    assert list(keys) == ["0=my-key", "1=other-key"]
+    assert keys["0=my-key"]["openssh-key"].startswith("ssh-rsa ")
+    assert keys["1=other-key"]["openssh-key"].startswith("ssh-ed25519 ")
+
+
+def test_default_tree_is_a_fresh_copy() -> None:
+    first = default_tree()
+    placement = get(first, "meta-data/placement")
+    placement["region"] = "changed"
+    assert get(default_tree(), "meta-data/placement/region") == "us-east-1"
+
+
+def test_default_instance_is_consistent() -> None:
+    tree = default_tree()
+    md = tree["meta-data"]
+    doc = json.loads(get(tree, "dynamic/instance-identity/document"))
+    macs = get(md, "network/interfaces/macs")
+    assert len(macs) == 2
+    eni0 = macs[get(md, "mac")]
+    assert doc["instanceId"] == get(md, "instance-id")
+    assert doc["region"] == get(md, "placement/region")
+    assert doc["availabilityZone"] == get(md, "placement/availability-zone")
+    assert doc["availabilityZone"].startswith(doc["region"])
+    assert doc["imageId"] == get(md, "ami-id")
+    assert doc["instanceType"] == get(md, "instance-type")
+    assert doc["privateIp"] == get(md, "local-ipv4") == eni0["local-ipv4s"].splitlines()[0]
+    assert doc["accountId"] == eni0["owner-id"]
+    assert doc["architecture"] in ("i386", "x86_64", "arm64")
+    assert eni0["device-number"] == "0"
+    assert get(md, "ipv6") == eni0["ipv6s"].splitlines()[0]
+    assert get(md, "public-ipv4") == eni0["public-ipv4s"]
+    assert eni0["ipv4-associations"] == {get(md, "public-ipv4"): get(md, "local-ipv4")}
+    assert get(md, "security-groups") == eni0["security-groups"]
+    for mac, eni in macs.items():
+        assert eni["mac"] == mac
+        for key in ("ipv4-prefix", "ipv6-prefix", "ipv6s", "security-group-ids"):
+            assert eni[key], (mac, key)
+    assert len({eni["device-number"] for eni in macs.values()}) == 2
+    assert len({eni["interface-id"] for eni in macs.values()}) == 2
+    creds = json.loads(get(md, "iam/security-credentials-extended/my-app-role"))
+    assert creds["AccountId"] == doc["accountId"]
+    assert list(get(md, "iam/security-credentials")) == ["my-app-role"]
+    info = json.loads(get(md, "iam/info"))
+    assert info["InstanceProfileArn"].split(":")[4] == doc["accountId"]
+    ident = json.loads(get(md, "identity-credentials/ec2/info"))
+    assert ident["AccountId"] == doc["accountId"]
+    assert 2 <= len(get(md, "tags/instance")) <= 3
+    assert {"ami", "root", "ephemeral0"} <= set(get(md, "block-device-mapping"))
+
+
+def test_default_events_and_absent_volatile_categories() -> None:
+    md = default_tree()["meta-data"]
+    assert isinstance(md, dict)
+    assert json.loads(get(md, "events/maintenance/scheduled")) == []
+    history = json.loads(get(md, "events/maintenance/history"))
+    assert len(history) == 1
+    assert history[0]["State"] == "completed"
+    assert re.fullmatch(r"\d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT", history[0]["NotBefore"])
+    assert "spot" not in md
+    assert "recommendations" not in get(md, "events")
+    for absent in ("kernel-id", "ramdisk-id", "product-codes", "ancestor-ami-ids", "metrics"):
+        assert absent not in md
+
+
+def test_default_user_data_is_binary_gzip() -> None:
+    data = default_tree()["user-data"]
+    assert isinstance(data, bytes)
+    assert b"\x00" in data
+    assert gzip.decompress(data).startswith(b"#cloud-config\n")
+
+
+def test_identity_blobs_are_base64() -> None:
+    import base64
+
+    ident = get(default_tree(), "dynamic/instance-identity")
+    for name in ("pkcs7", "signature", "rsa2048"):
+        assert base64.b64decode("".join(ident[name].split()), validate=True)
+
+
+@pytest.mark.parametrize(
+    ("path", "expected", "bindings"),
+    [
+        ("meta-data/placement/region", "meta-data/placement/region", {}),
+        ("/latest/meta-data/placement/region", "meta-data/placement/region", {}),
+        ("meta-data/placement/", "meta-data/placement", {}),
+        ("", "", {}),
+        ("user-data", "user-data", {}),
+        (
+            "meta-data/network/interfaces/macs/0e:00:00:00:00:01/ipv4-associations/1.2.3.4",
+            "meta-data/network/interfaces/macs/{mac}/ipv4-associations/{ip}",
+            {"mac": "0e:00:00:00:00:01", "ip": "1.2.3.4"},
+        ),
+        ("meta-data/public-keys/3/openssh-key", "meta-data/public-keys/{index}/openssh-key",
+         {"index": "3"}),
+        ("meta-data/iam/security-credentials/r", "meta-data/iam/security-credentials/{role}",
+         {"role": "r"}),
+        ("meta-data/identity-credentials/ec2/security-credentials/ec2-instance",
+         "meta-data/identity-credentials/ec2/security-credentials/ec2-instance", {}),
+    ],
+)  # fmt: skip
+def test_match(path: str, expected: str, bindings: dict[str, str]) -> None:
+    hit = match(path)
+    assert hit is not None
+    assert hit[0].path == expected
+    assert hit[1] == bindings
+
+
+@pytest.mark.parametrize(
+    "path", ["meta-data/nope", "meta-data/placement/region/deeper", "other", "meta-data/tags/x/y"]
+)
+def test_match_unknown(path: str) -> None:
+    assert match(path) is None
+
+
+def test_entry_lookup_and_categories() -> None:
+    assert catalog.entry("meta-data/placement").model == "Placement"
+    with pytest.raises(KeyError):
+        catalog.entry("meta-data/nope")
+    names = {e.path for e in catalog.categories()}
+    assert {"meta-data/placement", "meta-data/spot", "dynamic/instance-identity"} <= names
+    assert "user-data" in names
+    assert "meta-data/placement/region" not in names
+
+
+def test_entry_properties() -> None:
+    e = catalog.entry("meta-data/network/interfaces/macs/{mac}/ipv4-associations/{ip}")
+    assert isinstance(e, Entry)
+    assert e.name == "{ip}"
+    assert e.parent == "meta-data/network/interfaces/macs/{mac}/ipv4-associations"
+    assert e.placeholders == ("mac", "ip")
+    assert e.is_leaf
+    assert not catalog.entry("meta-data").is_leaf
+
+
+def test_catalog_import_is_standard_library_only() -> None:
+    code = (
+        "import sys, ec2imds.catalog; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'httpx')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    ).stdout
+    assert out.strip() == "[]"
