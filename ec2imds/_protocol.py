@@ -152,12 +152,17 @@ class EndpointSession:
     def label(self) -> str:
         return construct_endpoint_str((self.endpoint[0], self.endpoint[1] or 80))
 
+    def cached_token(self) -> Token | None:
+        """The token in memory, if it has more than the refresh margin left."""
+        token = self._token
+        return token if token is not None and token.usable(self.settings.refresh_margin) else None
+
     def usable_token(self) -> Token | None:
         """The cached token if it has more than the refresh margin left; else the store's."""
-        margin = self.settings.refresh_margin
-        token = self._token
-        if token is not None and token.usable(margin):
+        token = self.cached_token()
+        if token is not None:
             return token
+        margin = self.settings.refresh_margin
         stored = self._store_call("load")
         if isinstance(stored, Token) and stored.usable(margin):
             with self._guard:

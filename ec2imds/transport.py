@@ -112,6 +112,12 @@ class _Base:
         """Token PUTs this client sent, over all endpoints."""
         return sum(s.puts for s in self._sessions.values())
 
+    def has_usable_token(self) -> bool:
+        """True when a token with time left is cached in memory (no store is consulted)."""
+        chosen = self._chosen
+        sessions = [self._sessions[chosen]] if chosen else list(self._sessions.values())
+        return any(s.cached_token() is not None for s in sessions)
+
     def expire_token(self) -> None:
         """Forget the cached tokens (a stored copy is still reused if usable)."""
         for session in self._sessions.values():

@@ -1,0 +1,131 @@
+"""Categories, the types the models give each path, and their JSON values.
+
+A *category* is what ec2imds 0.0.3 called a directive and what the CLI prints: a catalog
+leaf or map (a directory keyed by its listing) with no placeholder in its path and no map
+above it, such as ``meta-data/placement/region`` or ``meta-data/network/interfaces/macs``.
+The list comes from the catalog (standard library only, cheap to import); types and
+values come from the models, imported on first use.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from functools import cache
+from typing import Annotated, Any, get_args, get_origin
+
+from ec2imds import catalog
+
+__all__ = [
+    "CATEGORY_ALIASES",
+    "categories",
+    "category_is_dir",
+    "resolve_category",
+    "to_json",
+    "type_at",
+    "validate_at",
+]
+
+#: Paths ec2imds 0.0.3 used by mistake (these live under ``dynamic/``); still accepted.
+CATEGORY_ALIASES = {
+    "meta-data/fws/instance-monitoring": "dynamic/fws/instance-monitoring",
+    "meta-data/instance-identity/document": "dynamic/instance-identity/document",
+    "meta-data/instance-identity/pkcs7": "dynamic/instance-identity/pkcs7",
+    "meta-data/instance-identity/signature": "dynamic/instance-identity/signature",
+}
+
+
+@cache
+def _category_entries() -> dict[str, catalog.Entry]:
+    maps = [e.path + "/" for e in catalog.ENTRIES if e.kind == "map"]
+    found = {
+        e.path: e
+        for e in catalog.ENTRIES
+        if "{" not in e.path
+        and e.kind != "dir"
+        and e.path != "user-data"
+        and not any(e.path.startswith(m) for m in maps)
+    }
+    return dict(sorted(found.items()))
+
+
+def categories() -> list[str]:
+    """Every category path, sorted (``user-data`` is not one: it is bytes, see ``-U``)."""
+    return list(_category_entries())
+
+
+def category_is_dir(path: str) -> bool:
+    """True for a map category (fetched as a subtree), False for a leaf."""
+    return _category_entries()[path].kind == "map"
+
+
+def resolve_category(path: str) -> str | None:
+    """The category a user's path names (0.0.3's mistaken paths included), or None."""
+    path = path.strip().strip("/")
+    path = CATEGORY_ALIASES.get(path, path)
+    return path if path in _category_entries() else None
+
+
+def _unwrap(tp: object) -> object:
+    """Strip ``Annotated`` and ``| None`` to reach a model class or a ``dict[...]``."""
+    while True:
+        origin = get_origin(tp)
+        if origin is Annotated:
+            tp = get_args(tp)[0]
+        elif origin in (types.UnionType, typing.Union):
+            rest = [a for a in get_args(tp) if a is not type(None)]
+            if len(rest) != 1:
+                return tp
+            tp = rest[0]
+        else:
+            return tp
+
+
+@cache
+def type_at(path: str) -> object:
+    """The type the models validate ``path`` with (a concrete or placeholder path).
+
+    ``type_at("meta-data/placement/region")`` is ``Text | None``; below a map, any key
+    works: ``type_at("meta-data/tags/instance/Name")``. ``KeyError`` for an unknown path.
+    """
+    from pydantic import BaseModel
+
+    from ec2imds.models import InstanceMetadata
+    from ec2imds.models._base import field_type
+
+    tp: object = InstanceMetadata
+    for segment in path.strip("/").split("/"):
+        inner = _unwrap(tp)
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            name = next((n for n, f in inner.model_fields.items() if segment in (f.alias, n)), None)
+            if name is None:
+                raise KeyError(path)
+            tp = field_type(inner, name)
+        elif get_origin(inner) is dict:
+            tp = get_args(inner)[1]
+        else:
+            raise KeyError(path)
+    return tp
+
+
+def validate_at(path: str, raw: object) -> Any:
+    """Validate a raw body (or subtree) as the models do for ``path``."""
+    from ec2imds.models._base import validate_value
+
+    return validate_value(type_at(path), raw, path=path)
+
+
+def to_json(path: str, raw: object) -> Any:
+    """The JSON-compatible value of ``path`` from its raw body or subtree (None if absent).
+
+    Validated by the models, then dumped by alias: addresses and times as strings, IAM
+    secrets revealed (the caller asked for them).
+    """
+    if raw is None:
+        return None
+    from ec2imds.models._base import _adapter
+
+    value = validate_at(path, raw)
+    return _adapter(type_at(path)).dump_python(
+        value, mode="json", by_alias=True, exclude_unset=True, context={"reveal_secrets": True}
+    )

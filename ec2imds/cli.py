@@ -1,0 +1,402 @@
+"""The ``ec2imds`` command (also ``python -m ec2imds``): IMDS as JSON for ``jq``.
+
+Keeps ec2imds 0.0.3's flags and output (one JSON object keyed by category path) and adds
+``--raw``, ``--tree``, ``--schema``, ``--validate`` and ``--simulate``. Start-up matters
+(one call per value in shell scripts), so this module imports only the standard library
+and the catalog; the client, the models and httpx are imported when a request needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from ec2imds import __version__, _values
+from ec2imds.endpoints import DEFAULT_ENDPOINTS, construct_endpoint_list_str
+
+if TYPE_CHECKING:
+    from ec2imds.client import IMDS
+
+__all__ = ["EXIT_OK", "EXIT_RUNTIME", "EXIT_USAGE", "main"]
+
+EXIT_OK = 0
+#: Unreachable, disabled, token, HTTP or validation errors (and an invalid --validate dump).
+EXIT_RUNTIME = 1
+#: A bad flag, regex, category, endpoint or setting.
+EXIT_USAGE = 2
+
+IMDS_API_VERSION = "latest"
+PROG = "ec2imds"
+
+log = logging.getLogger("ec2imds")
+
+EPILOG = """\
+examples:
+  ec2imds                                   everything, as one JSON object
+  ec2imds meta-data/instance-id meta-data/placement/region
+  ec2imds -E 'meta-data/placement/.*'       categories matching a regex
+  ec2imds -L                                list the categories
+  ec2imds --raw meta-data/instance-id       the plain value, for $(...)
+  ec2imds -U > userdata                     user data, byte for byte
+  ec2imds --tree | jq .                     the nested, validated tree
+  ec2imds --schema > imds.schema.json       the JSON Schema of --tree output
+  ec2imds --validate saved.json             check a saved --tree dump
+  ec2imds --simulate -a                     try it anywhere: the embedded simulator
+
+exit codes:
+  0  success
+  1  runtime error: IMDS unreachable or disabled, token, HTTP or validation error,
+     or an invalid --validate file (with -a, the other categories are still printed)
+  2  usage error: bad flag, regex, category, endpoint or setting
+
+environment:
+  AWS_EC2_METADATA_DISABLED, AWS_EC2_METADATA_SERVICE_ENDPOINT,
+  AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE, AWS_METADATA_SERVICE_TIMEOUT,
+  AWS_METADATA_SERVICE_NUM_ATTEMPTS (as in the AWS SDKs; --imds wins)
+"""
+
+
+class UsageError(Exception):
+    """A bad command line: exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    from ec2imds.tokens import default_token_dir
+
+    p = _Parser(
+        prog=PROG,
+        description="Read the EC2 Instance Metadata Service (IMDSv2) and print JSON.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=False,
+    )
+    cmd = p.add_argument_group("commands (one at a time)")
+    cmd.add_argument("-h", "--help", action="store_true", help="print this message and exit")
+    cmd.add_argument("-V", "--version", action="store_true", help="print version info and exit")
+    cmd.add_argument("-a", "--all", action="store_true", help="every category (the default)")
+    cmd.add_argument("-E", metavar="REGEX", dest="exec_re", help="categories matching REGEX")
+    cmd.add_argument("-L", "--list-all", action="store_true", help="list every category")
+    cmd.add_argument("-l", metavar="REGEX", dest="list_re", help="list categories matching REGEX")
+    cmd.add_argument(
+        "-U", "--user-data", action="store_true", help="user data, raw, to stdout (not a tty)"
+    )
+    cmd.add_argument("--raw", metavar="CATEGORY", help="the plain value of one category")
+    cmd.add_argument("--tree", action="store_true", help="the nested, validated tree as JSON")
+    cmd.add_argument(
+        "--schema",
+        nargs="?",
+        const="InstanceMetadata",
+        metavar="MODEL",
+        help="print a JSON Schema (default: InstanceMetadata, the --tree output)",
+    )
+    cmd.add_argument("--validate", metavar="FILE", help="validate a saved --tree dump ('-': stdin)")
+    opt = p.add_argument_group("options")
+    opt.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more detail on stderr (-vv: requests)"
+    )
+    opt.add_argument(
+        "--imds",
+        metavar="ENDPOINT_LIST",
+        help=f"IMDS endpoints (default: {construct_endpoint_list_str(DEFAULT_ENDPOINTS)})",
+    )
+    opt.add_argument(
+        "-t",
+        metavar="DIR",
+        dest="token_dir",
+        help=f"token directory (default: {default_token_dir()})",
+    )
+    opt.add_argument(
+        "--simulate", action="store_true", help="query the embedded IMDS simulator instead"
+    )
+    p.add_argument("categories", nargs="*", metavar="CATEGORY", help="category paths to print")
+    return p
+
+
+def _compile(pattern: str, flag: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise UsageError(f"{flag} {pattern!r}: invalid regex: {exc}") from None
+
+
+def _matching(pattern: re.Pattern[str]) -> list[str]:
+    # re.match, as 0.0.3 did: anchored at the start, not at the end.
+    return [c for c in _values.categories() if pattern.match(c)]
+
+
+def _category(text: str) -> str:
+    path = text.split("=", 1)[0]  # 0.0.3 accepted "path=arg"
+    found = _values.resolve_category(path)
+    if found is not None:
+        return found
+    close = difflib.get_close_matches(path.strip("/"), _values.categories(), n=3, cutoff=0.6)
+    hint = f" (did you mean {', '.join(close)}?)" if close else " (ec2imds -L lists them)"
+    raise UsageError(f"{path!r}: unknown category{hint}")
+
+
+class _Run:
+    """One invocation: parsed arguments, output streams, and the client when needed."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.failed = False
+
+    @contextmanager
+    def client(self) -> Iterator[IMDS]:
+        from ec2imds.client import IMDS
+        from ec2imds.settings import Settings
+        from ec2imds.tokens import FileTokenStore, MemoryTokenStore, TokenStore
+
+        args = self.args
+        if args.simulate:
+            from ec2imds.simulator import IMDSSimulator
+
+            with IMDSSimulator() as sim:
+                print(f"{PROG}: querying the embedded IMDS simulator at {sim.url}", file=sys.stderr)
+                settings = Settings.resolve(endpoints=[sim.endpoint])
+                with IMDS(settings, store=MemoryTokenStore()) as imds:
+                    yield imds
+            return
+        settings = Settings.resolve(endpoints=args.imds)
+        store: TokenStore = FileTokenStore(args.token_dir)
+        with IMDS(settings, store=store) as imds:
+            yield imds
+
+    def error(self, message: object) -> None:
+        self.failed = True
+        print(f"{PROG}: {message}", file=sys.stderr)
+
+
+def _write_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent="\t", ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+def _cmd_values(run: _Run, paths: list[str]) -> None:
+    from ec2imds.errors import IMDSError
+
+    failures: dict[str, IMDSError] = {}
+    with run.client() as imds:
+        values = imds.values(paths, failures)
+    # Every category asked for appears, in order; failed ones are named on stderr.
+    _write_json({p: values[p] for p in paths if p in values})
+    for path, exc in failures.items():
+        run.error(f"{path}: {exc}" if not str(exc).startswith(path) else exc)
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str | int) for v in value):
+        return "\n".join(str(v) for v in value)
+    if isinstance(value, bool | int | float):
+        return json.dumps(value)
+    return json.dumps(value, indent="\t", ensure_ascii=False)
+
+
+def _cmd_raw(run: _Run, text: str) -> None:
+    path = _category(text)
+    with run.client() as imds:
+        value = imds.values([path])[path]
+    if value is None:
+        run.error(f"{path}: absent on this instance (404)")
+        return
+    sys.stdout.write(_plain(value) + "\n")
+
+
+def _stdout_is_tty() -> bool:
+    try:
+        return os.isatty(sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _cmd_user_data(run: _Run) -> None:
+    if _stdout_is_tty():
+        raise UsageError("refusing to write user data to a terminal: redirect it (-U > FILE)")
+    with run.client() as imds:
+        data = imds.user_data()
+    if data is None:
+        print(f"{PROG}: this instance has no user data", file=sys.stderr)
+        return
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
+def _cmd_tree(run: _Run) -> None:
+    from ec2imds.models._base import dump
+
+    with run.client() as imds:
+        tree = imds.all()
+    _write_json(dump(tree, reveal_secrets=True))
+
+
+def _cmd_schema(name: str) -> None:
+    from ec2imds import schema
+
+    documents = schema.schemas()
+    document = documents.get(f"{name.removesuffix('.json')}.json")
+    if document is None:
+        known = ", ".join(sorted(n.removesuffix(".json") for n in documents))
+        raise UsageError(f"--schema {name!r}: unknown model (one of: {known})")
+    json.dump(document, sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")
+
+
+def _cmd_validate(run: _Run, file: str) -> None:
+    from ec2imds import schema
+
+    try:
+        if file == "-":
+            data = json.load(sys.stdin)
+        else:
+            with open(file, "rb") as f:
+                data = json.load(f)
+    except OSError as exc:
+        run.error(f"{file}: cannot read it: {exc.strerror}")
+        return
+    except (ValueError, UnicodeDecodeError) as exc:
+        run.error(f"{file}: not JSON: {exc}")
+        return
+    errors = schema.validate_dump(data)
+    for error in errors:
+        print(f"{file}: {error}")
+    if errors:
+        run.failed = True
+        print(f"{PROG}: {file}: {len(errors)} error(s)", file=sys.stderr)
+    else:
+        print(f"{file}: valid")
+
+
+def _configure_logging(verbose: int) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(
+        logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    )
+    log.propagate = False
+
+
+def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.help:
+        parser.print_help(sys.stdout)
+        return EXIT_OK
+    if args.version:
+        print(f"Version: {__version__}\nIMDS version: {IMDS_API_VERSION}")
+        return EXIT_OK
+    commands = [
+        name
+        for name in (
+            "all",
+            "exec_re",
+            "list_all",
+            "list_re",
+            "user_data",
+            "raw",
+            "tree",
+            "schema",
+            "validate",
+        )
+        if getattr(args, name) not in (None, False)
+    ]
+    if len(commands) > 1:
+        flags = ", ".join(_FLAG[c] for c in commands)
+        raise UsageError(f"conflicting commands: {flags} (give one)")
+    command = commands[0] if commands else ("categories" if args.categories else "all")
+    if args.categories and command not in ("categories", "all"):
+        raise UsageError(f"{_FLAG[command]} takes no category arguments")
+    if args.imds is not None:
+        from ec2imds.endpoints import mk_endpoint_list_from_str
+
+        mk_endpoint_list_from_str(args.imds)  # a usage error if malformed
+    run = _Run(args)
+    handlers: dict[str, Callable[[], None]] = {
+        "all": lambda: _cmd_values(
+            run, [_category(c) for c in args.categories] or _values.categories()
+        ),
+        "categories": lambda: _cmd_values(run, [_category(c) for c in args.categories]),
+        "exec_re": lambda: _cmd_values(run, _matching(_compile(args.exec_re, "-E"))),
+        "list_all": lambda: print("\n".join(_values.categories())),
+        "list_re": lambda: _print_lines(_matching(_compile(args.list_re, "-l"))),
+        "user_data": lambda: _cmd_user_data(run),
+        "raw": lambda: _cmd_raw(run, args.raw),
+        "tree": lambda: _cmd_tree(run),
+        "schema": lambda: _cmd_schema(args.schema),
+        "validate": lambda: _cmd_validate(run, args.validate),
+    }
+    handlers[command]()
+    return EXIT_RUNTIME if run.failed else EXIT_OK
+
+
+def _print_lines(lines: list[str]) -> None:
+    if lines:
+        print("\n".join(lines))
+
+
+_FLAG = {
+    "all": "-a",
+    "exec_re": "-E",
+    "list_all": "-L",
+    "list_re": "-l",
+    "user_data": "-U",
+    "raw": "--raw",
+    "tree": "--tree",
+    "schema": "--schema",
+    "validate": "--validate",
+    "categories": "CATEGORY",
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (see ``ec2imds --help``)."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+        _configure_logging(args.verbose)
+        return _dispatch(args, parser)
+    except UsageError as exc:
+        print(f"{PROG}: {exc}\nRun '{PROG} -h' for help.", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`ec2imds | head`): not an error of ours. Point stdout at
+        # /dev/null so the interpreter's final flush does not complain either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as exc:
+        return _runtime_error(exc)
+
+
+def _runtime_error(exc: Exception) -> int:
+    from ec2imds.errors import IMDSConfigError, IMDSError
+
+    if isinstance(exc, IMDSConfigError):
+        print(f"{PROG}: {exc}\nRun '{PROG} -h' for help.", file=sys.stderr)
+        return EXIT_USAGE
+    if isinstance(exc, IMDSError):
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
+    log.debug("internal error", exc_info=exc)
+    print(f"{PROG}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+    return EXIT_RUNTIME
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,478 @@
+"""The typed clients: :class:`IMDS` (sync) and :class:`AsyncIMDS`.
+
+Both fetch lazily: one leaf costs one GET (plus a token PUT when none is cached), a
+category costs its subtree, nothing is fetched that was not asked for. Values that never
+change are cached for the client's life (:meth:`IMDS.clear_cache` forgets them);
+volatile ones (spot, events, autoscaling, IAM credentials, tags, security groups,
+instance-action) and every listing that can gain or lose them are fetched every time.
+
+A crawl runs the :class:`~ec2imds.crawl.Walk` state machine with up to
+``Settings.concurrency`` requests in flight (threads over one httpx client, or tasks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import io
+import threading
+from collections.abc import Awaitable, Callable, Iterable
+from functools import cache
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+
+from ec2imds import _values, catalog
+from ec2imds.crawl import Entry, RawNode, Walk, parse_listing
+from ec2imds.errors import IMDSError, IMDSHTTPError, IMDSValidationError, ResponseTooLarge
+from ec2imds.settings import Settings
+from ec2imds.tokens import TokenStore
+from ec2imds.transport import AsyncTransport, Transport
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ec2imds.models import DynamicView, InstanceMetadata, InstanceMetadataView, MetaDataView
+    from ec2imds.models._base import IMDSModel
+
+__all__ = ["IMDS", "AsyncIMDS"]
+
+M = TypeVar("M", bound="IMDSModel")
+_MISSING = object()
+
+#: What the full crawl walks below ``/latest/`` (``/latest/`` lists these without slashes).
+ROOTS = [
+    Entry("meta-data", "meta-data", True),
+    Entry("dynamic", "dynamic", True),
+    Entry("user-data", "user-data", False),
+]
+
+
+@cache
+def _volatile_dirs() -> frozenset[str]:
+    """Catalog directory paths that hold a volatile entry somewhere below them."""
+    out: set[str] = set()
+    for e in catalog.categories():
+        if e.volatile:
+            parts = e.path.split("/")
+            out.update("/".join(parts[:i]) for i in range(1, len(parts)))
+    return frozenset(out)
+
+
+def cacheable(path: str) -> bool:
+    """True when the body at ``path`` (relative to ``/latest/``) can never change."""
+    is_dir = path.endswith("/")
+    found = catalog.match(path.rstrip("/"))
+    if found is None:
+        return False
+    entry = found[0]
+    if entry.volatile:
+        return False
+    return not (is_dir and entry.path in _volatile_dirs())
+
+
+def _settings(settings: Settings | None, options: dict[str, Any]) -> Settings:
+    if settings is not None:
+        if options:
+            raise TypeError("pass either settings or individual options, not both")
+        return settings
+    return Settings.resolve(**{k: v for k, v in options.items() if v is not None})
+
+
+class _Cache:
+    """Bodies of paths that never change (``None`` is a cached 404)."""
+
+    def __init__(self) -> None:
+        self._bodies: dict[str, bytes | None] = {}
+        self._lock = threading.Lock()
+
+    def get(self, path: str) -> object:
+        with self._lock:
+            return self._bodies.get(path, _MISSING)
+
+    def put(self, path: str, body: bytes | None) -> None:
+        if cacheable(path):
+            with self._lock:
+                self._bodies[path] = body
+
+    def clear(self) -> None:
+        with self._lock:
+            self._bodies.clear()
+
+
+def _listing_names(body: bytes | None, path: str) -> list[str] | None:
+    if body is None:
+        return None
+    directory = path.rstrip("/")
+    indexed = directory in ("meta-data/public-keys",)
+    return [
+        e.key + ("/" if e.is_dir and not indexed else "")
+        for e in parse_listing(body, path=directory, indexed=indexed)
+    ]
+
+
+#: Errors that concern one path only: a crawl that collects failures goes on past them.
+LOCAL_ERRORS = (IMDSHTTPError, IMDSValidationError, ResponseTooLarge)
+
+Failures = dict[str, IMDSError]
+
+
+def _category_walk(paths: list[str]) -> Walk:
+    seed = [Entry(p, p, _values.category_is_dir(p)) for p in paths]
+    return Walk("", seed=seed)
+
+
+def _at(tree: RawNode | None, path: str) -> RawNode | None:
+    node = tree
+    for segment in path.split("/"):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(segment)
+    return node
+
+
+def _category_values(paths: list[str], raw: RawNode | None, failures: Failures) -> dict[str, Any]:
+    """Each category's JSON value; a category touched by a failure is left out and named."""
+    out: dict[str, Any] = {}
+    for path in paths:
+        failed = next(
+            (e for p, e in failures.items() if p == path or p.startswith(path + "/")), None
+        )
+        if failed is not None:
+            failures.setdefault(path, failed)
+            continue
+        node = raw.get(path) if isinstance(raw, dict) else None
+        try:
+            out[path] = _values.to_json(path, node)
+        except IMDSValidationError as exc:
+            failures[path] = exc
+    return out
+
+
+def _model_path(model: type[IMDSModel]) -> str:
+    path = model.__imds_path__
+    if "{" in path or not path:
+        raise TypeError(
+            f"{model.__name__} is not one category ({path or '/latest/'}); use all(), or "
+            "value() with a concrete path"
+        )
+    return path
+
+
+def _feed(walk: Walk, path: str, body: bytes | None, failures: Failures | None) -> list[str]:
+    if failures is None:
+        return walk.feed(path, body)
+    try:
+        return walk.feed(path, body)
+    except IMDSValidationError as exc:
+        failures[path] = exc
+        return walk.feed(path, None)
+
+
+class IMDS:
+    """Sync, typed, lazy access to IMDS.
+
+    >>> with IMDS() as imds:  # doctest: +SKIP
+    ...     imds.meta_data.placement.region
+    'us-east-1'
+
+    Options (``endpoints``, ``token_ttl``, ``timeout``, ``attempts``, ``concurrency``)
+    override the ``AWS_*`` environment; or pass a whole :class:`Settings`. ``store`` keeps
+    tokens (memory by default); ``http_transport`` replaces the network (tests, fakes).
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        store: TokenStore | None = None,
+        http_transport: httpx.BaseTransport | None = None,
+        **options: Any,
+    ) -> None:
+        self.transport = Transport(
+            _settings(settings, options), store=store, http_transport=http_transport
+        )
+        self.settings = self.transport.settings
+        self._cache = _Cache()
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool and the crawl threads."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self.transport.close()
+
+    def clear_cache(self) -> None:
+        """Forget every cached value: the next read fetches again."""
+        self._cache.clear()
+
+    # -- raw access ------------------------------------------------------------------
+
+    def fetch(self, path: str) -> bytes | None:
+        """The body at ``path`` (relative to ``/latest/``); None on 404. Cached if immutable."""
+        cached = self._cache.get(path)
+        if cached is not _MISSING:
+            return cached  # type: ignore[return-value]
+        body = self.transport.get(path)
+        self._cache.put(path, body)
+        return body
+
+    # -- the TreeSource protocol (what the generated views call) -----------------------
+
+    def leaf(self, path: str, *, volatile: bool) -> bytes | None:
+        return self.transport.get(path) if volatile else self.fetch(path)
+
+    def listing(self, path: str, *, volatile: bool) -> list[str] | None:
+        path = path.rstrip("/") + "/"
+        body = self.transport.get(path) if volatile else self.fetch(path)
+        return _listing_names(body, path)
+
+    def subtree(self, path: str, *, volatile: bool) -> RawNode | None:
+        return self._walk(Walk(path), fresh=volatile)
+
+    # -- typed access ------------------------------------------------------------------
+
+    @property
+    def view(self) -> InstanceMetadataView:
+        """Lazy, typed view of the whole tree: ``imds.view.meta_data.placement.region``."""
+        from ec2imds.models import InstanceMetadataView
+
+        return InstanceMetadataView(self)
+
+    @property
+    def meta_data(self) -> MetaDataView:
+        """Lazy, typed view of ``meta-data/`` (one GET per leaf read, none per group)."""
+        return self.view.meta_data
+
+    @property
+    def dynamic(self) -> DynamicView:
+        """Lazy, typed view of ``dynamic/``."""
+        return self.view.dynamic
+
+    def get(self, model: type[M]) -> M:
+        """Fetch and validate one category by its model class: ``imds.get(Placement)``."""
+        from ec2imds.models._base import validate_raw
+
+        path = _model_path(model)
+        raw = self.subtree(path, volatile=model.__imds_volatile__)
+        return validate_raw(model, raw if raw is not None else {}, path=path)
+
+    def all(self) -> InstanceMetadata:
+        """Everything: meta-data, dynamic and user data, validated."""
+        from ec2imds.models import InstanceMetadata
+        from ec2imds.models._base import validate_raw
+
+        raw = self._walk(Walk("", seed=ROOTS), fresh=False)
+        return validate_raw(InstanceMetadata, raw if raw is not None else {}, path="")
+
+    def raw_tree(self) -> RawNode:
+        """Everything as IMDS served it: a dict of bytes leaves (nothing parsed)."""
+        raw = self._walk(Walk("", seed=ROOTS), fresh=False)
+        return raw if raw is not None else {}
+
+    def value(self, path: str) -> Any:
+        """One value by path, typed as the models type it (None when absent).
+
+        Any path the models know: ``value("meta-data/placement/region")``,
+        ``value("meta-data/tags/instance/Name")``, ``value("meta-data/network")``.
+        """
+        path = path.strip("/")
+        tp = _values.type_at(path)
+        found = catalog.match(path)
+        volatile = found is None or not cacheable(path)
+        if found is not None and found[0].is_leaf:
+            raw: RawNode | None = self.leaf(path, volatile=volatile)
+        else:
+            raw = self.subtree(path, volatile=volatile)
+        from ec2imds.models._base import validate_value
+
+        return None if raw is None else validate_value(tp, raw, path=path)
+
+    def values(self, paths: list[str], failures: Failures | None = None) -> dict[str, Any]:
+        """Categories by path, as JSON-compatible values, fetched in one concurrent crawl.
+
+        With ``failures`` (a dict), a category whose fetch or validation fails is left
+        out and its error recorded there, and the others are still returned; without it,
+        the first error is raised. Unreachable, disabled and token errors always raise.
+        """
+        collected: Failures = {}
+        raw = self._walk(_category_walk(paths), fresh=False, failures=collected)
+        out = _category_values(paths, raw, collected)
+        if failures is None:
+            if collected:
+                raise next(iter(collected.values()))
+        else:
+            failures.update(collected)
+        return out
+
+    def user_data(self) -> bytes | None:
+        """The instance's user data, byte for byte (None when there is none)."""
+        return self.fetch("user-data")
+
+    def open_user_data(self) -> io.BufferedReader | None:
+        """User data as a binary stream (``read(n)``), for copying it to a file."""
+        data = self.user_data()
+        return None if data is None else io.BufferedReader(io.BytesIO(data))
+
+    # -- the crawl driver ------------------------------------------------------------
+
+    def _executor(self) -> concurrent.futures.ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = concurrent.futures.ThreadPoolExecutor(
+                    self.settings.concurrency, thread_name_prefix="ec2imds-crawl"
+                )
+            return self._pool
+
+    def _walk(self, walk: Walk, *, fresh: bool, failures: Failures | None = None) -> RawNode | None:
+        get = self.transport.get if fresh else self.fetch
+        pool = self._executor()
+        running = {pool.submit(get, p): p for p in walk.start()}
+        try:
+            while running:
+                done, _ = concurrent.futures.wait(
+                    running, return_when=concurrent.futures.FIRST_COMPLETED
+                )
+                for future in done:
+                    path = running.pop(future)
+                    try:
+                        body = future.result()
+                    except LOCAL_ERRORS as exc:
+                        if failures is None:
+                            raise
+                        failures[path.rstrip("/")] = exc
+                        body = None
+                    for child in _feed(walk, path, body, failures):
+                        running[pool.submit(get, child)] = child
+        finally:
+            for future in running:
+                future.cancel()
+            concurrent.futures.wait(running)
+        return walk.result()
+
+
+class AsyncIMDS:
+    """Async, typed access to IMDS: ``await aimds.get(Placement)``, ``await aimds.all()``."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        store: TokenStore | None = None,
+        http_transport: httpx.AsyncBaseTransport | None = None,
+        **options: Any,
+    ) -> None:
+        self.transport = AsyncTransport(
+            _settings(settings, options), store=store, http_transport=http_transport
+        )
+        self.settings = self.transport.settings
+        self._cache = _Cache()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+    def clear_cache(self) -> None:
+        """Forget every cached value: the next read fetches again."""
+        self._cache.clear()
+
+    async def fetch(self, path: str) -> bytes | None:
+        """The body at ``path`` (relative to ``/latest/``); None on 404. Cached if immutable."""
+        cached = self._cache.get(path)
+        if cached is not _MISSING:
+            return cached  # type: ignore[return-value]
+        body = await self.transport.get(path)
+        self._cache.put(path, body)
+        return body
+
+    async def get(self, model: type[M]) -> M:
+        """Fetch and validate one category by its model class."""
+        from ec2imds.models._base import validate_raw
+
+        path = _model_path(model)
+        raw = await self._walk(Walk(path), fresh=model.__imds_volatile__)
+        return validate_raw(model, raw if raw is not None else {}, path=path)
+
+    async def all(self) -> InstanceMetadata:
+        """Everything: meta-data, dynamic and user data, validated."""
+        from ec2imds.models import InstanceMetadata
+        from ec2imds.models._base import validate_raw
+
+        raw = await self._walk(Walk("", seed=ROOTS), fresh=False)
+        return validate_raw(InstanceMetadata, raw if raw is not None else {}, path="")
+
+    async def raw_tree(self) -> RawNode:
+        """Everything as IMDS served it: a dict of bytes leaves (nothing parsed)."""
+        raw = await self._walk(Walk("", seed=ROOTS), fresh=False)
+        return raw if raw is not None else {}
+
+    async def values(self, paths: list[str], failures: Failures | None = None) -> dict[str, Any]:
+        """Categories by path, as JSON-compatible values (see :meth:`IMDS.values`)."""
+        collected: Failures = {}
+        raw = await self._walk(_category_walk(paths), fresh=False, failures=collected)
+        out = _category_values(paths, raw, collected)
+        if failures is None:
+            if collected:
+                raise next(iter(collected.values()))
+        else:
+            failures.update(collected)
+        return out
+
+    async def user_data(self) -> bytes | None:
+        """The instance's user data, byte for byte (None when there is none)."""
+        return await self.fetch("user-data")
+
+    async def _walk(
+        self, walk: Walk, *, fresh: bool, failures: Failures | None = None
+    ) -> RawNode | None:
+        get: Callable[[str], Awaitable[bytes | None]] = self.transport.get if fresh else self.fetch
+        limit = asyncio.Semaphore(self.settings.concurrency)
+
+        async def one(path: str) -> tuple[str, bytes | None]:
+            async with limit:
+                try:
+                    return path, await get(path)
+                except LOCAL_ERRORS as exc:
+                    if failures is None:
+                        raise
+                    failures[path.rstrip("/")] = exc
+                    return path, None
+
+        def spawn(paths: Iterable[str]) -> set[asyncio.Task[tuple[str, bytes | None]]]:
+            return {asyncio.ensure_future(one(p)) for p in paths}
+
+        running = spawn(walk.start())
+        try:
+            while running:
+                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    path, body = task.result()
+                    running |= spawn(_feed(walk, path, body, failures))
+        finally:
+            for task in running:
+                task.cancel()
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+        return walk.result()
