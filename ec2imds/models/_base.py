@@ -506,7 +506,9 @@ def _to_error(exc: ValidationError, raw: object, path: str) -> IMDSValidationErr
         message = f"{message} (got {_show(first['input'])})"
     where = f"{full}: {'.'.join(inner)}" if inner else full
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return IMDSValidationError(f"{where}: {message}{more}", path=full, value=first["input"])
+    # The offending value: the raw leaf body when the path reaches one, else pydantic's input.
+    value = node if node is not None and not isinstance(node, Mapping) else first["input"]
+    return IMDSValidationError(f"{where}: {message}{more}", path=full, value=value)
 
 
 def validate_raw(model: type[M], raw: object, *, path: str) -> M:
