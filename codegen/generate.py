@@ -208,7 +208,7 @@ def _map_field(m: Entry, alias: str) -> Field_:
         default="default_factory=dict",
         view=kind,
         view_type=f"MapView[{key}, {view_value}]",
-        volatile=_subtree_volatile(m),
+        volatile=m.volatile,  # the listing's own volatility (are keys added or removed?)
         target=target,
         indexed=m.listing == "index=name",
     )

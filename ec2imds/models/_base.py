@@ -711,4 +711,8 @@ class View:
     def _load(self, model: type[M]) -> M:
         volatile = getattr(model, "__imds_volatile__", False)
         raw = self._source.subtree(self._path, volatile=volatile)
-        return validate_raw(model, {} if raw is None else raw, path=self._path)
+        data: object = {} if raw is None else raw
+        name = self._listed_name()
+        if name is not None and "name" in model.model_fields and isinstance(raw, dict):
+            data = {**raw, "name": name}  # a public key's name lives in its parent's listing
+        return validate_raw(model, data, path=self._path)

@@ -269,7 +269,7 @@ class NetworkInterfacesView(View):
     @property
     def macs(self) -> MapView[MAC, NetworkInterfaceView]:
         """MAC address to network interface (one per ENI)."""
-        return self._dir_map("macs", NetworkInterfaceView, volatile=True)
+        return self._dir_map("macs", NetworkInterfaceView, volatile=False)
 
     def load(self) -> NetworkInterfaces:
         """Fetch the whole directory and validate it into the model."""
