@@ -1,0 +1,149 @@
+"""The generator: deterministic, headed, self-contained output, and a --check that catches
+drift (run on a temporary copy of the repository, never on the real tree)."""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from codegen import generate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A copy of what the generator reads and writes."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("ec2imds", "codegen", "schema"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=ignore)
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
+
+
+def run(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run(
+        [sys.executable, "-m", "codegen.generate", *args],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_check_passes_on_a_clean_tree(repo: Path) -> None:
+    done = run(repo, "--check")
+    assert done.returncode == 0, done.stderr
+    assert "up to date" in done.stdout
+
+
+def test_check_fails_when_a_generated_model_is_edited(repo: Path) -> None:
+    path = repo / "ec2imds/models/placement.py"
+    original = path.read_text()
+    path.write_text(original.replace("Where the instance runs.", "Edited by hand."))
+    done = run(repo, "--check")
+    assert done.returncode == 1
+    assert "ec2imds/models/placement.py: differs" in done.stderr
+    assert path.read_text() != original  # --check writes nothing
+    assert run(repo).returncode == 0
+    assert path.read_text() == original
+    assert run(repo, "--check").returncode == 0
+
+
+def test_check_fails_when_schema_drifts(repo: Path) -> None:
+    schema = repo / "schema"
+    (schema / "Placement.json").write_text('{"drifted": true}\n')
+    (schema / "Services.json").unlink()
+    (schema / "Stale.json").write_text("{}\n")
+    done = run(repo, "--check")
+    assert done.returncode == 1
+    assert "schema/Placement.json: differs" in done.stderr
+    assert "schema/Services.json: missing" in done.stderr
+    assert "schema/Stale.json: extra" in done.stderr
+    assert run(repo).returncode == 0
+    assert not (schema / "Stale.json").exists()
+    assert (schema / "Services.json").read_text() == (ROOT / "schema/Services.json").read_text()
+    assert run(repo, "--check").returncode == 0
+
+
+def test_check_fails_on_missing_and_extra_model_files(repo: Path) -> None:
+    (repo / "ec2imds/models/tags.py").unlink()
+    (repo / "ec2imds/models/stale.py").write_text(generate.HEADER + '"""Left over."""\n')
+    (repo / "ec2imds/models/handwritten.py").write_text('"""Not generated: left alone."""\n')
+    done = run(repo, "--check")
+    assert done.returncode == 1
+    assert "ec2imds/models/tags.py: missing" in done.stderr
+    assert "ec2imds/models/stale.py: extra" in done.stderr
+    assert "handwritten" not in done.stderr
+
+
+def test_a_catalog_change_is_drift_until_regenerated(repo: Path) -> None:
+    catalog = repo / "ec2imds/catalog.py"
+    catalog.write_text(catalog.read_text().replace('"Dedicated Host ID."', '"The host."'))
+    done = run(repo, "--check")
+    assert done.returncode == 1
+    assert "ec2imds/models/placement.py: differs" in done.stderr
+    assert run(repo).returncode == 0
+    assert '"The host."' in (repo / "ec2imds/models/placement.py").read_text()
+    assert "The host." in (repo / "schema/Placement.json").read_text()
+    assert run(repo, "--check").returncode == 0
+
+
+def test_generation_is_deterministic_and_matches_the_tree() -> None:
+    first = generate.build_models()
+    assert first == generate.build_models()
+    for rel, text in first.items():
+        assert (ROOT / rel).read_text() == text, rel
+        assert text.startswith(generate.HEADER), rel
+
+
+ALLOWED_IMPORTS = {"__future__", "datetime", "ipaddress", "typing", "pydantic"}
+
+
+def test_generated_modules_import_only_the_base() -> None:
+    for rel in generate.build_models():
+        tree = ast.parse((ROOT / rel).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                assert module in ALLOWED_IMPORTS or module.startswith("ec2imds.models."), (
+                    rel,
+                    module,
+                )
+            assert not isinstance(node, ast.Import), rel
+
+
+@pytest.mark.parametrize(
+    ("key", "name"),
+    [
+        ("availability-zone", "availability_zone"),
+        ("LastUpdated", "last_updated"),
+        ("accountId", "account_id"),
+        ("AccessKeyId", "access_key_id"),
+        ("ec2-instance", "ec2_instance"),
+        ("ipv6s", "ipv6s"),
+    ],
+)
+def test_field_names(key: str, name: str) -> None:
+    assert generate.field_name(key) == name
+
+
+def test_field_name_rejects_non_identifiers() -> None:
+    with pytest.raises(generate.GenerateError):
+        generate.field_name("")
+
+
+def test_long_strings_are_split_losslessly() -> None:
+    text = "word " * 40 + "end"
+    literal = generate.py_str(text)
+    assert literal.startswith("(")
+    assert ast.literal_eval(literal) == text
+    assert generate.py_str("short") == "'short'"
