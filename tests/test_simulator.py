@@ -782,8 +782,9 @@ def test_stop_is_prompt_and_leaves_no_threads_or_fds() -> None:
     idle.close()
     hanging.close()
     slow.close()
-    assert {t.ident for t in threading.enumerate()} == threads_before
-    assert _fds() == fds_before
+    assert {t.ident for t in threading.enumerate()} <= threads_before
+    assert not [t for t in threading.enumerate() if t.name.startswith("ec2imds-simulator")]
+    assert _fds() <= fds_before
     sim.stop()  # idempotent
 
 
@@ -808,13 +809,35 @@ def test_start_stop_and_properties() -> None:
         assert sim.stats.tokens_issued == 1
 
 
-def test_quiet_by_default(capfd: pytest.CaptureFixture[str]) -> None:
-    with IMDSSimulator(make_tree()) as sim:
+def test_quiet_by_default_and_logs_when_verbose(capfd: pytest.CaptureFixture[str]) -> None:
+    for verbose in (False, True):
+        with IMDSSimulator(make_tree(), verbose=verbose) as sim:
+            c = Conn(sim)
+            c.get("/latest/meta-data/", None)
+            c.close()
+        out, err = capfd.readouterr()
+        assert out == ""
+        if verbose:
+            assert '"GET /latest/meta-data/ HTTP/1.1" 401' in err
+        else:
+            assert err == ""
+
+
+def test_default_tree_comes_from_the_catalog() -> None:
+    from ec2imds.catalog import default_tree
+
+    expected = default_tree()
+    with IMDSSimulator() as sim:
+        assert sim.snapshot() == expected
         c = Conn(sim)
-        c.get("/latest/meta-data/", None)
+        token = c.token()
+        meta = expected["meta-data"]
+        assert isinstance(meta, dict)
+        instance_id = meta["instance-id"]
+        assert isinstance(instance_id, str)
+        assert c.get("/latest/meta-data/instance-id", token).body == instance_id.encode()
+        assert c.get("/latest/user-data", token).body == expected["user-data"]
         c.close()
-    out, err = capfd.readouterr()
-    assert (out, err) == ("", "")
 
 
 # -- the command line --------------------------------------------------------------------
@@ -822,7 +845,8 @@ def test_quiet_by_default(capfd: pytest.CaptureFixture[str]) -> None:
 REPO_ROOT = Path(ec2imds.__file__).resolve().parent.parent
 
 
-def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_cli_serves_until_signalled(tmp_path: Path, signum: int) -> None:
     tree_file = tmp_path / "tree.json"
     dump_tree(make_tree(), tree_file)
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
@@ -845,7 +869,7 @@ def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
         c.request("GET", "/latest/user-data", headers={TOKEN: token})
         assert c.getresponse().read() == USER_DATA
         c.close()
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signum)
         assert proc.wait(timeout=20) == 0
         assert proc.stderr is not None
         assert proc.stderr.read() == ""

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import heapq
-import importlib
 import itertools
 import json
 import random
@@ -27,7 +26,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import cast
 from urllib.parse import unquote
 
 from ec2imds.simulator.faults import Faults
@@ -154,11 +152,11 @@ def format_imds_time(moment: datetime) -> str:
 
 
 def _load_default_tree() -> dict[str, Node]:
-    # Imported lazily (and by name, so the simulator type-checks and imports before the
-    # catalog exists): the catalog is the single source of the default instance.
-    module = importlib.import_module("ec2imds.catalog")
-    factory = cast(Callable[[], TreeLike], module.default_tree)
-    return copy_tree(factory())
+    # Imported lazily: the catalog (the single source of the default instance) is only
+    # needed when no tree is given.
+    from ec2imds.catalog import default_tree
+
+    return copy_tree(default_tree())
 
 
 def _plain(status: int, body: bytes | None = None, **headers: str) -> SimResponse:

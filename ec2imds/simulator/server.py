@@ -13,6 +13,7 @@ import contextlib
 import socket
 import socketserver
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -185,7 +186,8 @@ class _Server(ThreadingHTTPServer):
             thread.join(max(0.0, deadline - time.monotonic()))
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        if self.verbose:
+        # Connection errors are the peer's business; anything else is a bug worth seeing.
+        if self.verbose or not isinstance(sys.exc_info()[1], OSError):
             super().handle_error(request, client_address)
 
 
