@@ -282,14 +282,23 @@ def _cmd_validate(run: _Run, file: str) -> None:
         print(f"{file}: valid")
 
 
-def _configure_logging(verbose: int) -> None:
+@contextmanager
+def _logging_to_stderr(verbose: int) -> Iterator[None]:
+    """Show ec2imds's log on stderr for this invocation (warnings; -v info; -vv requests)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s: %(message)s"))
+    saved = log.level, log.propagate
     log.addHandler(handler)
     log.setLevel(
         logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     )
     log.propagate = False
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(saved[0])
+        log.propagate = saved[1]
 
 
 def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -367,8 +376,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
-        _configure_logging(args.verbose)
-        return _dispatch(args, parser)
+        with _logging_to_stderr(args.verbose):
+            return _dispatch(args, parser)
     except UsageError as exc:
         print(f"{PROG}: {exc}\nRun '{PROG} -h' for help.", file=sys.stderr)
         return EXIT_USAGE

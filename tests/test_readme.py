@@ -1,0 +1,31 @@
+"""The README's sample output is what the command prints (the catalog feeds both)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from pathlib import Path
+
+from ec2imds.cli import main
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_sample_output_matches_the_command() -> None:
+    text = README.read_text(encoding="utf-8")
+    found = re.search(r"<!-- sample:begin -->\n```json\n(.*?)```\n<!-- sample:end -->", text, re.S)
+    assert found is not None, "the README lost its sample block"
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["--simulate", "-E", "meta-data/placement/.*"])
+    assert code == 0
+    assert out.getvalue() == found.group(1)
+    assert "simulator" in err.getvalue()
+
+
+def test_readme_names_the_test_command_that_ci_runs() -> None:
+    text = README.read_text(encoding="utf-8")
+    ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
+    assert "scripts/check" in text
+    assert "scripts/check" in ci
