@@ -23,9 +23,10 @@ import datetime as dt
 import logging
 import random
 import threading
-from collections.abc import Generator, Mapping
+import time
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Final, Literal, TypeVar
 
 from ec2imds.endpoints import Endpoint, construct_endpoint_str
 from ec2imds.errors import (
@@ -53,9 +54,12 @@ __all__ = [
     "Response",
     "Sleep",
     "Step",
+    "drive",
     "exchange",
     "token_flow",
 ]
+
+T = TypeVar("T")
 
 log = logging.getLogger("ec2imds")
 
@@ -380,3 +384,40 @@ def exchange(
             status=answer.status,
             path=path,
         )
+
+
+def drive(
+    flow: Generator[Step, Answer, T],
+    send: Callable[[Request], Response | Failure],
+    lock: threading.Lock,
+) -> T:
+    """Run a flow to its end with a blocking ``send``: the whole of a sync driver.
+
+    ``send`` must return a :class:`Failure` rather than raise for transport errors.
+    The endpoint ``lock`` is released whatever happens.
+    """
+    held = False
+    try:
+        step = next(flow)
+        while True:
+            if step is ACQUIRE:
+                lock.acquire()
+                held = True
+                step = flow.send(None)
+            elif step is RELEASE:
+                lock.release()
+                held = False
+                step = flow.send(None)
+            elif isinstance(step, Sleep):
+                time.sleep(step.seconds)
+                step = flow.send(None)
+            else:
+                assert isinstance(step, Request)
+                step = flow.send(send(step))
+    except StopIteration as stop:
+        result: T = stop.value
+        return result
+    finally:
+        if held:
+            lock.release()
+        flow.close()

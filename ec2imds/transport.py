@@ -12,12 +12,11 @@ answers is kept for the client's life, and raced again if it later becomes unrea
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import random
 import threading
 import time
-from collections.abc import Awaitable, Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Generator
 from types import TracebackType
 from typing import Self, TypeVar
 
@@ -33,10 +32,11 @@ from ec2imds._protocol import (
     Response,
     Sleep,
     Step,
+    drive,
     exchange,
     token_flow,
 )
-from ec2imds.endpoints import Endpoint, endpoint_url, is_ipv6
+from ec2imds.endpoints import Endpoint, arace, endpoint_url, race
 from ec2imds.errors import IMDSConfigError, IMDSDisabled, IMDSError, IMDSUnavailable
 from ec2imds.settings import Settings
 from ec2imds.tokens import MemoryTokenStore, Token, TokenStore
@@ -81,11 +81,6 @@ def _failure(exc: httpx.HTTPError) -> Failure:
     ):
         return Failure("read", detail)
     return Failure("protocol", detail)
-
-
-def _race_order(endpoints: Sequence[Endpoint]) -> list[Endpoint]:
-    """RFC 8305 order: IPv6 literals first, the rest in their configured order."""
-    return sorted(endpoints, key=lambda ep: not is_ipv6(ep))
 
 
 class _Base:
@@ -150,10 +145,6 @@ class _Base:
         if declared.isdigit() and int(declared) > self.settings.max_body:
             return Failure("too_large", f"{request.path}: Content-Length {declared}")
         return None
-
-    def _raise_all_failed(self, errors: dict[Endpoint, IMDSError]) -> IMDSError:
-        parts = "; ".join(str(e) for e in errors.values())
-        return IMDSUnavailable(f"no IMDS endpoint answered: {parts}")
 
 
 class Transport(_Base):
@@ -234,64 +225,14 @@ class Transport(_Base):
         with self._race_lock:
             if self._chosen is not None:  # another thread decided meanwhile
                 return call(self._chosen)
-            order = _race_order(self.settings.endpoints)
-            errors: dict[Endpoint, IMDSError] = {}
-            pool = concurrent.futures.ThreadPoolExecutor(len(order), "ec2imds-race")
-            try:
-                pending: dict[concurrent.futures.Future[T], Endpoint] = {}
-                queue = list(order)
-                while queue or pending:
-                    if queue:
-                        ep = queue.pop(0)
-                        pending[pool.submit(call, ep)] = ep
-                    done, _ = concurrent.futures.wait(
-                        pending,
-                        timeout=self.settings.race_delay if queue else None,
-                        return_when=concurrent.futures.FIRST_COMPLETED,
-                    )
-                    for fut in done:
-                        ep = pending.pop(fut)
-                        try:
-                            result = fut.result()
-                        except IMDSUnavailable as exc:
-                            errors[ep] = exc
-                            continue
-                        except IMDSError:
-                            self._chosen = ep  # it answered: that is IMDS, even if "no"
-                            raise
-                        self._chosen = ep
-                        return result
-                raise self._raise_all_failed(errors)
-            finally:
-                pool.shutdown(wait=False, cancel_futures=True)
+            self._chosen, outcome = race(self.settings.endpoints, call, self.settings.race_delay)
+        if isinstance(outcome, IMDSError):
+            raise outcome
+        return outcome
 
     def _run(self, ep: Endpoint, flow: Generator[Step, Answer, T]) -> T:
-        lock = self._locks[ep]
-        held = False
         base = self._bases[ep]
-        try:
-            step = next(flow)
-            while True:
-                if step is ACQUIRE:
-                    lock.acquire()
-                    held = True
-                    step = flow.send(None)
-                elif step is RELEASE:
-                    lock.release()
-                    held = False
-                    step = flow.send(None)
-                elif isinstance(step, Sleep):
-                    time.sleep(step.seconds)
-                    step = flow.send(None)
-                else:
-                    assert isinstance(step, Request)
-                    step = flow.send(self._send(base, step))
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        finally:
-            if held:
-                lock.release()
-            flow.close()
+        return drive(flow, lambda request: self._send(base, request), self._locks[ep])
 
     def _send(self, base: str, request: Request) -> Response | Failure:
         started = time.perf_counter()
@@ -392,38 +333,12 @@ class AsyncTransport(_Base):
         async with self._race_lock:
             if self._chosen is not None:
                 return await call(self._chosen)
-            order = _race_order(self.settings.endpoints)
-            errors: dict[Endpoint, IMDSError] = {}
-            pending: dict[asyncio.Task[T], Endpoint] = {}
-            queue = list(order)
-            try:
-                while queue or pending:
-                    if queue:
-                        ep = queue.pop(0)
-                        pending[asyncio.ensure_future(call(ep))] = ep
-                    done, _ = await asyncio.wait(
-                        pending,
-                        timeout=self.settings.race_delay if queue else None,
-                        return_when=asyncio.FIRST_COMPLETED,
-                    )
-                    for task in done:
-                        ep = pending.pop(task)
-                        try:
-                            result = task.result()
-                        except IMDSUnavailable as exc:
-                            errors[ep] = exc
-                            continue
-                        except IMDSError:
-                            self._chosen = ep
-                            raise
-                        self._chosen = ep
-                        return result
-                raise self._raise_all_failed(errors)
-            finally:
-                for task in pending:
-                    task.cancel()
-                if pending:
-                    await asyncio.gather(*pending, return_exceptions=True)
+            self._chosen, outcome = await arace(
+                self.settings.endpoints, call, self.settings.race_delay
+            )
+        if isinstance(outcome, IMDSError):
+            raise outcome
+        return outcome
 
     async def _run(self, ep: Endpoint, flow: Generator[Step, Answer, T]) -> T:
         lock = self._locks.get(ep)
