@@ -39,17 +39,13 @@ into :class:`~ec2imds.errors.IMDSValidationError` naming the IMDS path and the v
 from __future__ import annotations
 
 import base64
-import binascii
-import json
-import re
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import (
     Annotated,
     Any,
     ClassVar,
-    NoReturn,
     Protocol,
     TypeAlias,
     TypeVar,
@@ -74,6 +70,28 @@ from pydantic_core import PydanticCustomError
 
 from ec2imds import catalog
 from ec2imds.errors import IMDSValidationError
+from ec2imds.models._leaves import (
+    _MONTHS,
+    LeafError,
+    _aware,
+    _lines_of,
+    _show,
+    parse_bytes,
+    parse_exact_text,
+    parse_imds_time,
+    parse_int,
+    parse_ipv4,
+    parse_ipv4_net,
+    parse_ipv6,
+    parse_ipv6_net,
+    parse_iso_time,
+    parse_json,
+    parse_json_object,
+    parse_lenient_time,
+    parse_lines,
+    parse_mac,
+    parse_text,
+)
 
 __all__ = [
     "JSON",
@@ -114,157 +132,22 @@ M = TypeVar("M", bound=BaseModel)
 K = TypeVar("K")
 V = TypeVar("V")
 VT = TypeVar("VT", bound="View")
-
-_SHOW = 80
-
-
-def _show(value: object) -> str:
-    """A short repr of an offending value for messages."""
-    text = repr(value)
-    return text if len(text) <= _SHOW else text[: _SHOW - 3] + "..."
+T = TypeVar("T")
 
 
-def _fail(kind: str, message: str) -> NoReturn:
-    # No context is passed, so the template is not formatted: braces in values are safe.
-    raise PydanticCustomError(f"imds_{kind}", message)
+def _pydantic(parse: Callable[[object], T]) -> Callable[[object], T]:
+    """A leaf parser as a pydantic validator: its :class:`LeafError` becomes a custom
+    error whose message is the parser's own."""
 
-
-def _decode(value: object) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bytes | bytearray | memoryview):
-        raw = bytes(value)
+    def validator(value: object) -> T:
         try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            _fail("utf8", f"{_show(raw)} is not valid UTF-8")
-    _fail("type", f"{_show(value)} is not text")
+            return parse(value)
+        except LeafError as exc:
+            # No context is passed, so the template is not formatted: braces are safe.
+            raise PydanticCustomError(f"imds_{exc.kind}", str(exc)) from None
 
-
-# -- leaf parsers ----------------------------------------------------------------------
-def parse_text(value: object) -> str:
-    """UTF-8 text, surrounding whitespace stripped."""
-    return _decode(value).strip()
-
-
-def parse_exact_text(value: object) -> str:
-    """UTF-8 text, kept exactly."""
-    return _decode(value)
-
-
-_INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
-
-
-def parse_int(value: object) -> int:
-    """A decimal integer (``bool`` is not an integer)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    text = _decode(value).strip()
-    if _INT.fullmatch(text) and len(text) <= 100:
-        return int(text)
-    _fail("int", f"{_show(text)} is not an integer")
-
-
-def parse_lines(value: object) -> list[str]:
-    """An LF-separated list: ``splitlines()``, each item stripped, blank lines dropped."""
-    if isinstance(value, list | tuple):
-        return [parse_text(item) for item in value]
-    return [s for line in _decode(value).splitlines() if (s := line.strip())]
-
-
-def _address_parser(cls: Callable[[str], Any], what: str) -> Callable[[object], Any]:
-    def parse(value: object) -> Any:
-        if isinstance(value, IPv4Address | IPv6Address | IPv4Network | IPv6Network):
-            value = str(value)
-        text = parse_text(value)
-        try:
-            return cls(text)
-        except ValueError:
-            _fail("address", f"{_show(text)} is not {what}")
-
-    return parse
-
-
-parse_ipv4 = _address_parser(IPv4Address, "an IPv4 address")
-parse_ipv6 = _address_parser(IPv6Address, "an IPv6 address")
-parse_ipv4_net = _address_parser(IPv4Network, "an IPv4 CIDR block")
-parse_ipv6_net = _address_parser(IPv6Network, "an IPv6 CIDR block")
-
-
-def _lines_of(parse: Callable[[object], Any]) -> Callable[[object], list[Any]]:
-    def parse_all(value: object) -> list[Any]:
-        if isinstance(value, list | tuple):
-            return [parse(item) for item in value]
-        return [parse(item) for item in parse_lines(value)]
-
-    return parse_all
-
-
-_MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}", re.ASCII | re.IGNORECASE)
-
-
-def parse_mac(value: object) -> str:
-    """A MAC address ``0e:49:61:0f:c3:11`` (kept as served)."""
-    text = parse_text(value)
-    if _MAC.fullmatch(text):
-        return text
-    _fail("mac", f"{_show(text)} is not a MAC address")
-
-
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _iso_or_none(text: str) -> datetime | None:
-    if not 10 <= len(text) <= 40:
-        return None
-    try:
-        return _aware(datetime.fromisoformat(text))
-    except ValueError:
-        return None
-
-
-def parse_iso_time(value: object) -> datetime:
-    """An ISO 8601 time (``2024-05-01T12:00:00Z``), as an aware UTC datetime."""
-    if isinstance(value, datetime):
-        return _aware(value)
-    text = parse_text(value)
-    parsed = _iso_or_none(text)
-    if parsed is None:
-        _fail("time", f"{_show(text)} is not an ISO 8601 time")
-    return parsed
-
-
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_IMDS_TIME = re.compile(r"(\d{1,2}) ([A-Z][a-z]{2}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT", re.ASCII)
-
-
-def parse_imds_time(value: object) -> datetime:
-    """IMDS's event time ``21 Jan 2019 09:00:43 GMT`` (locale-independent) or ISO 8601."""
-    if isinstance(value, datetime):
-        return _aware(value)
-    text = parse_text(value)
-    m = _IMDS_TIME.fullmatch(text)
-    if m and m[2] in _MONTHS:
-        try:
-            return datetime(
-                int(m[3]), _MONTHS.index(m[2]) + 1, int(m[1]),
-                int(m[4]), int(m[5]), int(m[6]), tzinfo=UTC,
-            )  # fmt: skip
-        except ValueError:
-            pass
-    parsed = _iso_or_none(text)
-    if parsed is None:
-        _fail("time", f"{_show(text)} is not a time like '21 Jan 2019 09:00:43 GMT'")
-    return parsed
-
-
-def parse_lenient_time(value: object) -> datetime | str:
-    """An ISO 8601 time if it is one, else the text itself (spot/termination-time)."""
-    if isinstance(value, datetime):
-        return _aware(value)
-    text = parse_text(value)
-    return _iso_or_none(text) or text
+    validator.__name__ = parse.__name__
+    return validator
 
 
 def parse_secret(value: object) -> SecretStr:
@@ -272,37 +155,6 @@ def parse_secret(value: object) -> SecretStr:
     if isinstance(value, SecretStr):
         return value
     return SecretStr(parse_text(value))
-
-
-def parse_json(value: object) -> object:
-    """A JSON document; an already-parsed ``dict``/``list`` passes through."""
-    if not isinstance(value, str | bytes | bytearray | memoryview):
-        return value
-    text = _decode(value)
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
-        _fail("json", f"{_show(text)} is not a JSON document")
-
-
-def parse_json_object(value: object) -> dict[str, Any]:
-    """A JSON object."""
-    parsed = parse_json(value)
-    if isinstance(parsed, dict):
-        return parsed
-    _fail("json", f"{_show(parsed)} is not a JSON object")
-
-
-def parse_bytes(value: object) -> bytes:
-    """Raw bytes; a ``str`` is the base64 form of a JSON dump."""
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value)
-    if isinstance(value, str):
-        try:
-            return base64.b64decode(value.encode("ascii"), validate=True)
-        except (ValueError, binascii.Error):
-            _fail("base64", f"{_show(value)} is not base64 (a dump's user-data encoding)")
-    _fail("type", f"{_show(value)} is not bytes")
 
 
 def _raw_extra(value: object) -> object:
@@ -378,28 +230,30 @@ def _public_keys_out(value: object, handler: SerializerFunctionWrapHandler) -> o
 
 
 # -- the aliases the generated models use ----------------------------------------------
-Text = Annotated[str, BeforeValidator(parse_text)]
-ExactText = Annotated[str, BeforeValidator(parse_exact_text)]
-Int = Annotated[int, BeforeValidator(parse_int)]
-Lines = Annotated[list[str], BeforeValidator(parse_lines)]
-IPv4 = Annotated[IPv4Address, BeforeValidator(parse_ipv4)]
-IPv6 = Annotated[IPv6Address, BeforeValidator(parse_ipv6)]
-IPv4Net = Annotated[IPv4Network, BeforeValidator(parse_ipv4_net)]
-IPv4Lines = Annotated[list[IPv4Address], BeforeValidator(_lines_of(parse_ipv4))]
-IPv6Lines = Annotated[list[IPv6Address], BeforeValidator(_lines_of(parse_ipv6))]
-IPv4NetLines = Annotated[list[IPv4Network], BeforeValidator(_lines_of(parse_ipv4_net))]
-IPv6NetLines = Annotated[list[IPv6Network], BeforeValidator(_lines_of(parse_ipv6_net))]
+Text = Annotated[str, BeforeValidator(_pydantic(parse_text))]
+ExactText = Annotated[str, BeforeValidator(_pydantic(parse_exact_text))]
+Int = Annotated[int, BeforeValidator(_pydantic(parse_int))]
+Lines = Annotated[list[str], BeforeValidator(_pydantic(parse_lines))]
+IPv4 = Annotated[IPv4Address, BeforeValidator(_pydantic(parse_ipv4))]
+IPv6 = Annotated[IPv6Address, BeforeValidator(_pydantic(parse_ipv6))]
+IPv4Net = Annotated[IPv4Network, BeforeValidator(_pydantic(parse_ipv4_net))]
+IPv4Lines = Annotated[list[IPv4Address], BeforeValidator(_pydantic(_lines_of(parse_ipv4)))]
+IPv6Lines = Annotated[list[IPv6Address], BeforeValidator(_pydantic(_lines_of(parse_ipv6)))]
+IPv4NetLines = Annotated[list[IPv4Network], BeforeValidator(_pydantic(_lines_of(parse_ipv4_net)))]
+IPv6NetLines = Annotated[list[IPv6Network], BeforeValidator(_pydantic(_lines_of(parse_ipv6_net)))]
 MAC = Annotated[
     str,
-    BeforeValidator(parse_mac),
+    BeforeValidator(_pydantic(parse_mac)),
     WithJsonSchema({"type": "string", "pattern": "^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"}),
 ]
 Timestamp = Annotated[
-    datetime, BeforeValidator(parse_iso_time), PlainSerializer(_ser_iso, when_used="json")
+    datetime,
+    BeforeValidator(_pydantic(parse_iso_time)),
+    PlainSerializer(_ser_iso, when_used="json"),
 ]
 IMDSTime = Annotated[
     datetime,
-    BeforeValidator(parse_imds_time),
+    BeforeValidator(_pydantic(parse_imds_time)),
     PlainSerializer(_ser_imds_time, when_used="json"),
     WithJsonSchema(
         {
@@ -411,20 +265,22 @@ IMDSTime = Annotated[
 ]
 LenientTime = Annotated[
     datetime | str,
-    BeforeValidator(parse_lenient_time),
+    BeforeValidator(_pydantic(parse_lenient_time)),
     PlainSerializer(_ser_lenient, when_used="json"),
 ]
 Secret = Annotated[
-    SecretStr, BeforeValidator(parse_secret), PlainSerializer(_ser_secret, when_used="json")
+    SecretStr,
+    BeforeValidator(_pydantic(parse_secret)),
+    PlainSerializer(_ser_secret, when_used="json"),
 ]
 Bytes = Annotated[
     bytes,
-    BeforeValidator(parse_bytes),
+    BeforeValidator(_pydantic(parse_bytes)),
     PlainSerializer(_ser_bytes, when_used="json"),
     WithJsonSchema({"type": "string", "contentEncoding": "base64"}),
 ]
-JsonObject = Annotated[dict[str, Any], BeforeValidator(parse_json_object)]
-JSON = BeforeValidator(parse_json)
+JsonObject = Annotated[dict[str, Any], BeforeValidator(_pydantic(parse_json_object))]
+JSON = BeforeValidator(_pydantic(parse_json))
 """Metadata for ``Annotated[SomeModel, JSON]``: the leaf is a JSON document."""
 PUBLIC_KEYS_IN = BeforeValidator(_public_keys_in)
 """Metadata for the public-keys map: accepts the listing form ``<index>=<name>``."""
