@@ -3,8 +3,8 @@
 A *category* is what ec2imds 0.0.3 called a directive and what the CLI prints: a catalog
 leaf or map (a directory keyed by its listing) with no placeholder in its path and no map
 above it, such as ``meta-data/placement/region`` or ``meta-data/network/interfaces/macs``.
-The list comes from the catalog (standard library only, cheap to import); types and
-values come from the models, imported on first use.
+The list is generated from the catalog into ``ec2imds/_categories.py`` (plain data, cheap
+to import); types and values come from the models, imported on first use.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import typing
 from functools import cache
 from typing import Annotated, Any, get_args, get_origin
 
-from ec2imds import catalog
+from ec2imds._categories import CATEGORIES
 
 __all__ = [
     "CATEGORY_ALIASES",
@@ -35,35 +35,21 @@ CATEGORY_ALIASES = {
 }
 
 
-@cache
-def _category_entries() -> dict[str, catalog.Entry]:
-    maps = [e.path + "/" for e in catalog.ENTRIES if e.kind == "map"]
-    found = {
-        e.path: e
-        for e in catalog.ENTRIES
-        if "{" not in e.path
-        and e.kind != "dir"
-        and e.path != "user-data"
-        and not any(e.path.startswith(m) for m in maps)
-    }
-    return dict(sorted(found.items()))
-
-
 def categories() -> list[str]:
     """Every category path, sorted (``user-data`` is not one: it is bytes, see ``-U``)."""
-    return list(_category_entries())
+    return list(CATEGORIES)
 
 
 def category_is_dir(path: str) -> bool:
     """True for a map category (fetched as a subtree), False for a leaf."""
-    return _category_entries()[path].kind == "map"
+    return CATEGORIES[path][0] == "map"
 
 
 def resolve_category(path: str) -> str | None:
     """The category a user's path names (0.0.3's mistaken paths included), or None."""
     path = path.strip().strip("/")
     path = CATEGORY_ALIASES.get(path, path)
-    return path if path in _category_entries() else None
+    return path if path in CATEGORIES else None
 
 
 def _unwrap(tp: object) -> object:

@@ -69,8 +69,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from ec2imds import catalog
-from ec2imds.errors import IMDSValidationError
-from ec2imds.models._leaves import (
+from ec2imds._leaves import (
     _MONTHS,
     LeafError,
     _aware,
@@ -92,6 +91,7 @@ from ec2imds.models._leaves import (
     parse_mac,
     parse_text,
 )
+from ec2imds.errors import IMDSValidationError
 
 __all__ = [
     "JSON",
