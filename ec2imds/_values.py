@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Callable
 from functools import cache
 from typing import Annotated, Any, get_args, get_origin
 
@@ -18,8 +19,11 @@ from ec2imds._categories import CATEGORIES
 
 __all__ = [
     "CATEGORY_ALIASES",
+    "SIMPLE_LEAVES",
     "categories",
     "category_is_dir",
+    "is_simple",
+    "leaf_to_json",
     "resolve_category",
     "to_json",
     "type_at",
@@ -115,3 +119,43 @@ def to_json(path: str, raw: object) -> Any:
     return _adapter(type_at(path)).dump_python(
         value, mode="json", by_alias=True, exclude_unset=True, context={"reveal_secrets": True}
     )
+
+
+def _simple_parsers() -> dict[str, Callable[[object], Any]]:
+    from ec2imds import _leaves
+
+    return {
+        "Text": _leaves.parse_text,
+        "ExactText": _leaves.parse_exact_text,
+        "Int": _leaves.parse_int,
+        "Lines": _leaves.parse_lines,
+        "MAC": _leaves.parse_mac,
+        "IPv4": lambda v: str(_leaves.parse_ipv4(v)),
+        "IPv6": lambda v: str(_leaves.parse_ipv6(v)),
+    }
+
+
+#: Leaf types whose JSON value needs no pydantic (the command line's fast path).
+SIMPLE_LEAVES = frozenset({"Text", "ExactText", "Int", "Lines", "MAC", "IPv4", "IPv6"})
+
+
+def is_simple(path: str) -> bool:
+    """True for a category whose value :func:`leaf_to_json` can give without the models."""
+    return CATEGORIES[path][0] in SIMPLE_LEAVES
+
+
+def leaf_to_json(path: str, body: bytes | None) -> Any:
+    """:func:`to_json` for a simple leaf, with the same parser but without pydantic.
+
+    Raises :class:`~ec2imds.errors.IMDSValidationError` with the message the models give.
+    """
+    if body is None:
+        return None
+    from ec2imds._leaves import LeafError
+    from ec2imds.errors import IMDSValidationError
+
+    parse = _simple_parsers()[CATEGORIES[path][0]]
+    try:
+        return parse(body)
+    except LeafError as exc:
+        raise IMDSValidationError(f"{path}: {exc}", path=path, value=body) from None

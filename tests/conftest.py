@@ -11,8 +11,9 @@ import httpx
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
+from ec2imds._oneshot import OneShot
 from ec2imds.settings import Settings
-from ec2imds.tokens import Token, TokenStore
+from ec2imds.tokens import MemoryTokenStore, Token, TokenStore
 from ec2imds.transport import AsyncTransport, Transport
 
 T = TypeVar("T")
@@ -78,9 +79,9 @@ def _clean_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class Client:
-    """One face for both transports, so a test is written once and run in both modes.
-
-    The async transport runs on an event loop in a helper thread (an anyio portal).
+    """One face for every driver, so a test is written once and run in each mode:
+    ``sync`` (httpx), ``async`` (httpx, on an event loop in a helper thread: an anyio
+    portal) and ``stdlib`` (the command line's one-shot ``http.client`` driver).
     """
 
     def __init__(
@@ -95,10 +96,20 @@ class Client:
         self._portal = portal
         self.sync: Transport | None = None
         self.aio: AsyncTransport | None = None
+        self.stdlib: OneShot | None = None
         if mode == "sync":
             self.sync = Transport(settings, store=store, http_transport=mock, seed=1)
-        else:
+        elif mode == "async":
             self.aio = AsyncTransport(settings, store=store, http_transport=mock, seed=1)
+        else:
+            assert mock is None, "the stdlib driver has no mock transport"
+            self.stdlib = OneShot(settings, store if store is not None else MemoryTokenStore())
+
+    @property
+    def transport(self) -> Transport | AsyncTransport | OneShot:
+        found = self.sync or self.aio or self.stdlib
+        assert found is not None
+        return found
 
     def _call(self, fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
         result: T = self._portal.call(fn)
@@ -107,6 +118,8 @@ class Client:
     def get(self, path: str) -> bytes | None:
         if self.sync is not None:
             return self.sync.get(path)
+        if self.stdlib is not None:
+            return self.stdlib.get(path)
         aio = self.aio
         assert aio is not None
         return self._call(lambda: aio.get(path))
@@ -114,19 +127,21 @@ class Client:
     def token(self) -> Token:
         if self.sync is not None:
             return self.sync.token()
+        if self.stdlib is not None:
+            return self.stdlib.token()
         aio = self.aio
         assert aio is not None
         return self._call(aio.token)
 
     @property
     def token_puts(self) -> int:
-        transport = self.sync or self.aio
-        assert transport is not None
-        return transport.token_puts
+        return self.transport.token_puts
 
     def close(self) -> None:
         if self.sync is not None:
             self.sync.close()
+        elif self.stdlib is not None:
+            self.stdlib.close()
         elif self.aio is not None:
             self._call(self.aio.aclose)
 
@@ -140,7 +155,7 @@ def portal() -> Iterator[BlockingPortal]:
         yield p
 
 
-@pytest.fixture(params=["sync", "async"])
+@pytest.fixture(params=["sync", "async", "stdlib"])
 def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

@@ -399,9 +399,7 @@ def test_race_picks_the_live_endpoint_when_the_other_is_closed(
     client = make_client(fast(closed_port(), sim.endpoint))
     assert client.get("meta-data/instance-id") == IID
     assert client.get("meta-data/instance-id") == IID
-    transport = client.sync or client.aio
-    assert transport is not None
-    assert transport.endpoint == sim.endpoint
+    assert client.transport.endpoint == sim.endpoint
     assert sim.stats.puts == 1
 
 
@@ -414,9 +412,7 @@ def test_race_picks_the_live_endpoint_when_the_other_is_silent(
         started = time.monotonic()
         assert client.get("meta-data/instance-id") == IID
         elapsed = time.monotonic() - started
-    transport = client.sync or client.aio
-    assert transport is not None
-    assert transport.endpoint == sim.endpoint
+    assert client.transport.endpoint == sim.endpoint
     assert elapsed < 1.5  # the live one answered without waiting for the silent one's timeout
 
 
@@ -442,12 +438,10 @@ def test_race_again_when_the_winner_goes_away(make_client: ClientFactory) -> Non
     with IMDSSimulator(TREE) as first, IMDSSimulator(TREE) as second:
         client = make_client(fast(first.endpoint, second.endpoint))
         assert client.get("meta-data/instance-id") == IID
-        transport = client.sync or client.aio
-        assert transport is not None
-        winner = transport.endpoint
+        winner = client.transport.endpoint
         (first if winner == first.endpoint else second).stop()
         assert client.get("meta-data/instance-id") == IID
-        assert transport.endpoint != winner
+        assert client.transport.endpoint != winner
 
 
 # -- no secrets in messages or logs ----------------------------------------------------------

@@ -1,0 +1,76 @@
+"""Categories and their values: the fast (no pydantic) leaf path equals the model path."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ec2imds import _values, catalog
+from ec2imds.errors import IMDSValidationError
+
+SIMPLE = [p for p in _values.categories() if _values.is_simple(p)]
+ODD_BODIES = [
+    b"",
+    b"  padded \n",
+    b"\xff\xfe",
+    b"zero",
+    b"-5",
+    b"1\n2\r\n\n3\n",
+    b"10.0.1.23",
+    b"2600:1f18::a1",
+    b"0e:49:61:0f:c3:11",
+    b"x" * 5000,
+    b"a\x00b",
+]
+
+
+def _outcome(fn: object, path: str, body: bytes) -> tuple[str, object]:
+    assert callable(fn)
+    try:
+        return "ok", fn(path, body)
+    except IMDSValidationError as exc:
+        return "error", str(exc)
+
+
+def _default_body(path: str) -> bytes | None:
+    node: object = catalog.default_tree()
+    for segment in path.split("/"):
+        node = node.get(segment) if isinstance(node, dict) else None
+    if node is None:
+        return None
+    assert isinstance(node, str | bytes)
+    return node.encode() if isinstance(node, str) else node
+
+
+def test_categories_are_sorted_unique_and_concrete() -> None:
+    cats = _values.categories()
+    assert cats == sorted(set(cats))
+    assert not any("{" in c for c in cats)
+    assert "user-data" not in cats
+    assert len(SIMPLE) > 30  # most categories take the fast path
+
+
+def test_aliases_of_0_0_3_resolve_to_dynamic() -> None:
+    assert _values.resolve_category("meta-data/instance-identity/document") == (
+        "dynamic/instance-identity/document"
+    )
+    assert _values.resolve_category("/meta-data/ami-id/") == "meta-data/ami-id"
+    assert _values.resolve_category("meta-data/nope") is None
+
+
+@pytest.mark.parametrize("path", SIMPLE)
+def test_fast_leaf_equals_model_on_the_default_instance(path: str) -> None:
+    body = _default_body(path)
+    assert _values.leaf_to_json(path, body) == _values.to_json(path, body)
+
+
+@pytest.mark.parametrize("body", ODD_BODIES)
+@pytest.mark.parametrize("path", SIMPLE)
+def test_fast_leaf_equals_model_on_odd_bodies(path: str, body: bytes) -> None:
+    assert _outcome(_values.leaf_to_json, path, body) == _outcome(_values.to_json, path, body)
+
+
+@given(st.sampled_from(SIMPLE), st.binary(max_size=200))
+def test_fast_leaf_equals_model_on_any_bytes(path: str, body: bytes) -> None:
+    assert _outcome(_values.leaf_to_json, path, body) == _outcome(_values.to_json, path, body)
