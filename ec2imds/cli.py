@@ -185,14 +185,27 @@ def _write_json(value: Any) -> None:
     sys.stdout.write("\n")
 
 
-def _cmd_values(run: _Run, paths: list[str]) -> None:
+def _requested(texts: list[str]) -> dict[str, str]:
+    """Output key -> category for positional arguments. A 0.0.3 name (such as
+    ``meta-data/instance-identity/document``) is printed under that name, as 0.0.3 printed
+    it, so a script reading that key finds the value now fetched from ``dynamic/``."""
+    out: dict[str, str] = {}
+    for text in texts:
+        path = _category(text)
+        name = text.split("=", 1)[0].strip().strip("/")
+        out[name if name in _values.CATEGORY_ALIASES else path] = path
+    return out
+
+
+def _cmd_values(run: _Run, keys: dict[str, str]) -> None:
+    """Print ``{key: value}``; ``keys`` maps each output key to its category."""
     from ec2imds.errors import IMDSError
 
     failures: dict[str, IMDSError] = {}
     with run.client() as imds:
-        values = imds.values(paths, failures)
+        values = imds.values(list(dict.fromkeys(keys.values())), failures)
     # Every category asked for appears, in order; failed ones are named on stderr.
-    _write_json({p: values[p] for p in paths if p in values})
+    _write_json({k: values[p] for k, p in keys.items() if p in values})
     for path, exc in failures.items():
         run.error(f"{path}: {exc}" if not str(exc).startswith(path) else exc)
 
@@ -336,10 +349,12 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     run = _Run(args)
     handlers: dict[str, Callable[[], None]] = {
         "all": lambda: _cmd_values(
-            run, [_category(c) for c in args.categories] or _values.categories()
+            run, _requested(args.categories) or {c: c for c in _values.categories()}
         ),
-        "categories": lambda: _cmd_values(run, [_category(c) for c in args.categories]),
-        "exec_re": lambda: _cmd_values(run, _matching(_compile(args.exec_re, "-E"))),
+        "categories": lambda: _cmd_values(run, _requested(args.categories)),
+        "exec_re": lambda: _cmd_values(
+            run, {c: c for c in _matching(_compile(args.exec_re, "-E"))}
+        ),
         "list_all": lambda: print("\n".join(_values.categories())),
         "list_re": lambda: _print_lines(_matching(_compile(args.list_re, "-l"))),
         "user_data": lambda: _cmd_user_data(run),
