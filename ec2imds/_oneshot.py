@@ -12,93 +12,32 @@ stays httpx; this serves only leaves whose parser needs no pydantic.
 from __future__ import annotations
 
 import http.client
-import random
 import socket
-import threading
-from collections.abc import Callable, Generator
-from typing import TypeVar
 
-from ec2imds._protocol import (
-    Answer,
-    EndpointSession,
-    Failure,
-    Request,
-    Response,
-    Step,
-    drive,
-    exchange,
-    token_flow,
-)
-from ec2imds.endpoints import DEFAULT_PORT, Endpoint, race
-from ec2imds.errors import IMDSDisabled, IMDSError, IMDSUnavailable
+from ec2imds._driver import SyncDriver
+from ec2imds._protocol import Failure, Request, Response
+from ec2imds.endpoints import DEFAULT_PORT, Endpoint
 from ec2imds.settings import Settings
-from ec2imds.tokens import Token, TokenStore
+from ec2imds.tokens import TokenStore
 
 __all__ = ["OneShot"]
 
-T = TypeVar("T")
 
+class OneShot(SyncDriver):
+    """GETs with a token over ``http.client``, one request at a time (see the module
+    docstring); the race alone runs two endpoints in parallel, each on its own connection.
+    """
 
-class OneShot:
-    """GETs with a token, sequentially, over ``http.client``; see the module docstring."""
-
-    def __init__(self, settings: Settings, store: TokenStore) -> None:
-        self.settings = settings
-        self._sessions = {ep: EndpointSession(ep, store, settings) for ep in settings.endpoints}
-        self._locks = {ep: threading.Lock() for ep in settings.endpoints}
+    def __init__(
+        self, settings: Settings, store: TokenStore | None = None, *, seed: int | None = None
+    ) -> None:
+        super().__init__(settings, store, seed)
         self._conns: dict[Endpoint, http.client.HTTPConnection] = {}
-        self._chosen: Endpoint | None = (
-            settings.endpoints[0] if len(settings.endpoints) == 1 else None
-        )
-        self._rng = random.Random()
 
     def close(self) -> None:
-        for conn in self._conns.values():
+        for conn in list(self._conns.values()):
             conn.close()
         self._conns.clear()
-
-    @property
-    def endpoint(self) -> Endpoint | None:
-        """The endpoint in use (None before the race has been decided)."""
-        return self._chosen
-
-    @property
-    def token_puts(self) -> int:
-        """Token PUTs sent, over all endpoints."""
-        return sum(s.puts for s in self._sessions.values())
-
-    def get(self, path: str) -> bytes | None:
-        """The body at ``path`` (relative to ``/latest/``, or absolute), None on 404."""
-        full = path if path.startswith("/") else "/latest/" + path
-        response = self._with_endpoint(
-            lambda ep: self._run(ep, exchange(self._sessions[ep], "GET", full, self._rng))
-        )
-        return None if response.status == 404 else response.body
-
-    def token(self) -> Token:
-        """A usable session token (a PUT only when none is cached or stored)."""
-        return self._with_endpoint(
-            lambda ep: self._run(ep, token_flow(self._sessions[ep], self._rng))
-        )
-
-    def _run(self, ep: Endpoint, flow: Generator[Step, Answer, T]) -> T:
-        return drive(flow, lambda request: self._send(ep, request), self._locks[ep])
-
-    def _with_endpoint(self, call: Callable[[Endpoint], T]) -> T:
-        if self.settings.disabled:
-            raise IMDSDisabled("IMDS is disabled by AWS_EC2_METADATA_DISABLED=true")
-        chosen = self._chosen
-        if chosen is not None:
-            try:
-                return call(chosen)
-            except IMDSUnavailable:
-                if len(self.settings.endpoints) == 1:
-                    raise
-                self._chosen = None  # the winner went away: race again
-        self._chosen, outcome = race(self.settings.endpoints, call, self.settings.race_delay)
-        if isinstance(outcome, IMDSError):
-            raise outcome
-        return outcome
 
     def _send(self, ep: Endpoint, request: Request) -> Response | Failure:
         conn = self._conns.get(ep)
@@ -119,11 +58,11 @@ class OneShot:
         try:
             conn.request(request.method, request.path, headers=dict(request.headers))
             response = conn.getresponse()
-            limit = self.settings.max_body
-            declared = response.getheader("Content-Length", "")
-            if declared.isdigit() and int(declared) > limit:
+            too_big = self._too_large(response.getheader("Content-Length"), request)
+            if too_big is not None:
                 self._drop(ep)
-                return Failure("too_large", f"{request.path}: Content-Length {declared}")
+                return too_big
+            limit = self.settings.max_body
             body = response.read(limit + 1)
             if len(body) > limit:
                 self._drop(ep)

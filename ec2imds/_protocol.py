@@ -19,6 +19,7 @@ Driver contract:
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
 import random
@@ -146,6 +147,13 @@ class EndpointSession:
         #: Token PUTs this session sent (a count, for tests and benchmarks).
         self.puts = 0
         self._token: Token | None = None
+        #: The value of the last token IMDS rejected or the caller expired: never reused,
+        #: even when a store that cannot forget (0.0.3's callbacks) hands it back.
+        self._stale: str | None = None
+        #: Counts finished token PUT flows; with ``_failure``, lets the callers queued
+        #: behind a PUT share its outcome (single flight for failures too).
+        self.generation = 0
+        self._failure: IMDSError | None = None
         self._guard = threading.Lock()
         self._store_warned = False
 
@@ -162,13 +170,17 @@ class EndpointSession:
         return token if token is not None and token.usable(self.settings.refresh_margin) else None
 
     def usable_token(self) -> Token | None:
-        """The cached token if it has more than the refresh margin left; else the store's."""
+        """The cached token if it has more than the refresh margin left; else the store's
+        (unless it is the one IMDS rejected)."""
         token = self.cached_token()
         if token is not None:
             return token
-        margin = self.settings.refresh_margin
         stored = self._store_call("load")
-        if isinstance(stored, Token) and stored.usable(margin):
+        if (
+            isinstance(stored, Token)
+            and stored.value != self._stale
+            and stored.usable(self.settings.refresh_margin)
+        ):
             with self._guard:
                 self._token = stored
             return stored
@@ -182,15 +194,30 @@ class EndpointSession:
     def drop_token(self, token: Token) -> None:
         """Forget ``token`` (IMDS rejected it), unless it was already replaced."""
         with self._guard:
-            if self._token is not token and self._token is not None:
+            self._stale = token.value
+            if self._token is not None and self._token.value != token.value:
                 return
             self._token = None
         self._store_call("discard")
 
     def expire(self) -> None:
-        """Forget the cached token (the store keeps its copy)."""
+        """Forget the cached token and never reuse it: the next request gets a new one."""
         with self._guard:
+            if self._token is not None:
+                self._stale = self._token.value
             self._token = None
+
+    def finish_put(self, failure: IMDSError | None) -> None:
+        """Record the outcome of a token PUT flow (under the endpoint lock)."""
+        self.generation += 1
+        self._failure = failure
+
+    def shared_failure(self, generation: int) -> IMDSError | None:
+        """The failure of a PUT that finished since ``generation`` was read, if any: a
+        caller that queued behind a failed PUT gets its answer instead of another PUT."""
+        if self.generation == generation or self._failure is None:
+            return None
+        return copy.copy(self._failure)
 
     def _store_call(self, op: str, token: Token | None = None) -> Token | None:
         try:
@@ -246,15 +273,31 @@ def _unavailable(answer: Failure, session: EndpointSession, what: str) -> IMDSEr
     return IMDSUnavailable(f"{what}: cannot reach IMDS at {where}{detail}")
 
 
-def token_flow(
-    session: EndpointSession, rng: random.Random, stale: Token | None = None
-) -> Generator[Step, Answer, Token]:
-    """Get a usable token: reuse one, or PUT for a new one (under the endpoint lock)."""
+def token_flow(session: EndpointSession, rng: random.Random) -> Generator[Step, Answer, Token]:
+    """Get a usable token: reuse one, or PUT for a new one (under the endpoint lock).
+
+    Callers queued behind a PUT get its outcome: its token, or its terminal error.
+    """
+    generation = session.generation
     yield ACQUIRE
     token = session.usable_token()
-    if token is not None and token is not stale:
+    if token is not None:
         yield RELEASE
         return token
+    failure = session.shared_failure(generation)
+    if failure is not None:
+        raise failure
+    try:
+        token = yield from _put_token(session, rng)
+    except IMDSError as exc:
+        session.finish_put(exc)
+        raise
+    session.finish_put(None)
+    yield RELEASE
+    return token
+
+
+def _put_token(session: EndpointSession, rng: random.Random) -> Generator[Step, Answer, Token]:
     settings = session.settings
     request = Request("PUT", TOKEN_PATH, ((TTL_HEADER, str(settings.token_ttl)),))
     attempt = 1
@@ -284,7 +327,6 @@ def token_flow(
         if status == 200:
             token = _new_token(answer, sent, settings.token_ttl, session.label)
             session.set_token(token)
-            yield RELEASE
             return token
         if status == 400:
             raise TokenError(
@@ -359,7 +401,7 @@ def exchange(
             if status == 401 and not refreshed:
                 log.debug("%s %s: 401, getting a new token", method, path)
                 session.drop_token(token)
-                token = yield from token_flow(session, rng, stale=token)
+                token = yield from token_flow(session, rng)
                 refreshed = True
                 continue
             if status == 401:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
-import threading
 import time
 from collections.abc import Awaitable, Callable, Generator
 from types import TracebackType
@@ -22,24 +20,23 @@ from typing import Self, TypeVar
 
 import httpx
 
+from ec2imds._driver import DriverBase, SyncDriver
 from ec2imds._protocol import (
     ACQUIRE,
     RELEASE,
     Answer,
-    EndpointSession,
     Failure,
     Request,
     Response,
     Sleep,
     Step,
-    drive,
     exchange,
     token_flow,
 )
-from ec2imds.endpoints import Endpoint, arace, endpoint_url, race
-from ec2imds.errors import IMDSConfigError, IMDSDisabled, IMDSError, IMDSUnavailable
+from ec2imds.endpoints import Endpoint, arace
+from ec2imds.errors import IMDSError, IMDSUnavailable
 from ec2imds.settings import Settings
-from ec2imds.tokens import MemoryTokenStore, Token, TokenStore
+from ec2imds.tokens import Token, TokenStore
 
 __all__ = ["AsyncTransport", "Transport"]
 
@@ -83,71 +80,7 @@ def _failure(exc: httpx.HTTPError) -> Failure:
     return Failure("protocol", detail)
 
 
-class _Base:
-    def __init__(
-        self,
-        settings: Settings | None,
-        store: TokenStore | None,
-        seed: int | None,
-    ) -> None:
-        self.settings = settings if settings is not None else Settings.resolve()
-        self.store: TokenStore = store if store is not None else MemoryTokenStore()
-        self._rng = random.Random(seed)
-        self._sessions = {
-            ep: EndpointSession(ep, self.store, self.settings) for ep in self.settings.endpoints
-        }
-        self._chosen: Endpoint | None = (
-            self.settings.endpoints[0] if len(self.settings.endpoints) == 1 else None
-        )
-        self._bases = {ep: endpoint_url(ep) for ep in self.settings.endpoints}
-
-    @property
-    def endpoint(self) -> Endpoint | None:
-        """The endpoint in use (None before the first race has been decided)."""
-        return self._chosen
-
-    @property
-    def token_puts(self) -> int:
-        """Token PUTs this client sent, over all endpoints."""
-        return sum(s.puts for s in self._sessions.values())
-
-    def has_usable_token(self) -> bool:
-        """True when a token with time left is cached in memory (no store is consulted)."""
-        chosen = self._chosen
-        sessions = [self._sessions[chosen]] if chosen else list(self._sessions.values())
-        return any(s.cached_token() is not None for s in sessions)
-
-    def expire_token(self) -> None:
-        """Forget the cached tokens (a stored copy is still reused if usable)."""
-        for session in self._sessions.values():
-            session.expire()
-
-    def reset(self) -> None:
-        """Forget tokens and the chosen endpoint: the next request races again."""
-        self.expire_token()
-        if len(self.settings.endpoints) > 1:
-            self._chosen = None
-
-    def _check_enabled(self) -> None:
-        if self.settings.disabled:
-            raise IMDSDisabled("IMDS is disabled by AWS_EC2_METADATA_DISABLED=true")
-
-    @staticmethod
-    def _path(path: str) -> str:
-        if path.startswith("/"):
-            return path
-        if "://" in path or "\\" in path:
-            raise IMDSConfigError(f"{path!r}: not an IMDS path")
-        return "/latest/" + path
-
-    def _read_limit(self, response: httpx.Response, request: Request) -> Failure | None:
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.settings.max_body:
-            return Failure("too_large", f"{request.path}: Content-Length {declared}")
-        return None
-
-
-class Transport(_Base):
+class Transport(SyncDriver):
     """A thread-safe sync IMDSv2 client over one ``httpx.Client``.
 
     >>> with Transport(Settings.resolve(endpoints="127.0.0.1:1338")) as t:  # doctest: +SKIP
@@ -168,8 +101,6 @@ class Transport(_Base):
             transport=http_transport,
             **_http_client_kwargs(self.settings),  # type: ignore[arg-type]
         )
-        self._locks = {ep: threading.Lock() for ep in self.settings.endpoints}
-        self._race_lock = threading.Lock()
 
     def __enter__(self) -> Self:
         return self
@@ -185,62 +116,13 @@ class Transport(_Base):
     def close(self) -> None:
         self._client.close()
 
-    # -- public ------------------------------------------------------------------------
-
-    def get(self, path: str) -> bytes | None:
-        """The body at ``path`` (relative to ``/latest/`` or absolute), None on 404."""
-        response = self.request("GET", path)
-        return None if response.status == 404 else response.body
-
-    def request(self, method: str, path: str) -> Response:
-        """Send ``method path`` with a token; a 200 or 404 :class:`Response`, or raises."""
-        self._check_enabled()
-        full = self._path(path)
-        return self._with_endpoint(
-            lambda ep: self._run(ep, exchange(self._sessions[ep], method, full, self._rng))
-        )
-
-    def token(self) -> Token:
-        """A usable session token (a PUT only when none is cached)."""
-        self._check_enabled()
-        return self._with_endpoint(
-            lambda ep: self._run(ep, token_flow(self._sessions[ep], self._rng))
-        )
-
-    # -- driver ------------------------------------------------------------------------
-
-    def _with_endpoint(self, call: Callable[[Endpoint], T]) -> T:
-        chosen = self._chosen
-        if chosen is not None:
-            try:
-                return call(chosen)
-            except IMDSUnavailable:
-                if len(self.settings.endpoints) == 1:
-                    raise
-                log.info("endpoint unreachable; racing the endpoints again")
-                self._chosen = None
-        return self._race(call)
-
-    def _race(self, call: Callable[[Endpoint], T]) -> T:
-        with self._race_lock:
-            if self._chosen is not None:  # another thread decided meanwhile
-                return call(self._chosen)
-            self._chosen, outcome = race(self.settings.endpoints, call, self.settings.race_delay)
-        if isinstance(outcome, IMDSError):
-            raise outcome
-        return outcome
-
-    def _run(self, ep: Endpoint, flow: Generator[Step, Answer, T]) -> T:
-        base = self._bases[ep]
-        return drive(flow, lambda request: self._send(base, request), self._locks[ep])
-
-    def _send(self, base: str, request: Request) -> Response | Failure:
+    def _send(self, ep: Endpoint, request: Request) -> Response | Failure:
         started = time.perf_counter()
         try:
             with self._client.stream(
-                request.method, base + request.path, headers=list(request.headers)
+                request.method, self._bases[ep] + request.path, headers=list(request.headers)
             ) as response:
-                too_big = self._read_limit(response, request)
+                too_big = self._too_large(response.headers.get("content-length"), request)
                 if too_big is not None:
                     return too_big
                 body = bytearray()
@@ -262,7 +144,7 @@ class Transport(_Base):
         return Response(response.status_code, bytes(body), dict(response.headers))
 
 
-class AsyncTransport(_Base):
+class AsyncTransport(DriverBase):
     """The asyncio twin of :class:`Transport`, over one ``httpx.AsyncClient``."""
 
     def __init__(
@@ -345,7 +227,6 @@ class AsyncTransport(_Base):
         if lock is None:
             lock = self._locks[ep] = asyncio.Lock()
         held = False
-        base = self._bases[ep]
         try:
             step = next(flow)
             while True:
@@ -362,7 +243,7 @@ class AsyncTransport(_Base):
                     step = flow.send(None)
                 else:
                     assert isinstance(step, Request)
-                    step = flow.send(await self._send(base, step))
+                    step = flow.send(await self._send(ep, step))
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
         finally:
@@ -370,13 +251,13 @@ class AsyncTransport(_Base):
                 lock.release()
             flow.close()
 
-    async def _send(self, base: str, request: Request) -> Response | Failure:
+    async def _send(self, ep: Endpoint, request: Request) -> Response | Failure:
         started = time.perf_counter()
         try:
             async with self._client.stream(
-                request.method, base + request.path, headers=list(request.headers)
+                request.method, self._bases[ep] + request.path, headers=list(request.headers)
             ) as response:
-                too_big = self._read_limit(response, request)
+                too_big = self._too_large(response.headers.get("content-length"), request)
                 if too_big is not None:
                     return too_big
                 body = bytearray()

@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -39,7 +38,7 @@ from ec2imds.endpoints import (
     mk_endpoint_list_from_str,
 )
 from ec2imds.settings import Settings
-from ec2imds.tokens import CallbackTokenStore, OnLoadToken, OnNewToken, Token
+from ec2imds.tokens import CallbackTokenStore, OnLoadToken, OnNewToken
 
 __all__ = ["IMDSCategory", "IMDSWrapper"]
 
@@ -61,42 +60,6 @@ class IMDSCategory:
 
     def __repr__(self) -> str:
         return f"IMDSCategory({self.path!r})"
-
-
-class _CallbackStore(CallbackTokenStore):
-    """The 0.0.3 callbacks, remembering the token IMDS rejected.
-
-    The callbacks cannot forget a token, so after a 401 ``on_load_token`` hands the
-    rejected one back (0.0.3's "leftover token from the image"); it is ignored, and a new
-    token is fetched and passed to ``on_new_token``, instead of a second 401.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._lock = threading.Lock()
-        self._last: dict[Endpoint, str] = {}
-        self._rejected: dict[Endpoint, str] = {}
-
-    def load(self, endpoint: Endpoint) -> Token | None:
-        token = super().load(endpoint)
-        if token is None:
-            return None
-        with self._lock:
-            if self._rejected.get(endpoint) == token.value:
-                return None
-            self._last[endpoint] = token.value
-        return token
-
-    def save(self, endpoint: Endpoint, token: Token) -> None:
-        with self._lock:
-            self._last[endpoint] = token.value
-        super().save(endpoint, token)
-
-    def discard(self, endpoint: Endpoint) -> None:
-        with self._lock:
-            last = self._last.pop(endpoint, None)
-            if last is not None:
-                self._rejected[endpoint] = last
 
 
 class _DirDict(dict[str, IMDSCategory]):
@@ -136,7 +99,7 @@ class IMDSWrapper:
         *,
         settings: Settings | None = None,
     ) -> None:
-        self._store = _CallbackStore()
+        self._store = CallbackTokenStore()
         if settings is None:
             options: dict[str, Any] = {
                 "endpoints": list(endpoints) if endpoints is not None else None,

@@ -27,6 +27,7 @@ from ec2imds.errors import (
 from ec2imds.settings import Settings
 from ec2imds.simulator import IMDSSimulator
 from ec2imds.simulator.tree import Node
+from ec2imds.tokens import CallbackTokenStore, MemoryTokenStore
 from ec2imds.transport import AsyncTransport, Transport
 from tests.conftest import ClientFactory
 
@@ -174,6 +175,58 @@ def test_single_flight_32_tasks(sim: IMDSSimulator) -> None:
 
     assert asyncio.run(main()) == [IID] * 32
     assert sim.stats.puts == 1
+
+
+def test_terminal_put_failure_is_shared_by_queued_threads(sim: IMDSSimulator) -> None:
+    sim.faults.latency = 0.05
+    sim.faults.burst(403, 1, method="PUT")
+    with Transport(fast(sim.endpoint)) as transport, ThreadPoolExecutor(16) as pool:
+        futures = [pool.submit(transport.get, "meta-data/instance-id") for _ in range(16)]
+        errors = [f.exception() for f in futures]
+    assert all(isinstance(e, IMDSDisabled) for e in errors)
+    assert sim.stats.puts == 1  # one PUT answered for all of them
+    with Transport(fast(sim.endpoint)) as transport:
+        assert transport.get("meta-data/instance-id") == IID  # a later caller asks again
+
+
+def test_terminal_put_failure_is_shared_by_queued_tasks(sim: IMDSSimulator) -> None:
+    sim.faults.latency = 0.05
+    sim.faults.burst(403, 1, method="PUT")
+
+    async def main() -> list[BaseException | bytes | None]:
+        async with AsyncTransport(fast(sim.endpoint)) as transport:
+            return await asyncio.gather(
+                *(transport.get("meta-data/instance-id") for _ in range(16)),
+                return_exceptions=True,
+            )
+
+    assert all(isinstance(r, IMDSDisabled) for r in asyncio.run(main()))
+    assert sim.stats.puts == 1
+
+
+def test_a_store_that_cannot_forget_does_not_cause_a_second_401(
+    sim: IMDSSimulator, make_client: ClientFactory
+) -> None:
+    first = make_client(fast(sim.endpoint))
+    stale = first.token()
+    sim.faults.expire_tokens()  # IMDS forgets it; the callback keeps handing it back
+    puts_before = sim.stats.puts
+    store = CallbackTokenStore(on_load_token=lambda ep: (stale.value, stale.expiry))
+    client = make_client(fast(sim.endpoint), store=store)
+    assert client.get("meta-data/instance-id") == IID
+    assert client.get("meta-data/instance-id") == IID
+    assert sim.stats.statuses[401] == 1
+    assert sim.stats.puts == puts_before + 1
+
+
+def test_expire_token_forces_a_new_one(sim: IMDSSimulator, make_client: ClientFactory) -> None:
+    store = MemoryTokenStore()
+    client = make_client(fast(sim.endpoint), store=store)
+    old = client.token()
+    client.transport.expire_token()
+    new = client.token()
+    assert new.value != old.value  # the stored copy of the old one is not reused
+    assert sim.stats.puts == 2
 
 
 # -- retries ------------------------------------------------------------------------------

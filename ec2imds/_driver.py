@@ -1,0 +1,162 @@
+"""What every driver of the IMDSv2 exchange shares (standard library only).
+
+:class:`DriverBase` holds the per-endpoint token sessions and the chosen endpoint;
+:class:`SyncDriver` adds the blocking request, token and race logic, so a sync driver
+only says how one request is sent (:meth:`SyncDriver._send`): over httpx
+(:class:`ec2imds.transport.Transport`) or over ``http.client``
+(:class:`ec2imds._oneshot.OneShot`). The asyncio driver reuses :class:`DriverBase`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable, Generator
+from typing import TypeVar
+
+from ec2imds._protocol import (
+    Answer,
+    EndpointSession,
+    Failure,
+    Request,
+    Response,
+    Step,
+    drive,
+    exchange,
+    token_flow,
+)
+from ec2imds.endpoints import Endpoint, endpoint_url, race
+from ec2imds.errors import IMDSConfigError, IMDSDisabled, IMDSError, IMDSUnavailable
+from ec2imds.settings import Settings
+from ec2imds.tokens import MemoryTokenStore, Token, TokenStore
+
+__all__ = ["DriverBase", "SyncDriver"]
+
+log = logging.getLogger("ec2imds")
+T = TypeVar("T")
+
+
+class DriverBase:
+    """Settings, token store, one :class:`EndpointSession` per endpoint, the chosen one."""
+
+    def __init__(
+        self,
+        settings: Settings | None,
+        store: TokenStore | None,
+        seed: int | None,
+    ) -> None:
+        self.settings = settings if settings is not None else Settings.resolve()
+        self.store: TokenStore = store if store is not None else MemoryTokenStore()
+        self._rng = random.Random(seed)
+        self._sessions = {
+            ep: EndpointSession(ep, self.store, self.settings) for ep in self.settings.endpoints
+        }
+        self._chosen: Endpoint | None = (
+            self.settings.endpoints[0] if len(self.settings.endpoints) == 1 else None
+        )
+        self._bases = {ep: endpoint_url(ep) for ep in self.settings.endpoints}
+
+    @property
+    def endpoint(self) -> Endpoint | None:
+        """The endpoint in use (None before the first race has been decided)."""
+        return self._chosen
+
+    @property
+    def token_puts(self) -> int:
+        """Token PUTs this client sent, over all endpoints."""
+        return sum(s.puts for s in self._sessions.values())
+
+    def has_usable_token(self) -> bool:
+        """True when a token with time left is cached in memory (no store is consulted)."""
+        chosen = self._chosen
+        sessions = [self._sessions[chosen]] if chosen else list(self._sessions.values())
+        return any(s.cached_token() is not None for s in sessions)
+
+    def expire_token(self) -> None:
+        """Forget the cached tokens: the next request gets a new one (0.0.3's semantics)."""
+        for session in self._sessions.values():
+            session.expire()
+
+    def reset(self) -> None:
+        """Forget tokens and the chosen endpoint: the next request races again."""
+        self.expire_token()
+        if len(self.settings.endpoints) > 1:
+            self._chosen = None
+
+    def _check_enabled(self) -> None:
+        if self.settings.disabled:
+            raise IMDSDisabled("IMDS is disabled by AWS_EC2_METADATA_DISABLED=true")
+
+    @staticmethod
+    def _path(path: str) -> str:
+        if path.startswith("/"):
+            return path
+        if "://" in path or "\\" in path:
+            raise IMDSConfigError(f"{path!r}: not an IMDS path")
+        return "/latest/" + path
+
+    def _too_large(self, declared: str | None, request: Request) -> Failure | None:
+        """A Failure when the declared Content-Length is above the body cap."""
+        if declared is not None and declared.isdigit() and int(declared) > self.settings.max_body:
+            return Failure("too_large", f"{request.path}: Content-Length {declared}")
+        return None
+
+
+class SyncDriver(DriverBase):
+    """The blocking driver: thread-safe requests, single-flight tokens, the race."""
+
+    def __init__(
+        self,
+        settings: Settings | None,
+        store: TokenStore | None,
+        seed: int | None,
+    ) -> None:
+        super().__init__(settings, store, seed)
+        self._locks = {ep: threading.Lock() for ep in self.settings.endpoints}
+        self._race_lock = threading.Lock()
+
+    def get(self, path: str) -> bytes | None:
+        """The body at ``path`` (relative to ``/latest/`` or absolute), None on 404."""
+        response = self.request("GET", path)
+        return None if response.status == 404 else response.body
+
+    def request(self, method: str, path: str) -> Response:
+        """Send ``method path`` with a token; a 200 or 404 :class:`Response`, or raises."""
+        self._check_enabled()
+        full = self._path(path)
+        return self._with_endpoint(
+            lambda ep: self._run(ep, exchange(self._sessions[ep], method, full, self._rng))
+        )
+
+    def token(self) -> Token:
+        """A usable session token (a PUT only when none is cached)."""
+        self._check_enabled()
+        return self._with_endpoint(
+            lambda ep: self._run(ep, token_flow(self._sessions[ep], self._rng))
+        )
+
+    def _with_endpoint(self, call: Callable[[Endpoint], T]) -> T:
+        chosen = self._chosen
+        if chosen is not None:
+            try:
+                return call(chosen)
+            except IMDSUnavailable:
+                if len(self.settings.endpoints) == 1:
+                    raise
+                log.info("endpoint unreachable; racing the endpoints again")
+                self._chosen = None
+        with self._race_lock:
+            if self._chosen is not None:  # another thread decided meanwhile
+                return call(self._chosen)
+            self._chosen, outcome = race(self.settings.endpoints, call, self.settings.race_delay)
+        if isinstance(outcome, IMDSError):
+            raise outcome
+        return outcome
+
+    def _run(self, ep: Endpoint, flow: Generator[Step, Answer, T]) -> T:
+        return drive(flow, lambda request: self._send(ep, request), self._locks[ep])
+
+    def _send(self, ep: Endpoint, request: Request) -> Response | Failure:
+        """Send one request to ``ep``; a transport failure is returned, never raised."""
+        raise NotImplementedError
