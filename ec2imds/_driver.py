@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Generator
 from typing import TypeVar
 
@@ -95,6 +96,21 @@ class DriverBase:
         if "://" in path or "\\" in path:
             raise IMDSConfigError(f"{path!r}: not an IMDS path")
         return "/latest/" + path
+
+    @staticmethod
+    def _logged(
+        request: Request, outcome: Response | Failure, started: float
+    ) -> Response | Failure:
+        """Log one request at DEBUG (method, path, status or failure, time; no headers:
+        the token never reaches a log) and return its outcome."""
+        if log.isEnabledFor(logging.DEBUG):
+            ms = (time.perf_counter() - started) * 1000
+            if isinstance(outcome, Response):
+                log.debug("%s %s -> %d (%.1f ms)", request.method, request.path, outcome.status, ms)
+            else:
+                what = f"{outcome.kind}: {outcome.detail}" if outcome.detail else outcome.kind
+                log.debug("%s %s -> %s (%.1f ms)", request.method, request.path, what, ms)
+        return outcome
 
     def _too_large(self, declared: str | None, request: Request) -> Failure | None:
         """A Failure when the declared Content-Length is above the body cap."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+import time
 
 from ec2imds._driver import SyncDriver
 from ec2imds._protocol import Failure, Request, Response
@@ -40,6 +41,10 @@ class OneShot(SyncDriver):
         self._conns.clear()
 
     def _send(self, ep: Endpoint, request: Request) -> Response | Failure:
+        started = time.perf_counter()
+        return self._logged(request, self._exchange(ep, request), started)
+
+    def _exchange(self, ep: Endpoint, request: Request) -> Response | Failure:
         conn = self._conns.get(ep)
         if conn is None:
             conn = http.client.HTTPConnection(

@@ -9,7 +9,6 @@ and the catalog; the client, the models and httpx are imported when a request ne
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import logging
 import os
@@ -24,6 +23,7 @@ from ec2imds.endpoints import DEFAULT_ENDPOINTS, construct_endpoint_list_str
 
 if TYPE_CHECKING:
     from ec2imds.client import IMDS
+    from ec2imds.errors import IMDSError
 
 __all__ = ["EXIT_OK", "EXIT_RUNTIME", "EXIT_USAGE", "main"]
 
@@ -142,6 +142,8 @@ def _category(text: str) -> str:
     found = _values.resolve_category(path)
     if found is not None:
         return found
+    import difflib
+
     close = difflib.get_close_matches(path.strip("/"), _values.categories(), n=3, cutoff=0.6)
     hint = f" (did you mean {', '.join(close)}?)" if close else " (ec2imds -L lists them)"
     raise UsageError(f"{path!r}: unknown category{hint}")
@@ -175,6 +177,37 @@ class _Run:
         with IMDS(settings, store=store) as imds:
             yield imds
 
+    def values(self, paths: list[str], failures: dict[str, IMDSError] | None) -> dict[str, Any]:
+        """Categories' JSON values (see :meth:`ec2imds.client.IMDS.values`).
+
+        When every category is a simple leaf, they are read with the standard-library
+        one-shot driver and the models' own leaf parsers, without importing httpx or
+        pydantic: most of a single-value call's time is start-up.
+        """
+        if self.args.simulate or not all(_values.is_simple(p) for p in paths):
+            with self.client() as imds:
+                return imds.values(paths, failures)
+        from ec2imds._oneshot import OneShot
+        from ec2imds.errors import PATH_ERRORS
+        from ec2imds.settings import Settings
+        from ec2imds.tokens import FileTokenStore
+
+        driver = OneShot(
+            Settings.resolve(endpoints=self.args.imds), FileTokenStore(self.args.token_dir)
+        )
+        out: dict[str, Any] = {}
+        try:
+            for path in paths:
+                try:
+                    out[path] = _values.leaf_to_json(path, driver.get(path))
+                except PATH_ERRORS as exc:
+                    if failures is None:
+                        raise
+                    failures[path] = exc
+        finally:
+            driver.close()
+        return out
+
     def error(self, message: object) -> None:
         self.failed = True
         print(f"{PROG}: {message}", file=sys.stderr)
@@ -199,11 +232,9 @@ def _requested(texts: list[str]) -> dict[str, str]:
 
 def _cmd_values(run: _Run, keys: dict[str, str]) -> None:
     """Print ``{key: value}``; ``keys`` maps each output key to its category."""
-    from ec2imds.errors import IMDSError
 
     failures: dict[str, IMDSError] = {}
-    with run.client() as imds:
-        values = imds.values(list(dict.fromkeys(keys.values())), failures)
+    values = run.values(list(dict.fromkeys(keys.values())), failures)
     # Every category asked for appears, in order; failed ones are named on stderr.
     _write_json({k: values[p] for k, p in keys.items() if p in values})
     for path, exc in failures.items():
@@ -222,8 +253,7 @@ def _plain(value: Any) -> str:
 
 def _cmd_raw(run: _Run, text: str) -> None:
     path = _category(text)
-    with run.client() as imds:
-        value = imds.values([path])[path]
+    value = run.values([path], None)[path]
     if value is None:
         run.error(f"{path}: absent on this instance (404)")
         return

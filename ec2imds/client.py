@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from ec2imds import _values, catalog
 from ec2imds.crawl import Entry, RawNode, Walk, parse_listing
-from ec2imds.errors import IMDSError, IMDSHTTPError, IMDSValidationError, ResponseTooLarge
+from ec2imds.errors import PATH_ERRORS, IMDSError, IMDSValidationError
 from ec2imds.settings import Settings
 from ec2imds.tokens import TokenStore
 from ec2imds.transport import AsyncTransport, Transport
@@ -110,8 +110,7 @@ def _listing_names(body: bytes | None, path: str) -> list[str] | None:
     ]
 
 
-#: Errors that concern one path only: a crawl that collects failures goes on past them.
-LOCAL_ERRORS = (IMDSHTTPError, IMDSValidationError, ResponseTooLarge)
+LOCAL_ERRORS = PATH_ERRORS
 
 Failures = dict[str, IMDSError]
 

@@ -87,3 +87,8 @@ class IMDSValidationError(IMDSError):
 
 class IMDSConfigError(IMDSError, ValueError):
     """A setting or argument is invalid (names the variable or argument)."""
+
+
+#: Errors that concern one path only: a crawl or a listing of categories goes on past
+#: them (and reports them), where an unreachable or disabled IMDS stops everything.
+PATH_ERRORS = (IMDSHTTPError, ResponseTooLarge, IMDSValidationError)

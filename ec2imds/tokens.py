@@ -20,12 +20,10 @@ import errno
 import json
 import logging
 import os
-import secrets
 import stat
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from ec2imds.endpoints import Endpoint, endpoint_file_name
@@ -132,11 +130,11 @@ class MemoryTokenStore:
             self._tokens.pop(endpoint, None)
 
 
-def default_token_dir() -> Path:
+def default_token_dir() -> str:
     """``$XDG_CACHE_HOME/ec2imds/tokens``, else ``~/.cache/ec2imds/tokens``."""
     base = os.environ.get("XDG_CACHE_HOME", "").strip()
-    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".cache"
-    return root / "ec2imds" / "tokens"
+    root = base if base and os.path.isabs(base) else os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(root, "ec2imds", "tokens")
 
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -157,10 +155,11 @@ class FileTokenStore:
     """
 
     def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
-        self.directory = Path(directory) if directory is not None else default_token_dir()
+        # Plain strings (no pathlib): this module is on the command line's start-up path.
+        self.directory = os.fspath(directory) if directory is not None else default_token_dir()
 
     def __repr__(self) -> str:
-        return f"FileTokenStore({str(self.directory)!r})"
+        return f"FileTokenStore({self.directory!r})"
 
     # -- directory -------------------------------------------------------------------
 
@@ -169,13 +168,13 @@ class FileTokenStore:
         path = self.directory
         if create:
             try:
-                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                path.mkdir(mode=0o700)
+                os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+                os.mkdir(path, mode=0o700)
             except FileExistsError:
                 pass
             except OSError as exc:
                 raise TokenStoreError(
-                    f"token directory {str(path)!r}: cannot create it: {exc.strerror}"
+                    f"token directory {path!r}: cannot create it: {exc.strerror}"
                 ) from exc
         try:
             fd = os.open(path, os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC)
@@ -184,10 +183,10 @@ class FileTokenStore:
         except OSError as exc:
             if exc.errno in (errno.ELOOP, errno.ENOTDIR):
                 raise TokenStoreError(
-                    f"token directory {str(path)!r} is a symlink or not a directory; refusing it"
+                    f"token directory {path!r} is a symlink or not a directory; refusing it"
                 ) from exc
             raise TokenStoreError(
-                f"token directory {str(path)!r}: cannot open it: {exc.strerror}"
+                f"token directory {path!r}: cannot open it: {exc.strerror}"
             ) from exc
         try:
             self._check_dir(os.fstat(fd))
@@ -198,15 +197,15 @@ class FileTokenStore:
 
     def _check_dir(self, st: os.stat_result) -> None:
         if not stat.S_ISDIR(st.st_mode):
-            raise TokenStoreError(f"token directory {str(self.directory)!r} is not a directory")
+            raise TokenStoreError(f"token directory {self.directory!r} is not a directory")
         if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
             raise TokenStoreError(
-                f"token directory {str(self.directory)!r} belongs to another user "
+                f"token directory {self.directory!r} belongs to another user "
                 f"(uid {st.st_uid}); refusing it"
             )
         if os.name == "posix" and st.st_mode & 0o022:
             raise TokenStoreError(
-                f"token directory {str(self.directory)!r} is writable by group or others "
+                f"token directory {self.directory!r} is writable by group or others "
                 f"(mode {stat.S_IMODE(st.st_mode):04o}); refusing it (chmod 700 to use it)"
             )
 
@@ -248,9 +247,9 @@ class FileTokenStore:
     def save(self, endpoint: Endpoint, token: Token) -> None:
         dfd = self._open_dir(create=True)
         if dfd is None:  # pragma: no cover - created just above
-            raise TokenStoreError(f"token directory {str(self.directory)!r} vanished")
+            raise TokenStoreError(f"token directory {self.directory!r} vanished")
         name = endpoint_file_name(endpoint)
-        tmp = f".{name}.{secrets.token_hex(8)}.tmp"
+        tmp = f".{name}.{os.urandom(8).hex()}.tmp"
         doc = json.dumps({"token": token.value, "expiry": token.expiry.isoformat()})
         try:
             fd = os.open(
@@ -268,9 +267,8 @@ class FileTokenStore:
         except OSError as exc:
             with contextlib.suppress(OSError):
                 os.unlink(tmp, dir_fd=dfd)
-            raise TokenStoreError(
-                f"token file {str(self.directory / name)!r}: cannot write it: {exc.strerror}"
-            ) from exc
+            where = os.path.join(self.directory, name)
+            raise TokenStoreError(f"token file {where!r}: cannot write it: {exc.strerror}") from exc
         finally:
             os.close(dfd)
 
@@ -284,7 +282,7 @@ class FileTokenStore:
             pass
         except OSError as exc:
             raise TokenStoreError(
-                f"token file in {str(self.directory)!r}: cannot remove it: {exc.strerror}"
+                f"token file in {self.directory!r}: cannot remove it: {exc.strerror}"
             ) from exc
         finally:
             os.close(dfd)

@@ -131,17 +131,10 @@ class Transport(SyncDriver):
                     if len(body) > self.settings.max_body:
                         return Failure("too_large", request.path)
         except httpx.HTTPError as exc:
-            failure = _failure(exc)
-            log.debug("%s %s: %s (%s)", request.method, request.path, failure.kind, exc)
-            return failure
-        log.debug(
-            "%s %s -> %d (%.1f ms)",
-            request.method,
-            request.path,
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
+            return self._logged(request, _failure(exc), started)
+        return self._logged(
+            request, Response(response.status_code, bytes(body), dict(response.headers)), started
         )
-        return Response(response.status_code, bytes(body), dict(response.headers))
 
 
 class AsyncTransport(DriverBase):
@@ -266,14 +259,7 @@ class AsyncTransport(DriverBase):
                     if len(body) > self.settings.max_body:
                         return Failure("too_large", request.path)
         except httpx.HTTPError as exc:
-            failure = _failure(exc)
-            log.debug("%s %s: %s (%s)", request.method, request.path, failure.kind, exc)
-            return failure
-        log.debug(
-            "%s %s -> %d (%.1f ms)",
-            request.method,
-            request.path,
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
+            return self._logged(request, _failure(exc), started)
+        return self._logged(
+            request, Response(response.status_code, bytes(body), dict(response.headers)), started
         )
-        return Response(response.status_code, bytes(body), dict(response.headers))

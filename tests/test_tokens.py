@@ -66,10 +66,10 @@ def test_memory_store() -> None:
 
 def test_default_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert default_token_dir() == tmp_path / "ec2imds" / "tokens"
+    assert default_token_dir() == str(tmp_path / "ec2imds" / "tokens")
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/ignored")
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert default_token_dir() == tmp_path / ".cache" / "ec2imds" / "tokens"
+    assert default_token_dir() == str(tmp_path / ".cache" / "ec2imds" / "tokens")
 
 
 def test_file_store_round_trip_and_modes(tmp_path: Path) -> None:
