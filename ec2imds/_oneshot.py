@@ -3,19 +3,19 @@
 ``ec2imds --raw meta-data/instance-id`` is called once per value from shell scripts, so
 its start-up is most of its cost; importing httpx and pydantic would triple it. This
 driver runs the same sans-I/O exchange (:mod:`ec2imds._protocol`: token flow, retries,
-status mapping) and the same endpoint race over ``http.client``, one keep-alive
-connection per endpoint. No proxy is consulted and no redirect followed (``http.client``
-does neither), bodies are capped as in the httpx transport. The library's transport
-stays httpx; this serves only leaves whose parser needs no pydantic.
+status mapping) and the same endpoint race over a minimal HTTP/1.1 connection
+(:mod:`ec2imds._http11`), one keep-alive connection per endpoint. No proxy is consulted
+and no redirect followed, bodies are capped as in the httpx transport. The library's
+transport stays httpx; this serves only leaves whose parser needs no pydantic.
 """
 
 from __future__ import annotations
 
-import http.client
-import socket
 import time
 
+from ec2imds import __version__
 from ec2imds._driver import SyncDriver
+from ec2imds._http11 import BodyTooLarge, Connection, ProtocolError
 from ec2imds._protocol import Failure, Request, Response
 from ec2imds.endpoints import DEFAULT_PORT, Endpoint
 from ec2imds.settings import Settings
@@ -23,9 +23,11 @@ from ec2imds.tokens import TokenStore
 
 __all__ = ["OneShot"]
 
+USER_AGENT = f"ec2imds/{__version__}"
+
 
 class OneShot(SyncDriver):
-    """GETs with a token over ``http.client``, one request at a time (see the module
+    """GETs with a token over :mod:`ec2imds._http11`, one request at a time (see the module
     docstring); the race alone runs two endpoints in parallel, each on its own connection.
     """
 
@@ -33,7 +35,7 @@ class OneShot(SyncDriver):
         self, settings: Settings, store: TokenStore | None = None, *, seed: int | None = None
     ) -> None:
         super().__init__(settings, store, seed)
-        self._conns: dict[Endpoint, http.client.HTTPConnection] = {}
+        self._conns: dict[Endpoint, Connection] = {}
 
     def close(self) -> None:
         for conn in list(self._conns.values()):
@@ -47,12 +49,9 @@ class OneShot(SyncDriver):
     def _exchange(self, ep: Endpoint, request: Request) -> Response | Failure:
         conn = self._conns.get(ep)
         if conn is None:
-            conn = http.client.HTTPConnection(
-                ep[0], ep[1] or DEFAULT_PORT, timeout=self.settings.timeout
-            )
+            conn = Connection(ep[0], ep[1] or DEFAULT_PORT, self.settings.timeout, USER_AGENT)
             try:
                 conn.connect()
-                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except TimeoutError as exc:
                 conn.close()
                 return Failure("connect_timeout", str(exc) or "timed out")
@@ -61,28 +60,25 @@ class OneShot(SyncDriver):
                 return Failure("connect", exc.strerror or str(exc))
             self._conns[ep] = conn
         try:
-            conn.request(request.method, request.path, headers=dict(request.headers))
-            response = conn.getresponse()
-            too_big = self._too_large(response.getheader("Content-Length"), request)
-            if too_big is not None:
-                self._drop(ep)
-                return too_big
-            limit = self.settings.max_body
-            body = response.read(limit + 1)
-            if len(body) > limit:
-                self._drop(ep)
-                return Failure("too_large", request.path)
-            if response.will_close:
-                self._drop(ep)
-            headers = {k.lower(): v for k, v in response.getheaders()}
-            return Response(response.status, body, headers)
+            status, headers, body = conn.request(
+                request.method, request.path, dict(request.headers), self.settings.max_body
+            )
+        except BodyTooLarge as exc:
+            self._drop(ep)
+            return Failure("too_large", f"{request.path}: {exc}")
         except TimeoutError as exc:
             self._drop(ep)
             return Failure("timeout", str(exc) or "timed out")
-        except (OSError, http.client.HTTPException) as exc:
-            # Dropped, reset or garbled: the connection is gone; a retry opens a new one.
+        except ProtocolError as exc:
+            self._drop(ep)
+            return Failure("protocol", str(exc))
+        except OSError as exc:
+            # Dropped or reset (IncompleteBody is a ConnectionError): a retry reconnects.
             self._drop(ep)
             return Failure("read", str(exc) or type(exc).__name__)
+        if not conn.reusable:
+            self._drop(ep)
+        return Response(status, body, headers)
 
     def _drop(self, ep: Endpoint) -> None:
         conn = self._conns.pop(ep, None)
