@@ -26,8 +26,8 @@ import random
 import threading
 import time
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass, field
-from typing import Final, Literal, TypeVar
+from types import MappingProxyType
+from typing import Final, Literal, NamedTuple, TypeVar
 
 from ec2imds.endpoints import Endpoint, construct_endpoint_str
 from ec2imds.errors import (
@@ -69,8 +69,11 @@ TOKEN_HEADER: Final = "X-aws-ec2-metadata-token"  # noqa: S105 - a header name
 TTL_HEADER: Final = "X-aws-ec2-metadata-token-ttl-seconds"
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
+# NamedTuples rather than dataclasses: this module is on the command line's start-up path
+# and ``dataclasses`` (with ``inspect``) costs ~5 ms to import.
+
+
+class Request(NamedTuple):
     """One HTTP request to an IMDS endpoint. ``path`` is absolute (``/latest/...``)."""
 
     method: str
@@ -82,20 +85,18 @@ class Request:
         return f"Request({self.method!r}, {self.path!r}, headers={shown!r})"
 
 
-@dataclass(frozen=True, slots=True)
-class Response:
+class Response(NamedTuple):
     """An HTTP answer. ``headers`` keys are lower-case."""
 
     status: int
     body: bytes = b""
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = MappingProxyType({})
 
 
 FailureKind = Literal["connect", "connect_timeout", "timeout", "read", "too_large", "protocol"]
 
 
-@dataclass(frozen=True, slots=True)
-class Failure:
+class Failure(NamedTuple):
     """The request got no complete HTTP answer.
 
     ``connect``: refused or unreachable; ``connect_timeout``: no TCP answer in time;
@@ -111,8 +112,7 @@ class Failure:
         return self.kind not in ("connect", "connect_timeout")
 
 
-@dataclass(frozen=True, slots=True)
-class Sleep:
+class Sleep(NamedTuple):
     seconds: float
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from typing import Any
 
 from ec2imds.endpoints import (
     DEFAULT_ENDPOINTS,
@@ -43,32 +43,100 @@ ENV_TIMEOUT = "AWS_METADATA_SERVICE_TIMEOUT"
 ENV_ATTEMPTS = "AWS_METADATA_SERVICE_NUM_ATTEMPTS"
 
 
-@dataclass(frozen=True, slots=True)
 class Settings:
-    """How ec2imds talks to IMDS. Build it with :meth:`resolve`; every field has a default."""
+    """How ec2imds talks to IMDS. Build it with :meth:`resolve`; every field has a default.
+
+    Immutable (use :meth:`replace`). A plain class rather than a dataclass: this module is
+    on the command line's start-up path, and ``dataclasses`` costs ~5 ms to import.
+    """
+
+    __slots__ = (
+        "attempts",
+        "backoff_base",
+        "backoff_cap",
+        "concurrency",
+        "disabled",
+        "endpoints",
+        "max_body",
+        "race_delay",
+        "timeout",
+        "token_ttl",
+    )
 
     #: Endpoints to use; more than one are raced (IPv6 first) and the winner kept.
-    endpoints: tuple[Endpoint, ...] = DEFAULT_ENDPOINTS
+    endpoints: tuple[Endpoint, ...]
     #: Requested session token lifetime in seconds, 1..21600.
-    token_ttl: int = MAX_TOKEN_TTL
+    token_ttl: int
     #: Connect and read timeout, seconds.
-    timeout: float = DEFAULT_TIMEOUT
+    timeout: float
     #: Total attempts per request (1 = no retry) for retryable failures.
-    attempts: int = DEFAULT_ATTEMPTS
+    attempts: int
     #: ``AWS_EC2_METADATA_DISABLED=true``: every request fails at once with IMDSDisabled.
-    disabled: bool = False
+    disabled: bool
     #: Largest response body accepted, bytes; a larger one is an error, never truncated.
-    max_body: int = 1024 * 1024
+    max_body: int
     #: Requests in flight at once during a crawl (and HTTP connections in the pool).
-    concurrency: int = 8
+    concurrency: int
     #: First retry delay, seconds (doubles each retry, jittered).
-    backoff_base: float = 0.05
+    backoff_base: float
     #: Longest retry delay, seconds.
-    backoff_cap: float = 1.0
+    backoff_cap: float
     #: RFC 8305 "connection attempt delay": head start of the preferred (IPv6) endpoint.
-    race_delay: float = 0.25
+    race_delay: float
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        endpoints: tuple[Endpoint, ...] = DEFAULT_ENDPOINTS,
+        token_ttl: int = MAX_TOKEN_TTL,
+        timeout: float = DEFAULT_TIMEOUT,
+        attempts: int = DEFAULT_ATTEMPTS,
+        disabled: bool = False,
+        max_body: int = 1024 * 1024,
+        concurrency: int = 8,
+        backoff_base: float = 0.05,
+        backoff_cap: float = 1.0,
+        race_delay: float = 0.25,
+    ) -> None:
+        values = {
+            "endpoints": tuple(endpoints),
+            "token_ttl": token_ttl,
+            "timeout": timeout,
+            "attempts": attempts,
+            "disabled": disabled,
+            "max_body": max_body,
+            "concurrency": concurrency,
+            "backoff_base": backoff_base,
+            "backoff_cap": backoff_cap,
+            "race_delay": race_delay,
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+        self._validate()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Settings are immutable; use settings.replace({name}=...)")
+
+    def _items(self) -> tuple[tuple[str, object], ...]:
+        return tuple((name, getattr(self, name)) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Settings) and self._items() == other._items()
+
+    def __hash__(self) -> int:
+        return hash(self._items())
+
+    def __repr__(self) -> str:
+        return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in self._items()) + ")"
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (validated again)."""
+        unknown = sorted(set(changes) - set(self.__slots__))
+        if unknown:
+            raise IMDSConfigError(f"unknown setting(s): {', '.join(unknown)}")
+        return Settings(**{**dict(self._items()), **changes})
+
+    def _validate(self) -> None:
         if not self.endpoints:
             raise IMDSConfigError("endpoints: at least one endpoint is needed")
         if isinstance(self.token_ttl, bool) or not isinstance(self.token_ttl, int):
@@ -119,13 +187,8 @@ class Settings:
             attempts=attempts if attempts is not None else _env_attempts(env),
         )
         if token_ttl is not None:
-            base = replace(base, token_ttl=token_ttl)
-        if other:
-            unknown = sorted(set(other) - set(cls.__dataclass_fields__))
-            if unknown:
-                raise IMDSConfigError(f"unknown setting(s): {', '.join(unknown)}")
-            base = replace(base, **other)  # type: ignore[arg-type]
-        return base
+            other = {**other, "token_ttl": token_ttl}
+        return base.replace(**other) if other else base
 
 
 def _check_positive(name: str, value: float) -> None:

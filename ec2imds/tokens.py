@@ -23,7 +23,6 @@ import os
 import stat
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from ec2imds.endpoints import Endpoint, endpoint_file_name
@@ -61,15 +60,29 @@ def _utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
-@dataclass(frozen=True, slots=True)
 class Token:
-    """An IMDSv2 session token. ``expiry`` is when IMDS stops accepting it (aware UTC)."""
+    """An IMDSv2 session token. ``expiry`` is when IMDS stops accepting it (aware UTC).
 
-    value: str = field(repr=False)
+    Immutable; its repr never shows the value.
+    """
+
+    __slots__ = ("expiry", "value")
+
+    value: str
     expiry: dt.datetime
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "expiry", _utc(self.expiry))
+    def __init__(self, value: str, expiry: dt.datetime) -> None:
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "expiry", _utc(expiry))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Token is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Token) and (self.value, self.expiry) == (other.value, other.expiry)
+
+    def __hash__(self) -> int:
+        return hash((self.value, self.expiry))
 
     def __repr__(self) -> str:
         return f"Token(value=<hidden>, expiry={self.expiry.isoformat()})"
