@@ -11,6 +11,7 @@ transport stays httpx; this serves only leaves whose parser needs no pydantic.
 
 from __future__ import annotations
 
+import threading
 import time
 
 from ec2imds import __version__
@@ -27,27 +28,39 @@ USER_AGENT = f"ec2imds/{__version__}"
 
 
 class OneShot(SyncDriver):
-    """GETs with a token over :mod:`ec2imds._http11`, one request at a time (see the module
-    docstring); the race alone runs two endpoints in parallel, each on its own connection.
-    """
+    """GETs with a token over :mod:`ec2imds._http11`; thread-safe, with a keep-alive
+    connection per request in flight (a crawl's thread pool bounds their number)."""
 
     def __init__(
         self, settings: Settings, store: TokenStore | None = None, *, seed: int | None = None
     ) -> None:
         super().__init__(settings, store, seed)
-        self._conns: dict[Endpoint, Connection] = {}
+        self._idle: dict[Endpoint, list[Connection]] = {ep: [] for ep in settings.endpoints}
+        self._pool_lock = threading.Lock()
+        #: TCP connections opened so far (a count, for tests and benchmarks).
+        self.connections = 0
+
+    def __enter__(self) -> OneShot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
-        for conn in list(self._conns.values()):
+        with self._pool_lock:
+            idle = [conn for conns in self._idle.values() for conn in conns]
+            for conns in self._idle.values():
+                conns.clear()
+        for conn in idle:
             conn.close()
-        self._conns.clear()
 
     def _send(self, ep: Endpoint, request: Request) -> Response | Failure:
         started = time.perf_counter()
         return self._logged(request, self._exchange(ep, request), started)
 
     def _exchange(self, ep: Endpoint, request: Request) -> Response | Failure:
-        conn = self._conns.get(ep)
+        with self._pool_lock:
+            conn = self._idle[ep].pop() if self._idle[ep] else None
         if conn is None:
             conn = Connection(ep[0], ep[1] or DEFAULT_PORT, self.settings.timeout, USER_AGENT)
             try:
@@ -58,29 +71,28 @@ class OneShot(SyncDriver):
             except OSError as exc:
                 conn.close()
                 return Failure("connect", exc.strerror or str(exc))
-            self._conns[ep] = conn
+            with self._pool_lock:
+                self.connections += 1
         try:
             status, headers, body = conn.request(
                 request.method, request.path, dict(request.headers), self.settings.max_body
             )
         except BodyTooLarge as exc:
-            self._drop(ep)
+            conn.close()
             return Failure("too_large", f"{request.path}: {exc}")
         except TimeoutError as exc:
-            self._drop(ep)
+            conn.close()
             return Failure("timeout", str(exc) or "timed out")
         except ProtocolError as exc:
-            self._drop(ep)
+            conn.close()
             return Failure("protocol", str(exc))
         except OSError as exc:
             # Dropped or reset (IncompleteBody is a ConnectionError): a retry reconnects.
-            self._drop(ep)
-            return Failure("read", str(exc) or type(exc).__name__)
-        if not conn.reusable:
-            self._drop(ep)
-        return Response(status, body, headers)
-
-    def _drop(self, ep: Endpoint) -> None:
-        conn = self._conns.pop(ep, None)
-        if conn is not None:
             conn.close()
+            return Failure("read", str(exc) or type(exc).__name__)
+        if conn.reusable:
+            with self._pool_lock:
+                self._idle[ep].append(conn)
+        else:
+            conn.close()
+        return Response(status, body, headers)

@@ -16,9 +16,30 @@ from functools import cache
 from typing import Annotated, Any, get_args, get_origin
 
 from ec2imds._categories import CATEGORIES
+from ec2imds.crawl import Entry, RawNode, Walk
+from ec2imds.errors import IMDSError, IMDSValidationError
+
+#: Errors by path, as a tolerant crawl or category listing collects them.
+Failures = dict[str, IMDSError]
+
+#: What a full crawl walks below ``/latest/`` (``/latest/`` lists these without slashes).
+ROOTS = (
+    Entry("meta-data", "meta-data", True),
+    Entry("dynamic", "dynamic", True),
+    Entry("user-data", "user-data", False),
+)
+
+
+def prepare_models() -> None:
+    """Import the models and build the root validator now (they are built lazily)."""
+    from ec2imds.models import InstanceMetadata
+
+    InstanceMetadata.model_rebuild(force=True)
+
 
 __all__ = [
     "CATEGORY_ALIASES",
+    "ROOTS",
     "SIMPLE_LEAVES",
     "categories",
     "category_is_dir",
@@ -26,6 +47,7 @@ __all__ = [
     "leaf_to_json",
     "resolve_category",
     "to_json",
+    "tree_to_json",
     "type_at",
     "validate_at",
 ]
@@ -121,6 +143,35 @@ def to_json(path: str, raw: object) -> Any:
     )
 
 
+def tree_to_json(nodes: dict[str, Any]) -> dict[str, Any]:
+    """:func:`to_json` of many categories at once (``{path: raw node or None}``).
+
+    The nodes are put back in one tree, validated as :class:`InstanceMetadata` and dumped
+    once: the same values as one :func:`to_json` per path, for a fraction of the cost.
+    Raises :class:`~ec2imds.errors.IMDSValidationError` for the first bad body.
+    """
+    from ec2imds.models import InstanceMetadata
+    from ec2imds.models._base import dump, validate_raw
+
+    tree: dict[str, Any] = {}
+    for path, node in nodes.items():
+        if node is None:
+            continue
+        *parents, name = path.split("/")
+        parent = tree
+        for segment in parents:
+            parent = parent.setdefault(segment, {})
+        parent[name] = node
+    dumped = dump(validate_raw(InstanceMetadata, tree, path=""), reveal_secrets=True)
+    out: dict[str, Any] = {}
+    for path in nodes:
+        value: Any = dumped
+        for segment in path.split("/"):
+            value = value.get(segment) if isinstance(value, dict) else None
+        out[path] = value
+    return out
+
+
 def _simple_parsers() -> dict[str, Callable[[object], Any]]:
     from ec2imds import _leaves
 
@@ -152,10 +203,43 @@ def leaf_to_json(path: str, body: bytes | None) -> Any:
     if body is None:
         return None
     from ec2imds._leaves import LeafError
-    from ec2imds.errors import IMDSValidationError
 
     parse = _simple_parsers()[CATEGORIES[path][0]]
     try:
         return parse(body)
     except LeafError as exc:
         raise IMDSValidationError(f"{path}: {exc}", path=path, value=body) from None
+
+
+def category_walk(paths: list[str]) -> Walk:
+    """One walk that fetches these categories (leaves and maps) together."""
+    return Walk("", seed=[Entry(p, p, category_is_dir(p)) for p in paths])
+
+
+def category_values(paths: list[str], raw: RawNode | None, failures: Failures) -> dict[str, Any]:
+    """Each category's JSON value from a :func:`category_walk` result; a category touched
+    by a failure is left out and named in ``failures``.
+
+    All categories are validated at once (:func:`tree_to_json`); only if that finds an
+    error is each validated on its own, so that one bad body does not cost the others.
+    """
+    nodes: dict[str, RawNode | None] = {}
+    for path in paths:
+        failed = next(
+            (e for p, e in failures.items() if p == path or p.startswith(path + "/")), None
+        )
+        if failed is not None:
+            failures.setdefault(path, failed)
+            continue
+        nodes[path] = raw.get(path) if isinstance(raw, dict) else None
+    try:
+        return tree_to_json(nodes)
+    except IMDSValidationError:
+        pass
+    out: dict[str, Any] = {}
+    for path, node in nodes.items():
+        try:
+            out[path] = to_json(path, node)
+        except IMDSValidationError as exc:
+            failures[path] = exc
+    return out

@@ -22,7 +22,8 @@ from ec2imds import __version__, _values
 from ec2imds.endpoints import DEFAULT_ENDPOINTS, construct_endpoint_list_str
 
 if TYPE_CHECKING:
-    from ec2imds.client import IMDS
+    from ec2imds._oneshot import OneShot
+    from ec2imds.crawl import RawNode, Walk
     from ec2imds.errors import IMDSError
 
 __all__ = ["EXIT_OK", "EXIT_RUNTIME", "EXIT_USAGE", "main"]
@@ -150,17 +151,23 @@ def _category(text: str) -> str:
 
 
 class _Run:
-    """One invocation: parsed arguments, output streams, and the client when needed."""
+    """One invocation: parsed arguments, the driver when a request is needed, the outcome.
+
+    The command line talks to IMDS with the standard-library one-shot driver
+    (:class:`ec2imds._oneshot.OneShot`: the library's exchange, token flow and race over a
+    minimal HTTP/1.1 client), never importing httpx; the models (pydantic) are imported
+    only when a value needs more than a leaf parser, and then while the crawl runs.
+    """
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.failed = False
 
     @contextmanager
-    def client(self) -> Iterator[IMDS]:
-        from ec2imds.client import IMDS
+    def driver(self) -> Iterator[OneShot]:
+        from ec2imds._oneshot import OneShot
         from ec2imds.settings import Settings
-        from ec2imds.tokens import FileTokenStore, MemoryTokenStore, TokenStore
+        from ec2imds.tokens import FileTokenStore, MemoryTokenStore
 
         args = self.args
         if args.simulate:
@@ -168,35 +175,50 @@ class _Run:
 
             with IMDSSimulator() as sim:
                 print(f"{PROG}: querying the embedded IMDS simulator at {sim.url}", file=sys.stderr)
-                settings = Settings.resolve(endpoints=[sim.endpoint])
-                with IMDS(settings, store=MemoryTokenStore()) as imds:
-                    yield imds
+                with OneShot(Settings.resolve(endpoints=[sim.endpoint]), MemoryTokenStore()) as d:
+                    yield d
             return
         settings = Settings.resolve(endpoints=args.imds)
-        store: TokenStore = FileTokenStore(args.token_dir)
-        with IMDS(settings, store=store) as imds:
-            yield imds
+        with OneShot(settings, FileTokenStore(args.token_dir)) as d:
+            yield d
+
+    def crawl(self, walk: Walk, failures: dict[str, IMDSError] | None) -> RawNode | None:
+        """Run ``walk`` with ``concurrency`` requests in flight; meanwhile, on this thread,
+        import the models and build their validators (CPU work the network wait hides)."""
+        import concurrent.futures
+
+        from ec2imds.crawl import run_threaded
+
+        with (
+            self.driver() as driver,
+            concurrent.futures.ThreadPoolExecutor(driver.settings.concurrency) as pool,
+            concurrent.futures.ThreadPoolExecutor(1) as walker,
+        ):
+            done = walker.submit(run_threaded, walk, driver.get, pool, failures)
+            _values.prepare_models()
+            return done.result()
 
     def values(self, paths: list[str], failures: dict[str, IMDSError] | None) -> dict[str, Any]:
         """Categories' JSON values (see :meth:`ec2imds.client.IMDS.values`).
 
-        When every category is a simple leaf, they are read with the standard-library
-        one-shot driver and the models' own leaf parsers, without importing httpx or
-        pydantic: most of a single-value call's time is start-up.
+        When every category is a simple leaf, they are read one after the other and
+        parsed by the models' own leaf parsers without importing pydantic: most of a
+        single-value call's time is start-up. Otherwise one concurrent crawl, then one
+        validation of them all.
         """
-        if self.args.simulate or not all(_values.is_simple(p) for p in paths):
-            with self.client() as imds:
-                return imds.values(paths, failures)
-        from ec2imds._oneshot import OneShot
         from ec2imds.errors import PATH_ERRORS
-        from ec2imds.settings import Settings
-        from ec2imds.tokens import FileTokenStore
 
-        driver = OneShot(
-            Settings.resolve(endpoints=self.args.imds), FileTokenStore(self.args.token_dir)
-        )
-        out: dict[str, Any] = {}
-        try:
+        if not all(_values.is_simple(p) for p in paths):
+            collected: dict[str, IMDSError] = {}
+            raw = self.crawl(_values.category_walk(paths), collected)
+            out = _values.category_values(paths, raw, collected)
+            if failures is None and collected:
+                raise next(iter(collected.values()))
+            if failures is not None:
+                failures.update(collected)
+            return out
+        out = {}
+        with self.driver() as driver:
             for path in paths:
                 try:
                     out[path] = _values.leaf_to_json(path, driver.get(path))
@@ -204,8 +226,6 @@ class _Run:
                     if failures is None:
                         raise
                     failures[path] = exc
-        finally:
-            driver.close()
         return out
 
     def error(self, message: object) -> None:
@@ -270,8 +290,8 @@ def _stdout_is_tty() -> bool:
 def _cmd_user_data(run: _Run) -> None:
     if _stdout_is_tty():
         raise UsageError("refusing to write user data to a terminal: redirect it (-U > FILE)")
-    with run.client() as imds:
-        data = imds.user_data()
+    with run.driver() as driver:
+        data = driver.get("user-data")
     if data is None:
         print(f"{PROG}: this instance has no user data", file=sys.stderr)
         return
@@ -281,10 +301,12 @@ def _cmd_user_data(run: _Run) -> None:
 
 
 def _cmd_tree(run: _Run) -> None:
-    from ec2imds.models._base import dump
+    from ec2imds.crawl import Walk
+    from ec2imds.models import InstanceMetadata
+    from ec2imds.models._base import dump, validate_raw
 
-    with run.client() as imds:
-        tree = imds.all()
+    raw = run.crawl(Walk("", seed=list(_values.ROOTS)), None)
+    tree = validate_raw(InstanceMetadata, raw if raw is not None else {}, path="")
     _write_json(dump(tree, reveal_secrets=True))
 
 

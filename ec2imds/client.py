@@ -22,8 +22,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from ec2imds import _values, catalog
-from ec2imds.crawl import Entry, RawNode, Walk, parse_listing
-from ec2imds.errors import PATH_ERRORS, IMDSError, IMDSValidationError
+from ec2imds._values import ROOTS, Failures, category_values, category_walk
+from ec2imds.crawl import RawNode, Walk, feed, parse_listing, run_threaded
+from ec2imds.errors import PATH_ERRORS
 from ec2imds.settings import Settings
 from ec2imds.tokens import TokenStore
 from ec2imds.transport import AsyncTransport, Transport
@@ -38,13 +39,6 @@ __all__ = ["IMDS", "AsyncIMDS"]
 
 M = TypeVar("M", bound="IMDSModel")
 _MISSING = object()
-
-#: What the full crawl walks below ``/latest/`` (``/latest/`` lists these without slashes).
-ROOTS = [
-    Entry("meta-data", "meta-data", True),
-    Entry("dynamic", "dynamic", True),
-    Entry("user-data", "user-data", False),
-]
 
 
 @cache
@@ -110,43 +104,6 @@ def _listing_names(body: bytes | None, path: str) -> list[str] | None:
     ]
 
 
-LOCAL_ERRORS = PATH_ERRORS
-
-Failures = dict[str, IMDSError]
-
-
-def _category_walk(paths: list[str]) -> Walk:
-    seed = [Entry(p, p, _values.category_is_dir(p)) for p in paths]
-    return Walk("", seed=seed)
-
-
-def _at(tree: RawNode | None, path: str) -> RawNode | None:
-    node = tree
-    for segment in path.split("/"):
-        if not isinstance(node, dict):
-            return None
-        node = node.get(segment)
-    return node
-
-
-def _category_values(paths: list[str], raw: RawNode | None, failures: Failures) -> dict[str, Any]:
-    """Each category's JSON value; a category touched by a failure is left out and named."""
-    out: dict[str, Any] = {}
-    for path in paths:
-        failed = next(
-            (e for p, e in failures.items() if p == path or p.startswith(path + "/")), None
-        )
-        if failed is not None:
-            failures.setdefault(path, failed)
-            continue
-        node = raw.get(path) if isinstance(raw, dict) else None
-        try:
-            out[path] = _values.to_json(path, node)
-        except IMDSValidationError as exc:
-            failures[path] = exc
-    return out
-
-
 def _model_path(model: type[IMDSModel]) -> str:
     path = model.__imds_path__
     if "{" in path or not path:
@@ -155,16 +112,6 @@ def _model_path(model: type[IMDSModel]) -> str:
             "value() with a concrete path"
         )
     return path
-
-
-def _feed(walk: Walk, path: str, body: bytes | None, failures: Failures | None) -> list[str]:
-    if failures is None:
-        return walk.feed(path, body)
-    try:
-        return walk.feed(path, body)
-    except IMDSValidationError as exc:
-        failures[path] = exc
-        return walk.feed(path, None)
 
 
 class IMDS:
@@ -273,12 +220,12 @@ class IMDS:
         from ec2imds.models import InstanceMetadata
         from ec2imds.models._base import validate_raw
 
-        raw = self._walk(Walk("", seed=ROOTS), fresh=False)
+        raw = self._walk(Walk("", seed=list(ROOTS)), fresh=False)
         return validate_raw(InstanceMetadata, raw if raw is not None else {}, path="")
 
     def raw_tree(self) -> RawNode:
         """Everything as IMDS served it: a dict of bytes leaves (nothing parsed)."""
-        raw = self._walk(Walk("", seed=ROOTS), fresh=False)
+        raw = self._walk(Walk("", seed=list(ROOTS)), fresh=False)
         return raw if raw is not None else {}
 
     def value(self, path: str) -> Any:
@@ -307,8 +254,8 @@ class IMDS:
         the first error is raised. Unreachable, disabled and token errors always raise.
         """
         collected: Failures = {}
-        raw = self._walk(_category_walk(paths), fresh=False, failures=collected)
-        out = _category_values(paths, raw, collected)
+        raw = self._walk(category_walk(paths), fresh=False, failures=collected)
+        out = category_values(paths, raw, collected)
         if failures is None:
             if collected:
                 raise next(iter(collected.values()))
@@ -337,29 +284,7 @@ class IMDS:
 
     def _walk(self, walk: Walk, *, fresh: bool, failures: Failures | None = None) -> RawNode | None:
         get = self.transport.get if fresh else self.fetch
-        pool = self._executor()
-        running = {pool.submit(get, p): p for p in walk.start()}
-        try:
-            while running:
-                done, _ = concurrent.futures.wait(
-                    running, return_when=concurrent.futures.FIRST_COMPLETED
-                )
-                for future in done:
-                    path = running.pop(future)
-                    try:
-                        body = future.result()
-                    except LOCAL_ERRORS as exc:
-                        if failures is None:
-                            raise
-                        failures[path.rstrip("/")] = exc
-                        body = None
-                    for child in _feed(walk, path, body, failures):
-                        running[pool.submit(get, child)] = child
-        finally:
-            for future in running:
-                future.cancel()
-            concurrent.futures.wait(running)
-        return walk.result()
+        return run_threaded(walk, get, self._executor(), failures)
 
 
 class AsyncIMDS:
@@ -419,19 +344,19 @@ class AsyncIMDS:
         from ec2imds.models import InstanceMetadata
         from ec2imds.models._base import validate_raw
 
-        raw = await self._walk(Walk("", seed=ROOTS), fresh=False)
+        raw = await self._walk(Walk("", seed=list(ROOTS)), fresh=False)
         return validate_raw(InstanceMetadata, raw if raw is not None else {}, path="")
 
     async def raw_tree(self) -> RawNode:
         """Everything as IMDS served it: a dict of bytes leaves (nothing parsed)."""
-        raw = await self._walk(Walk("", seed=ROOTS), fresh=False)
+        raw = await self._walk(Walk("", seed=list(ROOTS)), fresh=False)
         return raw if raw is not None else {}
 
     async def values(self, paths: list[str], failures: Failures | None = None) -> dict[str, Any]:
         """Categories by path, as JSON-compatible values (see :meth:`IMDS.values`)."""
         collected: Failures = {}
-        raw = await self._walk(_category_walk(paths), fresh=False, failures=collected)
-        out = _category_values(paths, raw, collected)
+        raw = await self._walk(category_walk(paths), fresh=False, failures=collected)
+        out = category_values(paths, raw, collected)
         if failures is None:
             if collected:
                 raise next(iter(collected.values()))
@@ -453,7 +378,7 @@ class AsyncIMDS:
             async with limit:
                 try:
                     return path, await get(path)
-                except LOCAL_ERRORS as exc:
+                except PATH_ERRORS as exc:
                     if failures is None:
                         raise
                     failures[path.rstrip("/")] = exc
@@ -468,7 +393,7 @@ class AsyncIMDS:
                 done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     path, body = task.result()
-                    running |= spawn(_feed(walk, path, body, failures))
+                    running |= spawn(feed(walk, path, body, failures))
         finally:
             for task in running:
                 task.cancel()

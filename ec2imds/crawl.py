@@ -23,8 +23,12 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ec2imds.errors import IMDSValidationError
+from ec2imds.errors import PATH_ERRORS, IMDSError, IMDSValidationError
+
+if TYPE_CHECKING:
+    import concurrent.futures
 
 __all__ = [
     "INDEXED_DIRS",
@@ -34,7 +38,9 @@ __all__ = [
     "RawNode",
     "RawTree",
     "Walk",
+    "feed",
     "parse_listing",
+    "run_threaded",
 ]
 
 log = logging.getLogger("ec2imds")
@@ -218,4 +224,54 @@ async def arun_walk(
     while batch:
         bodies = await fetch(batch)
         batch = [p for path, body in zip(batch, bodies, strict=True) for p in walk.feed(path, body)]
+    return walk.result()
+
+
+def feed(
+    walk: Walk, path: str, body: bytes | None, failures: dict[str, IMDSError] | None
+) -> list[str]:
+    """:meth:`Walk.feed`, recording a bad listing in ``failures`` (if given) instead of
+    raising, and going on as if that directory were absent."""
+    if failures is None:
+        return walk.feed(path, body)
+    try:
+        return walk.feed(path, body)
+    except IMDSValidationError as exc:
+        failures[path.rstrip("/")] = exc
+        return walk.feed(path, None)
+
+
+def run_threaded(
+    walk: Walk,
+    get: Callable[[str], bytes | None],
+    pool: concurrent.futures.Executor,
+    failures: dict[str, IMDSError] | None = None,
+) -> RawNode | None:
+    """Drive ``walk`` with ``get`` on a thread pool: as soon as a listing arrives its
+    children are submitted, so the pool's size is the number of requests in flight.
+
+    With ``failures``, an error that concerns one path only (``PATH_ERRORS``) is recorded
+    there and the walk goes on; any other error cancels what is pending and is raised.
+    """
+    import concurrent.futures as cf
+
+    running = {pool.submit(get, p): p for p in walk.start()}
+    try:
+        while running:
+            done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                path = running.pop(future)
+                try:
+                    body = future.result()
+                except PATH_ERRORS as exc:
+                    if failures is None:
+                        raise
+                    failures[path.rstrip("/")] = exc
+                    body = None
+                for child in feed(walk, path, body, failures):
+                    running[pool.submit(get, child)] = child
+    finally:
+        for future in running:
+            future.cancel()
+        cf.wait(running)
     return walk.result()

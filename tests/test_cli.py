@@ -235,6 +235,35 @@ def test_importing_the_package_stays_cheap() -> None:
     assert proc.stdout.decode().strip() == "[]"
 
 
+@pytest.mark.parametrize(
+    ("args", "absent"),
+    [
+        (["--raw", "meta-data/instance-id"], ["httpx", "pydantic"]),
+        (["meta-data/local-ipv4", "meta-data/security-groups"], ["httpx", "pydantic"]),
+        (["-a"], ["httpx"]),
+        (["--tree"], ["httpx"]),
+        (["-U"], ["httpx", "pydantic"]),
+    ],
+)
+def test_a_run_imports_only_what_it_needs(
+    sim: IMDSSimulator, tmp_path: Path, args: list[str], absent: list[str]
+) -> None:
+    """Start-up is most of a one-value call: no httpx in the command line at all, and no
+    pydantic unless a value needs the models."""
+    code = (
+        "import sys, io\n"
+        "from ec2imds.cli import main\n"
+        "sys.stdout = io.TextIOWrapper(io.BytesIO())\n"
+        f"rc = main({[*on(sim, tmp_path), *args]!r})\n"
+        "sys.stdout = sys.__stdout__\n"
+        f"print(rc, sorted(m for m in {absent!r} if m in sys.modules))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, env=cli_env(), timeout=30, check=True
+    )
+    assert proc.stdout.decode().split(None, 1) == ["0", "[]\n"], proc.stderr.decode()
+
+
 # -- everything, regexes, categories -------------------------------------------------
 
 

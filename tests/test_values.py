@@ -74,3 +74,28 @@ def test_fast_leaf_equals_model_on_odd_bodies(path: str, body: bytes) -> None:
 @given(st.sampled_from(SIMPLE), st.binary(max_size=200))
 def test_fast_leaf_equals_model_on_any_bytes(path: str, body: bytes) -> None:
     assert _outcome(_values.leaf_to_json, path, body) == _outcome(_values.to_json, path, body)
+
+
+def _raw(node: object) -> object:
+    if isinstance(node, dict):
+        return {k: _raw(v) for k, v in node.items()}
+    assert isinstance(node, str | bytes)
+    return node.encode() if isinstance(node, str) else node
+
+
+def test_all_at_once_equals_one_by_one_on_the_default_instance() -> None:
+    tree = _raw(catalog.default_tree())
+    nodes = {}
+    for path in _values.categories():
+        node: object = tree
+        for segment in path.split("/"):
+            node = node.get(segment) if isinstance(node, dict) else None
+        nodes[path] = node
+    assert any(v is None for v in nodes.values())  # absent categories are part of the test
+    at_once = _values.tree_to_json(nodes)
+    assert at_once == {p: _values.to_json(p, n) for p, n in nodes.items()}
+
+
+def test_all_at_once_raises_on_a_bad_body() -> None:
+    with pytest.raises(IMDSValidationError, match="meta-data/ami-launch-index"):
+        _values.tree_to_json({"meta-data/ami-launch-index": b"zero", "meta-data/ami-id": b"ami-1"})
