@@ -12,19 +12,17 @@ A crawl runs the :class:`~ec2imds.crawl.Walk` state machine with up to
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import io
 import threading
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from functools import cache
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from ec2imds import _values, catalog
 from ec2imds._values import ROOTS, Failures, category_values, category_walk
-from ec2imds.crawl import RawNode, Walk, feed, parse_listing, run_threaded
-from ec2imds.errors import PATH_ERRORS
+from ec2imds.crawl import INDEXED_DIRS, RawNode, Walk, parse_listing, run_async, run_threaded
 from ec2imds.settings import Settings
 from ec2imds.tokens import TokenStore
 from ec2imds.transport import AsyncTransport, Transport
@@ -97,7 +95,7 @@ def _listing_names(body: bytes | None, path: str) -> list[str] | None:
     if body is None:
         return None
     directory = path.rstrip("/")
-    indexed = directory in ("meta-data/public-keys",)
+    indexed = directory in INDEXED_DIRS
     return [
         e.key + ("/" if e.is_dir and not indexed else "")
         for e in parse_listing(body, path=directory, indexed=indexed)
@@ -372,31 +370,4 @@ class AsyncIMDS:
         self, walk: Walk, *, fresh: bool, failures: Failures | None = None
     ) -> RawNode | None:
         get: Callable[[str], Awaitable[bytes | None]] = self.transport.get if fresh else self.fetch
-        limit = asyncio.Semaphore(self.settings.concurrency)
-
-        async def one(path: str) -> tuple[str, bytes | None]:
-            async with limit:
-                try:
-                    return path, await get(path)
-                except PATH_ERRORS as exc:
-                    if failures is None:
-                        raise
-                    failures[path.rstrip("/")] = exc
-                    return path, None
-
-        def spawn(paths: Iterable[str]) -> set[asyncio.Task[tuple[str, bytes | None]]]:
-            return {asyncio.ensure_future(one(p)) for p in paths}
-
-        running = spawn(walk.start())
-        try:
-            while running:
-                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    path, body = task.result()
-                    running |= spawn(feed(walk, path, body, failures))
-        finally:
-            for task in running:
-                task.cancel()
-            if running:
-                await asyncio.gather(*running, return_exceptions=True)
-        return walk.result()
+        return await run_async(walk, get, self.settings.concurrency, failures)

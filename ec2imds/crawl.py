@@ -40,7 +40,9 @@ __all__ = [
     "Walk",
     "feed",
     "parse_listing",
+    "run_async",
     "run_threaded",
+    "run_walk",
 ]
 
 log = logging.getLogger("ec2imds")
@@ -216,17 +218,6 @@ def run_walk(walk: Walk, fetch: Callable[[list[str]], list[bytes | None]]) -> Ra
     return walk.result()
 
 
-async def arun_walk(
-    walk: Walk, fetch: Callable[[list[str]], Awaitable[list[bytes | None]]]
-) -> RawNode | None:
-    """The async twin of :func:`run_walk`."""
-    batch = walk.start()
-    while batch:
-        bodies = await fetch(batch)
-        batch = [p for path, body in zip(batch, bodies, strict=True) for p in walk.feed(path, body)]
-    return walk.result()
-
-
 def feed(
     walk: Walk, path: str, body: bytes | None, failures: dict[str, IMDSError] | None
 ) -> list[str]:
@@ -274,4 +265,44 @@ def run_threaded(
         for future in running:
             future.cancel()
         cf.wait(running)
+    return walk.result()
+
+
+async def run_async(
+    walk: Walk,
+    get: Callable[[str], Awaitable[bytes | None]],
+    concurrency: int,
+    failures: dict[str, IMDSError] | None = None,
+) -> RawNode | None:
+    """The asyncio twin of :func:`run_threaded`: one task per path, at most
+    ``concurrency`` requests in flight; cancelled cleanly with whatever is pending."""
+    import asyncio
+
+    limit = asyncio.Semaphore(concurrency)
+
+    async def one(path: str) -> tuple[str, bytes | None]:
+        async with limit:
+            try:
+                return path, await get(path)
+            except PATH_ERRORS as exc:
+                if failures is None:
+                    raise
+                failures[path.rstrip("/")] = exc
+                return path, None
+
+    def spawn(paths: list[str]) -> set[asyncio.Task[tuple[str, bytes | None]]]:
+        return {asyncio.ensure_future(one(p)) for p in paths}
+
+    running = spawn(walk.start())
+    try:
+        while running:
+            done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                path, body = task.result()
+                running |= spawn(feed(walk, path, body, failures))
+    finally:
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
     return walk.result()
