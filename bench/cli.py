@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -42,6 +44,7 @@ RUNNERS = {
     BASE: "run_baseline.py",
 }
 PEERS_SCRIPTS = Path(__file__).resolve().parent / "peers"
+REPO = PEERS_SCRIPTS.parent.parent
 ONE_KEY = "meta-data/instance-id"
 
 Job = Callable[[], Sample]
@@ -63,6 +66,7 @@ class Config:
     max_seconds: float = 900.0
     out: Path | None = None
     skip_peers: bool = False
+    live_code: bool = False  #: measure ec2imds/ in place, even if it changes mid-run
     notes: list[str] = field(default_factory=list)
 
 
@@ -88,8 +92,13 @@ def _config(argv: Sequence[str] | None) -> Config:
     p.add_argument("--many", type=int, help="CLI invocations in scenario 5")
     p.add_argument("--max-minutes", type=float, default=15.0, help="stop measuring after")
     p.add_argument("--skip-peers", action="store_true", help="ec2imds only (no peer venvs)")
+    p.add_argument(
+        "--live-code",
+        action="store_true",
+        help="run ec2imds from the working tree as it is (default: a copy taken at the start)",
+    )
     a = p.parse_args(argv)
-    cfg = Config(latencies=a.latency, out=a.out, skip_peers=a.skip_peers)
+    cfg = Config(latencies=a.latency, out=a.out, skip_peers=a.skip_peers, live_code=a.live_code)
     if a.quick:
         cfg.reps, cfg.loop_reps, cfg.calls_low, cfg.calls_high, cfg.many = 2, 1, 100, 50, 10
     if a.reps is not None:
@@ -131,6 +140,7 @@ class Harness:
         self.port = sim.port
         self.counter = itertools.count()
         self.spawner = Spawner(tmp)
+        self.code: Path | None = None  #: a frozen copy of ec2imds/ (see freeze_code)
         self._budget_noted: set[int] = set()
 
     # -- environment and processes ---------------------------------------------------
@@ -139,7 +149,19 @@ class Harness:
         extra = {"BENCH_IMDS_URL": self.sim.url}
         if tool == BOTO:
             extra["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = self.sim.url
+        if tool == OURS and self.code is not None:
+            # The frozen copy wins over the editable install (PathFinder comes first).
+            extra["PYTHONPATH"] = str(self.code)
         return clean_env(self.home, extra)
+
+    def freeze_code(self) -> Path:
+        """Copy ``ec2imds/`` as it is now: every ec2imds row measures this same code."""
+        dest = self.tmp / "code"
+        shutil.copytree(
+            REPO / "ec2imds", dest / "ec2imds", ignore=shutil.ignore_patterns("__pycache__")
+        )
+        self.code = dest
+        return dest
 
     def python(self, tool: str) -> Path | None:
         if tool in (OURS, BASE):
@@ -492,11 +514,14 @@ def _method_notes(spawner_kib: int) -> list[str]:
     ]
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the cleanup below
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     cfg = _config(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     describe = machine.describe()
-    code_at_start = machine.code_version()
-    describe.append(f"* ec2imds code measured: git {code_at_start}")
     peers: dict[str, Peer] = {}
     if not cfg.skip_peers:
         for spec in PEER_SPECS:
@@ -509,6 +534,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         IMDSSimulator(seed=0) as sim,
     ):
         h = Harness(cfg, sim, Path(tmpdir), peers)
+        code_at_start = machine.code_version()
+        if cfg.live_code:
+            describe.append(
+                f"* ec2imds code measured: the working tree, live (git {code_at_start})"
+            )
+        else:
+            h.freeze_code()
+            describe.append(
+                f"* ec2imds code measured: a copy of the working tree's `ec2imds/` taken at "
+                f"the start (git {code_at_start})"
+            )
         try:
             h.start_runners()
             for lat in cfg.latencies:
@@ -526,10 +562,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         elapsed = time.monotonic() - started
         describe.append(f"* load average at end: {machine.load()}; measuring took {elapsed:.0f} s")
         code_at_end = machine.code_version()
-        if code_at_end != code_at_start:
+        if code_at_end != code_at_start and cfg.live_code:
             describe.append(
                 f"* **warning: ec2imds's code changed during the run** (git {code_at_end} at "
                 "the end): rows measured before and after the change are not comparable"
+            )
+        elif code_at_end != code_at_start:
+            describe.append(
+                f"* the working tree changed during the run (git {code_at_end} at the end); "
+                "every row measured the copy taken at the start"
             )
         describe.append(
             f"* repetitions: {cfg.reps} (scenarios 1, 3, 4; after {cfg.warmup} warm-up), "

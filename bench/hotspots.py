@@ -7,7 +7,9 @@ of the project's interpreter:
 2. the CLI's single-key path with a cached token: ``-X importtime`` (every module the run
    imports) and ``cProfile`` of the whole run;
 3. the library full crawl (``IMDS.all()``, warm client, caches cleared): ``cProfile`` of
-   every thread (the crawl runs on a thread pool), merged.
+   every thread (the crawl runs on a thread pool), merged;
+4. the same crawl with ``concurrency=1`` and no simulator latency: no waiting, no GIL
+   contention, so own time (tottime) is where the client's CPU per request goes.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ _CRAWL = textwrap.dedent(
     import cProfile, sys, threading, time
     from ec2imds.client import IMDS
 
-    port, runs, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    port, runs, out, conc = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
     profiles = []
 
     def per_thread(frame, event, arg):
@@ -44,13 +46,13 @@ _CRAWL = textwrap.dedent(
         profiles.append(p)
         p.enable()
 
-    imds = IMDS(endpoints=[("127.0.0.1", port)], token_ttl=21600)
+    imds = IMDS(endpoints=[("127.0.0.1", port)], token_ttl=21600, concurrency=conc)
     imds.all()  # warm-up: imports, token, connections
     main = cProfile.Profile()
     profiles.append(main)
     threading.setprofile(per_thread)
     imds.close()  # the pool's threads must start under threading.setprofile
-    imds = IMDS(endpoints=[("127.0.0.1", port)], token_ttl=21600)
+    imds = IMDS(endpoints=[("127.0.0.1", port)], token_ttl=21600, concurrency=conc)
     imds.all()
     t0 = time.perf_counter()
     main.enable()
@@ -151,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         crawl = tmp / "crawl.prof"
         script = tmp / "crawl.py"
         script.write_text(_CRAWL)
-        done = run([py, str(script), str(sim.port), str(a.runs), str(crawl)])
+        done = run([py, str(script), str(sim.port), str(a.runs), str(crawl), "8"])
         lines += [
             f"## Library full crawl, warm `IMDS.all()` ×{a.runs}, every thread "
             f"({done.stdout.strip()} ms per crawl under the profiler)",
@@ -166,6 +168,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             "",
             "```",
             *_pstats(crawl, "cumulative", a.top),
+            "```",
+            "",
+        ]
+        sim.faults.latency = 0.0
+        seq = tmp / "crawl1.prof"
+        done = run([py, str(script), str(sim.port), str(a.runs), str(seq), "1"])
+        lines += [
+            f"## Library full crawl, `concurrency=1`, 0 ms latency, ×{a.runs} "
+            f"({done.stdout.strip()} ms per crawl under the profiler): CPU by function",
+            "",
+            "```",
+            *_pstats(seq, "tottime", a.top),
             "```",
         ]
     text = "\n".join(lines) + "\n"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import _proto
 
+import ec2imds
 from ec2imds import __version__
 from ec2imds.client import IMDS
 
@@ -117,5 +118,6 @@ _proto.serve(
         "one_key_typed": one_key_typed,
     },
     {},
+    notes=[f"imported from {ec2imds.__file__}"],
 )
 imds.close()
