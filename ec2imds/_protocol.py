@@ -331,7 +331,8 @@ def _put_token(session: EndpointSession, rng: random.Random) -> Generator[Step, 
         if status == 400:
             raise TokenError(
                 f"IMDS at {session.label} refused the token request (400 Bad Request: "
-                f"TTL {settings.token_ttl} s rejected)"
+                f"TTL {settings.token_ttl} s rejected)",
+                status=400,
             )
         if status == 403:
             raise IMDSDisabled(
@@ -341,7 +342,8 @@ def _put_token(session: EndpointSession, rng: random.Random) -> Generator[Step, 
         if status in (404, 405):
             raise TokenError(
                 f"IMDSv2 is not available at {session.label} ({status} on the token request); "
-                "ec2imds does not fall back to IMDSv1"
+                "ec2imds does not fall back to IMDSv1",
+                status=status,
             )
         if 300 <= status < 400:
             raise RedirectRefused(
@@ -356,7 +358,8 @@ def _put_token(session: EndpointSession, rng: random.Random) -> Generator[Step, 
             continue
         raise TokenError(
             f"IMDS at {session.label} answered the token request with {status} "
-            f"after {attempt} attempt(s)"
+            f"after {attempt} attempt(s)",
+            status=status,
         )
 
 
@@ -405,7 +408,9 @@ def exchange(
                 refreshed = True
                 continue
             if status == 401:
-                raise TokenError(f"{path}: IMDS at {session.label} rejected a fresh token (401)")
+                raise TokenError(
+                    f"{path}: IMDS at {session.label} rejected a fresh token (401)", status=401
+                )
             if 300 <= status < 400:
                 raise RedirectRefused(
                     f"{path}: IMDS at {session.label} answered with a redirect ({status}); "

@@ -51,7 +51,15 @@ class IMDSDisabled(IMDSError):
 
 
 class TokenError(IMDSError):
-    """The IMDSv2 session token could not be obtained or was rejected twice."""
+    """The IMDSv2 session token could not be obtained or was rejected twice.
+
+    ``status`` is the HTTP status behind it (400, 404 or 405 on the PUT: for good; 401
+    twice, 429 or 5xx after the retries: transient), or None (a malformed token).
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class IMDSHTTPError(IMDSError):
