@@ -678,6 +678,11 @@ _PATTERNS: list[tuple[list[str], Entry]] = sorted(
 )
 
 
+_BY_LENGTH: dict[int, list[tuple[list[str], Entry]]] = {}
+for _pattern, _entry in _PATTERNS:
+    _BY_LENGTH.setdefault(len(_pattern), []).append((_pattern, _entry))
+
+
 def match(path: str) -> tuple[Entry, dict[str, str]] | None:
     """The catalog entry of a concrete IMDS path, and the placeholder bindings.
 
@@ -687,9 +692,7 @@ def match(path: str) -> tuple[Entry, dict[str, str]] | None:
     placeholder.  ``None`` when no entry matches.
     """
     segs = _segments(path)
-    for pattern, e in _PATTERNS:
-        if len(pattern) != len(segs):
-            continue
+    for pattern, e in _BY_LENGTH.get(len(segs), ()):
         bindings: dict[str, str] = {}
         for p, s in zip(pattern, segs, strict=True):
             if p.startswith("{"):

@@ -16,7 +16,7 @@ import concurrent.futures
 import io
 import threading
 from collections.abc import Awaitable, Callable
-from functools import cache
+from functools import cache, lru_cache
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
@@ -50,6 +50,7 @@ def _volatile_dirs() -> frozenset[str]:
     return frozenset(out)
 
 
+@lru_cache(maxsize=4096)
 def cacheable(path: str) -> bool:
     """True when the body at ``path`` (relative to ``/latest/``) can never change."""
     is_dir = path.endswith("/")
@@ -281,8 +282,23 @@ class IMDS:
             return self._pool
 
     def _walk(self, walk: Walk, *, fresh: bool, failures: Failures | None = None) -> RawNode | None:
-        get = self.transport.get if fresh else self.fetch
+        get = self.transport.get if fresh else self._walk_fetch()
         return run_threaded(walk, get, self._executor(), failures)
+
+    def _walk_fetch(self) -> Callable[[str], bytes | None]:
+        """:meth:`fetch` for one walk, except that a path the walk asks for a second time
+        (it changed during the walk: see :class:`Walk`) comes from IMDS, not the cache."""
+        asked: set[str] = set()
+
+        def get(path: str) -> bytes | None:
+            if path not in asked:
+                asked.add(path)
+                return self.fetch(path)
+            body = self.transport.get(path)
+            self._cache.put(path, body)
+            return body
+
+        return get
 
 
 class AsyncIMDS:
@@ -369,5 +385,16 @@ class AsyncIMDS:
     async def _walk(
         self, walk: Walk, *, fresh: bool, failures: Failures | None = None
     ) -> RawNode | None:
-        get: Callable[[str], Awaitable[bytes | None]] = self.transport.get if fresh else self.fetch
+        asked: set[str] = set()
+
+        async def cached(path: str) -> bytes | None:
+            # As IMDS._walk_fetch: a path asked for again in this walk comes from IMDS.
+            if path not in asked:
+                asked.add(path)
+                return await self.fetch(path)
+            body = await self.transport.get(path)
+            self._cache.put(path, body)
+            return body
+
+        get: Callable[[str], Awaitable[bytes | None]] = self.transport.get if fresh else cached
         return await run_async(walk, get, self.settings.concurrency, failures)

@@ -1,10 +1,13 @@
 """httpx drivers for the IMDSv2 exchange: :class:`Transport` (sync) and :class:`AsyncTransport`.
 
 Both run the generators of :mod:`ec2imds._protocol`, so the token flow and the retry
-policy exist once. Both build their httpx client the same way: proxies from the
-environment ignored (``trust_env=False``), redirects not followed, keep-alive with a
-pool bounded by ``Settings.concurrency``, connect and read timeouts of
-``Settings.timeout``. With more than one endpoint, the first request races them
+policy exist once. Both talk to httpx's transport layer (``httpx.HTTPTransport``,
+``httpx.AsyncHTTPTransport``, or one given for tests) rather than an ``httpx.Client``:
+the client's redirects, cookies, auth, proxy lookup and URL merging are all things IMDS
+must not have, and skipping them halves httpx's cost per request. So: no proxy (none is
+configured, the environment is never read), no redirect followed, keep-alive with a pool
+bounded by ``Settings.concurrency``, connect and read timeouts of ``Settings.timeout`` on
+every request. With more than one endpoint, the first request races them
 (RFC 8305: IPv6 first, the others ``race_delay`` later); the first endpoint that
 answers is kept for the client's life, and raced again if it later becomes unreachable.
 """
@@ -16,10 +19,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Generator
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx
 
+from ec2imds import __version__
 from ec2imds._driver import DriverBase, SyncDriver
 from ec2imds._protocol import (
     ACQUIRE,
@@ -46,22 +50,26 @@ T = TypeVar("T")
 _CHUNK = 65536
 
 
-def _http_client_kwargs(settings: Settings) -> dict[str, object]:
+def _pool_kwargs(settings: Settings) -> dict[str, Any]:
     return {
-        "trust_env": False,
-        "follow_redirects": False,
         # IMDS is plain HTTP and every URL ec2imds builds is http:// (settings refuse
         # anything else), so TLS is never used: skip loading a certificate store, which
         # costs ~25 ms per client.
         "verify": False,
-        "timeout": httpx.Timeout(
-            connect=settings.timeout, read=settings.timeout, write=settings.timeout, pool=None
-        ),
         "limits": httpx.Limits(
             max_connections=settings.concurrency,
             max_keepalive_connections=settings.concurrency,
         ),
     }
+
+
+def _extensions(settings: Settings) -> dict[str, Any]:
+    t = settings.timeout
+    return {"timeout": {"connect": t, "read": t, "write": t, "pool": None}}
+
+
+#: Sent with every request (the transport layer adds only ``Host``).
+_HEADERS = (("User-Agent", f"ec2imds/{__version__}"), ("Accept", "*/*"))
 
 
 def _failure(exc: httpx.HTTPError) -> Failure:
@@ -97,10 +105,12 @@ class Transport(SyncDriver):
         seed: int | None = None,
     ) -> None:
         super().__init__(settings, store, seed)
-        self._client = httpx.Client(
-            transport=http_transport,
-            **_http_client_kwargs(self.settings),  # type: ignore[arg-type]
+        self._http = (
+            http_transport
+            if http_transport is not None
+            else httpx.HTTPTransport(**_pool_kwargs(self.settings))
         )
+        self._extensions = _extensions(self.settings)
 
     def __enter__(self) -> Self:
         return self
@@ -114,14 +124,19 @@ class Transport(SyncDriver):
         self.close()
 
     def close(self) -> None:
-        self._client.close()
+        self._http.close()
 
     def _send(self, ep: Endpoint, request: Request) -> Response | Failure:
         started = time.perf_counter()
+        outgoing = httpx.Request(
+            request.method,
+            self._bases[ep] + request.path,
+            headers=[*_HEADERS, *request.headers],
+            extensions=self._extensions,
+        )
         try:
-            with self._client.stream(
-                request.method, self._bases[ep] + request.path, headers=list(request.headers)
-            ) as response:
+            response = self._http.handle_request(outgoing)
+            try:
                 too_big = self._too_large(response.headers.get("content-length"), request)
                 if too_big is not None:
                     return too_big
@@ -130,6 +145,8 @@ class Transport(SyncDriver):
                     body += chunk
                     if len(body) > self.settings.max_body:
                         return Failure("too_large", request.path)
+            finally:
+                response.close()
         except httpx.HTTPError as exc:
             return self._logged(request, _failure(exc), started)
         return self._logged(
@@ -149,10 +166,12 @@ class AsyncTransport(DriverBase):
         seed: int | None = None,
     ) -> None:
         super().__init__(settings, store, seed)
-        self._client = httpx.AsyncClient(
-            transport=http_transport,
-            **_http_client_kwargs(self.settings),  # type: ignore[arg-type]
+        self._http = (
+            http_transport
+            if http_transport is not None
+            else httpx.AsyncHTTPTransport(**_pool_kwargs(self.settings))
         )
+        self._extensions = _extensions(self.settings)
         self._locks: dict[Endpoint, asyncio.Lock] = {}
         self._race_lock: asyncio.Lock | None = None
 
@@ -168,7 +187,7 @@ class AsyncTransport(DriverBase):
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._http.aclose()
 
     async def get(self, path: str) -> bytes | None:
         """The body at ``path`` (relative to ``/latest/`` or absolute), None on 404."""
@@ -246,10 +265,15 @@ class AsyncTransport(DriverBase):
 
     async def _send(self, ep: Endpoint, request: Request) -> Response | Failure:
         started = time.perf_counter()
+        outgoing = httpx.Request(
+            request.method,
+            self._bases[ep] + request.path,
+            headers=[*_HEADERS, *request.headers],
+            extensions=self._extensions,
+        )
         try:
-            async with self._client.stream(
-                request.method, self._bases[ep] + request.path, headers=list(request.headers)
-            ) as response:
+            response = await self._http.handle_async_request(outgoing)
+            try:
                 too_big = self._too_large(response.headers.get("content-length"), request)
                 if too_big is not None:
                     return too_big
@@ -258,6 +282,8 @@ class AsyncTransport(DriverBase):
                     body += chunk
                     if len(body) > self.settings.max_body:
                         return Failure("too_large", request.path)
+            finally:
+                await response.aclose()
         except httpx.HTTPError as exc:
             return self._logged(request, _failure(exc), started)
         return self._logged(
