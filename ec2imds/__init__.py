@@ -36,12 +36,24 @@ if TYPE_CHECKING:
         TokenStore,
         TokenStoreError,
     )
+    from ec2imds.watch import (
+        Event,
+        EventTracker,
+        LifecycleStateEvent,
+        RebalanceRecommendationEvent,
+        ScheduledMaintenanceEvent,
+        SpotInstanceActionEvent,
+        SpotTerminationTimeEvent,
+        WatchEvent,
+    )
     from ec2imds.wrapper import IMDSCategory, IMDSWrapper
 
 __all__ = [
     "IMDS",
     "AsyncIMDS",
     "CallbackTokenStore",
+    "Event",
+    "EventTracker",
     "FileTokenStore",
     "IMDSCategory",
     "IMDSConfigError",
@@ -52,14 +64,20 @@ __all__ = [
     "IMDSUnavailable",
     "IMDSValidationError",
     "IMDSWrapper",
+    "LifecycleStateEvent",
     "MemoryTokenStore",
+    "RebalanceRecommendationEvent",
     "RedirectRefused",
     "ResponseTooLarge",
+    "ScheduledMaintenanceEvent",
     "Settings",
+    "SpotInstanceActionEvent",
+    "SpotTerminationTimeEvent",
     "Token",
     "TokenError",
     "TokenStore",
     "TokenStoreError",
+    "WatchEvent",
 ]
 
 #: Where each public name lives (imported on first access).
@@ -75,6 +93,14 @@ _LAZY = {
     "Token": "ec2imds.tokens",
     "TokenStore": "ec2imds.tokens",
     "TokenStoreError": "ec2imds.tokens",
+    "Event": "ec2imds.watch",
+    "EventTracker": "ec2imds.watch",
+    "LifecycleStateEvent": "ec2imds.watch",
+    "RebalanceRecommendationEvent": "ec2imds.watch",
+    "ScheduledMaintenanceEvent": "ec2imds.watch",
+    "SpotInstanceActionEvent": "ec2imds.watch",
+    "SpotTerminationTimeEvent": "ec2imds.watch",
+    "WatchEvent": "ec2imds.watch",
     **{
         name: "ec2imds.errors"
         for name in (

@@ -28,10 +28,13 @@ from ec2imds.tokens import TokenStore
 from ec2imds.transport import AsyncTransport, Transport
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator, Mapping
+
     import httpx
 
     from ec2imds.models import DynamicView, InstanceMetadata, InstanceMetadataView, MetaDataView
     from ec2imds.models._base import IMDSModel
+    from ec2imds.watch import Category, WatchEvent
 
 __all__ = ["IMDS", "AsyncIMDS"]
 
@@ -271,6 +274,31 @@ class IMDS:
         data = self.user_data()
         return None if data is None else io.BufferedReader(io.BytesIO(data))
 
+    def watch(
+        self,
+        *categories: Category,
+        interval: float | Mapping[Category, float] | None = None,
+        existing: bool = True,
+        grace: float | None = None,
+    ) -> Iterator[WatchEvent]:
+        """Poll for interruption and lifecycle news; one typed event per appearance or
+        change: ``for event in imds.watch("spot"): ...`` (see :mod:`ec2imds.watch`).
+
+        ``categories``: ``spot``, ``rebalance``, ``maintenance``, ``autoscaling`` (default:
+        all); ``interval``: seconds between reads (one number, or by category; defaults 5,
+        5, 30, 10); ``existing``: report what is there at the first read; ``grace``:
+        seconds without a successful read before the last error is raised (default 60).
+        """
+        from ec2imds.watch import DEFAULT_GRACE, watch_events
+
+        return watch_events(
+            self.transport.get,
+            *categories,
+            interval=interval,
+            existing=existing,
+            grace=DEFAULT_GRACE if grace is None else grace,
+        )
+
     # -- the crawl driver ------------------------------------------------------------
 
     def _executor(self) -> concurrent.futures.ThreadPoolExecutor:
@@ -381,6 +409,24 @@ class AsyncIMDS:
     async def user_data(self) -> bytes | None:
         """The instance's user data, byte for byte (None when there is none)."""
         return await self.fetch("user-data")
+
+    def watch(
+        self,
+        *categories: Category,
+        interval: float | Mapping[Category, float] | None = None,
+        existing: bool = True,
+        grace: float | None = None,
+    ) -> AsyncIterator[WatchEvent]:
+        """``async for event in aimds.watch("spot"): ...``; see :meth:`IMDS.watch`."""
+        from ec2imds.watch import DEFAULT_GRACE, awatch_events
+
+        return awatch_events(
+            self.transport.get,
+            *categories,
+            interval=interval,
+            existing=existing,
+            grace=DEFAULT_GRACE if grace is None else grace,
+        )
 
     async def _walk(
         self, walk: Walk, *, fresh: bool, failures: Failures | None = None
