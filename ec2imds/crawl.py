@@ -5,7 +5,7 @@ fetch, :meth:`Walk.feed` takes one path's body and gives the paths it reveals, a
 :meth:`Walk.result` assembles the raw tree once every fetched path has been fed. A
 driver keeps up to ``concurrency`` fetches in flight (threads or tasks), so a full crawl
 takes about as many round trips as the tree is deep, and fetches every directory and
-every leaf exactly once.
+every leaf exactly once (unless the tree changes under the walk: see below).
 
 The raw tree has the shape of the simulator's tree with bytes leaves: a directory is a
 ``dict`` in listing order, keys without the trailing ``/``; a public-keys entry keeps its
@@ -15,6 +15,14 @@ The walk survives what a broken or hostile server could send: CRLF, blank lines,
 missing final newline, ``.``/``..``, absolute paths, empty names, odd characters
 (skipped, with a warning), duplicates, huge listings and endless depth (errors): it never
 leaves the subtree it was asked for and never loops.
+
+The tree can change while it is walked (an interface detached, a tag removed). A
+directory in the result is never a half of itself: when an entry its listing named
+answers 404, the directory is walked again once it is quiet (once per directory per
+walk), from its listing down, so the result holds it as it was before the change, as it
+is after it, or not at all (its own listing gone: a 404 one level up, walked again in
+turn). An entry that a fresh listing still names but that still answers 404 is absent:
+IMDS lists it and does not serve it.
 """
 
 from __future__ import annotations
@@ -115,8 +123,11 @@ class Walk:
     """The walk of one subtree (``root`` relative to ``/latest/``, e.g. ``meta-data``).
 
     Paths handed out are relative to ``/latest/``; directories end with ``/``. A body of
-    ``None`` means 404: the entry is absent from the result (a directory listed by its
-    parent that is gone by the time it is fetched, for instance).
+    ``None`` means 404: the entry is absent from the result. When a listed entry is
+    absent, its directory changed during the walk and is walked again (see the module
+    docstring), so :meth:`feed` may hand out a path a second time; a driver with a cache
+    must then fetch it afresh. ``failed=True`` feeds a path whose fetch failed for good
+    (recorded by the driver): it is absent and nothing is walked again for it.
     """
 
     def __init__(
@@ -135,6 +146,13 @@ class Walk:
         self._pending: set[str] = set()
         self._issued = 0
         self._seed = seed
+        prefix = f"{self.root}/" if self.root else ""
+        #: Paths of the seeded entries (``meta-data/placement/region`` may be one).
+        self._seeded = {prefix + e.segment for e in seed or ()}
+        #: Directories with a listed entry that answered 404; walked again when quiet.
+        self._stale: set[str] = set()
+        #: Directories walked again already (at most once each).
+        self._rewalked: set[str] = set()
 
     def start(self) -> list[str]:
         """The first paths to fetch: the root's listing, or the seeded entries' paths."""
@@ -158,9 +176,18 @@ class Walk:
     def done(self) -> bool:
         return not self._pending
 
-    def feed(self, path: str, body: bytes | None) -> list[str]:
-        """Record the body fetched at ``path``; returns the new paths it reveals."""
+    def feed(self, path: str, body: bytes | None, *, failed: bool = False) -> list[str]:
+        """Record the body fetched at ``path``; returns the new paths it reveals (and,
+        once nothing is pending, the directories to walk again)."""
         self._pending.discard(path)
+        if body is None and not failed:
+            self._vanished(path.rstrip("/"))
+        found = self._record(path, body)
+        if not self._pending and self._stale:
+            found = found + self._rewalk()
+        return found
+
+    def _record(self, path: str, body: bytes | None) -> list[str]:
         if not path.endswith("/"):
             self._leaves[path] = body
             return []
@@ -184,6 +211,32 @@ class Walk:
             else:
                 children.append(child)
         return self._issue(children)
+
+    def _vanished(self, path: str) -> None:
+        """``path`` answered 404: if a listing fetched in this walk named it, that
+        listing is stale (the seeded root's entries were never listed by IMDS)."""
+        if path == self.root or path in self._seeded:
+            return
+        parent = path.rpartition("/")[0]
+        if parent in self._rewalked:
+            log.info("%s: listed by %s/ but absent (404), after walking it again", path, parent)
+            return
+        self._stale.add(parent)
+
+    def _rewalk(self) -> list[str]:
+        """Forget what was fetched below each stale directory and fetch it again from
+        its listing (the outermost ones only: they cover the rest)."""
+        stale = sorted(self._stale)
+        outer = [d for d in stale if not any(_below(d, other) for other in stale if other != d)]
+        paths = self._issue([d + "/" for d in outer])  # raises before anything is forgotten
+        self._stale.clear()
+        for directory in outer:
+            log.info("%s/ changed during the walk; walking it again", directory)
+            self._rewalked.add(directory)
+            for table in (self._dirs, self._leaves):
+                for key in [k for k in table if k == directory or _below(k, directory)]:
+                    del table[key]
+        return paths
 
     def _depth(self, directory: str) -> int:
         """Levels below the root (0 for the root itself)."""
@@ -209,6 +262,11 @@ class Walk:
         return out
 
 
+def _below(path: str, directory: str) -> bool:
+    """True when ``path`` is strictly inside ``directory`` (``""`` is the root)."""
+    return path.startswith(directory + "/") if directory else bool(path)
+
+
 def run_walk(walk: Walk, fetch: Callable[[list[str]], list[bytes | None]]) -> RawNode | None:
     """Drive ``walk`` level by level with a batch fetcher (a simple reference driver)."""
     batch = walk.start()
@@ -219,17 +277,22 @@ def run_walk(walk: Walk, fetch: Callable[[list[str]], list[bytes | None]]) -> Ra
 
 
 def feed(
-    walk: Walk, path: str, body: bytes | None, failures: dict[str, IMDSError] | None
+    walk: Walk,
+    path: str,
+    body: bytes | None,
+    failures: dict[str, IMDSError] | None,
+    *,
+    failed: bool = False,
 ) -> list[str]:
     """:meth:`Walk.feed`, recording a bad listing in ``failures`` (if given) instead of
     raising, and going on as if that directory were absent."""
     if failures is None:
-        return walk.feed(path, body)
+        return walk.feed(path, body, failed=failed)
     try:
-        return walk.feed(path, body)
+        return walk.feed(path, body, failed=failed)
     except IMDSValidationError as exc:
         failures[path.rstrip("/")] = exc
-        return walk.feed(path, None)
+        return walk.feed(path, None, failed=True)
 
 
 def run_threaded(
@@ -252,14 +315,15 @@ def run_threaded(
             done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
             for future in done:
                 path = running.pop(future)
+                failed = False
                 try:
                     body = future.result()
                 except PATH_ERRORS as exc:
                     if failures is None:
                         raise
                     failures[path.rstrip("/")] = exc
-                    body = None
-                for child in feed(walk, path, body, failures):
+                    body, failed = None, True
+                for child in feed(walk, path, body, failures, failed=failed):
                     running[pool.submit(get, child)] = child
     finally:
         for future in running:
@@ -280,17 +344,17 @@ async def run_async(
 
     limit = asyncio.Semaphore(concurrency)
 
-    async def one(path: str) -> tuple[str, bytes | None]:
+    async def one(path: str) -> tuple[str, bytes | None, bool]:
         async with limit:
             try:
-                return path, await get(path)
+                return path, await get(path), False
             except PATH_ERRORS as exc:
                 if failures is None:
                     raise
                 failures[path.rstrip("/")] = exc
-                return path, None
+                return path, None, True
 
-    def spawn(paths: list[str]) -> set[asyncio.Task[tuple[str, bytes | None]]]:
+    def spawn(paths: list[str]) -> set[asyncio.Task[tuple[str, bytes | None, bool]]]:
         return {asyncio.ensure_future(one(p)) for p in paths}
 
     running = spawn(walk.start())
@@ -298,8 +362,8 @@ async def run_async(
         while running:
             done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
-                path, body = task.result()
-                running |= spawn(feed(walk, path, body, failures))
+                path, body, failed = task.result()
+                running |= spawn(feed(walk, path, body, failures, failed=failed))
     finally:
         for task in running:
             task.cancel()

@@ -117,7 +117,7 @@ def test_walk_builds_the_tree_and_fetches_each_path_once() -> None:
         {
             "meta-data/": b"a\nd/\npublic-keys/",
             "meta-data/a": b"1",
-            "meta-data/d/": b"b\ngone/",
+            "meta-data/d/": b"b",
             "meta-data/d/b": b"2",
             "meta-data/public-keys/": b"0=k",
             "meta-data/public-keys/0/": b"openssh-key",
@@ -127,10 +127,105 @@ def test_walk_builds_the_tree_and_fetches_each_path_once() -> None:
     tree = run_walk(Walk("meta-data"), fetch)
     assert tree == {
         "a": b"1",
-        "d": {"b": b"2"},  # 'gone/' answered 404: absent, not an error
+        "d": {"b": b"2"},
         "public-keys": {"0=k": {"openssh-key": b"ssh-rsa AAA"}},
     }
     assert set(fetch.fetched.values()) == {1}  # type: ignore[attr-defined]
+
+
+def test_a_listed_entry_that_stays_404_is_absent_after_one_more_look() -> None:
+    fetch = serve({"meta-data/": b"a\nd/", "meta-data/a": b"1", "meta-data/d/": b"b\ngone/"})
+    fetch_d = serve({"meta-data/d/b": b"2"})
+
+    def both(paths: list[str]) -> list[bytes | None]:
+        first, second = fetch(paths), fetch_d(paths)
+        return [x if x is not None else y for x, y in zip(first, second, strict=True)]
+
+    tree = run_walk(Walk("meta-data"), both)
+    assert tree == {"a": b"1", "d": {"b": b"2"}}  # 'gone/' is listed but 404: absent
+    # d/ was walked again once to make sure it had not changed; nothing else was.
+    assert fetch.fetched == {  # type: ignore[attr-defined]
+        "meta-data/": 1, "meta-data/a": 1, "meta-data/d/": 2, "meta-data/d/b": 2,
+        "meta-data/d/gone/": 2,
+    }  # fmt: skip
+
+
+def test_seeded_entries_that_404_are_simply_absent() -> None:
+    # As the command line seeds categories: paths with slashes, leaves and maps.
+    seed = [
+        Entry("user-data", "user-data", False),
+        Entry("meta-data/kernel-id", "meta-data/kernel-id", False),
+        Entry("meta-data/tags/instance", "meta-data/tags/instance", True),
+        Entry("dynamic", "dynamic", True),
+    ]
+    fetch = serve({"dynamic/": b"x", "dynamic/x": b"1"})
+    assert run_walk(Walk("", seed=seed), fetch) == {"dynamic": {"x": b"1"}}
+    assert set(fetch.fetched.values()) == {1}  # type: ignore[attr-defined]
+
+
+class Changing:
+    """A server whose tree changes once, just before the request numbered ``at``."""
+
+    def __init__(self, before: dict[str, bytes], after: dict[str, bytes], at: int) -> None:
+        self.trees, self.at, self.count = (before, after), at, 0
+
+    def fetch(self, paths: list[str]) -> list[bytes | None]:
+        out = []
+        for p in paths:
+            self.count += 1
+            out.append(self.trees[self.count >= self.at].get(p))
+        return out
+
+
+def test_a_seeded_map_that_changes_is_walked_again() -> None:
+    seed = [Entry("meta-data/tags/instance", "meta-data/tags/instance", True)]
+    server = Changing(
+        {"meta-data/tags/instance/": b"Name\nTeam", "meta-data/tags/instance/Name": b"web"},
+        {"meta-data/tags/instance/": b"Name", "meta-data/tags/instance/Name": b"web"},
+        at=3,  # Team is removed after it was listed, before it was read
+    )
+    tree = run_walk(Walk("", seed=seed), server.fetch)
+    assert tree == {"meta-data/tags/instance": {"Name": b"web"}}
+    assert server.count == 5  # the listing and Name read again, once
+
+
+ENI = {
+    "net/": b"macs/",
+    "net/macs/": b"m1/\nm2/",
+    "net/macs/m1/": b"id\nip",
+    "net/macs/m1/id": b"eni-1",
+    "net/macs/m1/ip": b"10.0.0.1",
+    "net/macs/m2/": b"id\nip\nsg",
+    "net/macs/m2/id": b"eni-2",
+    "net/macs/m2/ip": b"10.0.0.2",
+    "net/macs/m2/sg": b"web",
+}
+DETACHED = {k: v for k, v in ENI.items() if not k.startswith("net/macs/m2/")} | {
+    "net/macs/": b"m1/"
+}
+AFTER = {"macs": {"m1": {"id": b"eni-1", "ip": b"10.0.0.1"}}}
+BEFORE = {"macs": {**AFTER["macs"], "m2": {"id": b"eni-2", "ip": b"10.0.0.2", "sg": b"web"}}}
+
+
+@pytest.mark.parametrize("at", range(1, 12))
+def test_an_interface_detached_mid_walk_is_whole_or_absent(at: int) -> None:
+    server = Changing(ENI, DETACHED, at)
+    tree = run_walk(Walk("net"), server.fetch)
+    assert tree in (BEFORE, AFTER)
+    if at > 9:  # the change came after the last request: nothing to notice
+        assert tree == BEFORE
+        assert server.count == 9
+
+
+def test_a_flapping_directory_is_walked_again_at_most_once() -> None:
+    calls: Counter[str] = Counter()
+
+    def fetch(paths: list[str]) -> list[bytes | None]:
+        calls.update(paths)
+        return [b"a\nb" if p == "d/" else None for p in paths]  # listed, never served
+
+    assert run_walk(Walk("d"), fetch) == {}
+    assert calls == {"d/": 2, "d/a": 2, "d/b": 2}
 
 
 def test_walk_of_a_missing_root_is_none() -> None:
