@@ -24,7 +24,7 @@ from bench.procs import Runner, RunnerError, Spawner, clean_env
 from bench.report import evaluate_targets, render
 from bench.results import Row, Sample
 from bench.schedule import interleave
-from bench.venvs import PEER_SPECS, PEERS_DIR, Peer, prepare
+from bench.venvs import OURS_KEY, PEER_SPECS, PEERS_DIR, Peer, prepare, prepare_ours
 from ec2imds.simulator import IMDSSimulator
 
 __all__ = ["main"]
@@ -95,7 +95,8 @@ def _config(argv: Sequence[str] | None) -> Config:
     p.add_argument(
         "--live-code",
         action="store_true",
-        help="run ec2imds from the working tree as it is (default: a copy taken at the start)",
+        help="run ec2imds from the project venv's editable install, as the tree changes "
+        "(default: a regular install of the tree as it is at the start)",
     )
     a = p.parse_args(argv)
     cfg = Config(latencies=a.latency, out=a.out, skip_peers=a.skip_peers, live_code=a.live_code)
@@ -141,6 +142,7 @@ class Harness:
         self.counter = itertools.count()
         self.spawner = Spawner(tmp)
         self.code: Path | None = None  #: a frozen copy of ec2imds/ (see freeze_code)
+        self.ours_python = Path(sys.executable)  #: the interpreter that has ec2imds
         self._budget_noted: set[int] = set()
 
     # -- environment and processes ---------------------------------------------------
@@ -164,7 +166,9 @@ class Harness:
         return dest
 
     def python(self, tool: str) -> Path | None:
-        if tool in (OURS, BASE):
+        if tool == OURS:
+            return self.ours_python
+        if tool == BASE:
             return Path(sys.executable)
         peer = self.peers.get(PEER_KEYS[tool])
         return peer.python if peer is not None and peer.ok else None
@@ -250,8 +254,8 @@ class Harness:
         py = self.python(tool)
         imds = f"--imds=127.0.0.1:{self.port}"
         if tool == OURS:
-            script = Path(sys.executable).parent / "ec2imds"
-            base = [str(script)] if script.exists() else [sys.executable, "-m", "ec2imds"]
+            script = self.ours_python.parent / "ec2imds"
+            base = [str(script)] if script.exists() else [str(self.ours_python), "-m", "ec2imds"]
             return [*base, imds, *args]
         if tool == OLD and py is not None:
             return [str(py), "-m", "ec2imds", imds, *args]
@@ -537,14 +541,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         code_at_start = machine.code_version()
         if cfg.live_code:
             describe.append(
-                f"* ec2imds code measured: the working tree, live (git {code_at_start})"
+                f"* ec2imds measured: the working tree, live, through the project venv's "
+                f"editable install (git {code_at_start})"
             )
         else:
-            h.freeze_code()
-            describe.append(
-                f"* ec2imds code measured: a copy of the working tree's `ec2imds/` taken at "
-                f"the start (git {code_at_start})"
-            )
+            ours = prepare_ours(REPO, Path(tmpdir), log=_log)
+            if ours.ok and ours.python is not None:
+                h.ours_python = ours.python
+                describe.append(
+                    "* ec2imds measured: a regular (not editable) pip install of the working "
+                    f"tree as it was at the start (git {code_at_start}), in "
+                    f"`bench/.peers/{OURS_KEY}`"
+                )
+            else:
+                h.freeze_code()
+                describe.append(
+                    f"* ec2imds measured: a copy of `ec2imds/` taken at the start (git "
+                    f"{code_at_start}) on the project venv, whose editable install adds "
+                    f"start-up time to every process (a regular install failed: {ours.error})"
+                )
         try:
             h.start_runners()
             for lat in cfg.latencies:

@@ -9,14 +9,25 @@ install is returned with the reason, for an "n/a" row.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PEERS_DIR", "PEER_SPECS", "Peer", "PeerSpec", "prepare", "prepare_all"]
+__all__ = [
+    "OURS_KEY",
+    "PEERS_DIR",
+    "PEER_SPECS",
+    "Peer",
+    "PeerSpec",
+    "prepare",
+    "prepare_all",
+    "prepare_ours",
+]
 
 PEERS_DIR = Path(__file__).resolve().parent / ".peers"
 _MARKER = ".bench-installed.json"
@@ -26,7 +37,7 @@ _MARKER = ".bench-installed.json"
 class PeerSpec:
     key: str  #: directory name under .peers, and the tool's key in the harness
     label: str
-    requirement: str  #: what pip installs
+    requirement: str  #: what pip installs (space-separated requirements)
     dist: str  #: distribution name, for the installed version
 
 
@@ -93,7 +104,7 @@ def prepare(
                 "--disable-pip-version-check",
                 "--no-input",
                 "-q",
-                spec.requirement,
+                *spec.requirement.split(),
             ],
         ]
         for cmd in steps:
@@ -101,11 +112,15 @@ def prepare(
             done = _run(cmd, max(1.0, left), base)
             if done.returncode != 0:
                 return Peer(spec, None, None, f"{cmd[2]} failed: {_tail(done.stderr)}")
-        probe = f"import importlib.metadata as m, sys; sys.stdout.write(m.version({spec.dist!r}))"
-        done = _run([str(python), "-I", "-c", probe], 60.0, base)
-        if done.returncode != 0:
-            return Peer(spec, None, None, f"installed, but no version: {_tail(done.stderr)}")
-        version = done.stdout.strip()
+        version = "(checkout installed per run)"
+        if spec.key != OURS_KEY:
+            probe = (
+                f"import importlib.metadata as m, sys; sys.stdout.write(m.version({spec.dist!r}))"
+            )
+            done = _run([str(python), "-I", "-c", probe], 60.0, base)
+            if done.returncode != 0:
+                return Peer(spec, None, None, f"installed, but no version: {_tail(done.stderr)}")
+            version = done.stdout.strip()
         marker.write_text(json.dumps({"requirement": spec.requirement, "version": version}))
         log(f"  {spec.label} {version} ready in {time.monotonic() - started:.0f} s")
         return Peer(spec, python, version)
@@ -117,3 +132,67 @@ def prepare(
 
 def prepare_all(base: Path = PEERS_DIR, *, log: Callable[[str], None] = print) -> dict[str, Peer]:
     return {spec.key: prepare(spec, base, log=log) for spec in PEER_SPECS}
+
+
+OURS_KEY = "ec2imds-installed"
+
+
+def _copy_source(repo: Path, dest: Path) -> Path:
+    """What building ec2imds needs, copied as it is now: pyproject, README, the package."""
+    dest.mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(repo / name, dest / name)
+    shutil.copytree(
+        repo / "ec2imds", dest / "ec2imds", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    return dest
+
+
+def prepare_ours(
+    repo: Path,
+    workdir: Path,
+    base: Path = PEERS_DIR,
+    *,
+    timeout: float = 600.0,
+    log: Callable[[str], None] = print,
+) -> Peer:
+    """ec2imds as users get it: a regular (not editable) install of the code as it is now.
+
+    The project's own venv has ec2imds installed editable, and setuptools' editable
+    finder (imported by a ``.pth`` file at every start-up) roughly doubles the
+    interpreter's start-up; the peers are regular installs, so ec2imds is too. The venv
+    (runtime dependencies and a build backend) is created once and reused; the code is
+    copied and installed afresh for every run, so a run measures one version throughout.
+    """
+    with open(repo / "pyproject.toml", "rb") as fh:
+        project = tomllib.load(fh)
+    deps = list(project["project"]["dependencies"])
+    backend = list(project["build-system"]["requires"])
+    spec = PeerSpec(OURS_KEY, "ec2imds (installed)", " ".join(sorted(deps + backend)), "ec2imds")
+    env_ready = prepare(spec, base, timeout=timeout, log=log)
+    if not env_ready.ok or env_ready.python is None:
+        return env_ready
+    try:
+        src = _copy_source(repo, workdir / "ec2imds-src")
+        done = _run(
+            [
+                str(env_ready.python),
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--no-input",
+                "-q",
+                "--no-deps",
+                "--no-build-isolation",
+                "--force-reinstall",
+                str(src),
+            ],
+            timeout,
+            workdir,
+        )
+        if done.returncode != 0:
+            return Peer(spec, None, None, f"installing this checkout failed: {_tail(done.stderr)}")
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Peer(spec, None, None, f"installing this checkout failed: {exc}")
+    return Peer(spec, env_ready.python, str(project["project"].get("version")))
