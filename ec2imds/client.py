@@ -28,7 +28,7 @@ from ec2imds.tokens import TokenStore
 from ec2imds.transport import AsyncTransport, Transport
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator, Mapping
+    from collections.abc import AsyncGenerator, Generator, Mapping
 
     import httpx
 
@@ -280,7 +280,7 @@ class IMDS:
         interval: float | Mapping[Category, float] | None = None,
         existing: bool = True,
         grace: float | None = None,
-    ) -> Iterator[WatchEvent]:
+    ) -> Generator[WatchEvent, None, None]:
         """Poll for interruption and lifecycle news; one typed event per appearance or
         change: ``for event in imds.watch("spot"): ...`` (see :mod:`ec2imds.watch`).
 
@@ -416,7 +416,7 @@ class AsyncIMDS:
         interval: float | Mapping[Category, float] | None = None,
         existing: bool = True,
         grace: float | None = None,
-    ) -> AsyncIterator[WatchEvent]:
+    ) -> AsyncGenerator[WatchEvent, None]:
         """``async for event in aimds.watch("spot"): ...``; see :meth:`IMDS.watch`."""
         from ec2imds.watch import DEFAULT_GRACE, awatch_events
 

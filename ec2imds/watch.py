@@ -63,12 +63,11 @@ import logging
 import math
 import time
 from collections.abc import (
-    AsyncIterator,
+    AsyncGenerator,
     Awaitable,
     Callable,
     Generator,
     Iterable,
-    Iterator,
     Mapping,
 )
 from dataclasses import dataclass
@@ -539,7 +538,7 @@ def watch_events(
     interval: float | Mapping[Category, float] | None = None,
     existing: bool = True,
     grace: float = DEFAULT_GRACE,
-) -> Iterator[WatchEvent]:
+) -> Generator[WatchEvent, None, None]:
     """The sync driver: events from polling with ``get(path) -> body | None (404)``.
 
     ``categories``: ``spot``, ``rebalance``, ``maintenance``, ``autoscaling`` (default:
@@ -550,7 +549,7 @@ def watch_events(
 
 def _drive(
     get: Callable[[str], bytes | None], flow: Generator[Step, Reply, None]
-) -> Iterator[WatchEvent]:
+) -> Generator[WatchEvent, None, None]:
     reply: Reply = None
     try:
         while True:
@@ -575,14 +574,14 @@ def awatch_events(
     interval: float | Mapping[Category, float] | None = None,
     existing: bool = True,
     grace: float = DEFAULT_GRACE,
-) -> AsyncIterator[WatchEvent]:
+) -> AsyncGenerator[WatchEvent, None]:
     """The async driver (see :func:`watch_events`); cancel the task or break to stop."""
     return _adrive(get, watch_flow(*categories, interval=interval, existing=existing, grace=grace))
 
 
 async def _adrive(
     get: Callable[[str], Awaitable[bytes | None]], flow: Generator[Step, Reply, None]
-) -> AsyncIterator[WatchEvent]:
+) -> AsyncGenerator[WatchEvent, None]:
     reply: Reply = None
     try:
         while True:
