@@ -245,7 +245,11 @@ def _retryable(answer: Response | Failure, session: EndpointSession) -> bool:
         return answer.status == 429 or answer.status >= 500
     if answer.kind in ("too_large", "protocol"):
         return False
-    if answer.kind == "read":
+    if answer.kind in ("read", "timeout"):
+        # Connected, then dropped or silent: something is there. (A GET's token came from
+        # this endpoint, in this process or, through the store, in an earlier one; a PUT
+        # that times out before the endpoint ever answered is the hop limit, decided
+        # before this is asked.)
         return True
     # Nothing ever answered here: it is probably not an IMDS (off EC2); fail fast.
     return session.answered
