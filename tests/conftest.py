@@ -177,3 +177,14 @@ def make_client(mode: str, portal: BlockingPortal) -> Iterator[ClientFactory]:
     yield factory
     for client in made:
         client.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the fault matrix's counts (tests/test_faults.py) when it ran."""
+    from tests._reliability import TALLY
+
+    lines = TALLY.summary()
+    if lines:
+        terminalreporter.write_sep("=", "fault matrix (tests/test_faults.py)")
+        for line in lines:
+            terminalreporter.write_line(line)
