@@ -30,8 +30,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ec2imds.errors import PATH_ERRORS, IMDSError, IMDSValidationError
 
@@ -70,9 +69,11 @@ MAX_NODES = 20_000
 _NAME = re.compile(r"[A-Za-z0-9+\-=.,_:@~]+")
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One listing entry: ``key`` in the raw tree, ``segment`` in the URL."""
+class Entry(NamedTuple):
+    """One listing entry: ``key`` in the raw tree, ``segment`` in the URL.
+
+    (A NamedTuple, not a dataclass: the command line imports this module at start-up.)
+    """
 
     key: str
     segment: str
