@@ -258,18 +258,23 @@ def test_equals_in_a_leaf_key_is_just_a_name(conn: Conn, tok: str) -> None:
     assert encoded.body == b"equals in a tag key"
 
 
+def test_a_leaf_with_a_trailing_slash_is_served_as_aws_does(conn: Conn, tok: str) -> None:
+    plain = conn.get("/latest/meta-data/instance-id", tok)
+    slashed = conn.get("/latest/meta-data/instance-id/", tok)
+    assert (slashed.status, slashed.body) == (200, plain.body)
+    assert conn.get("/latest/user-data/", tok).status == conn.get("/latest/user-data", tok).status
+
+
 @pytest.mark.parametrize(
     "path",
     [
         "meta-data/instance-id/extra",
-        "meta-data/instance-id/",
         "meta-data/instance",
         "meta-data/placement/regionx",
         "meta-data//instance-id",
         "meta-data/public-keys/0/openssh-key/more",
         "meta-data/nothing-here/",
         "nothing",
-        "user-data/",
     ],
 )
 def test_unknown_paths_are_404_exact_match(conn: Conn, tok: str, path: str) -> None:

@@ -354,8 +354,8 @@ class SimulatorCore:
             node = node[key]
         if isinstance(node, dict):
             return _plain(200, _listing(node))
-        if directory:
-            return _plain(404)
+        # A leaf asked for with a trailing slash is still served, as AWS does
+        # (``meta-data/instance-id/``, ``user-data/``; see boto/boto#1900).
         return _plain(200, node.encode() if isinstance(node, str) else node)
 
     # -- tokens ------------------------------------------------------------------------
