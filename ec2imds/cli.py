@@ -1,9 +1,10 @@
 """The ``ec2imds`` command (also ``python -m ec2imds``): IMDS as JSON for ``jq``.
 
 Keeps ec2imds 0.0.3's flags and output (one JSON object keyed by category path) and adds
-``--raw``, ``--tree``, ``--schema``, ``--validate`` and ``--simulate``. Start-up matters
-(one call per value in shell scripts), so this module imports only the standard library
-and the catalog; the client, the models and httpx are imported when a request needs them.
+``--raw``, ``--tree``, ``--schema``, ``--validate``, ``--watch`` and ``--simulate``.
+Start-up matters (one call per value in shell scripts), so this module imports only the
+standard library and the catalog; the client, the models and httpx are imported when a
+request needs them (never httpx: requests go through the one-shot driver).
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from ec2imds import __version__, _values
 from ec2imds.endpoints import DEFAULT_ENDPOINTS, construct_endpoint_list_str
@@ -51,11 +53,24 @@ examples:
   ec2imds --schema > imds.schema.json       the JSON Schema of --tree output
   ec2imds --validate saved.json             check a saved --tree dump
   ec2imds --simulate -a                     try it anywhere: the embedded simulator
+  ec2imds --watch                           one JSON line per event, as they come
+  ec2imds --watch spot --once --exec 'systemctl start drain.service'
+                                            wait for a spot interruption, then drain
+  ec2imds --watch maintenance autoscaling --interval 60 | jq -c .value
+
+watching (--watch [CATEGORY...]; categories: spot, rebalance, maintenance, autoscaling,
+default all): polls every 5 s (spot, rebalance), 30 s (maintenance) or 10 s (autoscaling)
+unless --interval says otherwise; prints each event once, when it appears or changes;
+what is already there at start is printed at once (but not Auto Scaling's steady
+InService). --exec runs CMD (split like a shell does, but no shell) once per event with
+the event's JSON line on its stdin and its output on stderr; the watch waits for it and
+goes on if it fails. SIGINT or SIGTERM end the watch with status 0.
 
 exit codes:
-  0  success
+  0  success (and a --watch ended by SIGINT or SIGTERM)
   1  runtime error: IMDS unreachable or disabled, token, HTTP or validation error,
-     or an invalid --validate file (with -a, the other categories are still printed)
+     or an invalid --validate file (with -a, the other categories are still printed);
+     with --watch: IMDS disabled or lost for over 60 s, or the CMD of --once failed
   2  usage error: bad flag, regex, category, endpoint or setting
 
 environment:
@@ -104,6 +119,19 @@ def _parser() -> argparse.ArgumentParser:
         help="print a JSON Schema (default: InstanceMetadata, the --tree output)",
     )
     cmd.add_argument("--validate", metavar="FILE", help="validate a saved --tree dump ('-': stdin)")
+    cmd.add_argument(
+        "--watch",
+        action="store_true",
+        help="print one JSON line per event (CATEGORY: spot, rebalance, maintenance, autoscaling)",
+    )
+    watch = p.add_argument_group("watch options")
+    watch.add_argument(
+        "--exec", metavar="CMD", dest="exec_cmd", help="run CMD per event, its JSON on stdin"
+    )
+    watch.add_argument("--once", action="store_true", help="exit after the first event")
+    watch.add_argument(
+        "--interval", metavar="SECONDS", help="seconds between polls (default: 5, 30 or 10)"
+    )
     opt = p.add_argument_group("options")
     opt.add_argument(
         "-v", "--verbose", action="count", default=0, help="more detail on stderr (-vv: requests)"
@@ -122,7 +150,12 @@ def _parser() -> argparse.ArgumentParser:
     opt.add_argument(
         "--simulate", action="store_true", help="query the embedded IMDS simulator instead"
     )
-    p.add_argument("categories", nargs="*", metavar="CATEGORY", help="category paths to print")
+    p.add_argument(
+        "categories",
+        nargs="*",
+        metavar="CATEGORY",
+        help="category paths to print (with --watch: categories to watch)",
+    )
     return p
 
 
@@ -347,6 +380,127 @@ def _cmd_validate(run: _Run, file: str) -> None:
         print(f"{file}: valid")
 
 
+def _watch_categories(texts: list[str]) -> list[str]:
+    from ec2imds.watch import CATEGORIES
+
+    for text in texts:
+        if text not in CATEGORIES:
+            import difflib
+
+            close = difflib.get_close_matches(text.strip("/").split("/")[-1], CATEGORIES, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise UsageError(
+                f"--watch {text!r}: unknown category ({hint}one of: {', '.join(CATEGORIES)})"
+            )
+    return texts
+
+
+def _interval(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise UsageError(f"--interval {text!r}: not a positive number of seconds")
+    return seconds
+
+
+def _exec_argv(text: str | None) -> list[str] | None:
+    """``--exec CMD`` split as a shell would (quotes, backslashes), but never run by a
+    shell: no expansion, no pipes, nothing an event's content could inject into."""
+    if text is None:
+        return None
+    import shlex
+    import shutil
+
+    try:
+        argv = shlex.split(text)
+    except ValueError as exc:
+        raise UsageError(f"--exec {text!r}: {exc}") from None
+    if not argv:
+        raise UsageError("--exec: an empty command")
+    # A typo in the drain command must show now, not when the interruption comes.
+    if shutil.which(argv[0]) is None:
+        raise UsageError(f"--exec {text!r}: {argv[0]!r}: command not found or not executable")
+    return argv
+
+
+def _run_exec(argv: list[str], line: str) -> str | None:
+    """Run ``argv`` with ``line`` on its stdin and its stdout on our stderr (ours is the
+    event stream); the failure, or None."""
+    import shlex
+    import subprocess
+
+    sys.stderr.flush()
+    try:
+        out: int | None = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        out = None
+    try:
+        done = subprocess.run(  # noqa: S603 - the user's own command, no shell
+            argv, input=(line + "\n").encode(), stdout=out, check=False
+        )
+    except OSError as exc:
+        return f"--exec {shlex.join(argv)}: {exc.strerror or exc}"
+    if done.returncode < 0:
+        return f"--exec {shlex.join(argv)}: killed by signal {-done.returncode}"
+    if done.returncode:
+        return f"--exec {shlex.join(argv)}: exit status {done.returncode}"
+    return None
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (systemd, docker stop) ends a watch as Ctrl-C does."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _cmd_watch(run: _Run) -> None:
+    """One JSON line per event on stdout, flushed; ``--exec`` runs per event; ``--once``
+    stops after the first. SIGINT and SIGTERM end it with status 0."""
+    from ec2imds.errors import IMDSConfigError, IMDSError
+    from ec2imds.watch import Category, watch_events
+
+    args = run.args
+    categories = cast("list[Category]", _watch_categories(args.categories))
+    interval = _interval(args.interval)
+    argv = _exec_argv(args.exec_cmd)
+    with _sigterm_as_interrupt():
+        try:
+            with run.driver() as driver:
+                for event in watch_events(driver.get, *categories, interval=interval):
+                    line = json.dumps(event.to_json(), ensure_ascii=False)
+                    sys.stdout.write(line + "\n")
+                    sys.stdout.flush()
+                    failure = None if argv is None else _run_exec(argv, line)
+                    if failure is not None:
+                        print(f"{PROG}: {failure}", file=sys.stderr, flush=True)
+                    if args.once:
+                        run.failed = failure is not None
+                        return
+        except KeyboardInterrupt:
+            return
+        except IMDSConfigError:
+            raise
+        except IMDSError as exc:
+            run.error("; ".join([str(exc), *getattr(exc, "__notes__", ())]))
+
+
 @contextmanager
 def _logging_to_stderr(verbose: int) -> Iterator[None]:
     """Show ec2imds's log on stderr for this invocation (warnings; -v info; -vv requests)."""
@@ -385,6 +539,7 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             "tree",
             "schema",
             "validate",
+            "watch",
         )
         if getattr(args, name) not in (None, False)
     ]
@@ -392,8 +547,12 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         flags = ", ".join(_FLAG[c] for c in commands)
         raise UsageError(f"conflicting commands: {flags} (give one)")
     command = commands[0] if commands else ("categories" if args.categories else "all")
-    if args.categories and command not in ("categories", "all"):
+    if args.categories and command not in ("categories", "all", "watch"):
         raise UsageError(f"{_FLAG[command]} takes no category arguments")
+    if command != "watch":
+        for name, flag in (("exec_cmd", "--exec"), ("once", "--once"), ("interval", "--interval")):
+            if getattr(args, name) not in (None, False):
+                raise UsageError(f"{flag} goes with --watch")
     if args.imds is not None:
         from ec2imds.endpoints import mk_endpoint_list_from_str
 
@@ -414,6 +573,7 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         "tree": lambda: _cmd_tree(run),
         "schema": lambda: _cmd_schema(args.schema),
         "validate": lambda: _cmd_validate(run, args.validate),
+        "watch": lambda: _cmd_watch(run),
     }
     handlers[command]()
     return EXIT_RUNTIME if run.failed else EXIT_OK
@@ -434,6 +594,7 @@ _FLAG = {
     "tree": "--tree",
     "schema": "--schema",
     "validate": "--validate",
+    "watch": "--watch",
     "categories": "CATEGORY",
 }
 

@@ -243,13 +243,21 @@ def test_importing_the_package_stays_cheap() -> None:
         (["-a"], ["httpx"]),
         (["--tree"], ["httpx"]),
         (["-U"], ["httpx", "pydantic"]),
+        (["--watch", "--once", "--interval", "0.1"], ["httpx"]),
     ],
 )
 def test_a_run_imports_only_what_it_needs(
-    sim: IMDSSimulator, tmp_path: Path, args: list[str], absent: list[str]
+    sim: IMDSSimulator,
+    tmp_path: Path,
+    args: list[str],
+    absent: list[str],
+    request: pytest.FixtureRequest,
 ) -> None:
     """Start-up is most of a one-value call: no httpx in the command line at all, and no
     pydantic unless a value needs the models."""
+    if "--watch" in args:  # a spot notice for --once to end on, removed afterwards
+        sim.inject_spot_interruption()
+        request.addfinalizer(lambda: sim.delete("meta-data/spot"))
     code = (
         "import sys, io\n"
         "from ec2imds.cli import main\n"
