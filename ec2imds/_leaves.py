@@ -141,7 +141,12 @@ def parse_mac(value: object) -> str:
 
 
 def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+        _fail("time", f"{_show(value)} is out of range in UTC")
 
 
 def _iso_or_none(text: str) -> datetime | None:

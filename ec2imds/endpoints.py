@@ -49,7 +49,10 @@ DEFAULT_PORT = 80
 
 _V6 = re.compile(r"^\[([0-9a-f:.]+(?:%[a-z0-9._\-]+)?)\](?::([0-9]+))?$", re.I)
 _V4 = re.compile(r"^([0-9.]+)(?::([0-9]+))?$")
-_NAME = re.compile(r"^((?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.?)+)(?::([0-9]+))?$", re.I)
+# Labels of at most 63 characters, separated by single dots. (Each dot is required
+# between labels: with an optional dot, "aaaa…a!" backtracks exponentially.)
+_LABEL = r"[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?"
+_NAME = re.compile(rf"^({_LABEL}(?:\.{_LABEL})*\.?)(?::([0-9]+))?$", re.I)
 _URL = re.compile(r"^http://([^/?#]+)/?$", re.I)
 
 
