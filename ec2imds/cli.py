@@ -86,7 +86,9 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
+        # argparse quotes arguments as given: escape control characters, so that an
+        # argument cannot break the one-line message or send terminal escapes.
+        raise UsageError("".join(c if c.isprintable() else repr(c)[1:-1] for c in message))
 
 
 def _parser() -> argparse.ArgumentParser:
