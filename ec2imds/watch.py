@@ -1,21 +1,19 @@
 """Watching IMDS for the news that the instance is about to go.
 
 ``imds.watch()`` (sync) and ``aimds.watch()`` (async) poll the volatile categories that
-announce it and yield one typed event each time something appears or changes::
+announce it and yield one typed event each time something appears or changes (one token
+serves every poll)::
 
     for event in imds.watch("spot", "rebalance"):
         match event:
             case SpotInstanceActionEvent(value=notice):
                 drain(before=notice.time)
 
-=================  ===================================================  ==================
-category           paths polled (one token for all polls)               default interval
-=================  ===================================================  ==================
-``spot``           ``meta-data/spot/instance-action``, ``termination-time``   5 s (AWS advice)
-``rebalance``      ``meta-data/events/recommendations/rebalance``       5 s (as spot)
-``maintenance``    ``meta-data/events/maintenance/scheduled``           30 s
-``autoscaling``    ``meta-data/autoscaling/target-lifecycle-state``     10 s
-=================  ===================================================  ==================
+* ``spot``: ``meta-data/spot/instance-action`` and ``meta-data/spot/termination-time``,
+  every 5 s (AWS's advice: the notice comes two minutes ahead);
+* ``rebalance``: ``meta-data/events/recommendations/rebalance``, every 5 s (as spot);
+* ``maintenance``: ``meta-data/events/maintenance/scheduled``, every 30 s;
+* ``autoscaling``: ``meta-data/autoscaling/target-lifecycle-state``, every 10 s.
 
 Maintenance is announced days ahead, so 30 s loses nothing; an Auto Scaling lifecycle
 hook waits an hour by default, so 10 s is plenty. ``interval=`` overrides (one number for
@@ -94,6 +92,7 @@ __all__ = [
     "CATEGORIES",
     "DEFAULT_GRACE",
     "DEFAULT_INTERVALS",
+    "PATHS",
     "Category",
     "Change",
     "Event",
@@ -102,9 +101,11 @@ __all__ = [
     "Kind",
     "LifecycleStateEvent",
     "RebalanceRecommendationEvent",
+    "Reply",
     "ScheduledMaintenanceEvent",
     "SpotInstanceActionEvent",
     "SpotTerminationTimeEvent",
+    "Step",
     "Wait",
     "WatchEvent",
     "awatch_events",
