@@ -450,7 +450,9 @@ def test_any_bytes_at_any_leaf_names_that_leaf(leaf: str, data: bytes) -> None:
         error = exc
     if error is not None:
         assert error.path == leaf.replace("=my-key", "").replace("=other-key", "")
-        assert error.value == data
+        found = catalog.match(error.path)
+        holds_credentials = found is not None and found[0].type in base._SECRET_DOCUMENTS
+        assert error.value == (None if holds_credentials else data)  # credentials withheld
 
 
 names = sorted({seg for e in catalog.ENTRIES for seg in e.path.split("/") if seg} | {MAC0})

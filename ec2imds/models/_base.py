@@ -151,10 +151,13 @@ def _pydantic(parse: Callable[[object], T]) -> Callable[[object], T]:
 
 
 def parse_secret(value: object) -> SecretStr:
-    """A secret string; never shown by repr, str or a default dump."""
+    """A secret string; never shown by repr, str, a default dump or an error message."""
     if isinstance(value, SecretStr):
         return value
-    return SecretStr(parse_text(value))
+    try:
+        return SecretStr(parse_text(value))
+    except LeafError as exc:
+        raise LeafError(exc.kind, f"a {type(value).__name__} (not shown), not text") from None
 
 
 def _raw_extra(value: object) -> object:
@@ -340,13 +343,25 @@ def _find_key(node: Mapping[Any, Any], part: object) -> Any:
     return None
 
 
-def _to_error(exc: ValidationError, raw: object, path: str) -> IMDSValidationError:
-    errors = exc.errors(include_url=False)
-    first = errors[0]
+def _secret_documents() -> frozenset[str]:
+    """Names of the JSON documents that hold a secret (IAM and identity credentials)."""
+    return frozenset(
+        shape.name
+        for shape in catalog.JSON_SHAPES
+        if any("SecretStr" in f.type for f in shape.fields)
+    )
+
+
+_SECRET_DOCUMENTS = _secret_documents()
+
+
+def _locate(loc: tuple[int | str, ...], raw: object, path: str) -> tuple[str, list[str], object]:
+    """Where a pydantic error location is: the IMDS path, the keys inside the JSON document
+    at that path (if any), and the raw node there (None when the path leaves ``raw``)."""
     segments: list[str] = []
     inner: list[str] = []
     node: object = raw
-    for part in first["loc"]:
+    for part in loc:
         if part == "[key]":
             continue
         hit = None if inner else catalog.match(_join(path, *segments))
@@ -356,7 +371,21 @@ def _to_error(exc: ValidationError, raw: object, path: str) -> IMDSValidationErr
         key = _find_key(node, part) if isinstance(node, Mapping) else None
         node = node[key] if key is not None and isinstance(node, Mapping) else None
         segments.append(str(part))
-    full = _join(path, *segments)
+    return _join(path, *segments), inner, node
+
+
+def _holds_credentials(full: str) -> str | None:
+    """The document type when the leaf at ``full`` is one that holds credentials."""
+    hit = catalog.match(full)
+    return hit[0].type if hit is not None and hit[0].type in _SECRET_DOCUMENTS else None
+
+
+def _to_error(exc: ValidationError, raw: object, path: str) -> IMDSValidationError:
+    """The error to raise for ``exc``, chained to it (or, when credentials are involved,
+    to a copy of it that quotes none of their values: a logged traceback shows causes)."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    full, inner, node = _locate(first["loc"], raw, path)
     message = first["msg"]
     if not first["type"].startswith("imds_"):
         message = f"{message} (got {_show(first['input'])})"
@@ -364,7 +393,33 @@ def _to_error(exc: ValidationError, raw: object, path: str) -> IMDSValidationErr
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     # The offending value: the raw leaf body when the path reaches one, else pydantic's input.
     value = node if node is not None and not isinstance(node, Mapping) else first["input"]
-    return IMDSValidationError(f"{where}: {message}{more}", path=full, value=value)
+    document = _holds_credentials(full)
+    if document is not None:
+        # The error never carries the document's text, and when the document itself is
+        # bad (not JSON, not an object) the message does not quote it either.
+        value = None
+        if not inner:
+            message = f"not a valid {document} document (its content is not shown)"
+    error = IMDSValidationError(f"{where}: {message}{more}", path=full, value=value)
+    hidden = [_holds_credentials(_locate(e["loc"], raw, path)[0]) is not None for e in errors]
+    cause: ValidationError = exc
+    if any(hidden):
+        cause = ValidationError.from_exception_data(
+            exc.title,
+            [
+                {
+                    "type": PydanticCustomError(e["type"], "not shown (credentials)")
+                    if hide
+                    else PydanticCustomError(e["type"], e["msg"]),
+                    "loc": e["loc"],
+                    "input": None if hide else e["input"],
+                }
+                for e, hide in zip(errors, hidden, strict=True)
+            ],
+            hide_input=True,
+        )
+    error.__cause__ = cause
+    return error
 
 
 def validate_raw(model: type[M], raw: object, *, path: str) -> M:
@@ -376,7 +431,8 @@ def validate_raw(model: type[M], raw: object, *, path: str) -> M:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise _to_error(exc, raw, path) from exc
+        error = _to_error(exc, raw, path)
+    raise error
 
 
 _ADAPTERS: dict[object, TypeAdapter[Any]] = {}
@@ -396,7 +452,8 @@ def validate_value(tp: object, raw: object, *, path: str) -> Any:
     try:
         return _adapter(tp).validate_python(raw)
     except ValidationError as exc:
-        raise _to_error(exc, raw, path) from exc
+        error = _to_error(exc, raw, path)
+    raise error
 
 
 def field_type(model: type[BaseModel], name: str) -> object:
