@@ -149,7 +149,8 @@ class EndpointSession:
         self._token: Token | None = None
         #: The value of the last token IMDS rejected or the caller expired: never reused,
         #: even when a store that cannot forget (0.0.3's callbacks) hands it back.
-        self._stale: str | None = None
+        #: Kept as the Token (whose repr hides the value), never as a bare string.
+        self._stale: Token | None = None
         #: Counts finished token PUT flows; with ``_failure``, lets the callers queued
         #: behind a PUT share its outcome (single flight for failures too).
         self.generation = 0
@@ -178,7 +179,7 @@ class EndpointSession:
         stored = self._store_call("load")
         if (
             isinstance(stored, Token)
-            and stored.value != self._stale
+            and (self._stale is None or stored.value != self._stale.value)
             and stored.usable(self.settings.refresh_margin)
         ):
             with self._guard:
@@ -194,7 +195,7 @@ class EndpointSession:
     def drop_token(self, token: Token) -> None:
         """Forget ``token`` (IMDS rejected it), unless it was already replaced."""
         with self._guard:
-            self._stale = token.value
+            self._stale = token
             if self._token is not None and self._token.value != token.value:
                 return
             self._token = None
@@ -204,7 +205,7 @@ class EndpointSession:
         """Forget the cached token and never reuse it: the next request gets a new one."""
         with self._guard:
             if self._token is not None:
-                self._stale = self._token.value
+                self._stale = self._token
             self._token = None
 
     def finish_put(self, failure: IMDSError | None) -> None:
