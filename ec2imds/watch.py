@@ -363,7 +363,9 @@ def _items(cls: type[WatchEvent], body: bytes | None) -> list[tuple[tuple[str, s
     if value is None:
         return []
     if cls is ScheduledMaintenanceEvent:
-        return [(_maintenance_key(item), item) for item in value]
+        # One value per EventId (the last, should IMDS ever list one twice), so that the
+        # same poll fed again can never emit again.
+        return list({_maintenance_key(item): item for item in value}.items())
     if cls is SpotTerminationTimeEvent and not isinstance(value, datetime):
         return []  # "not a time value": not marked for termination (AWS)
     return [((cls.path, ""), value)]

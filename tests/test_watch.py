@@ -269,6 +269,9 @@ _BODIES: dict[str, list[bytes | None]] = {
         scheduled_body(maintenance("e-1")),
         scheduled_body(maintenance("e-1"), maintenance("e-2")),
         scheduled_body(maintenance("e-1", not_before="22 Jan 2030 09:00:43 GMT")),
+        scheduled_body(
+            maintenance("e-2"), maintenance("e-2", not_before="1 Feb 2030 09:00:43 GMT")
+        ),
     ],
     LIFECYCLE: [None, b"InService", b"Standby", b"Terminated"],
 }
