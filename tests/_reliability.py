@@ -1,4 +1,5 @@
-"""The fault matrix's tally: every fault tried and how it ended, printed after the run.
+"""The fault matrix's tally: every fault tried and how it ended, printed after the run
+(with the soak's figures).
 
 ``tests/test_faults.py`` records one :class:`Trial` per (fault, target, driver) it runs;
 ``tests/conftest.py`` prints :func:`summary` in pytest's terminal summary, so the figures
@@ -31,17 +32,23 @@ class Tally:
 
     def __init__(self) -> None:
         self.trials: list[Trial] = []
+        self.notes: list[str] = []
 
     def record(self, trial: Trial) -> None:
         self.trials.append(trial)
+
+    def note(self, line: str) -> None:
+        """A figure of another reliability test (the soak), printed after the matrix."""
+        self.notes.append(line)
 
     def counts(self) -> Counter[Verdict]:
         return Counter(t.verdict for t in self.trials)
 
     def summary(self) -> list[str]:
-        """Lines for the terminal: the totals, one line per fault, then any wrong trial."""
+        """Lines for the terminal: the totals, one line per fault, any wrong trial, and
+        the notes of the other reliability tests."""
         if not self.trials:
-            return []
+            return list(self.notes)
         counts = self.counts()
         faults = list(dict.fromkeys(t.fault for t in self.trials))
         targets = sorted({t.target for t in self.trials})
@@ -65,7 +72,7 @@ class Tally:
             for t in self.trials
             if t.verdict == "failed wrongly"
         ]
-        return lines
+        return lines + self.notes
 
 
 #: The one tally of a pytest session.

@@ -180,11 +180,11 @@ def make_client(mode: str, portal: BlockingPortal) -> Iterator[ClientFactory]:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Print the fault matrix's counts (tests/test_faults.py) when it ran."""
+    """Print the fault matrix's counts and the soak's figures, when they ran."""
     from tests._reliability import TALLY
 
     lines = TALLY.summary()
     if lines:
-        terminalreporter.write_sep("=", "fault matrix (tests/test_faults.py)")
+        terminalreporter.write_sep("=", "reliability (tests/test_faults.py, tests/test_soak.py)")
         for line in lines:
             terminalreporter.write_line(line)

@@ -5,9 +5,9 @@
   a seeded mix of categories for 10 s: no error, every value right, token PUTs close to
   one per token lifetime per endpoint (single flight under load), and no thread or file
   descriptor left once everything is closed.
-* 1000 :class:`IMDS` clients (and 300 of each other driver) created, used and closed one
-  after the other against a simulator in another process: no socket, descriptor or
-  thread left behind (``tests/test_client.py`` has the plain sync case, one fetch per
+* 1000 :class:`IMDS` clients (and 1000 one-shot drivers, 500 async clients) created, used
+  and closed one after the other against a simulator in another process: no socket,
+  descriptor or thread left behind (``tests/test_client.py`` has the plain sync case, one fetch per
   client; here each client runs a crawl, so its thread pool comes and goes too).
 """
 
@@ -30,6 +30,7 @@ from ec2imds.client import IMDS, AsyncIMDS
 from ec2imds.models import Placement, Spot
 from ec2imds.settings import Settings
 from ec2imds.simulator import IMDSSimulator
+from tests._reliability import TALLY
 
 pytestmark = pytest.mark.slow
 
@@ -191,6 +192,12 @@ def test_64_threads_and_64_tasks_for_10_s() -> None:
     for n, rejections in zip(puts, rejected, strict=True):
         assert lifetimes - 1 <= n <= lifetimes + 2 + rejections, (puts, rejected)
     assert settled(before) == before
+    TALLY.note(
+        f"soak: {WORKERS} threads + {WORKERS} tasks, {DURATION:g} s, {TTL} s tokens: "
+        f"{reads['sync']} + {reads['async']} reads ({gets[0]} + {gets[1]} GETs), 0 errors, "
+        f"token PUTs per endpoint {puts[0]} and {puts[1]} (401s: {rejected[0]}, "
+        f"{rejected[1]}), threads and descriptors as before"
+    )
 
 
 # -- many clients, one after the other -------------------------------------------------------
@@ -254,3 +261,4 @@ def test_many_clients_one_after_the_other_leave_nothing_behind(
     before = (threading.active_count(), fds())
     run_many(clients)
     assert settled(before) == before
+    TALLY.note(f"{clients} {driver} clients one after the other: threads and descriptors as before")
