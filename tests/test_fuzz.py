@@ -566,11 +566,14 @@ WORDS = [
 ]  # fmt: skip
 
 
+#: Options (and their abbreviations) that point the command elsewhere, start the
+#: simulator, poll on (the watcher) or run a program per event: never generated.
+_NEVER = ("--imds", "--simulate", "--watch", "--exec")
+
+
 def _sends_elsewhere(arg: str) -> bool:
-    """An argument that could point the command at another IMDS (``--imds`` and its
-    abbreviations) or start the embedded simulator."""
     name = arg.split("=", 1)[0]
-    return len(name) >= 3 and ("--imds".startswith(name) or "--simulate".startswith(name))
+    return len(name) >= 3 and any(option.startswith(name) for option in _NEVER)
 
 
 def _safe(arg: str) -> bool:
