@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
+from hypothesis import settings as hypothesis_settings
 
 from ec2imds._oneshot import OneShot
 from ec2imds.settings import Settings
@@ -17,6 +18,11 @@ from ec2imds.tokens import MemoryTokenStore, Token, TokenStore
 from ec2imds.transport import AsyncTransport, Transport
 
 T = TypeVar("T")
+
+# Property tests are deterministic: the same examples on every run and in CI, so a
+# failure is reproducible and a pass means the same thing each time.
+hypothesis_settings.register_profile("ec2imds", derandomize=True, deadline=None)
+hypothesis_settings.load_profile("ec2imds")
 
 #: The real IMDS addresses. No test may ever reach them.
 REAL_IMDS = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}

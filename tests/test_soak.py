@@ -45,14 +45,19 @@ def fds() -> int:
 
 
 def settled(before: tuple[int, int], bound: float = 10.0) -> tuple[int, int]:
-    """Thread and descriptor counts once they are back to ``before`` (threads that were
-    told to stop need a moment to end), or as they are after ``bound`` seconds."""
+    """Thread and descriptor counts once they are back to ``before`` or below (threads
+    that were told to stop need a moment to end; one left over by an earlier test may end
+    meanwhile), or as they are after ``bound`` seconds. A leak stays above ``before``."""
     deadline = time.monotonic() + bound
     while True:
         now = (threading.active_count(), fds())
-        if now == before or time.monotonic() > deadline:
+        if (now[0] <= before[0] and now[1] <= before[1]) or time.monotonic() > deadline:
             return now
         time.sleep(0.05)
+
+
+def no_more_than(now: tuple[int, int], before: tuple[int, int]) -> bool:
+    return now[0] <= before[0] and now[1] <= before[1]
 
 
 # -- what the readers read -------------------------------------------------------------------
@@ -191,7 +196,8 @@ def test_64_threads_and_64_tasks_for_10_s() -> None:
     lifetimes = DURATION / (TTL * 0.9)
     for n, rejections in zip(puts, rejected, strict=True):
         assert lifetimes - 1 <= n <= lifetimes + 2 + rejections, (puts, rejected)
-    assert settled(before) == before
+    after = settled(before)
+    assert no_more_than(after, before), (after, before)
     TALLY.note(
         f"soak: {WORKERS} threads + {WORKERS} tasks, {DURATION:g} s, {TTL} s tokens: "
         f"{reads['sync']} + {reads['async']} reads ({gets[0]} + {gets[1]} GETs), 0 errors, "
@@ -260,5 +266,6 @@ def test_many_clients_one_after_the_other_leave_nothing_behind(
     run_many(3)  # warm: imports, the models' validators
     before = (threading.active_count(), fds())
     run_many(clients)
-    assert settled(before) == before
+    after = settled(before)
+    assert no_more_than(after, before), (after, before)
     TALLY.note(f"{clients} {driver} clients one after the other: threads and descriptors as before")
