@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
@@ -17,6 +15,11 @@ from ec2imds.settings import Settings
 from ec2imds.tokens import MemoryTokenStore, Token, TokenStore
 from ec2imds.transport import AsyncTransport, Transport
 
+# The real-IMDS guard: importing it makes any connection to, or name lookup of,
+# 169.254.169.254 or fd00:ec2::254 fail loudly, for the whole test process. It is the
+# module the command-line tests' subprocesses load as their sitecustomize.
+from tests._guard.sitecustomize import RealIMDSAccess
+
 T = TypeVar("T")
 
 # Property tests are deterministic: the same examples on every run and in CI, so a
@@ -24,51 +27,7 @@ T = TypeVar("T")
 hypothesis_settings.register_profile("ec2imds", derandomize=True, deadline=None)
 hypothesis_settings.load_profile("ec2imds")
 
-#: The real IMDS addresses. No test may ever reach them.
-REAL_IMDS = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
-
-
-class RealIMDSAccess(AssertionError):
-    """A test tried to reach the real IMDS."""
-
-
-def _check_host(host: object) -> None:
-    if isinstance(host, bytes):
-        host = host.decode(errors="replace")
-    if not isinstance(host, str):
-        return
-    try:
-        addr = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
-    except ValueError:
-        return
-    if addr in REAL_IMDS:
-        raise RealIMDSAccess(f"a test tried to reach the real IMDS at {host}")
-
-
-@pytest.fixture(autouse=True)
-def _no_real_imds(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail any connection or name lookup for 169.254.169.254 or fd00:ec2::254, loudly."""
-    real_connect = socket.socket.connect
-    real_connect_ex = socket.socket.connect_ex
-    real_getaddrinfo = socket.getaddrinfo
-
-    def connect(self: socket.socket, address: Any) -> None:
-        if isinstance(address, tuple):
-            _check_host(address[0])
-        real_connect(self, address)
-
-    def connect_ex(self: socket.socket, address: Any) -> int:
-        if isinstance(address, tuple):
-            _check_host(address[0])
-        return real_connect_ex(self, address)
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        _check_host(host)
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+__all__ = ["RealIMDSAccess"]
 
 
 @pytest.fixture(autouse=True)

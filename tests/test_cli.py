@@ -30,13 +30,12 @@ import pytest
 import ec2imds
 from ec2imds.catalog import default_tree
 from ec2imds.simulator import IMDSSimulator
+from tests._guard.sitecustomize import GUARD_MESSAGE  # what the guard writes on refusal
 
 TESTS = Path(__file__).resolve().parent
 GUARD_DIR = TESTS / "_guard"
 GOLDEN = TESTS / "golden"
 HELP_LINE = "Run 'ec2imds -h' for help."
-#: What tests/_guard/sitecustomize.py writes when it refuses a connection.
-GUARD_MESSAGE = "ec2imds test guard: refused to reach the real IMDS"
 
 #: User data with NUL bytes, invalid UTF-8 and a real gzip member in the middle.
 USER_DATA = (

@@ -1,5 +1,5 @@
-"""The real-IMDS guard for the test suite's subprocesses (``tests/conftest.py`` does the
-same in-process).
+"""The real-IMDS guard, for the test process (``tests/conftest.py`` imports it) and for
+its subprocesses.
 
 ``tests/test_cli.py`` runs every ``ec2imds`` subprocess with this directory first on
 ``PYTHONPATH``, so the interpreter imports this module at start-up. It makes any
@@ -21,7 +21,7 @@ _REAL_IMDS = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd0
 
 
 class RealIMDSAccess(AssertionError):
-    """A test subprocess tried to reach the real IMDS."""
+    """A test (or a test's subprocess) tried to reach the real IMDS."""
 
 
 def _check_host(host: object) -> None:
