@@ -72,6 +72,15 @@ def _extensions(settings: Settings) -> dict[str, Any]:
 _HEADERS = (("User-Agent", f"ec2imds/{__version__}"), ("Accept", "*/*"))
 
 
+def _outgoing(base: str, request: Request, extensions: dict[str, Any]) -> httpx.Request:
+    return httpx.Request(
+        request.method,
+        base + request.path,
+        headers=[*_HEADERS, *request.headers],
+        extensions=extensions,
+    )
+
+
 def _failure(exc: httpx.HTTPError) -> Failure:
     # Messages of httpx exceptions never include our headers, so they are safe to keep.
     detail = str(exc) or type(exc).__name__
@@ -89,7 +98,7 @@ def _failure(exc: httpx.HTTPError) -> Failure:
 
 
 class Transport(SyncDriver):
-    """A thread-safe sync IMDSv2 client over one ``httpx.Client``.
+    """A thread-safe sync IMDSv2 client over one ``httpx.HTTPTransport`` (one pool).
 
     >>> with Transport(Settings.resolve(endpoints="127.0.0.1:1338")) as t:  # doctest: +SKIP
     ...     t.get("meta-data/instance-id")
@@ -128,12 +137,7 @@ class Transport(SyncDriver):
 
     def _send(self, ep: Endpoint, request: Request) -> Response | Failure:
         started = time.perf_counter()
-        outgoing = httpx.Request(
-            request.method,
-            self._bases[ep] + request.path,
-            headers=[*_HEADERS, *request.headers],
-            extensions=self._extensions,
-        )
+        outgoing = _outgoing(self._bases[ep], request, self._extensions)
         try:
             response = self._http.handle_request(outgoing)
             try:
@@ -155,7 +159,7 @@ class Transport(SyncDriver):
 
 
 class AsyncTransport(DriverBase):
-    """The asyncio twin of :class:`Transport`, over one ``httpx.AsyncClient``."""
+    """The asyncio twin of :class:`Transport`, over one ``httpx.AsyncHTTPTransport``."""
 
     def __init__(
         self,
@@ -265,12 +269,7 @@ class AsyncTransport(DriverBase):
 
     async def _send(self, ep: Endpoint, request: Request) -> Response | Failure:
         started = time.perf_counter()
-        outgoing = httpx.Request(
-            request.method,
-            self._bases[ep] + request.path,
-            headers=[*_HEADERS, *request.headers],
-            extensions=self._extensions,
-        )
+        outgoing = _outgoing(self._bases[ep], request, self._extensions)
         try:
             response = await self._http.handle_async_request(outgoing)
             try:
