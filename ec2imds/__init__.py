@@ -13,6 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "1.0.0.dev0"
 
+# ec2imds 0.0.3's module attributes, kept for code that reads them.
+ver = __version__
+rev = 0
+imds_ver = "latest"
+
 if TYPE_CHECKING:
     from ec2imds.client import IMDS, AsyncIMDS
     from ec2imds.errors import (

@@ -43,7 +43,7 @@ CATEGORIES: dict[str, tuple[str, bool]] = {
     "meta-data/local-ipv4": ("IPv4", False),
     "meta-data/mac": ("MAC", False),
     "meta-data/metrics/vhostmd": ("Text", False),
-    "meta-data/network/interfaces/macs": ("map", False),
+    "meta-data/network/interfaces/macs": ("map", True),
     "meta-data/placement/availability-zone": ("Text", False),
     "meta-data/placement/availability-zone-id": ("Text", False),
     "meta-data/placement/group-name": ("Text", False),

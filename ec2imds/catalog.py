@@ -416,7 +416,8 @@ ENTRIES: tuple[Entry, ...] = (
     Entry(f"{_MD}/network/interfaces", "dir", "NetworkInterfaces", "Network interfaces.",
           "2011-01-01", model="NetworkInterfaces", module="network"),
     Entry(f"{_MD}/network/interfaces/macs", "map", "dict[MAC, NetworkInterface]",
-          "MAC address to network interface (one per ENI).", "2011-01-01"),
+          "MAC address to network interface (one per ENI); interfaces can be attached and "
+          "detached while the instance runs.", "2011-01-01", volatile=_V),
     Entry(_ENI, "dir", "NetworkInterface", "One network interface (ENI).", "2011-01-01",
           model="NetworkInterface", module="network"),
     Entry(f"{_ENI}/device-number", "int", "int",

@@ -204,3 +204,12 @@ def test_1000_clients_leak_no_sockets(sim: IMDSSimulator) -> None:
             imds.fetch("meta-data/instance-id")
     after = len(os.listdir("/proc/self/fd"))
     assert after - before < 5
+
+
+def test_a_hot_attached_interface_is_seen_without_clearing_the_cache(
+    sim: IMDSSimulator, imds: IMDS
+) -> None:
+    before = set(imds.meta_data.network.interfaces.macs)
+    sim.set("meta-data/network/interfaces/macs/0e:00:00:00:00:99/device-number", "2")
+    after = set(imds.meta_data.network.interfaces.macs)
+    assert after == before | {"0e:00:00:00:00:99"}

@@ -152,7 +152,8 @@ def test_dir_map_lists_once_and_children_lazily(
     eni = macs[MAC1]
     assert isinstance(eni, NetworkInterfaceView)
     assert eni.path == f"meta-data/network/interfaces/macs/{MAC1}"
-    assert source.calls == [("listing", "meta-data/network/interfaces/macs", False)]
+    # ENIs can be attached and detached at run time: the listing is never cached.
+    assert source.calls == [("listing", "meta-data/network/interfaces/macs", True)]
     source.calls.clear()
     assert eni.device_number == 1
     assert eni.security_group_ids == ["sg-0a1b2c3d4e5f60003"]

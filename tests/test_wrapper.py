@@ -533,3 +533,11 @@ def test_fixed_one_connection_for_many_requests() -> None:
         assert own.stats.total == 21  # and one token PUT
         assert own.stats.connections == 1  # keep-alive, and no probe connection
     assert values[leaves.index("meta-data/instance-id")] == INSTANCE_ID
+
+
+def test_0_0_3_module_attributes() -> None:
+    import ec2imds
+
+    assert ec2imds.ver == ec2imds.__version__
+    assert ec2imds.rev == 0
+    assert ec2imds.imds_ver == "latest"

@@ -102,7 +102,11 @@ class NetworkInterfaces(IMDSModel):
     __imds_volatile__: ClassVar[bool] = True
 
     macs: dict[MAC, NetworkInterface] = Field(
-        default_factory=dict, description="MAC address to network interface (one per ENI)."
+        default_factory=dict,
+        description=(
+            "MAC address to network interface (one per ENI); interfaces can be attached "
+            "and detached while the instance runs."
+        ),
     )
 
 
@@ -268,8 +272,11 @@ class NetworkInterfacesView(View):
 
     @property
     def macs(self) -> MapView[MAC, NetworkInterfaceView]:
-        """MAC address to network interface (one per ENI)."""
-        return self._dir_map("macs", NetworkInterfaceView, volatile=False)
+        """
+        MAC address to network interface (one per ENI); interfaces can be attached and
+        detached while the instance runs.
+        """
+        return self._dir_map("macs", NetworkInterfaceView, volatile=True)
 
     def load(self) -> NetworkInterfaces:
         """Fetch the whole directory and validate it into the model."""
