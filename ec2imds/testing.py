@@ -24,13 +24,12 @@ from typing import Any
 
 import anyio
 import httpx
-import pytest
 
 from ec2imds.simulator.core import SimResponse, SimulatorControls, SimulatorCore
 from ec2imds.simulator.server import IMDSSimulator
 from ec2imds.simulator.tree import TreeLike
 
-__all__ = ["FakeIMDS", "fake_imds", "imds_simulator", "imds_tree"]
+__all__ = ["FakeIMDS"]
 
 
 class _Body(httpx.SyncByteStream, httpx.AsyncByteStream):
@@ -147,21 +146,26 @@ class FakeIMDS(SimulatorControls):
         return httpx.AsyncClient(transport=self._transport, **kwargs)
 
 
-@pytest.fixture
-def imds_tree() -> TreeLike | None:
-    """The tree ``imds_simulator`` and ``fake_imds`` serve; override it to change it
-    (``None``: the built-in default instance)."""
-    return None
+try:
+    import pytest
+except ImportError:  # FakeIMDS and the simulator work without pytest; the fixtures need it
+    pass
+else:
+    __all__ += ["fake_imds", "imds_simulator", "imds_tree"]
 
+    @pytest.fixture
+    def imds_tree() -> TreeLike | None:
+        """The tree ``imds_simulator`` and ``fake_imds`` serve; override it to change it
+        (``None``: the built-in default instance)."""
+        return None
 
-@pytest.fixture
-def imds_simulator(imds_tree: TreeLike | None) -> Iterator[IMDSSimulator]:
-    """A started :class:`IMDSSimulator` on 127.0.0.1 (any free port), stopped afterwards."""
-    with IMDSSimulator(imds_tree) as sim:
-        yield sim
+    @pytest.fixture
+    def imds_simulator(imds_tree: TreeLike | None) -> Iterator[IMDSSimulator]:
+        """A started :class:`IMDSSimulator` on 127.0.0.1 (any free port), stopped afterwards."""
+        with IMDSSimulator(imds_tree) as sim:
+            yield sim
 
-
-@pytest.fixture
-def fake_imds(imds_tree: TreeLike | None) -> FakeIMDS:
-    """A :class:`FakeIMDS` serving ``imds_tree``."""
-    return FakeIMDS(imds_tree)
+    @pytest.fixture
+    def fake_imds(imds_tree: TreeLike | None) -> FakeIMDS:
+        """A :class:`FakeIMDS` serving ``imds_tree``."""
+        return FakeIMDS(imds_tree)

@@ -1002,3 +1002,21 @@ def test_fake_imds_fixture(fake_imds: FakeIMDS) -> None:
     fake_imds.allow_v1 = True
     with fake_imds.client() as c:
         assert c.get("/latest/meta-data/placement/region").text == "us-east-1"
+
+
+def test_fake_imds_needs_no_pytest() -> None:
+    """``FakeIMDS`` serves unittest users too: without pytest, only the fixtures are gone."""
+    code = (
+        "import sys; sys.modules['pytest'] = None\n"
+        "import ec2imds.testing as t\n"
+        "fake = t.FakeIMDS()\n"
+        "ttl = {'X-aws-ec2-metadata-token-ttl-seconds': '60'}\n"
+        "with fake.client() as c:\n"
+        "    r = c.put('/latest/api/token', headers=ttl)\n"
+        "print(r.status_code, sorted(t.__all__))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split(None, 1) == ["200", "['FakeIMDS']\n"]
