@@ -43,6 +43,7 @@ __all__ = [
     "SIMPLE_LEAVES",
     "categories",
     "category_is_dir",
+    "hand_over",
     "is_simple",
     "leaf_to_json",
     "resolve_category",
@@ -243,3 +244,12 @@ def category_values(paths: list[str], raw: RawNode | None, failures: Failures) -
         except IMDSValidationError as exc:
             failures[path] = exc
     return out
+
+
+def hand_over(collected: Failures, failures: Failures | None) -> None:
+    """The contract of ``values(paths, failures)``: with a ``failures`` dict, the errors
+    collected go there; without one, the first is raised."""
+    if failures is not None:
+        failures.update(collected)
+    elif collected:
+        raise next(iter(collected.values()))

@@ -247,10 +247,7 @@ class _Run:
             collected: dict[str, IMDSError] = {}
             raw = self.crawl(_values.category_walk(paths), collected)
             out = _values.category_values(paths, raw, collected)
-            if failures is None and collected:
-                raise next(iter(collected.values()))
-            if failures is not None:
-                failures.update(collected)
+            _values.hand_over(collected, failures)
             return out
         out = {}
         with self.driver() as driver:

@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from ec2imds import _values, catalog
-from ec2imds._values import ROOTS, Failures, category_values, category_walk
+from ec2imds._values import ROOTS, Failures, category_values, category_walk, hand_over
 from ec2imds.crawl import INDEXED_DIRS, RawNode, Walk, parse_listing, run_async, run_threaded
 from ec2imds.settings import Settings
 from ec2imds.tokens import TokenStore
@@ -258,11 +258,7 @@ class IMDS:
         collected: Failures = {}
         raw = self._walk(category_walk(paths), fresh=False, failures=collected)
         out = category_values(paths, raw, collected)
-        if failures is None:
-            if collected:
-                raise next(iter(collected.values()))
-        else:
-            failures.update(collected)
+        hand_over(collected, failures)
         return out
 
     def user_data(self) -> bytes | None:
@@ -399,11 +395,7 @@ class AsyncIMDS:
         collected: Failures = {}
         raw = await self._walk(category_walk(paths), fresh=False, failures=collected)
         out = category_values(paths, raw, collected)
-        if failures is None:
-            if collected:
-                raise next(iter(collected.values()))
-        else:
-            failures.update(collected)
+        hand_over(collected, failures)
         return out
 
     async def user_data(self) -> bytes | None:
