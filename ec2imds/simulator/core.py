@@ -159,6 +159,17 @@ def _load_default_tree() -> dict[str, Node]:
     return copy_tree(default_tree())
 
 
+_IDENTITY_DOCUMENT = ["dynamic", "instance-identity", "document"]
+
+
+def _keep_signed(tree: dict[str, Node]) -> None:
+    """A new identity document gets new signatures from the simulator's TEST keys (when
+    the blobs are the simulator's own; see :mod:`ec2imds.simulator.identity`)."""
+    from ec2imds.simulator.identity import keep_signed
+
+    keep_signed(tree)
+
+
 def _plain(status: int, body: bytes | None = None, **headers: str) -> SimResponse:
     if body is None:
         body = f"{status} - {_REASONS.get(status, 'Error')}".encode()
@@ -216,6 +227,7 @@ class SimulatorCore:
         self._lock = threading.RLock()
         self._clock: Callable[[], float] = clock if clock is not None else time.monotonic
         self._tree: dict[str, Node] = copy_tree(tree) if tree is not None else _load_default_tree()
+        _keep_signed(self._tree)
         self._tokens: dict[str, float] = {}
         self._pending: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
@@ -474,6 +486,8 @@ class SimulatorCore:
             node = child
         key = _child_key(node, parts[-1])
         node[parts[-1] if key is None else key] = value
+        if parts == _IDENTITY_DOCUMENT[: len(parts)]:
+            _keep_signed(self._tree)
 
     def _delete(self, parts: list[str]) -> bool:
         node: Node = self._tree
