@@ -54,6 +54,7 @@ __all__ = [
     "VerifiedIdentity",
     "averify_served",
     "certificate_for",
+    "load_certificate",
     "pinned_certificates",
     "verify_identity",
     "verify_served",
@@ -198,7 +199,7 @@ def verify_identity(
     crypto = _crypto(kind)
     raw = _document_bytes(document, kind)
     region = _region(raw, kind)
-    cert = _certificate(kind, region, certificate, crypto)
+    cert = _certificate(kind, region, certificate)
     signature = _decode_blob(blob, kind)
     key = _public_key(cert.pem.encode(), kind)
     if kind == "signature":
@@ -275,9 +276,7 @@ def _region(raw: bytes, kind: str) -> str:
     return region
 
 
-def _certificate(
-    kind: Kind, region: str, given: CertificateSource | None, crypto: _Crypto
-) -> IdentityCertificate:
+def _certificate(kind: Kind, region: str, given: CertificateSource | None) -> IdentityCertificate:
     if given is None:
         cert = certificate_for(kind, region)
         if cert is None:
@@ -298,12 +297,18 @@ def _certificate(
                 f"(it serves {', '.join(given.regions)})",
             )
         return given
-    return _supplied(kind, given, crypto)
+    return load_certificate(given, kind=kind)
 
 
-def _supplied(
-    kind: Kind, given: bytes | str | os.PathLike[str], crypto: _Crypto
+def load_certificate(
+    source: bytes | str | os.PathLike[str], *, kind: Kind = "rsa2048"
 ) -> IdentityCertificate:
+    """A certificate of your own for ``kind``: PEM (or DER) bytes, PEM text, or the path
+    of a PEM file. Raises :class:`~ec2imds.errors.IMDSConfigError` when it cannot be read
+    or is not an X.509 certificate."""
+    kind = _check_kind(kind)
+    crypto = _crypto(kind)
+    given = source
     label = "supplied certificate"
     if isinstance(given, bytes | bytearray | memoryview):
         data = bytes(given)

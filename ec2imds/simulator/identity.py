@@ -158,7 +158,7 @@ _OID_SIGNING_TIME = "1.2.840.113549.1.9.5"
 _OID_SHA1 = "1.3.14.3.2.26"
 _OID_SHA256 = "2.16.840.1.101.3.4.2.1"
 _OID_RSA = "1.2.840.113549.1.1.1"
-_OID_DSA = "1.2.840.10040.4.1"
+_OID_DSA_SHA1 = "1.2.840.10040.4.3"  # dsaWithSHA1, as AWS signs
 _EOC = b"\x00\x00"
 
 
@@ -219,7 +219,7 @@ def _signed_data(document: bytes, kind: str, when: datetime.datetime) -> bytes:
     )
     if isinstance(key, dsa.DSAPrivateKey):
         signature = key.sign(attrs, algorithm)
-        signature_algorithm = _algorithm(_OID_DSA, null=False)
+        signature_algorithm = _algorithm(_OID_DSA_SHA1, null=False)
     else:
         assert isinstance(key, rsa.RSAPrivateKey)
         signature = key.sign(attrs, padding.PKCS1v15(), algorithm)
