@@ -405,9 +405,9 @@ def _cmd_verify_identity(run: _Run) -> None:
         load_certificate(args.certificate, kind=args.signature or "rsa2048")  # usage error
     elif args.simulate:
         # The simulator signs with its TEST keys: verify with their certificates.
-        from ec2imds.simulator.identity import test_certificates
+        from ec2imds.simulator.identity import certificates
 
-        certificate = test_certificates()
+        certificate = certificates()
     with run.driver() as driver:
         result = verify_served(driver.get, kind=args.signature, certificate=certificate)
     cert = result.certificate

@@ -37,8 +37,8 @@ import anyio
 import httpx
 
 from ec2imds.simulator.core import SimResponse, SimulatorControls, SimulatorCore
+from ec2imds.simulator.identity import certificates
 from ec2imds.simulator.identity import sign_document as sign_identity_document
-from ec2imds.simulator.identity import test_certificates
 from ec2imds.simulator.server import IMDSSimulator
 from ec2imds.simulator.tree import TreeLike
 
@@ -54,7 +54,7 @@ __all__ = [
 #: The certificates (PEM bytes) of the simulator's TEST identity keys, by signature kind
 #: (``rsa2048``, ``pkcs7``, ``signature``): pass them as ``certificate=`` to verify what
 #: the simulator serves. TEST ONLY: never trust them outside tests.
-TEST_CERTIFICATES: Mapping[str, bytes] = MappingProxyType(test_certificates())
+TEST_CERTIFICATES: Mapping[str, bytes] = MappingProxyType(certificates())
 TEST_CERTIFICATE_RSA2048 = TEST_CERTIFICATES["rsa2048"]
 TEST_CERTIFICATE_PKCS7 = TEST_CERTIFICATES["pkcs7"]
 TEST_CERTIFICATE_SIGNATURE = TEST_CERTIFICATES["signature"]

@@ -162,12 +162,19 @@ def _load_default_tree() -> dict[str, Node]:
 _IDENTITY_DOCUMENT = ["dynamic", "instance-identity", "document"]
 
 
-def _keep_signed(tree: dict[str, Node]) -> None:
-    """A new identity document gets new signatures from the simulator's TEST keys (when
-    the blobs are the simulator's own; see :mod:`ec2imds.simulator.identity`)."""
+def _keep_signed(tree: dict[str, Node], previous: bytes | None = None) -> None:
+    """A new identity document gets new signatures from the simulator's TEST keys, where
+    the blobs were the simulator's own for the ``previous`` document (``None``: the
+    default one); see :mod:`ec2imds.simulator.identity`."""
     from ec2imds.simulator.identity import keep_signed
 
-    keep_signed(tree)
+    keep_signed(tree, previous)
+
+
+def _document_of(tree: dict[str, Node]) -> bytes | None:
+    from ec2imds.simulator.identity import document_of
+
+    return document_of(tree)
 
 
 def _plain(status: int, body: bytes | None = None, **headers: str) -> SimResponse:
@@ -473,6 +480,8 @@ class SimulatorCore:
         return copy_tree(value)
 
     def _set(self, parts: list[str], value: Node) -> None:
+        identity = parts == _IDENTITY_DOCUMENT[: len(parts)]
+        previous = _document_of(self._tree) if identity else None
         node = self._tree
         for i, segment in enumerate(parts[:-1]):
             key = _child_key(node, segment)
@@ -486,8 +495,8 @@ class SimulatorCore:
             node = child
         key = _child_key(node, parts[-1])
         node[parts[-1] if key is None else key] = value
-        if parts == _IDENTITY_DOCUMENT[: len(parts)]:
-            _keep_signed(self._tree)
+        if previous is not None:
+            _keep_signed(self._tree, previous)
 
     def _delete(self, parts: list[str]) -> bool:
         node: Node = self._tree

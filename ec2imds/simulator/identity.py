@@ -41,11 +41,14 @@ __all__ = [
     "KINDS",
     "aws_json",
     "blobs_for",
+    "certificates",
     "default_document",
+    "document_of",
     "keep_signed",
+    "key_pair",
     "sign_default",
     "sign_document",
-    "test_certificates",
+    "sign_pkcs7",
 ]
 
 KINDS: tuple[Literal["rsa2048", "pkcs7", "signature"], ...] = ("rsa2048", "pkcs7", "signature")
@@ -102,9 +105,15 @@ def sign_default(tree: MutableMapping[str, Any]) -> None:
         node.update((kind, blobs[kind]) for kind in KINDS if kind in node)
 
 
-def test_certificates() -> dict[str, bytes]:
+def certificates() -> dict[str, bytes]:
     """The TEST certificates (PEM), by kind: what verifies the simulator's signatures."""
     return {kind: _data()["keys"][kind]["certificate"].encode() for kind in KINDS}
+
+
+def key_pair(kind: str) -> tuple[bytes, bytes]:
+    """The TEST ``(private key, certificate)`` (PEM) of ``kind``: for signing test cases."""
+    keys = _data()["keys"][kind]
+    return keys["private_key"].encode(), keys["certificate"].encode()
 
 
 def blobs_for(document: bytes) -> dict[str, str] | None:
@@ -119,25 +128,34 @@ def blobs_for(document: bytes) -> dict[str, str] | None:
         return None
 
 
-def keep_signed(tree: MutableMapping[str, Any]) -> None:
-    """Re-sign the blobs under ``dynamic/instance-identity`` that this module signed
-    for another document, so they match the document ``tree`` serves now."""
+def document_of(tree: Mapping[str, Any]) -> bytes | None:
+    """The identity document ``tree`` serves, as bytes (``None``: it serves none)."""
     node = tree.get("dynamic")
     node = node.get("instance-identity") if isinstance(node, Mapping) else None
-    if not isinstance(node, MutableMapping):
-        return
-    document = node.get("document")
+    document = node.get("document") if isinstance(node, Mapping) else None
     if isinstance(document, str):
-        document = document.encode()
-    if not isinstance(document, bytes):
+        return document.encode()
+    return document if isinstance(document, bytes) else None
+
+
+def keep_signed(tree: MutableMapping[str, Any], previous: bytes | None = None) -> None:
+    """Sign again, for the document ``tree`` serves now, the blobs this module signed
+    for ``previous`` (the document before a change; ``None``: the default document, for
+    a tree built from ``default_tree()`` whose document was edited). Other blobs are
+    left as they are: a tree may serve a mismatched signature on purpose."""
+    document = document_of(tree)
+    if document is None:
         return
-    _data()
+    presigned = _data().get("presigned", {})
+    if previous is None:
+        previous = presigned.get("document", "").encode()
+    if document == previous:
+        return
+    node = tree["dynamic"]["instance-identity"]
     stale = [
         kind
         for kind in KINDS
-        if isinstance(node.get(kind), str)
-        and node[kind] in _SIGNED
-        and _SIGNED[node[kind]] != document
+        if isinstance(node.get(kind), str) and _SIGNED.get(node[kind]) == previous
     ]
     if not stale:
         return
@@ -199,14 +217,25 @@ def _algorithm(oid: str, null: bool = True) -> bytes:
     return _seq(_oid(oid), b"\x05\x00") if null else _seq(_oid(oid))
 
 
-def _signed_data(document: bytes, kind: str, when: datetime.datetime) -> bytes:
+def sign_pkcs7(
+    document: bytes,
+    private_key: bytes,
+    certificate: bytes,
+    *,
+    when: datetime.datetime | None = None,
+    embed_certificate: bool = False,
+) -> str:
+    """A PKCS#7 SignedData of ``document`` in AWS's form (base64 with line breaks), by
+    ``private_key`` (PEM; RSA signs with SHA-256, DSA with SHA-1) for ``certificate``
+    (PEM), optionally embedding the certificate. Raises :class:`ImportError` without
+    ``cryptography``."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import dsa, padding, rsa
 
-    keys = _data()["keys"][kind]
-    key = serialization.load_pem_private_key(keys["private_key"].encode(), password=None)
-    cert = x509.load_pem_x509_certificate(keys["certificate"].encode())
+    key = serialization.load_pem_private_key(private_key, password=None)
+    cert = x509.load_pem_x509_certificate(certificate)
+    when = when or datetime.datetime.now(datetime.UTC)
     digest_oid: str = _OID_SHA256
     algorithm: hashes.HashAlgorithm = hashes.SHA256()
     if isinstance(key, dsa.DSAPrivateKey):
@@ -232,17 +261,22 @@ def _signed_data(document: bytes, kind: str, when: datetime.datetime) -> bytes:
         signature_algorithm,
         _tlv(0x04, signature),
     )
+    embedded = b""
+    if embed_certificate:
+        embedded = _tlv(0xA0, cert.public_bytes(serialization.Encoding.DER))
     # As AWS sends it: indefinite lengths outside, the content as a constructed OCTET STRING.
-    return b"".join(
+    der = b"".join(
         (
             b"\x30\x80" + _oid(_OID_SIGNED_DATA) + b"\xa0\x80",
             b"\x30\x80" + _int(1) + _set(_algorithm(digest_oid)),
             b"\x30\x80" + _oid(_OID_DATA) + b"\xa0\x80" + b"\x24\x80" + _tlv(0x04, document),
             _EOC * 3,
+            embedded,
             _set(signer),
             _EOC * 3,
         )
     )
+    return _wrap(der)
 
 
 def _wrap(der: bytes) -> str:
@@ -264,11 +298,17 @@ def sign_document(document: bytes, *, when: datetime.datetime | None = None) -> 
         _data()["keys"]["signature"]["private_key"].encode(), password=None
     )
     assert isinstance(key, rsa.RSAPrivateKey)
+    keys = _data()["keys"]
     out = {
-        "rsa2048": _wrap(_signed_data(document, "rsa2048", when)),
-        "pkcs7": _wrap(_signed_data(document, "pkcs7", when)),
-        "signature": _wrap(key.sign(document, padding.PKCS1v15(), hashes.SHA256())),
+        kind: sign_pkcs7(
+            document,
+            keys[kind]["private_key"].encode(),
+            keys[kind]["certificate"].encode(),
+            when=when,
+        )
+        for kind in ("rsa2048", "pkcs7")
     }
+    out["signature"] = _wrap(key.sign(document, padding.PKCS1v15(), hashes.SHA256()))
     for blob in out.values():
         _SIGNED[blob] = document
     return out
