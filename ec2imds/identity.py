@@ -48,12 +48,14 @@ __all__ = [
     "KINDS",
     "MAX_BLOB",
     "MAX_DOCUMENT",
+    "CertificateArg",
     "CertificateSource",
     "IdentityCertificate",
     "Kind",
     "VerifiedIdentity",
     "averify_served",
     "certificate_for",
+    "identity_flow",
     "load_certificate",
     "pinned_certificates",
     "verify_identity",
@@ -379,7 +381,7 @@ def _key_type(crypto: _Crypto, key: Any) -> str:
         return "rsa"
     if isinstance(key, crypto.dsa.DSAPublicKey):
         return "dsa"
-    return type(key).__name__
+    return type(key).__name__.lstrip("_").removesuffix("PublicKey")  # EllipticCurve, ...
 
 
 def _verify_detached(
