@@ -198,6 +198,7 @@ def test_async_client() -> None:
     asyncio.run(main())
 
 
+@pytest.mark.slow
 def test_1000_clients_leak_no_sockets(sim: IMDSSimulator) -> None:
     import os
 

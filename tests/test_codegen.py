@@ -45,6 +45,7 @@ def test_check_passes_on_a_clean_tree(repo: Path) -> None:
     assert "up to date" in done.stdout
 
 
+@pytest.mark.slow
 def test_check_fails_when_a_generated_model_is_edited(repo: Path) -> None:
     path = repo / "ec2imds/models/placement.py"
     original = path.read_text()
@@ -58,6 +59,7 @@ def test_check_fails_when_a_generated_model_is_edited(repo: Path) -> None:
     assert run(repo, "--check").returncode == 0
 
 
+@pytest.mark.slow
 def test_check_fails_when_schema_drifts(repo: Path) -> None:
     schema = repo / "schema"
     (schema / "Placement.json").write_text('{"drifted": true}\n')
@@ -85,6 +87,7 @@ def test_check_fails_on_missing_and_extra_model_files(repo: Path) -> None:
     assert "handwritten" not in done.stderr
 
 
+@pytest.mark.slow
 def test_a_catalog_change_is_drift_until_regenerated(repo: Path) -> None:
     catalog = repo / "ec2imds/catalog.py"
     catalog.write_text(catalog.read_text().replace('"Dedicated Host ID."', '"The host."'))

@@ -128,6 +128,7 @@ LEAF_PARSERS: list[Callable[[object], object]] = [
 # -- leaf parsers ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(parse=st.sampled_from(LEAF_PARSERS), value=py_values | weird_bytes)
 def test_every_leaf_parser_gives_a_value_or_a_leaf_error(
@@ -174,6 +175,7 @@ def test_a_time_before_year_one_in_utc_is_a_validation_error_naming_the_path() -
 # -- the listing parser --------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=listing_body, indexed=st.booleans())
 def test_hostile_listings_never_name_a_way_out(body: bytes, indexed: bool) -> None:
@@ -226,6 +228,7 @@ def paths_in(node: object, prefix: str) -> set[str]:
     return out
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(model=st.sampled_from(CATEGORY_MODELS), raw=raw_tree)
 def test_any_raw_subtree_validates_or_names_a_path_in_it(model: type[IMDSModel], raw: Any) -> None:
@@ -426,6 +429,7 @@ def _drivers(server: FramedServer) -> Iterator[tuple[str, Callable[[str], bytes 
     framing=st.sampled_from(["length", "chunked", "close"]),
     chunk=st.integers(1, 2 * CAP),
 )
+@pytest.mark.slow
 def test_bodies_around_the_cap_are_whole_or_refused(
     framed: FramedServer, size: int, framing: str, chunk: int
 ) -> None:

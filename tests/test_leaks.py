@@ -122,6 +122,7 @@ ERROR_PATHS: list[tuple[str, Callable[[IMDSSimulator], None], list[str]]] = [
 ]
 
 
+@pytest.mark.slow
 def test_no_token_in_any_output_of_the_command_line(tmp_path: Path) -> None:
     """Every error path, at -v and -vv; the token file is the only place a token is."""
     outputs: list[Result] = []
@@ -305,6 +306,7 @@ def test_a_bad_credentials_document_is_an_error_that_quotes_no_secret(
     assert token not in said
 
 
+@pytest.mark.slow
 def test_the_command_line_shows_secrets_on_stdout_only_when_asked(
     credentials: tuple[IMDSSimulator, InstanceMetadata, IamCredentials], tmp_path: Path
 ) -> None:

@@ -438,6 +438,7 @@ def leaf_paths(node: Any, prefix: str = "") -> list[str]:
 LEAVES = sorted(leaf_paths(default_tree()))
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(leaf=st.sampled_from(LEAVES), data=leaf_bytes)
 def test_any_bytes_at_any_leaf_names_that_leaf(leaf: str, data: bytes) -> None:
@@ -463,6 +464,7 @@ raw_trees = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(tree=st.dictionaries(st.sampled_from(["meta-data", "dynamic", "user-data"]), raw_trees))
 def test_any_raw_tree_validates_or_raises_imds_validation_error(tree: Any) -> None:

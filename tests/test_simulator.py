@@ -191,6 +191,7 @@ def test_get_needs_a_valid_token(conn: Conn, tok: str) -> None:
     assert (ok.status, ok.body) == (200, b"i-0123456789abcdef0")
 
 
+@pytest.mark.slow
 def test_token_expires_after_its_ttl(conn: Conn) -> None:
     short = conn.token(ttl=1)
     assert conn.get("/latest/meta-data/instance-id", short).status == 200
@@ -472,6 +473,7 @@ def test_put_hang_blocks_tokens_but_not_gets() -> None:
         assert sim.stats.hangs == 1
 
 
+@pytest.mark.slow
 def test_slow_body_trickles_after_the_headers(sim: IMDSSimulator, client: httpx.Client) -> None:
     token = httpx_token(client)
     sim.faults.slow_body = 0.1

@@ -244,6 +244,7 @@ def _refresh(directory: str, port: int, rounds: int) -> None:
             assert driver.get("meta-data/instance-id") == INSTANCE_ID.encode()
 
 
+@pytest.mark.slow
 def test_two_processes_refreshing_one_token_50_times_leave_a_whole_file(
     sim: IMDSSimulator, tmp_path: Path
 ) -> None:

@@ -136,6 +136,7 @@ def test_bytes_are_exact_and_listing_is_raw(sim: IMDSSimulator, make_client: Cli
     assert client.get("meta-data/placement/") == b"region\navailability-zone"
 
 
+@pytest.mark.slow
 def test_refresh_before_expiry(sim: IMDSSimulator, make_client: ClientFactory) -> None:
     client = make_client(fast(sim.endpoint, token_ttl=2))  # margin 0.2 s
     assert client.get("meta-data/instance-id") == IID
@@ -330,6 +331,7 @@ def test_nothing_listening_fails_fast(make_client: ClientFactory) -> None:
     assert time.monotonic() - started < 5  # refused: immediate, and not retried blindly
 
 
+@pytest.mark.slow
 def test_silent_endpoint_fails_in_about_a_second(make_client: ClientFactory) -> None:
     # A listener whose accept queue is full drops new SYNs: the connect never completes,
     # like an unroutable address, but on loopback.

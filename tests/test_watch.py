@@ -603,6 +603,7 @@ def seen_within(event: WatchEvent, due: dt.datetime, interval: float = INTERVAL)
     return -0.1 <= delay <= interval + 1.5
 
 
+@pytest.mark.slow
 def test_a_spot_interruption_is_reported_once_within_an_interval(sim: IMDSSimulator) -> None:
     started = now_utc()
     when = sim.inject_spot_interruption("stop", after=1.0)
@@ -625,6 +626,7 @@ def test_a_spot_interruption_is_reported_once_within_an_interval(sim: IMDSSimula
     assert 5 <= sim.stats.count("/latest/" + ACTION) <= 30
 
 
+@pytest.mark.slow
 def test_rebalance_and_maintenance_new_and_changed_async(sim: IMDSSimulator) -> None:
     started = now_utc()
     notice = sim.inject_rebalance(after=0.5)
@@ -661,6 +663,7 @@ def test_rebalance_and_maintenance_new_and_changed_async(sim: IMDSSimulator) -> 
     assert seen_within(changed, started + dt.timedelta(seconds=1.5))
 
 
+@pytest.mark.slow
 def test_an_auto_scaling_transition_is_one_event(sim: IMDSSimulator) -> None:
     sim.set_lifecycle_state("Terminated", after=0.6)
     with IMDS(endpoints=[sim.endpoint]) as imds:
@@ -681,6 +684,7 @@ def test_a_watch_started_after_the_notice_still_sees_it(sim: IMDSSimulator) -> N
         assert collect(imds.watch("spot", interval=INTERVAL, existing=False), seconds=0.8) == []
 
 
+@pytest.mark.slow
 def test_503s_a_token_expiry_and_404s_during_the_watch_give_no_false_or_lost_event(
     sim: IMDSSimulator,
 ) -> None:
@@ -711,6 +715,7 @@ def test_503s_a_token_expiry_and_404s_during_the_watch_give_no_false_or_lost_eve
     assert sim.stats.tokens_issued == 2  # the expired token was replaced, once
 
 
+@pytest.mark.slow
 def test_imds_lost_past_the_grace_period_ends_the_watch(sim: IMDSSimulator) -> None:
     sim.inject_spot_interruption()
     stopped: list[float] = []
@@ -923,6 +928,7 @@ def read_lines(
     return lines[:count]
 
 
+@pytest.mark.slow
 def test_a_failing_command_is_reported_and_the_watch_goes_on(
     sim: IMDSSimulator, tmp_path: Path
 ) -> None:
@@ -945,6 +951,7 @@ def test_a_failing_command_is_reported_and_the_watch_goes_on(
     assert all(line.rstrip().endswith("exit status 4") for line in failures)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_ends_the_watch_with_status_0(
     sim: IMDSSimulator, tmp_path: Path, signum: int

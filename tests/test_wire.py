@@ -477,6 +477,7 @@ def test_replay_server_answers_concurrent_clients() -> None:
 # -- a token that expires while its request waits -------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_token_that_expired_while_its_request_waited_is_replaced_not_an_error(
     make_client: ClientFactory,
 ) -> None:
