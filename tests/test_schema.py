@@ -150,9 +150,8 @@ ALWAYS_VALUES = [p for p in catalog.always_present() if catalog.entry(p).kind !=
 
 def flat_dump() -> dict[str, Any]:
     """What ``ec2imds -a`` prints: one object keyed by category path."""
-    with IMDSSimulator() as sim:
-        with IMDS(endpoints=[sim.endpoint]) as imds:
-            return imds.values(categories())
+    with IMDSSimulator() as sim, IMDS(endpoints=[sim.endpoint]) as imds:
+        return imds.values(categories())
 
 
 def misspelt(good: Any) -> Any:
