@@ -255,6 +255,8 @@ _IID = "IMDS.md §1.7 and §2.3: in every identity document (aws-sdk-go-v2 types
 #: Why a category newer than the oldest listings can be 404 (IMDS.md §1.7, §1.1).
 _NEWER = "instances launched before it existed (Nitro serves only the categories of its launch)"
 _HOTPLUG = "can be empty or 404 just after a hot-plug (amazon-ec2-net-utils PR #153)"
+_EVENT = "IMDS.md §2.2: in every maintenance event (NotAfter and NotBeforeDeadline are optional)"
+_SPOT = "IMDS.md §2: the notice is {'action', 'time'} (UG spot-instance-termination-notices, AEMM)"
 
 ENTRIES: tuple[Entry, ...] = (
     # -- roots ---------------------------------------------------------------------------
@@ -682,25 +684,32 @@ JSON_SHAPES: tuple[JsonShape, ...] = (
               "A scheduled (or past) maintenance event.", (
         JsonField("Code", "str", "Event type: 'instance-reboot', 'system-reboot', "
                   "'system-maintenance', 'instance-retirement', 'instance-stop'; an open "
-                  "set."),
+                  "set.", present=_A, evidence=_EVENT),
         JsonField("Description", "str",
-                  "What happens; history entries start '[Completed]' or '[Canceled]'."),
-        JsonField("EventId", "str", "Event ID ('instance-event-...')."),
-        JsonField("NotBefore", "datetime", "Earliest start.", "imds-time"),
+                  "What happens; history entries start '[Completed]' or '[Canceled]'.",
+                  present=_A, evidence=_EVENT),
+        JsonField("EventId", "str", "Event ID ('instance-event-...').", present=_A,
+                  evidence=_EVENT),
+        JsonField("NotBefore", "datetime", "Earliest start.", "imds-time", present=_A,
+                  evidence=_EVENT),
         JsonField("NotAfter", "datetime", "Latest end.", "imds-time"),
         JsonField("NotBeforeDeadline", "datetime", "Latest the event can be postponed to.",
                   "imds-time"),
-        JsonField("State", "str", "'active', 'completed', 'canceled'; an open set."),
+        JsonField("State", "str", "'active', 'completed', 'canceled'; an open set.",
+                  present=_A, evidence=_EVENT),
     ), volatile=_V),
     JsonShape("RebalanceRecommendation", "events",
               f"{_MD}/events/recommendations/rebalance",
               "A spot rebalance recommendation.", (
-        JsonField("noticeTime", "datetime", "When the signal was emitted.", "iso"),
+        JsonField("noticeTime", "datetime", "When the signal was emitted.", "iso",
+                  present=_A, evidence="IMDS.md §2: the signal is {'noticeTime': ISO-Z}"),
     ), volatile=_V),
     JsonShape("SpotInstanceAction", "spot", f"{_MD}/spot/instance-action",
               "A pending spot interruption.", (
-        JsonField("action", "str", "'hibernate', 'stop' or 'terminate'; an open set."),
-        JsonField("time", "datetime", "When it happens (UTC).", "iso"),
+        JsonField("action", "str", "'hibernate', 'stop' or 'terminate'; an open set.",
+                  present=_A, evidence=_SPOT),
+        JsonField("time", "datetime", "When it happens (UTC).", "iso", present=_A,
+                  evidence=_SPOT),
     ), volatile=_V),
     JsonShape("InstanceIdentityDocument", "dynamic", "dynamic/instance-identity/document",
               "The instance identity document.", (

@@ -443,9 +443,11 @@ def test_validate_raw_bad_map_key() -> None:
 
 
 def test_maintenance_time_is_written_back_as_imds_does() -> None:
-    event = validate_raw(MaintenanceEvent, {"NotBefore": "21 Jan 2019 09:00:43 GMT"}, path="e")
-    assert dump(event) == {"NotBefore": "21 Jan 2019 09:00:43 GMT"}
-    assert event.not_before is not None
+    history = catalog.entry("meta-data/events/maintenance/history").example
+    assert isinstance(history, list)
+    event = validate_raw(MaintenanceEvent, history[0], path="e")
+    assert dump(event) == history[0]
+    assert dump(event)["NotBefore"] == "21 Jan 2019 09:00:43 GMT"
     assert event.not_before.tzinfo is UTC
 
 

@@ -70,7 +70,9 @@ def test_schema_uses_imds_keys_and_descriptions() -> None:
     assert placement["properties"]["availability-zone"]["description"]
     assert "availability_zone" not in placement["properties"]
     event = model_schema(models.MaintenanceEvent)
-    assert "GMT" in event["properties"]["NotBefore"]["anyOf"][0]["pattern"]
+    assert "GMT" in event["properties"]["NotBefore"]["pattern"]
+    assert "GMT" in event["properties"]["NotAfter"]["anyOf"][0]["pattern"]
+    assert event["required"] == ["Code", "Description", "EventId", "NotBefore", "State"]
 
 
 def test_a_dump_of_the_default_instance_is_valid(good_dump: Any) -> None:

@@ -27,32 +27,24 @@ class MaintenanceEvent(IMDSModel):
     __imds_path__: ClassVar[str] = "meta-data/events/maintenance/scheduled"
     __imds_volatile__: ClassVar[bool] = True
 
-    code: str | None = Field(
-        default=None,
+    code: str = Field(
         alias="Code",
         description=(
             "Event type: 'instance-reboot', 'system-reboot', 'system-maintenance', "
             "'instance-retirement', 'instance-stop'; an open set."
         ),
     )
-    description: str | None = Field(
-        default=None,
+    description: str = Field(
         alias="Description",
         description="What happens; history entries start '[Completed]' or '[Canceled]'.",
     )
-    event_id: str | None = Field(
-        default=None, alias="EventId", description="Event ID ('instance-event-...')."
-    )
-    not_before: IMDSTime | None = Field(
-        default=None, alias="NotBefore", description="Earliest start."
-    )
+    event_id: str = Field(alias="EventId", description="Event ID ('instance-event-...').")
+    not_before: IMDSTime = Field(alias="NotBefore", description="Earliest start.")
     not_after: IMDSTime | None = Field(default=None, alias="NotAfter", description="Latest end.")
     not_before_deadline: IMDSTime | None = Field(
         default=None, alias="NotBeforeDeadline", description="Latest the event can be postponed to."
     )
-    state: str | None = Field(
-        default=None, alias="State", description="'active', 'completed', 'canceled'; an open set."
-    )
+    state: str = Field(alias="State", description="'active', 'completed', 'canceled'; an open set.")
 
 
 class RebalanceRecommendation(IMDSModel):
@@ -61,9 +53,7 @@ class RebalanceRecommendation(IMDSModel):
     __imds_path__: ClassVar[str] = "meta-data/events/recommendations/rebalance"
     __imds_volatile__: ClassVar[bool] = True
 
-    notice_time: Timestamp | None = Field(
-        default=None, alias="noticeTime", description="When the signal was emitted."
-    )
+    notice_time: Timestamp = Field(alias="noticeTime", description="When the signal was emitted.")
 
 
 class Maintenance(IMDSModel):

@@ -24,10 +24,8 @@ class SpotInstanceAction(IMDSModel):
     __imds_path__: ClassVar[str] = "meta-data/spot/instance-action"
     __imds_volatile__: ClassVar[bool] = True
 
-    action: str | None = Field(
-        default=None, description="'hibernate', 'stop' or 'terminate'; an open set."
-    )
-    time: Timestamp | None = Field(default=None, description="When it happens (UTC).")
+    action: str = Field(description="'hibernate', 'stop' or 'terminate'; an open set.")
+    time: Timestamp = Field(description="When it happens (UTC).")
 
 
 class Spot(IMDSModel):
