@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -14,8 +16,10 @@ import pytest
 from ec2imds import IMDS, catalog, models
 from ec2imds._values import categories
 from ec2imds.catalog import default_tree
+from ec2imds.cli import main
 from ec2imds.models import IMDSModel, InstanceMetadata, Placement, validate_raw
 from ec2imds.schema import (
+    FLAT_HINT,
     DumpError,
     dump,
     is_flat_dump,
@@ -271,3 +275,66 @@ def test_jsonschema_requires_each_always_present_value(good_dump: Any) -> None:
             node = node[segment]
         del node[name]
         assert jsonschema_errors(bad) == [f"{name!r} is a required property"], path
+
+
+# -- the command line: ec2imds --validate [--strict] ------------------------------------
+def validate_cli(tmp_path: Path, data: Any, *flags: str) -> tuple[int, str, str]:
+    dump_file = tmp_path / "dump.json"
+    dump_file.write_text(json.dumps(data))
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["--validate", str(dump_file), *flags])
+    return (
+        code,
+        out.getvalue().replace(str(dump_file), "FILE"),
+        err.getvalue().replace(str(dump_file), "FILE"),
+    )
+
+
+def test_cli_validate_rejects_an_empty_dump_naming_each_path(tmp_path: Path) -> None:
+    code, out, err = validate_cli(tmp_path, {})
+    assert code == 1
+    assert out.splitlines() == [
+        f"FILE: /{p}: missing, but EC2 serves it on every instance" for p in sorted(ALWAYS_VALUES)
+    ]
+    assert err == f"ec2imds: FILE: {len(ALWAYS_VALUES)} error(s)\n"
+
+
+def test_cli_validate_refuses_the_flat_format_in_one_line(tmp_path: Path) -> None:
+    code, out, err = validate_cli(tmp_path, flat_dump())
+    assert (code, out) == (1, "")
+    assert err == f"ec2imds: FILE: {FLAT_HINT}\n"
+
+
+def test_cli_validate_a_misspelt_key(tmp_path: Path, good_dump: Any) -> None:
+    code, out, err = validate_cli(tmp_path, misspelt(good_dump))
+    assert code == 1
+    assert out == (
+        "FILE: /meta-data/placement/availability-zone: missing, but EC2 serves it on every "
+        "instance\n"
+    )
+    assert err.splitlines() == [
+        "ec2imds: FILE: warning: /meta-data/placement/availabilty-zone: unknown key; did you "
+        "mean 'availability-zone'?",
+        "ec2imds: FILE: 1 error(s)",
+    ]
+
+
+def test_cli_validate_unknown_categories_warn_unless_strict(tmp_path: Path, good_dump: Any) -> None:
+    code, out, err = validate_cli(tmp_path, with_unknown_category(good_dump))
+    assert (code, out) == (0, "FILE: valid\n")
+    assert "warning: /meta-data/brand-new-category: unknown key" in err
+    assert len(err.splitlines()) == 3
+    code, out, err = validate_cli(tmp_path, with_unknown_category(good_dump), "--strict")
+    assert code == 1
+    assert "FILE: /meta-data/brand-new-category: unknown key" in out
+    assert err == "ec2imds: FILE: 3 error(s)\n"
+    code, out, _ = validate_cli(tmp_path, good_dump, "--strict")
+    assert (code, out) == (0, "FILE: valid\n")
+
+
+def test_cli_strict_goes_with_validate() -> None:
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["--strict", "-L"]) == 2
+    assert "--strict goes with --validate" in err.getvalue()
