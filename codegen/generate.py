@@ -1,4 +1,6 @@
-"""Regenerate ``ec2imds/models/*.py`` and ``schema/*.json`` from ``ec2imds/catalog.py``.
+"""Regenerate ``ec2imds/models/*.py`` (models, lazy views and their async twins),
+``ec2imds/_categories.py``, ``ec2imds/_paths.py`` (``value()``'s overloads) and
+``schema/*.json`` from ``ec2imds/catalog.py``.
 
 Usage::
 

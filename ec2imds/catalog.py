@@ -3,8 +3,9 @@
 Plain data, standard library only, cheap to import (the CLI lists categories from it at
 start-up).  Everything else is derived from it:
 
-* ``python -m codegen.generate`` writes the models in ``ec2imds/models/`` and the JSON
-  Schemas in ``schema/`` from :data:`ENTRIES` and :data:`JSON_SHAPES`;
+* ``python -m codegen.generate`` writes the models in ``ec2imds/models/``, ``value()``'s
+  typed overloads and the JSON Schemas in ``schema/`` from :data:`ENTRIES` and
+  :data:`JSON_SHAPES` (``present`` decides what is required);
 * :func:`default_tree` builds the simulator's default instance (and the README sample)
   from the entries' example values, so the two can never drift;
 * :func:`match` maps a concrete IMDS path to its entry (``value(path)``, the CLI).
