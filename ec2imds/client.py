@@ -1,8 +1,8 @@
 """The typed clients: :class:`IMDS` (sync) and :class:`AsyncIMDS`.
 
 Both offer the same things (the async client's in awaitable form; README "Library" has
-the table), and both fetch lazily: one leaf costs one GET (plus a token PUT when none is cached), a
-category costs its subtree, nothing is fetched that was not asked for. Values that never
+the table), and both fetch lazily: one leaf costs one GET (plus a token PUT when none is
+cached), a category costs its subtree, nothing is fetched that was not asked for. Values that never
 change are cached for the client's life (:meth:`IMDS.clear_cache` forgets them);
 volatile ones (spot, events, autoscaling, IAM credentials, tags, security groups,
 instance-action) and every listing that can gain or lose them are fetched every time.
