@@ -6,9 +6,9 @@ real-IMDS guard loaded (``tests/_guard``) and ``AWS_EC2_METADATA_SERVICE_ENDPOIN
 pointing at a simulator: an example written for an instance (``IMDS()``) reads the
 simulator.  The simulator serves the default instance plus a spot interruption notice and
 a rebalance recommendation, so the watching examples see an event and stop.  A block that
-defines ``test_`` functions is run by pytest.  A block that can only run on EC2 would say
-so in an HTML comment just above it, ``<!-- readme-test: typecheck-only (the reason) -->``;
-none needs to today.
+defines ``test_`` functions is run by pytest.  Warnings are errors.  A block that can only
+run on EC2 would say so in an HTML comment just above it,
+``<!-- readme-test: typecheck-only (the reason) -->``; none needs to today.
 """
 
 from __future__ import annotations
@@ -91,10 +91,12 @@ def test_every_example_runs_against_the_simulator(
 ) -> None:
     script = tmp_path / f"{module_name(line)}.py"
     script.write_text(source, encoding="utf-8")
+    # Warnings are errors (a user would see them), as in this project's own tests.
     if re.search(r"^def test_", source, re.M):
-        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", script.name]
+        command = [sys.executable, "-W", "error", "-m", "pytest", "-q", "-W", "error"]
+        command += ["-p", "no:cacheprovider", script.name]
     else:
-        command = [sys.executable, script.name]
+        command = [sys.executable, "-W", "error", script.name]
     done = subprocess.run(
         command,
         cwd=tmp_path,
@@ -105,5 +107,5 @@ def test_every_example_runs_against_the_simulator(
         check=False,
     )
     assert done.returncode == 0, f"README.md:{line}\n{done.stdout}\n{done.stderr}"
-    if command[1:3] == ["-m", "pytest"]:
+    if "pytest" in command:
         assert re.search(r"\b[1-9]\d* passed", done.stdout), done.stdout
