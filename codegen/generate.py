@@ -45,6 +45,7 @@ BASE_NAMES = (
     "AsyncMapView",
     "AsyncView",
     "Bool",
+    "CredentialsModel",
     "MAC",
     "PUBLIC_KEYS_IN",
     "PUBLIC_KEYS_OUT",
@@ -72,6 +73,7 @@ BASE_NAMES = (
     "View",
 )
 PUBLIC_BASE_NAMES = (
+    "AwsCredentials",
     "AsyncMapView",
     "AsyncTreeSource",
     "AsyncView",
@@ -174,6 +176,7 @@ class Class_:
     fields: list[Field_] = field(default_factory=list)
     has_view: bool = True
     depth: int = 0
+    base: str = "IMDSModel"
 
 
 def _children(path: str) -> list[Entry]:
@@ -303,7 +306,7 @@ def _json_annotation(f: JsonField) -> str:
 
 
 def _shape_class(s: JsonShape) -> Class_:
-    cls = Class_(s.name, s.module, s.path, s.volatile, s.description, has_view=False)
+    cls = Class_(s.name, s.module, s.path, s.volatile, s.description, has_view=False, base=s.base)
     for f in s.fields:
         required = f.present == "always"
         cls.fields.append(
@@ -334,7 +337,7 @@ def collect() -> dict[str, list[Class_]]:
 
 
 def _render_model(cls: Class_) -> str:
-    out = [f"class {cls.name}(IMDSModel):\n", docstring(f"{cls.description}", 4), "\n"]
+    out = [f"class {cls.name}({cls.base}):\n", docstring(f"{cls.description}", 4), "\n"]
     out.append(f"    __imds_path__: ClassVar[str] = {cls.path!r}\n")
     out.append(f"    __imds_volatile__: ClassVar[bool] = {cls.volatile}\n\n")
     for f in cls.fields:

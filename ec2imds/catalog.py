@@ -161,6 +161,9 @@ class JsonShape:
     description: str
     fields: tuple[JsonField, ...]
     volatile: bool = False
+    base: str = "IMDSModel"
+    """The model's base class, from ``ec2imds/models/_base.py`` (behaviour the generator
+    does not write, such as ``CredentialsModel.require()``)."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -668,12 +671,12 @@ JSON_SHAPES: tuple[JsonShape, ...] = (
     ), volatile=_V),
     JsonShape("IamCredentials", "iam", f"{_MD}/iam/security-credentials/{{role}}",
               "Temporary credentials (every key optional: IMDS can answer 200 with only "
-              "Code and Message).", _CREDENTIAL_FIELDS, volatile=_V),
+              "Code and Message).", _CREDENTIAL_FIELDS, volatile=_V, base="CredentialsModel"),
     JsonShape("IamCredentialsExtended", "iam",
               f"{_MD}/iam/security-credentials-extended/{{role}}",
               "Temporary credentials with the account ID.",
               (*_CREDENTIAL_FIELDS, JsonField("AccountId", "str", "The role's account.")),
-              volatile=_V),
+              volatile=_V, base="CredentialsModel"),
     JsonShape("IdentityCredentialsInfo", "iam", f"{_MD}/identity-credentials/ec2/info",
               "Status of the identity credentials.", (
         JsonField("Code", "str", "'Success' when it worked; an open set."),

@@ -9,11 +9,13 @@ import asyncio
 import inspect
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import assert_type
 
 import pytest
+from pydantic import SecretStr
 
 from ec2imds import IMDS, AsyncIMDS, catalog
 from ec2imds.catalog import entry
@@ -21,6 +23,7 @@ from ec2imds.errors import IMDSValidationError
 from ec2imds.models import (
     AsyncMapView,
     AsyncNetworkInterfaceView,
+    AwsCredentials,
     InstanceIdentityDocument,
     NetworkInterface,
     Placement,
@@ -295,3 +298,42 @@ def test_mypy_sees_the_types(tmp_path: Path) -> None:
         '17: error: Argument "timeout" to "IMDS" has incompatible type "str"; expected '
         '"float | None"  [arg-type]',
     ]
+
+
+# -- IAM credentials, typed -------------------------------------------------------------
+def test_credentials_require_gives_them_without_none(imds: IMDS) -> None:
+    creds = imds.meta_data.iam.security_credentials["my-app-role"].require()
+    assert_type(creds, AwsCredentials)
+    assert_type(creds.secret_access_key, SecretStr)
+    assert_type(creds.expiration, datetime)
+    assert creds.access_key_id == "ASIAEXAMPLEKEYID0001"
+    assert creds.secret_access_key.get_secret_value().startswith("wJalr")
+    identity = imds.meta_data.identity_credentials.ec2.security_credentials.ec2_instance
+    assert identity is not None
+    assert identity.require().access_key_id == "ASIAEXAMPLEIDENTITY01"
+
+
+def test_credentials_require_raises_on_an_error_body(sim: IMDSSimulator, imds: IMDS) -> None:
+    body = {"Code": "AssumeRoleUnauthorizedAccess", "Message": "EC2 cannot assume the role"}
+    sim.set("meta-data/iam/security-credentials/my-app-role", json.dumps(body))
+    creds = imds.meta_data.iam.security_credentials["my-app-role"]
+    with pytest.raises(IMDSValidationError) as info:
+        creds.require()
+    assert str(info.value) == (
+        "meta-data/iam/security-credentials/{role}: no usable credentials (Code "
+        "'AssumeRoleUnauthorizedAccess': EC2 cannot assume the role; missing access_key_id, "
+        "secret_access_key, token, expiration)"
+    )
+    partial = {**catalog_credentials(), "Token": None}
+    sim.set("meta-data/iam/security-credentials/my-app-role", json.dumps(partial))
+    with pytest.raises(IMDSValidationError, match="missing token") as info:
+        imds.meta_data.iam.security_credentials["my-app-role"].require()
+    assert str(partial["SecretAccessKey"]) not in str(info.value)
+
+
+def catalog_credentials() -> dict[str, object]:
+    example = entry("meta-data/iam/security-credentials/{role}").example
+    assert isinstance(example, dict)
+    creds = example["my-app-role"]
+    assert isinstance(creds, dict)
+    return dict(creds)

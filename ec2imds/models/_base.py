@@ -49,6 +49,7 @@ from typing import (
     Any,
     ClassVar,
     Generic,
+    NamedTuple,
     Protocol,
     TypeAlias,
     TypeVar,
@@ -111,8 +112,10 @@ __all__ = [
     "AsyncMapView",
     "AsyncTreeSource",
     "AsyncView",
+    "AwsCredentials",
     "Bool",
     "Bytes",
+    "CredentialsModel",
     "ExactText",
     "IMDSModel",
     "IMDSTime",
@@ -351,6 +354,39 @@ class IMDSModel(BaseModel):
     __pydantic_extra__: dict[str, RawExtra] = Field(init=False)
     __imds_path__: ClassVar[str] = ""
     __imds_volatile__: ClassVar[bool] = False
+
+
+class AwsCredentials(NamedTuple):
+    """Usable temporary credentials, every part present (:meth:`CredentialsModel.require`)."""
+
+    access_key_id: str
+    secret_access_key: SecretStr
+    token: SecretStr
+    expiration: datetime
+
+
+class CredentialsModel(IMDSModel):
+    """Base of the credential documents (``iam/security-credentials/<role>`` and the
+    extended and identity ones).  IMDS can answer them with 200 and only ``Code`` and
+    ``Message`` (a role EC2 cannot assume), so every key of the model is optional;
+    :meth:`require` gives the credentials typed, without ``None``, or raises."""
+
+    def require(self) -> AwsCredentials:
+        """The credentials, every part present; :class:`~ec2imds.errors.IMDSValidationError`
+        (with IMDS's ``Code`` and ``Message``, never a secret) when the document does not
+        hold usable ones."""
+        parts: dict[str, Any] = {n: getattr(self, n, None) for n in AwsCredentials._fields}
+        code, message = getattr(self, "code", None), getattr(self, "message", None)
+        if code in (None, "Success") and all(v is not None for v in parts.values()):
+            return AwsCredentials(**parts)
+        missing = ", ".join(name for name, value in parts.items() if value is None)
+        detail = f"Code {code!r}" + (f": {message}" if message else "")
+        path = type(self).__imds_path__
+        raise IMDSValidationError(
+            f"{path}: no usable credentials ({detail}"
+            + (f"; missing {missing})" if missing else ")"),
+            path=path,
+        )
 
 
 def dump(model: BaseModel, *, reveal_secrets: bool = False) -> Any:

@@ -16,6 +16,7 @@ from ec2imds.models._base import (
     JSON,
     AsyncMapView,
     AsyncView,
+    CredentialsModel,
     IMDSModel,
     MapView,
     Secret,
@@ -47,7 +48,7 @@ class IamInfo(IMDSModel):
     )
 
 
-class IamCredentials(IMDSModel):
+class IamCredentials(CredentialsModel):
     """
     Temporary credentials (every key optional: IMDS can answer 200 with only Code and
     Message).
@@ -80,7 +81,7 @@ class IamCredentials(IMDSModel):
     )
 
 
-class IamCredentialsExtended(IMDSModel):
+class IamCredentialsExtended(CredentialsModel):
     """Temporary credentials with the account ID."""
 
     __imds_path__: ClassVar[str] = "meta-data/iam/security-credentials-extended/{role}"
