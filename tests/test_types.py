@@ -278,6 +278,40 @@ IMDS(timeout="0.5")
 """
 
 
+# The issue's typed application: no None check for what EC2 always serves.
+TYPED_APP = """\
+from ec2imds import IMDS, AsyncIMDS
+from ec2imds.models import NetworkInterface
+
+
+def describe(imds: IMDS) -> list[str]:
+    instance_id: str = imds.meta_data.instance_id
+    instance_type: str = imds.value("meta-data/instance-type")
+    ami: str = imds.meta_data.ami_id
+    region: str = imds.region
+    secret: str = (
+        imds.meta_data.iam.security_credentials["my-app-role"]
+        .require()
+        .secret_access_key.get_secret_value()
+    )
+    enis: dict[str, NetworkInterface] = imds.all().meta_data.network.interfaces.macs
+    subnets = [str(eni.subnet_id) for eni in enis.values()]
+    return [instance_id, instance_type, ami, region, secret[:0], *subnets]
+
+
+async def adescribe(aimds: AsyncIMDS) -> list[str]:
+    instance_id: str = await aimds.meta_data.instance_id
+    az: str = await aimds.value("meta-data/placement/availability-zone")
+    region: str = await aimds.region
+    macs: list[str] = await aimds.meta_data.network.interfaces.macs.keys()
+    return [instance_id, az, region, *macs]
+"""
+
+
+def test_a_typed_application_needs_no_none_checks(tmp_path: Path) -> None:
+    assert mypy({"typed_app": TYPED_APP}, tmp_path) == {"typed_app": []}
+
+
 def test_mypy_sees_the_types(tmp_path: Path) -> None:
     lines = mypy({"types_snippet": SNIPPET}, tmp_path)["types_snippet"]
     assert lines == [
