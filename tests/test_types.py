@@ -371,3 +371,24 @@ def catalog_credentials() -> dict[str, object]:
     creds = example["my-app-role"]
     assert isinstance(creds, dict)
     return dict(creds)
+
+
+# -- many categories at once: one validation, even of a few -----------------------------
+def test_tree_to_json_of_a_few_categories_reads_back_only_them() -> None:
+    from ec2imds._values import tree_to_json
+
+    out = tree_to_json(
+        {
+            "meta-data/placement/region": b"eu-west-3",
+            "meta-data/tags/instance": {"Name": b"web-9"},
+            "meta-data/instance-id": None,  # absent: null, never the frame's example
+        }
+    )
+    assert out == {
+        "meta-data/placement/region": "eu-west-3",
+        "meta-data/tags/instance": {"Name": "web-9"},
+        "meta-data/instance-id": None,
+    }
+    with pytest.raises(IMDSValidationError) as info:
+        tree_to_json({"meta-data/ami-launch-index": b"zero"})
+    assert info.value.path == "meta-data/ami-launch-index"
