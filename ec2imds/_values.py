@@ -184,7 +184,8 @@ def _skeleton() -> dict[str, Any]:
     example = catalog.default_tree()
     tree: dict[str, Any] = {}
     for path in catalog.always_present():
-        if catalog.entry(path).kind == "dir":
+        kind = catalog.entry(path).kind
+        if kind == "dir":
             continue
         node: Any = example
         *parents, name = path.split("/")
@@ -192,7 +193,7 @@ def _skeleton() -> dict[str, Any]:
         for segment in parents:
             node = node[segment]
             parent = parent.setdefault(segment, {})
-        parent[name] = _raw(node[name])
+        parent[name] = {} if kind == "map" else _raw(node[name])  # a map: present is enough
     return tree
 
 
