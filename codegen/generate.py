@@ -1,4 +1,6 @@
-"""Regenerate ``ec2imds/models/*.py`` and ``schema/*.json`` from ``ec2imds/catalog.py``.
+"""Regenerate ``ec2imds/models/*.py`` (models, lazy views and their async twins),
+``ec2imds/_categories.py``, ``ec2imds/_paths.py`` (``value()``'s overloads) and
+``schema/*.json`` from ``ec2imds/catalog.py``.
 
 Usage::
 
@@ -35,12 +37,19 @@ MODELS_DIR = "ec2imds/models"
 SCHEMA_DIR = "schema"
 #: The category table the command line reads at start-up (plain data: no pydantic).
 TABLE = "ec2imds/_categories.py"
+#: ``value()`` typed by path: the overloads both clients inherit.
+PATHS = "ec2imds/_paths.py"
 
 BASE_NAMES = (
     "JSON",
+    "AsyncMapView",
+    "AsyncView",
+    "Bool",
+    "CredentialsModel",
     "MAC",
     "PUBLIC_KEYS_IN",
     "PUBLIC_KEYS_OUT",
+    "TAG_KEYS",
     "Bytes",
     "ExactText",
     "IMDSModel",
@@ -58,11 +67,16 @@ BASE_NAMES = (
     "Lines",
     "MapView",
     "Secret",
+    "TagKey",
     "Text",
     "Timestamp",
     "View",
 )
 PUBLIC_BASE_NAMES = (
+    "AwsCredentials",
+    "AsyncMapView",
+    "AsyncTreeSource",
+    "AsyncView",
     "IMDSModel",
     "MapView",
     "RawNode",
@@ -80,6 +94,7 @@ LEAF_TYPES: dict[tuple[str, str], str] = {
     ("text", "IPv4Network"): "IPv4Net",
     ("text", "MAC"): "MAC",
     ("text", "datetime | str"): "LenientTime",
+    ("text", "bool"): "Bool",
     ("int", "int"): "Int",
     ("lines", "list[str]"): "Lines",
     ("lines", "list[IPv4Address]"): "IPv4Lines",
@@ -89,7 +104,7 @@ LEAF_TYPES: dict[tuple[str, str], str] = {
     ("json", "dict[str, Any]"): "JsonObject",
     ("bytes", "bytes"): "Bytes",
 }
-KEY_TYPES = {"str": "str", "int": "int", "MAC": "MAC", "IPv4Address": "IPv4"}
+KEY_TYPES = {"str": "str", "int": "int", "MAC": "MAC", "IPv4Address": "IPv4", "TagKey": "TagKey"}
 JSON_FIELD_TYPES: dict[tuple[str, str], str] = {
     ("datetime", "iso"): "Timestamp",
     ("datetime", "imds-time"): "IMDSTime",
@@ -148,6 +163,7 @@ class Field_:
     volatile: bool
     target: str = ""  # the child view class for child / dir_map
     indexed: bool = False
+    required: bool = False  # EC2 serves it on every instance: no None, no default
 
 
 @dataclass
@@ -160,6 +176,7 @@ class Class_:
     fields: list[Field_] = field(default_factory=list)
     has_view: bool = True
     depth: int = 0
+    base: str = "IMDSModel"
 
 
 def _children(path: str) -> list[Entry]:
@@ -201,12 +218,16 @@ def _map_field(m: Entry, alias: str) -> Field_:
     annotation = f"dict[{key}, {value}]"
     if m.listing == "index=name":
         annotation = f"Annotated[{annotation}, PUBLIC_KEYS_IN, PUBLIC_KEYS_OUT]"
+    if key == "TagKey":
+        annotation = f"Annotated[{annotation}, TAG_KEYS]"
+    required = m.present == "always"
     return Field_(
         name=field_name(alias),
         alias=alias,
         annotation=annotation,
         description=m.description,
-        default="default_factory=dict",
+        default="" if required else "default_factory=dict",
+        required=required,
         view=kind,
         view_type=f"MapView[{key}, {view_value}]",
         volatile=m.volatile,  # the listing's own volatility (are keys added or removed?)
@@ -228,14 +249,16 @@ def _dir_class(d: Entry) -> Class_:
         raise GenerateError(f"{d.path}: a dir needs model and module")
     for c in _children(d.path):
         alias = c.name
+        required = c.present == "always"
         if c.kind == "dir":
             cls.fields.append(
                 Field_(
                     name=field_name(alias),
                     alias=alias,
-                    annotation=f"{c.model} | None",
+                    annotation=c.model if required else f"{c.model} | None",
                     description=c.description,
-                    default="default=None",
+                    default="" if required else "default=None",
+                    required=required,
                     view="child",
                     view_type=f"{c.model}View",
                     volatile=_subtree_volatile(c),
@@ -245,17 +268,18 @@ def _dir_class(d: Entry) -> Class_:
         elif c.kind == "map":
             cls.fields.append(_map_field(c, alias))
         else:
-            ann = _leaf_annotation(c)
+            ann = _leaf_annotation(c) if required else f"{_leaf_annotation(c)} | None"
             cls.fields.append(
                 Field_(
                     name=field_name(alias),
                     alias=alias,
-                    annotation=f"{ann} | None",
+                    annotation=ann,
                     description=c.description,
-                    default="default=None",
+                    default="" if required else "default=None",
                     view="leaf",
-                    view_type=f"{ann} | None",
+                    view_type=ann,
                     volatile=c.volatile,
+                    required=required,
                 )
             )
     parent = catalog.entry(d.parent) if d.path else None
@@ -281,15 +305,17 @@ def _json_annotation(f: JsonField) -> str:
 
 
 def _shape_class(s: JsonShape) -> Class_:
-    cls = Class_(s.name, s.module, s.path, s.volatile, s.description, has_view=False)
+    cls = Class_(s.name, s.module, s.path, s.volatile, s.description, has_view=False, base=s.base)
     for f in s.fields:
+        required = f.present == "always"
         cls.fields.append(
             Field_(
                 name=field_name(f.key),
                 alias=f.key,
-                annotation=f"{_json_annotation(f)} | None",
+                annotation=_json_annotation(f) if required else f"{_json_annotation(f)} | None",
                 description=f.description,
-                default="default=None",
+                default="" if required else "default=None",
+                required=required,
                 view="",
                 view_type="",
                 volatile=s.volatile,
@@ -310,11 +336,11 @@ def collect() -> dict[str, list[Class_]]:
 
 
 def _render_model(cls: Class_) -> str:
-    out = [f"class {cls.name}(IMDSModel):\n", docstring(f"{cls.description}", 4), "\n"]
+    out = [f"class {cls.name}({cls.base}):\n", docstring(f"{cls.description}", 4), "\n"]
     out.append(f"    __imds_path__: ClassVar[str] = {cls.path!r}\n")
     out.append(f"    __imds_volatile__: ClassVar[bool] = {cls.volatile}\n\n")
     for f in cls.fields:
-        args = [f.default]
+        args = [f.default] if f.default else []
         if f.alias and f.alias != f.name:
             args.append(f"alias={f.alias!r}")
         args.append(f"description={py_str(f.description)}")
@@ -335,7 +361,8 @@ def _render_view(cls: Class_) -> str:
         out.append(docstring(f.description, 8))
         vol = f"volatile={f.volatile}"
         if f.view == "leaf":
-            out.append(f"        value: {f.view_type} = self._leaf({f.name!r}, {vol})\n")
+            req = ", required=True" if f.required else ""
+            out.append(f"        value: {f.view_type} = self._leaf({f.name!r}, {vol}{req})\n")
             out.append("        return value\n")
         elif f.view == "child":
             out.append(f"        return self._child({f.target}, {f.alias!r})\n")
@@ -352,11 +379,58 @@ def _render_view(cls: Class_) -> str:
     return "".join(out)
 
 
+def _async_view_type(f: Field_) -> str:
+    if f.view == "leaf":
+        return f"Awaitable[{f.view_type}]"
+    if f.view == "child":
+        return f"Async{f.view_type}"
+    if f.view in ("dir_map", "leaf_map"):
+        key, _, value = f.view_type.removeprefix("MapView[").removesuffix("]").partition(", ")
+        value = f"Async{value}" if f.view == "dir_map" else value
+        return f"AsyncMapView[{key}, {value}]"
+    return f.view_type
+
+
+def _render_async_view(cls: Class_) -> str:
+    out = [
+        f"class Async{cls.name}View(AsyncView):\n",
+        docstring(
+            f"Async lazy view of :class:`{cls.name}` (``{cls.path or '/latest/'}``): leaves "
+            "are awaitable.",
+            4,
+        ),
+        "\n",
+        f"    __model__ = {cls.name}\n",
+        "    __slots__ = ()\n",
+    ]
+    for f in cls.fields:
+        out.append(f"\n    @property\n    def {f.name}(self) -> {_async_view_type(f)}:\n")
+        out.append(docstring(f.description, 8))
+        vol = f"volatile={f.volatile}"
+        if f.view == "leaf":
+            req = ", required=True" if f.required else ""
+            out.append(f"        return self._leaf({f.name!r}, {vol}{req})\n")
+        elif f.view == "child":
+            out.append(f"        return self._child(Async{f.target}, {f.alias!r})\n")
+        elif f.view == "dir_map":
+            extra = ", indexed=True" if f.indexed else ""
+            out.append(f"        return self._dir_map({f.name!r}, Async{f.target}, {vol}{extra})\n")
+        elif f.view == "leaf_map":
+            out.append(f"        return self._leaf_map({f.name!r}, {vol})\n")
+        elif f.view == "name":
+            out.append("        return self._listed_name()\n")
+    out.append(f"\n    async def load(self) -> {cls.name}:\n")
+    out.append(docstring("Fetch the whole directory and validate it into the model.", 8))
+    out.append(f"        return await self._load({cls.name})\n")
+    return "".join(out)
+
+
 def _module_text(module: str, classes: list[Class_], owners: dict[str, str]) -> str:
     paths = sorted({c.path for c in classes if c.has_view} or {c.path for c in classes})
     doc = f"Models and lazy views for ``{'``, ``'.join(p or '/latest/' for p in paths)}``."
     body = [_render_model(c) for c in classes]
     body += [_render_view(c) for c in classes if c.has_view]
+    body += [_render_async_view(c) for c in classes if c.has_view]
     code = "\n\n".join(body)
     used = set(re.findall(r"\b[A-Za-z_]\w*\b", code))
     siblings: dict[str, list[str]] = {}
@@ -366,6 +440,7 @@ def _module_text(module: str, classes: list[Class_], owners: dict[str, str]) -> 
             siblings.setdefault(owner, []).append(name)
     imports = [
         "from __future__ import annotations\n\n",
+        "from collections.abc import Awaitable\n",
         "from datetime import datetime\n",
         "from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network\n",
         "from typing import Annotated, Any, ClassVar, Literal\n\n",
@@ -390,7 +465,9 @@ def _init_text(modules: dict[str, list[Class_]]) -> str:
     names += PUBLIC_BASE_NAMES
     for module, classes in modules.items():
         exported = sorted(
-            [c.name for c in classes] + [f"{c.name}View" for c in classes if c.has_view]
+            [c.name for c in classes]
+            + [f"{c.name}View" for c in classes if c.has_view]
+            + [f"Async{c.name}View" for c in classes if c.has_view]
         )
         names += exported
         lines.append(f"from ec2imds.models.{module} import {', '.join(exported)}\n")
@@ -459,17 +536,90 @@ def _table_text() -> str:
     )
 
 
+def _value_type(e: Entry) -> str:
+    """The Python type ``value(path)`` gives for a catalog path (no placeholder)."""
+    if e.kind == "dir":
+        tp = e.model
+    elif e.kind == "text" and e.type == "MAC":
+        tp = "str"
+    else:
+        tp = re.sub(r"\bMAC\b|\bTagKey\b", "str", e.type)
+        tp = re.sub(r"\bAny\b", "object", tp)
+    return tp if e.path in ALWAYS else f"{tp} | None"
+
+
+ALWAYS = frozenset(catalog.always_present())
+
+_VALUE_DOC = (
+    "One value by path (relative to ``/latest/``), typed as the models type it: "
+    "``value('meta-data/instance-id')`` is ``str``, ``value('meta-data/placement/region')`` "
+    "is ``str | None`` (``None``: IMDS answered 404).  A path EC2 serves on every instance "
+    "never gives ``None``: a 404 for it raises IMDSValidationError naming the path.  Any "
+    "other path the models know (below a keyed directory: "
+    "``value('meta-data/tags/instance/Name')``) is typed ``object`` (narrow it with "
+    "``isinstance``); a path they do not know raises ``KeyError``."
+)
+
+
+def _paths_text(owners: dict[str, str]) -> str:
+    """``value()`` overloads, grouped by type: each catalog path without a placeholder as a
+    ``Literal``, then ``str`` to ``object``."""
+    by_type: dict[str, list[str]] = {}
+    for e in catalog.ENTRIES:
+        if e.path and "{" not in e.path:
+            by_type.setdefault(_value_type(e), []).append(e.path)
+    names = sorted(
+        {n for tp in by_type for n in re.findall(r"\b[A-Z]\w*", tp)}
+        - {"IPv4Address", "IPv6Address", "IPv4Network", "IPv6Network", "None"}
+    )
+    out = [
+        HEADER,
+        '"""``value(path)`` typed by path: the overloads :class:`~ec2imds.IMDS` and\n',
+        ":class:`~ec2imds.AsyncIMDS` inherit (a ``Literal`` per catalog path without a\n",
+        'placeholder), so ``mypy`` knows ``value("meta-data/instance-id")`` is ``str``."""\n\n',
+        "from __future__ import annotations\n\n",
+        "from typing import TYPE_CHECKING, Literal, overload\n\n",
+        "if TYPE_CHECKING:\n",
+        "    from datetime import datetime\n",
+        "    from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network\n\n",
+        *(
+            f"    from ec2imds.models.{m} import {', '.join(n for n in names if owners[n] == m)}\n"
+            for m in sorted({owners[n] for n in names})
+        ),
+        "\n",
+        '__all__ = ["AsyncValues", "Values"]\n\n',
+    ]
+    groups = sorted(by_type.items())
+    for cls, prefix, wrap in (("Values", "", ""), ("AsyncValues", "async ", "await ")):
+        out.append(f"\nclass {cls}:\n")
+        out.append(docstring(f"``{prefix}value(path)``, typed by path.", 4))
+        for tp, paths in groups:
+            literal = ", ".join(repr(p) for p in sorted(paths))
+            out.append("\n    @overload\n")
+            out.append(f"    {prefix}def value(self, path: Literal[{literal}]) -> {tp}: ...\n")
+        out.append("\n    @overload\n")
+        out.append(f"    {prefix}def value(self, path: str) -> object: ...\n\n")
+        out.append(f"    {prefix}def value(self, path: str) -> object:\n")
+        out.append(docstring(_VALUE_DOC, 8))
+        out.append(f"        return {wrap}self._value(path)\n\n")
+        out.append(f"    {prefix}def _value(self, path: str) -> object:\n")
+        out.append("        raise NotImplementedError\n")
+    return "".join(out)
+
+
 def build_models() -> dict[str, str]:
     """Relative path → text of every generated model module (formatted)."""
     modules = collect()
     owners = {c.name: m for m, cs in modules.items() for c in cs}
     owners |= {f"{c.name}View": m for m, cs in modules.items() for c in cs if c.has_view}
+    owners |= {f"Async{c.name}View": m for m, cs in modules.items() for c in cs if c.has_view}
     files = {
         f"{MODELS_DIR}/{module}.py": _module_text(module, classes, owners)
         for module, classes in modules.items()
     }
     files[f"{MODELS_DIR}/__init__.py"] = _init_text(modules)
     files[TABLE] = _table_text()
+    files[PATHS] = _paths_text(owners)
     return ruff(files)
 
 
@@ -492,9 +642,10 @@ def _existing(root: Path) -> set[str]:
         if p.read_text(encoding="utf-8").startswith(HEADER)
     }
     found |= {p.relative_to(root).as_posix() for p in (root / SCHEMA_DIR).glob("*.json")}
-    table = root / TABLE
-    if table.exists() and table.read_text(encoding="utf-8").startswith(HEADER):
-        found.add(TABLE)
+    for rel in (TABLE, PATHS):
+        table = root / rel
+        if table.exists() and table.read_text(encoding="utf-8").startswith(HEADER):
+            found.add(rel)
     return found
 
 
@@ -532,7 +683,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"codegen: {exc}", file=sys.stderr)
         return 2
     existing = _existing(ROOT)
-    model_files = {r for r in existing if r.startswith(MODELS_DIR + "/") or r == TABLE}
+    model_files = {r for r in existing if r.startswith(MODELS_DIR + "/") or r in (TABLE, PATHS)}
     schema_files = {r for r in existing if r.startswith(SCHEMA_DIR + "/")}
     if args.check:
         problems = _diff(ROOT, models, model_files)

@@ -24,6 +24,7 @@ CATEGORIES: dict[str, tuple[str, bool]] = {
         "Annotated[RebalanceRecommendation, JSON]",
         True,
     ),
+    "meta-data/hibernation/configured": ("Bool", False),
     "meta-data/hostname": ("Text", False),
     "meta-data/iam/info": ("Annotated[IamInfo, JSON]", True),
     "meta-data/iam/security-credentials": ("map", True),

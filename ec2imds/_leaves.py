@@ -18,7 +18,9 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Any, NoReturn
 
 __all__ = [
+    "TAG_KEY",
     "LeafError",
+    "parse_bool",
     "parse_bytes",
     "parse_exact_text",
     "parse_imds_time",
@@ -33,6 +35,7 @@ __all__ = [
     "parse_lenient_time",
     "parse_lines",
     "parse_mac",
+    "parse_tag_key",
     "parse_text",
 ]
 
@@ -79,6 +82,31 @@ def parse_text(value: object) -> str:
 def parse_exact_text(value: object) -> str:
     """UTF-8 text, kept exactly."""
     return _decode(value)
+
+
+def parse_bool(value: object) -> bool:
+    """``true`` or ``false`` (any case, as ``hibernation/configured`` says it)."""
+    if isinstance(value, bool):
+        return value
+    text = _decode(value).strip()
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    _fail("bool", f"{_show(text)} is not true or false")
+
+
+#: The characters IMDS allows in a tag key (IMDS.md §1.5); ``.``, ``..`` and ``_index``
+#: are not allowed either.
+TAG_KEY = r"^[a-zA-Z0-9+\-=.,_:@]+$"
+_TAG_KEY = re.compile(TAG_KEY, re.ASCII)
+
+
+def parse_tag_key(value: object) -> str:
+    """An instance tag key as IMDS lists it: ``[a-zA-Z0-9+-=.,_:@]``, no spaces or ``/``,
+    not ``.``, ``..`` or ``_index`` (IMDS.md §1.5)."""
+    text = _decode(value)
+    if _TAG_KEY.fullmatch(text) and text not in (".", "..", "_index"):
+        return text
+    _fail("tag_key", f"{_show(text)} is not a tag key IMDS serves (letters, digits, +-=.,_:@)")
 
 
 _INT = re.compile(r"[+-]?[0-9]+", re.ASCII)

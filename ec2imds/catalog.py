@@ -3,8 +3,9 @@
 Plain data, standard library only, cheap to import (the CLI lists categories from it at
 start-up).  Everything else is derived from it:
 
-* ``python -m codegen.generate`` writes the models in ``ec2imds/models/`` and the JSON
-  Schemas in ``schema/`` from :data:`ENTRIES` and :data:`JSON_SHAPES`;
+* ``python -m codegen.generate`` writes the models in ``ec2imds/models/``, ``value()``'s
+  typed overloads and the JSON Schemas in ``schema/`` from :data:`ENTRIES` and
+  :data:`JSON_SHAPES` (``present`` decides what is required);
 * :func:`default_tree` builds the simulator's default instance (and the README sample)
   from the entries' example values, so the two can never drift;
 * :func:`match` maps a concrete IMDS path to its entry (``value(path)``, the CLI).
@@ -28,6 +29,13 @@ Kinds of entry:
 ``volatile`` entries can change while the instance runs (spot, events, autoscaling, IAM and
 identity credentials, tags, security groups, instance-action): a client re-reads them every
 time and never caches them.
+
+``present="always"`` marks what EC2 serves on every instance (IMDS.md §1.7: the categories
+of the docs' oldest listings, and the identity document's keys), each with its ``evidence``:
+the models type these without ``None``, the JSON Schema requires them, and a 404 for one is
+an error naming the path.  Everything else may be absent (``absent`` says when), including
+categories newer than an instance's launch: Nitro instances serve only the categories that
+existed when they launched (``placement/region`` is 404 on old instances).
 """
 
 from __future__ import annotations
@@ -45,6 +53,8 @@ __all__ = [
     "JsonShape",
     "Kind",
     "Node",
+    "Presence",
+    "always_present",
     "categories",
     "default_tree",
     "entry",
@@ -53,6 +63,7 @@ __all__ = [
 ]
 
 Kind: TypeAlias = Literal["text", "int", "lines", "json", "bytes", "dir", "map"]
+Presence: TypeAlias = Literal["always", "maybe"]
 Node: TypeAlias = "str | bytes | dict[str, Node]"
 """The tree format shared with the simulator: a dict is a directory (key order = listing
 order), a str is a text leaf (JSON documents as JSON text, lists ``\\n``-joined), bytes is
@@ -91,6 +102,12 @@ class Entry:
     """For ``map`` entries whose listing is ``<index>=<name>`` (``public-keys/``)."""
     exact: bool = False
     """For ``text`` entries: keep the value exactly (no whitespace stripping)."""
+    present: Presence = "maybe"
+    """``always``: EC2 serves it on every instance (IMDS.md §1.7).  The models type it
+    without ``None``, the JSON Schema requires it, and a 404 for it is an error naming the
+    path.  ``maybe``: it can be absent (``absent`` says when)."""
+    evidence: str = ""
+    """Why ``present`` is ``always``: the source (required for ``always``)."""
 
     @property
     def name(self) -> str:
@@ -125,12 +142,18 @@ class JsonField:
     format: Literal["", "iso", "imds-time"] = ""
     """For ``datetime``: ``iso`` (``2024-05-01T12:00:00Z``) or ``imds-time``
     (``21 Jan 2019 09:00:43 GMT``)."""
+    present: Presence = "maybe"
+    """``always``: every document IMDS serves at this path has the key (the model requires
+    it); ``maybe``: it can be missing (error bodies carry only ``Code``/``Message``)."""
+    evidence: str = ""
+    """Why ``present`` is ``always``: the source (required for ``always``)."""
 
 
 @dataclass(frozen=True, slots=True)
 class JsonShape:
-    """A JSON document's shape; becomes a model.  Every key is optional (IMDS error bodies
-    carry only ``Code``/``Message``) and unknown keys are kept."""
+    """A JSON document's shape; becomes a model.  A key is optional unless its field says
+    ``present="always"`` (IMDS error bodies carry only ``Code``/``Message``); unknown keys
+    are kept."""
 
     name: str
     module: str
@@ -139,6 +162,9 @@ class JsonShape:
     description: str
     fields: tuple[JsonField, ...]
     volatile: bool = False
+    base: str = "IMDSModel"
+    """The model's base class, from ``ec2imds/models/_base.py`` (behaviour the generator
+    does not write, such as ``CredentialsModel.require()``)."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -223,58 +249,74 @@ _IDENTITY_DOCUMENT = {
 _MD = "meta-data"
 _ENI = "meta-data/network/interfaces/macs/{mac}"
 _V = True  # volatile
+_A: Presence = "always"  # present on every instance (with its evidence)
+# Evidence (IMDS.md §1.7, "Categories and names", and the sources it names):
+_OLDEST = (
+    "IMDS.md §1.7: in the AWS docs' oldest listings; served by every instance (the docs' "
+    "category table has no 404 for it)"
+)
+_HOLDS = "IMDS.md §1.7: '{}' is served by every instance, and this is what it holds"
+_IID = "IMDS.md §1.7 and §2.3: in every identity document (aws-sdk-go-v2 types it as a string)"
+#: Why a category newer than the oldest listings can be 404 (IMDS.md §1.7, §1.1).
+_NEWER = "instances launched before it existed (Nitro serves only the categories of its launch)"
+_HOTPLUG = "can be empty or 404 just after a hot-plug (amazon-ec2-net-utils PR #153)"
+_EVENT = "IMDS.md §2.2: in every maintenance event (NotAfter and NotBeforeDeadline are optional)"
+_SPOT = "IMDS.md §2: the notice is {'action', 'time'} (UG spot-instance-termination-notices, AEMM)"
 
 ENTRIES: tuple[Entry, ...] = (
     # -- roots ---------------------------------------------------------------------------
     Entry("", "dir", "InstanceMetadata", "Everything IMDS serves under /latest/.", "1.0",
           model="InstanceMetadata", module="instance"),
     Entry("meta-data", "dir", "MetaData", "The instance metadata categories.", "1.0",
-          model="MetaData", module="instance"),
+          model="MetaData", module="instance", present=_A, evidence=_OLDEST),
     Entry("dynamic", "dir", "Dynamic", "Dynamic data: identity document, monitoring.",
-          "2009-04-04", model="Dynamic", module="dynamic"),
+          "2009-04-04", model="Dynamic", module="dynamic", present=_A,
+          evidence=_HOLDS.format("dynamic/instance-identity/document")),
     Entry("user-data", "bytes", "bytes",
           "User data given at launch, byte for byte (often gzip or MIME multipart; at most "
           "16 KB).", "1.0", absent="no user data was given", example=USER_DATA),
     # -- meta-data leaves ----------------------------------------------------------------
     Entry(f"{_MD}/ami-id", "text", "str", "The AMI used to launch the instance.", "1.0",
-          example=IMAGE_ID),
+          example=IMAGE_ID, present=_A, evidence=_OLDEST),
     Entry(f"{_MD}/ami-launch-index", "int", "int",
-          "0-based launch order within the reservation.", "1.0", example=0),
+          "0-based launch order within the reservation.", "1.0", example=0, present=_A,
+          evidence=_OLDEST),
     Entry(f"{_MD}/ami-manifest-path", "text", "str",
-          "S3 manifest of the AMI; '(unknown)' when EBS-backed.", "1.0", example="(unknown)"),
+          "S3 manifest of the AMI; '(unknown)' when EBS-backed.", "1.0", example="(unknown)",
+          present=_A, evidence=_OLDEST),
     Entry(f"{_MD}/ancestor-ami-ids", "lines", "list[str]",
           "AMIs rebundled to create this AMI.", "2007-10-10", absent="usually absent",
           example=["ami-0aaaaaaaaaaaaaaa1"], absent_by_default=True),
     Entry(f"{_MD}/hostname", "text", "str",
           "Private DNS name of device 0 (IP-based or resource-based).", "1.0",
-          example=HOSTNAME),
+          example=HOSTNAME, present=_A, evidence=_OLDEST),
     Entry(f"{_MD}/instance-action", "text", "str",
           "Pending bundle/shutdown action: 'none', 'shutdown', 'bundle-pending'.",
-          "2008-09-01", volatile=_V, example="none"),
+          "2008-09-01", volatile=_V, example="none", present=_A, evidence=_OLDEST),
     Entry(f"{_MD}/instance-id", "text", "str", "The instance ID.", "1.0",
-          example=INSTANCE_ID),
+          example=INSTANCE_ID, present=_A, evidence=_OLDEST),
     Entry(f"{_MD}/instance-life-cycle", "text", "str",
           "Purchasing option: 'on-demand', 'spot' (historically 'scheduled'); an open set.",
-          "2019-10-01", example="on-demand"),
+          "2019-10-01", absent=_NEWER, example="on-demand"),
     Entry(f"{_MD}/instance-type", "text", "str", "The instance type.", "2007-08-29",
-          example=INSTANCE_TYPE),
+          example=INSTANCE_TYPE, present=_A, evidence=_OLDEST),
     Entry(f"{_MD}/ipv6", "text", "IPv6Address", "First IPv6 address of device 0.",
           "2021-01-03", absent="no IPv6 address on device 0", example=IPV6),
     Entry(f"{_MD}/kernel-id", "text", "str", "Kernel ID (paravirtual instances).",
           "2008-02-01", absent="usually absent (HVM)", example="aki-0a1b2c3d",
           absent_by_default=True),
     Entry(f"{_MD}/local-hostname", "text", "str", "Private DNS name of device 0.",
-          "2007-01-19", example=HOSTNAME),
+          "2007-01-19", example=HOSTNAME, present=_A, evidence=_OLDEST),
     Entry(f"{_MD}/local-ipv4", "text", "IPv4Address", "Private IPv4 address of device 0.",
           "1.0", absent="IPv6-only instance", example=PRIVATE_IP),
     Entry(f"{_MD}/mac", "text", "MAC", "MAC address of device 0.", "2011-01-01",
-          example=MAC0),
+          example=MAC0, present=_A, evidence=_OLDEST),
     Entry(f"{_MD}/product-codes", "lines", "list[str]",
           "Marketplace product codes.", "2007-03-01", absent="usually absent",
           example=["aw0evgkw8e5c1q413zgy5pjce"], absent_by_default=True),
     Entry(f"{_MD}/profile", "text", "str",
           "Undocumented virtualisation profile, e.g. 'default-hvm'.  Opaque.", "latest",
-          absent="may be absent", example="default-hvm"),
+          example="default-hvm", present=_A, evidence=_OLDEST),
     Entry(f"{_MD}/public-hostname", "text", "str",
           "Public DNS name of device 0 (needs enableDnsHostnames).", "2007-01-19",
           absent="no public IPv4 address", example=PUBLIC_HOSTNAME),
@@ -285,25 +327,27 @@ ENTRIES: tuple[Entry, ...] = (
           "2007-10-10", absent="usually absent (HVM)", example="ari-0a1b2c3d",
           absent_by_default=True),
     Entry(f"{_MD}/reservation-id", "text", "str", "The reservation ID.", "1.0",
-          example="r-0a1b2c3d4e5f60718"),
+          example="r-0a1b2c3d4e5f60718", present=_A, evidence=_OLDEST),
     Entry(f"{_MD}/security-groups", "lines", "list[str]",
           "Names of the security groups of device 0 (updated live).", "1.0",
-          volatile=_V, example=SG_NAMES),
+          volatile=_V, example=SG_NAMES, present=_A, evidence=_OLDEST),
     Entry(f"{_MD}/system", "text", "str",
           "Undocumented; reportedly the platform type (e.g. 'nitro').  Opaque.", "latest",
           absent="may be absent", example="nitro"),
     # -- autoscaling ---------------------------------------------------------------------
     Entry(f"{_MD}/autoscaling", "dir", "Autoscaling", "Auto Scaling lifecycle.",
-          "2021-07-15", model="Autoscaling", module="autoscaling"),
+          "2021-07-15", volatile=_V, absent="not in an Auto Scaling group",
+          absent_by_default=True, model="Autoscaling", module="autoscaling"),
     Entry(f"{_MD}/autoscaling/target-lifecycle-state", "text", "str",
           "Target lifecycle state: 'Detached', 'InService', 'Standby', 'Terminated', "
           "'Warmed:Hibernated', 'Warmed:Running', 'Warmed:Stopped', 'Warmed:Terminated'; "
           "an open set.", "2021-07-15", volatile=_V,
-          absent="not in an Auto Scaling group, or no transition yet", example="InService"),
+          absent="not in an Auto Scaling group, or no transition yet", example="InService",
+          absent_by_default=True),
     # -- block devices -------------------------------------------------------------------
     Entry(f"{_MD}/block-device-mapping", "map", "dict[str, str]",
           "Virtual device name (ami, root, ebsN, ephemeralN, swap) to device name.",
-          "2007-12-15"),
+          "2007-12-15", present=_A, evidence=_OLDEST),
     Entry(f"{_MD}/block-device-mapping/{{device}}", "text", "str",
           "Device name of a virtual device.  EBS volumes appear only if attached at launch "
           "or at the last start.", "2007-12-15", absent="device absent",
@@ -311,10 +355,11 @@ ENTRIES: tuple[Entry, ...] = (
                    "root": "/dev/xvda"}),
     # -- elastic gpus / inference --------------------------------------------------------
     Entry(f"{_MD}/elastic-gpus", "dir", "ElasticGpus", "Elastic Graphics (retired).",
-          "2016-11-30", absent_by_default=True, model="ElasticGpus", module="elastic"),
+          "2016-11-30", absent="no Elastic GPU (the service is retired)", absent_by_default=True,
+          model="ElasticGpus", module="elastic"),
     Entry(f"{_MD}/elastic-gpus/associations", "map", "dict[str, dict[str, Any]]",
           "Elastic GPU ID to its association document.", "2016-11-30",
-          absent_by_default=True),
+          absent="no Elastic GPU", absent_by_default=True),
     Entry(f"{_MD}/elastic-gpus/associations/{{id}}", "json", "dict[str, Any]",
           "Association document of an Elastic GPU (service retired; shape kept open).",
           "2016-11-30", absent="no Elastic GPU", absent_by_default=True,
@@ -322,11 +367,12 @@ ENTRIES: tuple[Entry, ...] = (
               "elastic-gpu-id": "egpu-0123456789abcdef0",
               "elastic-gpu-type": "eg1.medium"}}}),
     Entry(f"{_MD}/elastic-inference", "dir", "ElasticInference",
-          "Elastic Inference (retired).", "2018-11-29", absent_by_default=True,
+          "Elastic Inference (retired).", "2018-11-29",
+          absent="no accelerator (the service is retired)", absent_by_default=True,
           model="ElasticInference", module="elastic"),
     Entry(f"{_MD}/elastic-inference/associations", "map", "dict[str, dict[str, Any]]",
           "Elastic Inference accelerator ID to its association document.", "2018-11-29",
-          absent_by_default=True),
+          absent="no accelerator", absent_by_default=True),
     Entry(f"{_MD}/elastic-inference/associations/{{id}}", "json", "dict[str, Any]",
           "Association document of an accelerator (service retired; shape kept open).",
           "2018-11-29", absent="no accelerator", absent_by_default=True,
@@ -335,9 +381,9 @@ ENTRIES: tuple[Entry, ...] = (
               "elastic-inference-accelerator-type": "eia1.medium"}}}),
     # -- events --------------------------------------------------------------------------
     Entry(f"{_MD}/events", "dir", "Events", "Scheduled events and recommendations.",
-          "2018-08-17", model="Events", module="events"),
+          "2018-08-17", absent=_NEWER, model="Events", module="events"),
     Entry(f"{_MD}/events/maintenance", "dir", "Maintenance", "Scheduled maintenance.",
-          "2018-08-17", model="Maintenance", module="events"),
+          "2018-08-17", absent=_NEWER, model="Maintenance", module="events"),
     Entry(f"{_MD}/events/maintenance/history", "json", "list[MaintenanceEvent]",
           "Completed or canceled maintenance events.", "2018-08-17", volatile=_V,
           absent="none (an empty list is also reported)",
@@ -353,7 +399,8 @@ ENTRIES: tuple[Entry, ...] = (
           "Active maintenance events.", "2018-08-17", volatile=_V,
           absent="none (an empty list is also reported)", example=[]),
     Entry(f"{_MD}/events/recommendations", "dir", "Recommendations",
-          "Event recommendations.", "2020-10-27", absent_by_default=True,
+          "Event recommendations.", "2020-10-27", absent="until a recommendation is emitted",
+          absent_by_default=True,
           model="Recommendations", module="events"),
     Entry(f"{_MD}/events/recommendations/rebalance", "json", "RebalanceRecommendation",
           "Spot rebalance recommendation signal.", "2020-10-27", volatile=_V,
@@ -389,43 +436,57 @@ ENTRIES: tuple[Entry, ...] = (
           example={ROLE: _creds("ASIAEXAMPLEKEYID0001", extended=True)}),
     # -- identity credentials ------------------------------------------------------------
     Entry(f"{_MD}/identity-credentials", "dir", "IdentityCredentials",
-          "Instance identity role credentials.", "2018-05-23", volatile=_V,
+          "Instance identity role credentials.", "2018-05-23", volatile=_V, absent=_NEWER,
           model="IdentityCredentials", module="iam"),
     Entry(f"{_MD}/identity-credentials/ec2", "dir", "IdentityCredentialsEc2",
-          "EC2 instance identity role.", "2018-05-23", volatile=_V,
+          "EC2 instance identity role.", "2018-05-23", volatile=_V, absent=_NEWER,
           model="IdentityCredentialsEc2", module="iam"),
     Entry(f"{_MD}/identity-credentials/ec2/info", "json", "IdentityCredentialsInfo",
-          "Status of the identity credentials.", "2018-05-23", volatile=_V,
+          "Status of the identity credentials.", "2018-05-23", volatile=_V, absent=_NEWER,
           example={"Code": "Success", "LastUpdated": UPDATED, "AccountId": ACCOUNT}),
     Entry(f"{_MD}/identity-credentials/ec2/security-credentials", "dir",
           "IdentityCredentialsEc2SecurityCredentials", "Identity role credentials.",
-          "2018-05-23", volatile=_V, model="IdentityCredentialsEc2SecurityCredentials",
-          module="iam"),
+          "2018-05-23", volatile=_V, absent=_NEWER,
+          model="IdentityCredentialsEc2SecurityCredentials", module="iam"),
     Entry(f"{_MD}/identity-credentials/ec2/security-credentials/ec2-instance", "json",
           "IamCredentials",
           "Credentials of the identity role (no permissions; used by Instance Connect, SSM).",
-          "2018-05-23", volatile=_V, example=_creds("ASIAEXAMPLEIDENTITY01")),
+          "2018-05-23", volatile=_V, absent=_NEWER, example=_creds("ASIAEXAMPLEIDENTITY01")),
+    # -- hibernation ---------------------------------------------------------------------
+    Entry(f"{_MD}/hibernation", "dir", "Hibernation", "Hibernation, when configured at launch.",
+          "latest", absent="hibernation not configured", absent_by_default=True,
+          model="Hibernation", module="hibernation"),
+    Entry(f"{_MD}/hibernation/configured", "text", "bool",
+          "True when the instance was launched with hibernation enabled ('true'/'false').",
+          "latest", absent="hibernation not configured (aws/amazon-ec2-hibinit-agent)",
+          example=True, absent_by_default=True),
     # -- metrics -------------------------------------------------------------------------
-    Entry(f"{_MD}/metrics", "dir", "Metrics", "Metrics (no longer available).",
-          "2011-05-01", absent_by_default=True, model="Metrics", module="metrics"),
+    Entry(f"{_MD}/metrics", "dir", "Metrics",
+          "Metrics (still in documented listings; no longer populated).", "2011-05-01",
+          absent="no longer served on most instances", absent_by_default=True,
+          model="Metrics", module="metrics"),
     Entry(f"{_MD}/metrics/vhostmd", "text", "str",
-          "vhostmd XML (no longer available).", "2011-05-01", absent="no longer served",
+          "vhostmd XML (an '<?xml ...' body on old instances; no longer populated).",
+          "2011-05-01", absent="no longer served on most instances",
           example='<?xml version="1.0" encoding="UTF-8"?>', absent_by_default=True),
     # -- network -------------------------------------------------------------------------
     Entry(f"{_MD}/network", "dir", "Network", "Network configuration.", "2011-01-01",
-          model="Network", module="network"),
+          model="Network", module="network", present=_A, evidence=_OLDEST),
     Entry(f"{_MD}/network/interfaces", "dir", "NetworkInterfaces", "Network interfaces.",
-          "2011-01-01", model="NetworkInterfaces", module="network"),
+          "2011-01-01", model="NetworkInterfaces", module="network", present=_A,
+          evidence=_HOLDS.format("meta-data/network/")),
     Entry(f"{_MD}/network/interfaces/macs", "map", "dict[MAC, NetworkInterface]",
           "MAC address to network interface (one per ENI); interfaces can be attached and "
-          "detached while the instance runs.", "2011-01-01", volatile=_V),
+          "detached while the instance runs.", "2011-01-01", volatile=_V, present=_A,
+          evidence=_HOLDS.format("meta-data/network/") + " (device 0's 'mac' is always "
+          "served, so the listing names at least that interface)"),
     Entry(_ENI, "dir", "NetworkInterface", "One network interface (ENI).", "2011-01-01",
-          model="NetworkInterface", module="network"),
+          absent="detached", model="NetworkInterface", module="network"),
     Entry(f"{_ENI}/device-number", "int", "int",
-          "Device number (the API's DeviceIndex).", "2011-01-01",
+          "Device number (the API's DeviceIndex).", "2011-01-01", absent=_HOTPLUG,
           example={MAC0: 0, MAC1: 1}),
     Entry(f"{_ENI}/interface-id", "text", "str", "The ENI ID.", "2011-01-01",
-          example={MAC0: "eni-0a1b2c3d4e5f60001", MAC1: "eni-0a1b2c3d4e5f60002"}),
+          absent=_HOTPLUG, example={MAC0: "eni-0a1b2c3d4e5f60001", MAC1: "eni-0a1b2c3d4e5f60002"}),
     Entry(f"{_ENI}/ipv4-associations", "map", "dict[IPv4Address, list[IPv4Address]]",
           "Public IPv4 address to the private IPv4 addresses it maps to.", "2011-01-01",
           absent="no public IPv4 address"),
@@ -443,17 +504,24 @@ ENTRIES: tuple[Entry, ...] = (
           absent="no IPv6 address",
           example={MAC0: [IPV6], MAC1: ["2600:1f18:1234:5602::b2"]}),
     Entry(f"{_ENI}/local-hostname", "text", "str", "Private DNS name.", "2011-01-01",
-          example={MAC0: HOSTNAME, MAC1: "ip-10-0-2-45.ec2.internal"}),
+          absent=_HOTPLUG, example={MAC0: HOSTNAME, MAC1: "ip-10-0-2-45.ec2.internal"}),
     Entry(f"{_ENI}/local-ipv4s", "lines", "list[IPv4Address]",
           "Private IPv4 addresses (primary first).", "2011-01-01",
           absent="IPv6-only interface",
           example={MAC0: [PRIVATE_IP, "10.0.1.24"], MAC1: ["10.0.2.45"]}),
-    Entry(f"{_ENI}/mac", "text", "MAC", "MAC address.", "2011-01-01",
+    Entry(f"{_ENI}/mac", "text", "MAC", "MAC address.", "2011-01-01", absent=_HOTPLUG,
           example={MAC0: MAC0, MAC1: MAC1}),
-    Entry(f"{_ENI}/network-card-index", "int", "int", "Network card index.", "2020-11-01",
-          example={MAC0: 0, MAC1: 0}),
+    Entry(f"{_ENI}/network-card", "int", "int",
+          "Network card index, as live multi-card instances (p4d, p5, trn1) name it; the docs "
+          "and AEMM say network-card-index.", "latest",
+          absent="most instance types (one network card)", example={MAC0: 0, MAC1: 1},
+          absent_by_default=True),
+    Entry(f"{_ENI}/network-card-index", "int", "int",
+          "Network card index, as the docs and AEMM name it (live multi-card instances serve "
+          "network-card).", "2020-11-01", absent="most instance types (one network card)",
+          example={MAC0: 0, MAC1: 1}, absent_by_default=True),
     Entry(f"{_ENI}/owner-id", "text", "str", "Account that owns the interface.",
-          "2011-01-01", example={MAC0: ACCOUNT, MAC1: ACCOUNT}),
+          "2011-01-01", absent=_HOTPLUG, example={MAC0: ACCOUNT, MAC1: ACCOUNT}),
     Entry(f"{_ENI}/public-hostname", "text", "str",
           "Public DNS name (needs enableDnsHostnames).", "2011-01-01",
           absent="no public IPv4 address", example={MAC0: PUBLIC_HOSTNAME}),
@@ -462,11 +530,11 @@ ENTRIES: tuple[Entry, ...] = (
           example={MAC0: [PUBLIC_IP]}),
     Entry(f"{_ENI}/security-group-ids", "lines", "list[str]",
           "Security group IDs (updated live).", "2011-01-01", volatile=_V,
-          example={MAC0: SG_IDS, MAC1: ["sg-0a1b2c3d4e5f60003"]}),
+          absent=_HOTPLUG, example={MAC0: SG_IDS, MAC1: ["sg-0a1b2c3d4e5f60003"]}),
     Entry(f"{_ENI}/security-groups", "lines", "list[str]",
           "Security group names (updated live).", "2011-01-01", volatile=_V,
-          example={MAC0: SG_NAMES, MAC1: ["internal"]}),
-    Entry(f"{_ENI}/subnet-id", "text", "str", "Subnet ID.", "2011-01-01",
+          absent=_HOTPLUG, example={MAC0: SG_NAMES, MAC1: ["internal"]}),
+    Entry(f"{_ENI}/subnet-id", "text", "str", "Subnet ID.", "2011-01-01", absent=_HOTPLUG,
           example={MAC0: "subnet-0a1b2c3d4e5f60101", MAC1: "subnet-0a1b2c3d4e5f60102"}),
     Entry(f"{_ENI}/subnet-ipv4-cidr-block", "text", "IPv4Network",
           "IPv4 CIDR block of the subnet.", "2011-01-01", absent="may be absent on IPv6-only",
@@ -474,7 +542,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry(f"{_ENI}/subnet-ipv6-cidr-blocks", "lines", "list[IPv6Network]",
           "IPv6 CIDR blocks of the subnet.", "2016-06-30", absent="no IPv6 block",
           example={MAC0: ["2600:1f18:1234:5601::/64"], MAC1: ["2600:1f18:1234:5602::/64"]}),
-    Entry(f"{_ENI}/vpc-id", "text", "str", "VPC ID.", "2011-01-01",
+    Entry(f"{_ENI}/vpc-id", "text", "str", "VPC ID.", "2011-01-01", absent=_HOTPLUG,
           example={MAC0: VPC_ID, MAC1: VPC_ID}),
     Entry(f"{_ENI}/vpc-ipv4-cidr-block", "text", "IPv4Network",
           "Primary IPv4 CIDR block of the VPC.", "2011-01-01",
@@ -489,13 +557,13 @@ ENTRIES: tuple[Entry, ...] = (
           example={MAC0: ["2600:1f18:1234:5600::/56"], MAC1: ["2600:1f18:1234:5600::/56"]}),
     # -- placement -----------------------------------------------------------------------
     Entry(f"{_MD}/placement", "dir", "Placement", "Where the instance runs.", "2008-02-01",
-          model="Placement", module="placement"),
+          model="Placement", module="placement", present=_A, evidence=_OLDEST),
     Entry(f"{_MD}/placement/availability-zone", "text", "str",
           "Availability Zone (Local Zones look like 'us-west-2-lax-1a').", "2008-02-01",
-          example=AZ),
+          example=AZ, present=_A, evidence=_OLDEST),
     Entry(f"{_MD}/placement/availability-zone-id", "text", "str",
           "Availability Zone ID (the same zone in every account), e.g. 'use1-az4'.",
-          "2019-10-01", absent="older builds", example=AZ_ID),
+          "2019-10-01", absent=_NEWER, example=AZ_ID),
     Entry(f"{_MD}/placement/group-name", "text", "str", "Placement group name.",
           "2020-08-24", absent="not in a placement group", example="my-cluster-group",
           absent_by_default=True),
@@ -506,7 +574,8 @@ ENTRIES: tuple[Entry, ...] = (
           "Partition number in a partition placement group.", "2020-08-24",
           absent="not in a partition placement group", example=2, absent_by_default=True),
     Entry(f"{_MD}/placement/region", "text", "str",
-          "The Region.  Use this, not the AZ minus its last character.", "2020-08-24",
+          "The Region.  Use this, not the AZ minus its last character (IMDS.region falls back "
+          "on the identity document's region).", "2020-08-24", absent=_NEWER,
           example=REGION),
     # -- public keys ---------------------------------------------------------------------
     Entry(f"{_MD}/public-keys", "map", "dict[int, PublicKey]",
@@ -517,20 +586,21 @@ ENTRIES: tuple[Entry, ...] = (
           example={"0": "my-key", "1": "other-key"}, model="PublicKey",
           module="public_keys"),
     Entry(f"{_MD}/public-keys/{{index}}/openssh-key", "text", "str",
-          "The public key in OpenSSH format.", "1.0",
+          "The public key in OpenSSH format.", "1.0", absent="no such key",
           example={
               "0": "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7examplekey0 my-key",
               "1": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIexamplekey1 other-key",
           }),
     # -- services ------------------------------------------------------------------------
     Entry(f"{_MD}/services", "dir", "Services", "The AWS partition.", "2014-02-25",
-          model="Services", module="services"),
+          model="Services", module="services", present=_A, evidence=_OLDEST),
     Entry(f"{_MD}/services/domain", "text", "str",
           "Domain of AWS resources, 'amazonaws.com' (other partitions differ).",
-          "2014-02-25", example="amazonaws.com"),
+          "2014-02-25", example="amazonaws.com", present=_A,
+          evidence=_HOLDS.format("meta-data/services/") + " since it was introduced"),
     Entry(f"{_MD}/services/partition", "text", "str",
           "Partition: 'aws', 'aws-cn', 'aws-us-gov', ...; an open set.", "2015-10-20",
-          example="aws"),
+          absent=_NEWER, example="aws"),
     # -- spot ----------------------------------------------------------------------------
     Entry(f"{_MD}/spot", "dir", "Spot", "Spot interruption notices.", "2014-11-05",
           volatile=_V, absent="not marked for interruption", absent_by_default=True,
@@ -548,7 +618,8 @@ ENTRIES: tuple[Entry, ...] = (
     Entry(f"{_MD}/tags", "dir", "Tags", "Instance tags (when InstanceMetadataTags is on).",
           "2021-03-23", volatile=_V, absent="InstanceMetadataTags disabled",
           model="Tags", module="tags"),
-    Entry(f"{_MD}/tags/instance", "map", "dict[str, str]", "Tag key to tag value.",
+    Entry(f"{_MD}/tags/instance", "map", "dict[TagKey, str]",
+          "Tag key (IMDS allows only letters, digits and +-=.,_:@) to tag value.",
           "2021-03-23", volatile=_V, absent="InstanceMetadataTags disabled"),
     Entry(f"{_MD}/tags/instance/{{key}}", "text", "str",
           "A tag value (kept exactly, not stripped).", "2021-03-23", volatile=_V,
@@ -556,24 +627,28 @@ ENTRIES: tuple[Entry, ...] = (
           example={"Environment": "prod", "Name": "web-1", "Team": "platform"}),
     # -- dynamic -------------------------------------------------------------------------
     Entry("dynamic/fws", "dir", "Fws", "CloudWatch monitoring.", "2009-04-04",
+          absent="not in the always-served list (IMDS.md §1.7)",
           model="Fws", module="dynamic"),
     Entry("dynamic/fws/instance-monitoring", "text", "str",
-          "Detailed monitoring: 'enabled' or 'disabled'.", "2009-04-04", example="disabled"),
+          "Detailed monitoring: 'enabled' or 'disabled'.", "2009-04-04",
+          absent="not in the always-served list (IMDS.md §1.7)", example="disabled"),
     Entry("dynamic/instance-identity", "dir", "InstanceIdentity",
           "The instance identity document and its signatures.", "2009-04-04",
-          model="InstanceIdentity", module="dynamic"),
+          model="InstanceIdentity", module="dynamic", present=_A,
+          evidence=_HOLDS.format("dynamic/instance-identity/document")),
     Entry("dynamic/instance-identity/document", "json", "InstanceIdentityDocument",
           "The instance identity document (verify the raw bytes before trusting it).",
-          "2009-04-04", example=_IDENTITY_DOCUMENT),
+          "2009-04-04", example=_IDENTITY_DOCUMENT, present=_A, evidence=_OLDEST),
     Entry("dynamic/instance-identity/pkcs7", "text", "str",
           "Base64 DER PKCS#7 (DSA/SHA-1) over the document, without PEM armour.",
-          "2009-04-04", example=_b64("pkcs7", 6)),
+          "2009-04-04", absent="not in the always-served list (IMDS.md §1.7)",
+          example=_b64("pkcs7", 6)),
     Entry("dynamic/instance-identity/rsa2048", "text", "str",
           "Base64 DER PKCS#7 (RSA-2048/SHA-256) over the document.", "2009-04-04",
-          example=_b64("rsa2048", 8)),
+          absent="not in the always-served list (IMDS.md §1.7)", example=_b64("rsa2048", 8)),
     Entry("dynamic/instance-identity/signature", "text", "str",
           "Base64 RSA/SHA-256 signature of the exact document bytes.", "2009-04-04",
-          example=_b64("signature", 3)),
+          absent="not in the always-served list (IMDS.md §1.7)", example=_b64("signature", 3)),
 )  # fmt: skip
 
 _CREDENTIAL_FIELDS = (
@@ -597,12 +672,12 @@ JSON_SHAPES: tuple[JsonShape, ...] = (
     ), volatile=_V),
     JsonShape("IamCredentials", "iam", f"{_MD}/iam/security-credentials/{{role}}",
               "Temporary credentials (every key optional: IMDS can answer 200 with only "
-              "Code and Message).", _CREDENTIAL_FIELDS, volatile=_V),
+              "Code and Message).", _CREDENTIAL_FIELDS, volatile=_V, base="CredentialsModel"),
     JsonShape("IamCredentialsExtended", "iam",
               f"{_MD}/iam/security-credentials-extended/{{role}}",
               "Temporary credentials with the account ID.",
               (*_CREDENTIAL_FIELDS, JsonField("AccountId", "str", "The role's account.")),
-              volatile=_V),
+              volatile=_V, base="CredentialsModel"),
     JsonShape("IdentityCredentialsInfo", "iam", f"{_MD}/identity-credentials/ec2/info",
               "Status of the identity credentials.", (
         JsonField("Code", "str", "'Success' when it worked; an open set."),
@@ -614,43 +689,53 @@ JSON_SHAPES: tuple[JsonShape, ...] = (
               "A scheduled (or past) maintenance event.", (
         JsonField("Code", "str", "Event type: 'instance-reboot', 'system-reboot', "
                   "'system-maintenance', 'instance-retirement', 'instance-stop'; an open "
-                  "set."),
+                  "set.", present=_A, evidence=_EVENT),
         JsonField("Description", "str",
-                  "What happens; history entries start '[Completed]' or '[Canceled]'."),
-        JsonField("EventId", "str", "Event ID ('instance-event-...')."),
-        JsonField("NotBefore", "datetime", "Earliest start.", "imds-time"),
+                  "What happens; history entries start '[Completed]' or '[Canceled]'.",
+                  present=_A, evidence=_EVENT),
+        JsonField("EventId", "str", "Event ID ('instance-event-...').", present=_A,
+                  evidence=_EVENT),
+        JsonField("NotBefore", "datetime", "Earliest start.", "imds-time", present=_A,
+                  evidence=_EVENT),
         JsonField("NotAfter", "datetime", "Latest end.", "imds-time"),
         JsonField("NotBeforeDeadline", "datetime", "Latest the event can be postponed to.",
                   "imds-time"),
-        JsonField("State", "str", "'active', 'completed', 'canceled'; an open set."),
+        JsonField("State", "str", "'active', 'completed', 'canceled'; an open set.",
+                  present=_A, evidence=_EVENT),
     ), volatile=_V),
     JsonShape("RebalanceRecommendation", "events",
               f"{_MD}/events/recommendations/rebalance",
               "A spot rebalance recommendation.", (
-        JsonField("noticeTime", "datetime", "When the signal was emitted.", "iso"),
+        JsonField("noticeTime", "datetime", "When the signal was emitted.", "iso",
+                  present=_A, evidence="IMDS.md §2: the signal is {'noticeTime': ISO-Z}"),
     ), volatile=_V),
     JsonShape("SpotInstanceAction", "spot", f"{_MD}/spot/instance-action",
               "A pending spot interruption.", (
-        JsonField("action", "str", "'hibernate', 'stop' or 'terminate'; an open set."),
-        JsonField("time", "datetime", "When it happens (UTC).", "iso"),
+        JsonField("action", "str", "'hibernate', 'stop' or 'terminate'; an open set.",
+                  present=_A, evidence=_SPOT),
+        JsonField("time", "datetime", "When it happens (UTC).", "iso", present=_A,
+                  evidence=_SPOT),
     ), volatile=_V),
     JsonShape("InstanceIdentityDocument", "dynamic", "dynamic/instance-identity/document",
               "The instance identity document.", (
-        JsonField("accountId", "str", "Account ID."),
-        JsonField("architecture", "Literal['i386', 'x86_64', 'arm64']", "CPU architecture."),
-        JsonField("availabilityZone", "str", "Availability Zone."),
+        JsonField("accountId", "str", "Account ID.", present=_A, evidence=_IID),
+        JsonField("architecture", "Literal['i386', 'x86_64', 'arm64']", "CPU architecture.",
+                  present=_A, evidence=_IID),
+        JsonField("availabilityZone", "str", "Availability Zone.", present=_A, evidence=_IID),
         JsonField("billingProducts", "list[str]", "Billing products, or null."),
         JsonField("devpayProductCodes", "list[str]", "Deprecated; null."),
         JsonField("marketplaceProductCodes", "list[str]", "Marketplace codes, or null."),
-        JsonField("imageId", "str", "AMI ID."),
-        JsonField("instanceId", "str", "Instance ID."),
-        JsonField("instanceType", "str", "Instance type."),
+        JsonField("imageId", "str", "AMI ID.", present=_A, evidence=_IID),
+        JsonField("instanceId", "str", "Instance ID.", present=_A, evidence=_IID),
+        JsonField("instanceType", "str", "Instance type.", present=_A, evidence=_IID),
         JsonField("kernelId", "str", "Kernel ID, or null."),
-        JsonField("pendingTime", "datetime", "Launch (or last start) time.", "iso"),
-        JsonField("privateIp", "str", "Private IPv4 address of device 0."),
+        JsonField("pendingTime", "datetime", "Launch (or last start) time.", "iso",
+                  present=_A, evidence=_IID),
+        JsonField("privateIp", "str", "Private IPv4 address of device 0.", present=_A,
+                  evidence=_IID),
         JsonField("ramdiskId", "str", "RAM disk ID, or null."),
-        JsonField("region", "str", "Region."),
-        JsonField("version", "str", "Document version, '2017-09-30'."),
+        JsonField("region", "str", "Region.", present=_A, evidence=_IID),
+        JsonField("version", "str", "Document version, '2017-09-30'.", present=_A, evidence=_IID),
     )),
 )  # fmt: skip
 
@@ -660,6 +745,18 @@ _BY_PATH: dict[str, Entry] = {e.path: e for e in ENTRIES}
 def entry(path: str) -> Entry:
     """The entry for a catalog path (with placeholders); ``KeyError`` if unknown."""
     return _BY_PATH[path]
+
+
+def always_present() -> list[str]:
+    """Catalog paths EC2 serves on every instance: ``present="always"`` entries whose
+    ancestors are all ``always`` too (sorted).  Directories are included."""
+    out = []
+    for e in ENTRIES:
+        parts = e.path.split("/")
+        chain = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+        if e.path and all(_BY_PATH[p].present == "always" for p in chain):
+            out.append(e.path)
+    return sorted(out)
 
 
 def categories() -> list[Entry]:
@@ -736,6 +833,8 @@ def _leaf_text(e: Entry, value: object) -> Node:
     if e.kind == "lines":
         assert isinstance(value, list)
         return "\n".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return str(value)
 
 

@@ -52,7 +52,8 @@ examples:
   ec2imds -U > userdata                     user data, byte for byte
   ec2imds --tree | jq .                     the nested, validated tree
   ec2imds --schema > imds.schema.json       the JSON Schema of --tree output
-  ec2imds --validate saved.json             check a saved --tree dump
+  ec2imds --validate saved.json             check a saved --tree dump (--strict:
+                                            unknown keys are errors, not warnings)
   ec2imds --simulate -a                     try it anywhere: the embedded simulator
   ec2imds --watch                           one JSON line per event, as they come
   ec2imds --watch spot --once --exec 'systemctl start drain.service'
@@ -150,6 +151,10 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--once", action="store_true", help="exit after the first event")
     watch.add_argument(
         "--interval", metavar="SECONDS", help="seconds between polls (default: 5, 30 or 10)"
+    )
+    val = p.add_argument_group("validate options")
+    val.add_argument(
+        "--strict", action="store_true", help="with --validate: unknown keys are errors"
     )
     opt = p.add_argument_group("options")
     opt.add_argument(
@@ -398,7 +403,7 @@ def _cmd_schema(name: str) -> None:
     sys.stdout.write("\n")
 
 
-def _cmd_validate(run: _Run, file: str) -> None:
+def _cmd_validate(run: _Run, file: str, *, strict: bool) -> None:
     from ec2imds import schema
 
     try:
@@ -413,7 +418,13 @@ def _cmd_validate(run: _Run, file: str) -> None:
     except (ValueError, UnicodeDecodeError) as exc:
         run.error(f"{file}: not JSON: {exc}")
         return
-    errors = schema.validate_dump(data)
+    if schema.is_flat_dump(data):
+        run.error(f"{file}: {schema.FLAT_HINT}")
+        return
+    errors = schema.validate_dump(data, strict=strict)
+    if not strict:
+        for warning in schema.unknown_keys(data):
+            print(f"{PROG}: {file}: warning: {warning}", file=sys.stderr)
     for error in errors:
         print(f"{file}: {error}")
     if errors:
@@ -621,6 +632,8 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         for name, flag in (("signature", "--signature"), ("certificate", "--certificate")):
             if getattr(args, name) is not None:
                 raise UsageError(f"{flag} goes with --verify-identity")
+    if args.strict and command != "validate":
+        raise UsageError("--strict goes with --validate")
     if args.imds is not None:
         from ec2imds.endpoints import mk_endpoint_list_from_str
 
@@ -642,7 +655,7 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         "raw": lambda: _cmd_raw(run, args.raw),
         "tree": lambda: _cmd_tree(run),
         "schema": lambda: _cmd_schema(args.schema),
-        "validate": lambda: _cmd_validate(run, args.validate),
+        "validate": lambda: _cmd_validate(run, args.validate, strict=args.strict),
         "watch": lambda: _cmd_watch(run),
         "verify_identity": lambda: _cmd_verify_identity(run),
     }

@@ -1,7 +1,8 @@
 """The typed clients: :class:`IMDS` (sync) and :class:`AsyncIMDS`.
 
-Both fetch lazily: one leaf costs one GET (plus a token PUT when none is cached), a
-category costs its subtree, nothing is fetched that was not asked for. Values that never
+Both offer the same things (the async client's in awaitable form; README "Library" has
+the table), and both fetch lazily: one leaf costs one GET (plus a token PUT when none is
+cached), a category costs its subtree, nothing is fetched that was not asked for. Values that never
 change are cached for the client's life (:meth:`IMDS.clear_cache` forgets them);
 volatile ones (spot, events, autoscaling, IAM credentials, tags, security groups,
 instance-action) and every listing that can gain or lose them are fetched every time.
@@ -19,11 +20,12 @@ import concurrent.futures
 import io
 import threading
 from collections.abc import Awaitable, Callable
-from functools import lru_cache
+from functools import cache, lru_cache
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar, Unpack
 
 from ec2imds import _values, catalog
+from ec2imds._paths import AsyncValues, Values
 from ec2imds._values import (
     ROOTS,
     Failures,
@@ -34,7 +36,7 @@ from ec2imds._values import (
     validate_tree,
 )
 from ec2imds.crawl import INDEXED_DIRS, RawNode, Walk, parse_listing, run_async, run_threaded
-from ec2imds.settings import Settings
+from ec2imds.settings import Options, Settings, check_options
 from ec2imds.tokens import TokenStore
 from ec2imds.transport import AsyncTransport, Transport
 
@@ -44,7 +46,15 @@ if TYPE_CHECKING:
     import httpx
 
     from ec2imds.identity import CertificateArg, Kind, VerifiedIdentity
-    from ec2imds.models import DynamicView, InstanceMetadata, InstanceMetadataView, MetaDataView
+    from ec2imds.models import (
+        AsyncDynamicView,
+        AsyncInstanceMetadataView,
+        AsyncMetaDataView,
+        DynamicView,
+        InstanceMetadata,
+        InstanceMetadataView,
+        MetaDataView,
+    )
     from ec2imds.models._base import IMDSModel
     from ec2imds.watch import Category, WatchEvent
 
@@ -68,12 +78,45 @@ def cacheable(path: str) -> bool:
     return not entry.volatile
 
 
-def _settings(settings: Settings | None, options: dict[str, Any]) -> Settings:
+def _settings(settings: Settings | None, owner: str, options: Options) -> Settings:
+    given = check_options(owner, options)
     if settings is not None:
-        if options:
+        if not isinstance(settings, Settings):
+            raise TypeError(
+                f"{owner}(): settings must be a Settings, not {type(settings).__name__}"
+            )
+        if given:
             raise TypeError("pass either settings or individual options, not both")
         return settings
-    return Settings.resolve(**{k: v for k, v in options.items() if v is not None})
+    return Settings.resolve(**given)
+
+
+@cache
+def _always() -> frozenset[str]:
+    return frozenset(catalog.always_present())
+
+
+def _value_of(path: str, raw: RawNode | None) -> object:
+    """``value(path)`` from what IMDS served: ``None`` when absent, unless EC2 serves the
+    path on every instance (then an error naming it)."""
+    from ec2imds.models._base import absent_error, validate_value
+
+    tp = _values.type_at(path)  # KeyError for a path the models do not know
+    if raw is None:
+        found = catalog.match(path)
+        if found is not None and found[0].path in _always():
+            raise absent_error(path)
+        return None
+    return validate_value(tp, raw, path=path)
+
+
+def _fetch_plan(path: str) -> tuple[str, bool, bool]:
+    """For ``value(path)``: the normalised path, whether it is a leaf, whether volatile."""
+    path = path.strip("/")
+    _values.type_at(path)  # an unknown path fails before any request
+    found = catalog.match(path)
+    volatile = found is None or not cacheable(path)
+    return path, found is not None and found[0].is_leaf, volatile
 
 
 class _Cache:
@@ -123,16 +166,17 @@ def _model_path(model: type[IMDSModel]) -> str:
     return path
 
 
-class IMDS:
+class IMDS(Values):
     """Sync, typed, lazy access to IMDS.
 
     >>> with IMDS() as imds:  # doctest: +SKIP
-    ...     imds.meta_data.placement.region
-    'us-east-1'
+    ...     imds.meta_data.placement.availability_zone
+    'us-east-1a'
 
-    Options (``endpoints``, ``token_ttl``, ``timeout``, ``attempts``, ``concurrency``)
-    override the ``AWS_*`` environment; or pass a whole :class:`Settings`. ``store`` keeps
-    tokens (memory by default); ``http_transport`` replaces the network (tests, fakes).
+    Options (:class:`~ec2imds.settings.Options`: ``endpoints``, ``token_ttl``,
+    ``timeout``, ``attempts``, ``concurrency``, ...) override the ``AWS_*`` environment;
+    or pass a whole :class:`Settings`. ``store`` keeps tokens (memory by default);
+    ``http_transport`` replaces the network (tests, fakes).
     """
 
     def __init__(
@@ -141,10 +185,10 @@ class IMDS:
         *,
         store: TokenStore | None = None,
         http_transport: httpx.BaseTransport | None = None,
-        **options: Any,
+        **options: Unpack[Options],
     ) -> None:
         self.transport = Transport(
-            _settings(settings, options), store=store, http_transport=http_transport
+            _settings(settings, "IMDS", options), store=store, http_transport=http_transport
         )
         self.settings = self.transport.settings
         self._cache = _Cache()
@@ -216,6 +260,15 @@ class IMDS:
         """Lazy, typed view of ``dynamic/``."""
         return self.view.dynamic
 
+    @property
+    def region(self) -> str:
+        """The instance's Region: ``placement/region``, or on instances launched before it
+        existed, the identity document's ``region`` (never the AZ minus a letter)."""
+        region = self.meta_data.placement.region
+        if region is not None:
+            return region
+        return self.dynamic.instance_identity.document.region
+
     def get(self, model: type[M], failures: Failures | None = None) -> M:
         """Fetch and validate one category by its model class: ``imds.get(Placement)``.
 
@@ -252,23 +305,13 @@ class IMDS:
         raw = self._walk(_roots(), fresh=False)
         return raw if raw is not None else {}
 
-    def value(self, path: str) -> Any:
-        """One value by path, typed as the models type it (None when absent).
-
-        Any path the models know: ``value("meta-data/placement/region")``,
-        ``value("meta-data/tags/instance/Name")``, ``value("meta-data/network")``.
-        """
-        path = path.strip("/")
-        tp = _values.type_at(path)
-        found = catalog.match(path)
-        volatile = found is None or not cacheable(path)
-        if found is not None and found[0].is_leaf:
+    def _value(self, path: str) -> object:
+        path, is_leaf, volatile = _fetch_plan(path)
+        if is_leaf:
             raw: RawNode | None = self.leaf(path, volatile=volatile)
         else:
             raw = self.subtree(path, volatile=volatile)
-        from ec2imds.models._base import validate_value
-
-        return None if raw is None else validate_value(tp, raw, path=path)
+        return _value_of(path, raw)
 
     def values(
         self, paths: list[str], failures: Failures | None = None, *, listed: bool = False
@@ -368,8 +411,13 @@ class IMDS:
         return get
 
 
-class AsyncIMDS:
-    """Async, typed access to IMDS: ``await aimds.get(Placement)``, ``await aimds.all()``."""
+class AsyncIMDS(AsyncValues):
+    """Async, typed, lazy access to IMDS: what :class:`IMDS` offers, awaitable.
+
+    ``await aimds.meta_data.placement.availability_zone``, ``await aimds.value(path)``,
+    ``await aimds.get(Placement)``, ``await aimds.all()``, ``await aimds.region``; the same
+    options as :class:`IMDS`.
+    """
 
     def __init__(
         self,
@@ -377,10 +425,10 @@ class AsyncIMDS:
         *,
         store: TokenStore | None = None,
         http_transport: httpx.AsyncBaseTransport | None = None,
-        **options: Any,
+        **options: Unpack[Options],
     ) -> None:
         self.transport = AsyncTransport(
-            _settings(settings, options), store=store, http_transport=http_transport
+            _settings(settings, "AsyncIMDS", options), store=store, http_transport=http_transport
         )
         self.settings = self.transport.settings
         self._cache = _Cache()
@@ -397,6 +445,7 @@ class AsyncIMDS:
         await self.aclose()
 
     async def aclose(self) -> None:
+        """Close the connection pool."""
         await self.transport.aclose()
 
     def clear_cache(self) -> None:
@@ -411,6 +460,57 @@ class AsyncIMDS:
         body = await self.transport.get(path)
         self._cache.put(path, body)
         return body
+
+    # -- the AsyncTreeSource protocol (what the generated async views call) ------------
+
+    async def leaf(self, path: str, *, volatile: bool) -> bytes | None:
+        return await (self.transport.get(path) if volatile else self.fetch(path))
+
+    async def listing(self, path: str, *, volatile: bool) -> list[str] | None:
+        path = path.rstrip("/") + "/"
+        body = await (self.transport.get(path) if volatile else self.fetch(path))
+        return _listing_names(body, path)
+
+    async def subtree(self, path: str, *, volatile: bool) -> RawNode | None:
+        return await self._walk(Walk(path), fresh=volatile)
+
+    # -- typed access ------------------------------------------------------------------
+
+    @property
+    def view(self) -> AsyncInstanceMetadataView:
+        """Lazy, typed view of the whole tree: ``await aimds.view.meta_data.instance_id``."""
+        from ec2imds.models import AsyncInstanceMetadataView
+
+        return AsyncInstanceMetadataView(self)
+
+    @property
+    def meta_data(self) -> AsyncMetaDataView:
+        """Lazy view of ``meta-data/``: ``await aimds.meta_data.instance_id`` (one GET)."""
+        return self.view.meta_data
+
+    @property
+    def dynamic(self) -> AsyncDynamicView:
+        """Lazy, typed view of ``dynamic/``."""
+        return self.view.dynamic
+
+    @property
+    def region(self) -> Awaitable[str]:
+        """``await aimds.region``: as :attr:`IMDS.region`."""
+        return self._region()
+
+    async def _region(self) -> str:
+        region = await self.meta_data.placement.region
+        if region is not None:
+            return region
+        return (await self.dynamic.instance_identity.document).region
+
+    async def _value(self, path: str) -> object:
+        path, is_leaf, volatile = _fetch_plan(path)
+        if is_leaf:
+            raw: RawNode | None = await self.leaf(path, volatile=volatile)
+        else:
+            raw = await self.subtree(path, volatile=volatile)
+        return _value_of(path, raw)
 
     async def get(self, model: type[M], failures: Failures | None = None) -> M:
         """Fetch and validate one category by its model class (see :meth:`IMDS.get`)."""
@@ -459,6 +559,11 @@ class AsyncIMDS:
         from ec2imds.identity import averify_served
 
         return await averify_served(self.fetch, kind=kind, certificate=certificate)
+
+    async def open_user_data(self) -> io.BufferedReader | None:
+        """User data as a binary stream (``read(n)``), for copying it to a file."""
+        data = await self.user_data()
+        return None if data is None else io.BufferedReader(io.BytesIO(data))
 
     def watch(
         self,

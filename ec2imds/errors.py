@@ -15,7 +15,9 @@ reaches a caller (the original is always chained as ``__cause__``)::
      ├── IdentityVerificationError  the identity document did not verify (or cannot be)
      └── IMDSConfigError          a bad setting or argument (also a ValueError)
 
-A 404 is not an error: it means "absent" and reads as ``None``.
+A 404 is not an error: it means "absent" and reads as ``None``, except for a value EC2
+serves on every instance (the catalog's ``present="always"``), where it is an
+:class:`IMDSValidationError` naming the path.
 Tokens never appear in a message, a repr or a log line.
 """
 

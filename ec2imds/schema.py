@@ -17,29 +17,48 @@ as :func:`dump` writes it (``model_dump(mode="json", by_alias=True, exclude_unse
 **Error paths** are JSON Pointers (RFC 6901) into the dump, e.g.
 ``/meta-data/placement/region`` or ``/meta-data/public-keys/0=my-key/openssh-key``
 (``~`` is written ``~0`` and ``/`` is ``~1``; ``""`` is the whole document).
+
+**What fails.**  A wrong type; a value EC2 serves on every instance that is missing (each
+missing path is named: ``{}`` fails with ``/meta-data/instance-id``, ...); the flat
+``ec2imds -a`` format (one error with a hint).  A key the catalog does not know is not an
+error (IMDS grows, and a dump keeps what it served): :func:`unknown_keys` reports it, with
+the closest known key ("did you mean"), and ``strict=True`` makes it an error.  The
+exported schemas give the same verdicts to any Draft 2020-12 validator (``required``
+lists the always-present values; unknown keys are allowed).
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from ec2imds import models
+from ec2imds import catalog, models
+from ec2imds._values import _unwrap as unwrap_type
 from ec2imds.models import IMDSModel, InstanceMetadata, dump
+from ec2imds.models._base import ALWAYS_PRESENT
 
 __all__ = [
+    "FLAT_HINT",
     "DumpError",
     "dump",
+    "is_flat_dump",
     "model_schema",
     "schemas",
+    "unknown_keys",
     "validate_dump",
     "validate_dump_file",
 ]
+
+FLAT_HINT = (
+    "this is the flat 'ec2imds -a' format (keys such as 'meta-data/instance-id'); "
+    "--validate checks the nested --tree format: save one with 'ec2imds --tree > FILE'"
+)
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -98,23 +117,90 @@ def _pointer(data: object, loc: tuple[int | str, ...]) -> str:
     return "".join(f"/{t}" for t in tokens)
 
 
-def validate_dump(data: object) -> list[DumpError]:
-    """Every problem in a parsed dump (``json.load`` output); an empty list means valid."""
+def is_flat_dump(data: object) -> bool:
+    """True for the flat ``ec2imds -a`` output (``{"meta-data/instance-id": ...}``)."""
+    return (
+        isinstance(data, Mapping)
+        and "meta-data" not in data
+        and "dynamic" not in data
+        and any(isinstance(k, str) and k.startswith(("meta-data/", "dynamic/")) for k in data)
+    )
+
+
+def _always_values() -> list[str]:
+    """Paths EC2 serves on every instance that hold a value (not a directory of them)."""
+    always = catalog.always_present()
+    return [p for p in always if catalog.entry(p).kind != "dir"]
+
+
+def _missing(pointer: str) -> list[DumpError]:
+    """A missing required key, as every always-present value it stands for."""
+    path = pointer.lstrip("/")
+    below = [p for p in _always_values() if p == path or p.startswith(path + "/")]
+    return [DumpError("/" + p, ALWAYS_PRESENT) for p in below or [path]]
+
+
+def validate_dump(data: object, *, strict: bool = False) -> list[DumpError]:
+    """Every problem in a parsed dump (``json.load`` output); an empty list means valid.
+
+    With ``strict``, each key the catalog does not know is an error too (see
+    :func:`unknown_keys`).
+    """
+    if is_flat_dump(data):
+        return [DumpError("", FLAT_HINT)]
+    errors: list[DumpError] = []
     try:
         InstanceMetadata.model_validate(data)
     except ValidationError as exc:
-        return [
-            DumpError(_pointer(data, tuple(err["loc"])), err["msg"], err.get("input"))
-            for err in exc.errors(include_url=False)
-        ]
-    return []
+        for err in exc.errors(include_url=False):
+            pointer = _pointer(data, tuple(err["loc"]))
+            if err["type"] == "missing":
+                errors += _missing(pointer)
+            else:
+                errors.append(DumpError(pointer, err["msg"], err.get("input")))
+    if strict:
+        errors += unknown_keys(data)
+    return errors
 
 
-def validate_dump_file(path: str | os.PathLike[str]) -> list[DumpError]:
+def unknown_keys(data: object) -> list[DumpError]:
+    """Keys of a dump that no model knows (a category IMDS added, or a misspelling), each
+    with the closest known key when there is one (``did you mean 'availability-zone'?``).
+    Not errors: a real dump keeps what IMDS served (``validate_dump(strict=True)``)."""
+    found: list[DumpError] = []
+    _unknown_in(InstanceMetadata, data, "", found)
+    return found
+
+
+def _unknown_in(tp: object, node: object, pointer: str, found: list[DumpError]) -> None:
+    tp = unwrap_type(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel) and isinstance(node, Mapping):
+        fields = {info.alias or name: info for name, info in tp.model_fields.items()}
+        names = {name: info for name, info in tp.model_fields.items()}
+        for key, value in node.items():
+            child = f"{pointer}/{_escape(str(key))}"
+            info = fields.get(key) or names.get(key)
+            if info is not None:
+                _unknown_in(info.annotation, value, child, found)
+                continue
+            close = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.75)
+            hint = f"; did you mean {close[0]!r}?" if close else " (kept: IMDS adds categories)"
+            found.append(DumpError(child, f"unknown key{hint}", key))
+    elif get_origin(tp) is dict and isinstance(node, Mapping):
+        value_type = get_args(tp)[1]
+        for key, value in node.items():
+            _unknown_in(value_type, value, f"{pointer}/{_escape(str(key))}", found)
+    elif get_origin(tp) is list and isinstance(node, list):
+        (item_type,) = get_args(tp)
+        for index, value in enumerate(node):
+            _unknown_in(item_type, value, f"{pointer}/{index}", found)
+
+
+def validate_dump_file(path: str | os.PathLike[str], *, strict: bool = False) -> list[DumpError]:
     """:func:`validate_dump` on a JSON file; unreadable or malformed JSON is one error."""
     try:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         return [DumpError("", f"cannot read a JSON dump: {exc}")]
-    return validate_dump(data)
+    return validate_dump(data, strict=strict)

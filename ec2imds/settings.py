@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from ec2imds.endpoints import (
     DEFAULT_ENDPOINTS,
@@ -31,7 +31,7 @@ from ec2imds.endpoints import (
 )
 from ec2imds.errors import IMDSConfigError
 
-__all__ = ["MAX_TOKEN_TTL", "Settings"]
+__all__ = ["MAX_TOKEN_TTL", "Options", "Settings", "check_options"]
 
 MAX_TOKEN_TTL = 21600
 DEFAULT_TIMEOUT = 1.0
@@ -189,6 +189,72 @@ class Settings:
         if token_ttl is not None:
             other = {**other, "token_ttl": token_ttl}
         return base.replace(**other) if other else base
+
+
+class Options(TypedDict, total=False):
+    """The options ``IMDS(...)`` and ``AsyncIMDS(...)`` take by keyword (each overrides the
+    ``AWS_*`` environment; ``None`` means "not given").  A misspelt name or a wrong type is
+    a mypy error, and a ``TypeError`` at run time."""
+
+    endpoints: Sequence[Endpoint] | str | None
+    """``[(host, port), ...]`` or ``"host:port,..."``; more than one are raced."""
+    token_ttl: int | None
+    """Session token lifetime, seconds (1..21600)."""
+    timeout: float | None
+    """Connect and read timeout, seconds."""
+    attempts: int | None
+    """Total attempts per request (1: no retry)."""
+    concurrency: int | None
+    """Requests in flight during a crawl."""
+    disabled: bool | None
+    """Fail every request at once, as ``AWS_EC2_METADATA_DISABLED=true`` does."""
+    max_body: int | None
+    """Largest response body accepted, bytes."""
+    backoff_base: float | None
+    """First retry delay, seconds."""
+    backoff_cap: float | None
+    """Longest retry delay, seconds."""
+    race_delay: float | None
+    """Head start of the IPv6 endpoint in the race, seconds."""
+    env: Mapping[str, str] | None
+    """The environment to read ``AWS_*`` from (default ``os.environ``)."""
+
+
+_NUMBER = "a number"
+#: Run-time check of :class:`Options`: the accepted types, and how to say them.
+_OPTION_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "endpoints": ((str, list, tuple), "a list of (host, port) or a string"),
+    "token_ttl": ((int,), "an integer"),
+    "timeout": ((int, float), _NUMBER),
+    "attempts": ((int,), "an integer"),
+    "concurrency": ((int,), "an integer"),
+    "disabled": ((bool,), "a bool"),
+    "max_body": ((int,), "an integer"),
+    "backoff_base": ((int, float), _NUMBER),
+    "backoff_cap": ((int, float), _NUMBER),
+    "race_delay": ((int, float), _NUMBER),
+    "env": ((Mapping,), "a mapping"),
+}
+
+
+def check_options(owner: str, options: Mapping[str, object]) -> dict[str, Any]:
+    """The given :class:`Options` (``None`` values dropped), checked as mypy would check
+    them: ``TypeError`` for an unknown name (with the closest one) or a wrong type."""
+    out: dict[str, Any] = {}
+    for name, value in options.items():
+        if name not in _OPTION_TYPES:
+            import difflib
+
+            close = difflib.get_close_matches(name, list(_OPTION_TYPES), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise TypeError(f"{owner}() got an unexpected keyword argument {name!r}{hint}")
+        if value is None:
+            continue
+        types, what = _OPTION_TYPES[name]
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            raise TypeError(f"{owner}(): {name} must be {what}, not {type(value).__name__}")
+        out[name] = value
+    return out
 
 
 def _check_positive(name: str, value: float) -> None:

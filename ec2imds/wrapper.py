@@ -45,8 +45,13 @@ __all__ = ["IMDSCategory", "IMDSWrapper"]
 TypeF = list[tuple[re.Pattern[str], Callable[[str], Any]]]
 
 
+def _no_func(*args: object, **kwargs: object) -> Any:
+    raise TypeError("this IMDSCategory was made without a func")
+
+
 class IMDSCategory:
-    """One category: ``path`` and ``func`` (call it to fetch the value)."""
+    """One category: ``path`` and ``func`` (call it to fetch the value; typed as callable,
+    so ``dir_dict[path].func()`` type-checks)."""
 
     def __init__(
         self,
@@ -55,7 +60,7 @@ class IMDSCategory:
         arg: str | None = None,
     ) -> None:
         self.path = path
-        self.func = func
+        self.func: Callable[..., Any] = func if func is not None else _no_func
         self.arg = arg
 
     def __repr__(self) -> str:

@@ -15,6 +15,7 @@ import pytest
 from ec2imds import catalog
 from ec2imds.catalog import ENTRIES, Entry, Node, default_tree, match
 from ec2imds.models import InstanceMetadata
+from ec2imds.simulator import METADATA_VERSIONS
 
 # Every path of IMDS.md §2 (placeholders written as the catalog writes them).
 IMDS_MD_SECTION_2 = [
@@ -398,3 +399,117 @@ def test_catalog_import_is_standard_library_only() -> None:
         cwd=Path(__file__).resolve().parent.parent,
     ).stdout
     assert out.strip() == "[]"
+
+
+# -- what EC2 serves on every instance (IMDS.md §1.7, "Categories and names") ------------
+# The list of §1.7, as catalog paths (placement/ with availability-zone, services/ with
+# domain, network/ down to the interfaces listing, the identity document).
+ALWAYS_SERVED = {
+    "meta-data",
+    "meta-data/ami-id",
+    "meta-data/ami-launch-index",
+    "meta-data/ami-manifest-path",
+    "meta-data/block-device-mapping",
+    "meta-data/hostname",
+    "meta-data/instance-action",
+    "meta-data/instance-id",
+    "meta-data/instance-type",
+    "meta-data/local-hostname",
+    "meta-data/mac",
+    "meta-data/network",
+    "meta-data/network/interfaces",
+    "meta-data/network/interfaces/macs",
+    "meta-data/placement",
+    "meta-data/placement/availability-zone",
+    "meta-data/profile",
+    "meta-data/reservation-id",
+    "meta-data/security-groups",
+    "meta-data/services",
+    "meta-data/services/domain",
+    "dynamic",
+    "dynamic/instance-identity",
+    "dynamic/instance-identity/document",
+}
+DOCUMENT_ALWAYS = {
+    "region",
+    "instanceId",
+    "accountId",
+    "availabilityZone",
+    "imageId",
+    "instanceType",
+    "architecture",
+    "pendingTime",
+    "privateIp",
+    "version",
+}
+
+
+def test_always_present_is_the_list_of_imds_md_with_evidence() -> None:
+    assert set(catalog.always_present()) == ALWAYS_SERVED
+    for e in ENTRIES:
+        if e.present == "always":
+            assert e.evidence.startswith("IMDS.md §"), e.path
+            assert not e.absent, e.path
+            assert not e.absent_by_default, e.path
+        elif e.path:
+            assert e.absent, f"{e.path}: say when it is absent, or give the evidence"
+            assert not e.evidence, e.path
+    (document,) = [s for s in catalog.JSON_SHAPES if s.name == "InstanceIdentityDocument"]
+    assert {f.key for f in document.fields if f.present == "always"} == DOCUMENT_ALWAYS
+    for shape in catalog.JSON_SHAPES:
+        for f in shape.fields:
+            assert (f.present == "always") == bool(f.evidence), (shape.name, f.key)
+
+
+def test_newer_categories_may_be_absent_on_older_instances() -> None:
+    for path in (
+        "meta-data/placement/region",
+        "meta-data/placement/availability-zone-id",
+        "meta-data/instance-life-cycle",
+        "meta-data/services/partition",
+        "meta-data/events",
+        "meta-data/identity-credentials",
+    ):
+        e = catalog.entry(path)
+        assert e.present == "maybe", path
+        assert "launched before" in e.absent, path
+
+
+def test_catalog_corrections_of_imds_md_1_7() -> None:
+    card = catalog.entry("meta-data/network/interfaces/macs/{mac}/network-card")
+    index = catalog.entry("meta-data/network/interfaces/macs/{mac}/network-card-index")
+    for e in (card, index):
+        assert (e.kind, e.type, e.absent_by_default) == ("int", "int", True)
+    hibernation = catalog.entry("meta-data/hibernation/configured")
+    assert (hibernation.type, hibernation.absent_by_default) == ("bool", True)
+    assert catalog.entry("meta-data/metrics/vhostmd").absent_by_default
+    for path in ("meta-data/autoscaling", "meta-data/autoscaling/target-lifecycle-state"):
+        assert catalog.entry(path).absent_by_default, path
+    assert "autoscaling" not in default_tree()["meta-data"]
+    assert "2021-07-15" in METADATA_VERSIONS
+    assert METADATA_VERSIONS[-2:] == ("2021-07-15", "latest")
+
+
+def test_hibernation_and_network_card_parse() -> None:
+    from ec2imds.models import Hibernation, NetworkInterface, validate_raw
+
+    assert validate_raw(Hibernation, {"configured": b"true\n"}, path="h").configured is True
+    assert validate_raw(Hibernation, {"configured": b"false"}, path="h").configured is False
+    eni = validate_raw(NetworkInterface, {"network-card": b"1"}, path="eni")
+    assert (eni.network_card, eni.network_card_index) == (1, None)
+
+
+@pytest.mark.parametrize("key", ["Name", "aws:autoscaling:groupName", "a+b-c=d.e,f_g:h@i", "9"])
+def test_tag_keys_of_the_documented_character_set(key: str) -> None:
+    from ec2imds.models import Tags, validate_raw
+
+    assert list(validate_raw(Tags, {"instance": {key: b"v"}}, path="t").instance) == [key]
+
+
+@pytest.mark.parametrize("key", ["has space", "a/b", ".", "..", "_index", "é", "x\n", ""])
+def test_tag_keys_outside_it_are_refused(key: str) -> None:
+    from ec2imds.errors import IMDSValidationError
+    from ec2imds.models import Tags, validate_raw
+
+    with pytest.raises(IMDSValidationError, match="not a tag key"):
+        validate_raw(Tags, {"instance": {key: b"v"}}, path="meta-data/tags")

@@ -108,7 +108,7 @@ def test_generation_is_deterministic_and_matches_the_tree() -> None:
         assert text.startswith(generate.HEADER), rel
 
 
-ALLOWED_IMPORTS = {"__future__", "datetime", "ipaddress", "typing", "pydantic"}
+ALLOWED_IMPORTS = {"__future__", "collections.abc", "datetime", "ipaddress", "typing", "pydantic"}
 
 
 def test_generated_modules_import_only_the_base() -> None:

@@ -136,7 +136,7 @@ def test_views_parse_like_the_model(source: FakeSource, view: InstanceMetadataVi
         if name != "ipv4_associations":
             assert getattr(eni_view, name) == getattr(eni, name), name
     assert dict(eni_view.ipv4_associations) == eni.ipv4_associations
-    assert view.dynamic.instance_identity.document == model.dynamic.instance_identity.document  # type: ignore[union-attr]
+    assert view.dynamic.instance_identity.document == model.dynamic.instance_identity.document
     assert view.user_data == model.user_data
 
 
@@ -288,9 +288,13 @@ def test_inferred_types(view: InstanceMetadataView) -> None:
     md = view.meta_data
     eni = md.network.interfaces.macs[MAC0]
     assert_type(md.placement.region, str | None)
-    assert_type(md.ami_launch_index, int | None)
+    assert_type(md.ami_launch_index, int)
+    assert_type(md.instance_id, str)
+    assert_type(md.instance_type, str)
+    assert_type(md.ami_id, str)
+    assert_type(md.placement.availability_zone, str)
     assert_type(md.local_ipv4, IPv4Address | None)
-    assert_type(md.security_groups, list[str] | None)
+    assert_type(md.security_groups, list[str])
     assert_type(md.network.interfaces.macs, MapView[str, NetworkInterfaceView])
     assert_type(eni, NetworkInterfaceView)
     assert_type(eni.device_number, int | None)
@@ -304,17 +308,19 @@ def test_inferred_types(view: InstanceMetadataView) -> None:
     assert_type(md.public_keys[0].name, str | None)
     assert_type(md.events.maintenance.history, list[MaintenanceEvent] | None)
     assert_type(md.spot.termination_time, datetime | str | None)
-    assert_type(view.dynamic.instance_identity.document, InstanceIdentityDocument | None)
+    assert_type(view.dynamic.instance_identity.document, InstanceIdentityDocument)
     assert_type(view.user_data, bytes | None)
     assert_type(md.placement.load(), Placement)
     loaded = view.load()
     assert_type(loaded, InstanceMetadata)
-    assert_type(loaded.meta_data, MetaData | None)
+    assert_type(loaded.meta_data, MetaData)
     assert eni.device_number == 0
-    assert loaded.meta_data is not None
     assert_type(loaded.meta_data.public_keys, dict[int, models.PublicKey])
-    assert_type(loaded.meta_data.network, models.Network | None)
+    assert_type(loaded.meta_data.network, models.Network)
+    # Reaching an ENI through the loaded model takes no None check: EC2 always serves it.
+    assert_type(loaded.meta_data.network.interfaces.macs[MAC0], NetworkInterface)
     doc = view.dynamic.instance_identity.document
-    assert doc is not None
-    assert_type(doc.architecture, Literal["i386", "x86_64", "arm64"] | None)
-    assert_type(doc.pending_time, datetime | None)
+    assert_type(doc.architecture, Literal["i386", "x86_64", "arm64"])
+    assert_type(doc.pending_time, datetime)
+    assert_type(doc.region, str)
+    assert_type(doc.kernel_id, str | None)

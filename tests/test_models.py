@@ -76,14 +76,14 @@ def test_default_tree_validates_into_typed_values(meta: InstanceMetadata) -> Non
     assert md.placement is not None
     assert md.placement.region == "us-east-1"
     assert md.placement.group_name is None
-    eni = md.network.interfaces.macs[MAC0]  # type: ignore[union-attr]
+    eni = md.network.interfaces.macs[MAC0]
     assert eni.device_number == 0
     assert eni.local_ipv4s == [IPv4Address("10.0.1.23"), IPv4Address("10.0.1.24")]
     assert eni.ipv4_prefix == [IPv4Network("10.0.1.48/28")]
     assert eni.ipv6_prefix == [IPv6Network("2600:1f18:1234:5601:1::/80")]
     assert eni.subnet_ipv4_cidr_block == IPv4Network("10.0.1.0/24")
     assert eni.ipv4_associations == {IPv4Address("54.210.1.23"): [IPv4Address("10.0.1.23")]}
-    eni1 = md.network.interfaces.macs[MAC1]  # type: ignore[union-attr]
+    eni1 = md.network.interfaces.macs[MAC1]
     assert eni1.device_number == 1
     assert eni1.public_ipv4s is None
     assert eni1.ipv4_associations == {}
@@ -160,7 +160,8 @@ def test_unknown_paths_are_kept(raw: Any) -> None:
     put(raw, "meta-data/brand-new-leaf", b"hello\n")
     put(raw, "meta-data/placement/new-thing", b"x")
     put(raw, "meta-data/new-dir", {"a": b"1", "b": {"c": b"\xff\x00"}})
-    put(raw, "dynamic/instance-identity/document", b'{"region": "us-east-1", "newKey": [1]}')
+    document = json.loads(at(raw, "dynamic/instance-identity/document"))
+    put(raw, "dynamic/instance-identity/document", json.dumps({**document, "newKey": [1]}).encode())
     meta = validate_raw(InstanceMetadata, raw, path="")
     out = dump(meta, reveal_secrets=True)
     assert out["meta-data"]["brand-new-leaf"] == "hello\n"
@@ -182,20 +183,60 @@ def test_dump_round_trips_through_json(meta: InstanceMetadata) -> None:
     assert dump(again, reveal_secrets=True) == dump(meta, reveal_secrets=True)
 
 
-def test_absent_paths_are_none_or_empty() -> None:
-    meta = validate_raw(InstanceMetadata, {"meta-data": {}}, path="")
-    assert meta.meta_data is not None
-    assert meta.meta_data.placement is None
+def test_absent_paths_are_none_or_empty(raw: Any) -> None:
+    md = raw["meta-data"]
+    for name in ("public-keys", "events", "iam", "tags"):
+        del md[name]
+    del md["placement"]["region"]
+    del raw["user-data"]
+    meta = validate_raw(InstanceMetadata, raw, path="")
+    assert meta.meta_data.placement.region is None
+    assert meta.meta_data.events is None
     assert meta.meta_data.public_keys == {}
-    assert meta.meta_data.block_device_mapping == {}
+    assert meta.meta_data.tags is None
     assert meta.user_data is None
-    assert dump(meta) == {"meta-data": {}}
+    assert "public-keys" not in dump(meta)["meta-data"]
     assert validate_raw(NetworkInterface, {}, path="x").local_ipv4s is None
 
 
-def test_iam_error_body_is_valid() -> None:
+@pytest.mark.parametrize(
+    "path",
+    [
+        "meta-data/instance-id",
+        "meta-data/placement/availability-zone",
+        "meta-data/block-device-mapping",
+        "meta-data/network",
+        "dynamic/instance-identity/document",
+        "meta-data",
+    ],
+)
+def test_a_missing_always_present_value_is_an_error_naming_it(raw: Any, path: str) -> None:
+    *parents, name = path.split("/")
+    del (at(raw, "/".join(parents)) if parents else raw)[name]
+    with pytest.raises(IMDSValidationError) as info:
+        validate_raw(InstanceMetadata, raw, path="")
+    assert info.value.path == path
+    assert str(info.value).startswith(f"{path}: missing, but EC2 serves it on every instance")
+    assert info.value.value is None
+
+
+def test_the_identity_documents_always_present_keys_are_required(raw: Any) -> None:
+    document = json.loads(at(raw, "dynamic/instance-identity/document"))
+    del document["region"]
+    put(raw, "dynamic/instance-identity/document", json.dumps(document).encode())
+    with pytest.raises(IMDSValidationError) as info:
+        validate_raw(InstanceMetadata, raw, path="")
+    assert info.value.path == "dynamic/instance-identity/document"
+    assert "region: missing, but EC2 serves it on every instance" in str(info.value)
+    del document["kernelId"]  # optional: may be null or absent
+    document["region"] = "us-east-1"
+    put(raw, "dynamic/instance-identity/document", json.dumps(document).encode())
+    assert validate_raw(InstanceMetadata, raw, path="").dynamic.instance_identity.document.region
+
+
+def test_iam_error_body_is_valid(raw: Any) -> None:
     body = b'{"Code": "AssumeRoleUnauthorizedAccess", "Message": "EC2 cannot assume the role"}'
-    raw = {"meta-data": {"iam": {"security-credentials": {"r": body}}}}
+    raw["meta-data"]["iam"]["security-credentials"] = {"r": body}
     meta = validate_raw(InstanceMetadata, raw, path="")
     creds = meta.meta_data.iam.security_credentials["r"]  # type: ignore[union-attr]
     assert creds.code == "AssumeRoleUnauthorizedAccess"
@@ -259,10 +300,16 @@ def test_models_are_frozen_and_accept_names_or_aliases() -> None:
 
 
 def test_architecture_is_a_closed_set() -> None:
+    document = catalog.entry("dynamic/instance-identity/document").example
+    assert isinstance(document, dict)
     with pytest.raises(IMDSValidationError, match="architecture"):
-        validate_raw(models.InstanceIdentityDocument, {"architecture": "sparc"}, path="doc")
+        validate_raw(
+            models.InstanceIdentityDocument, {**document, "architecture": "sparc"}, path="doc"
+        )
     assert (
-        validate_raw(models.InstanceIdentityDocument, {"architecture": "arm64"}, path="doc")
+        validate_raw(
+            models.InstanceIdentityDocument, {**document, "architecture": "arm64"}, path="doc"
+        )
     ).architecture == "arm64"
 
 
@@ -396,9 +443,11 @@ def test_validate_raw_bad_map_key() -> None:
 
 
 def test_maintenance_time_is_written_back_as_imds_does() -> None:
-    event = validate_raw(MaintenanceEvent, {"NotBefore": "21 Jan 2019 09:00:43 GMT"}, path="e")
-    assert dump(event) == {"NotBefore": "21 Jan 2019 09:00:43 GMT"}
-    assert event.not_before is not None
+    history = catalog.entry("meta-data/events/maintenance/history").example
+    assert isinstance(history, list)
+    event = validate_raw(MaintenanceEvent, history[0], path="e")
+    assert dump(event) == history[0]
+    assert dump(event)["NotBefore"] == "21 Jan 2019 09:00:43 GMT"
     assert event.not_before.tzinfo is UTC
 
 

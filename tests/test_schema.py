@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
+import io
 import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
-from ec2imds import models
+from ec2imds import IMDS, catalog, models
+from ec2imds._values import categories
 from ec2imds.catalog import default_tree
+from ec2imds.cli import main
 from ec2imds.models import IMDSModel, InstanceMetadata, Placement, validate_raw
-from ec2imds.schema import DumpError, dump, model_schema, schemas, validate_dump, validate_dump_file
+from ec2imds.schema import (
+    FLAT_HINT,
+    DumpError,
+    dump,
+    is_flat_dump,
+    model_schema,
+    schemas,
+    unknown_keys,
+    validate_dump,
+    validate_dump_file,
+)
+from ec2imds.simulator import IMDSSimulator
 
 ROOT = Path(__file__).resolve().parent.parent
 MAC0 = "0e:49:61:0f:c3:11"
@@ -58,7 +74,9 @@ def test_schema_uses_imds_keys_and_descriptions() -> None:
     assert placement["properties"]["availability-zone"]["description"]
     assert "availability_zone" not in placement["properties"]
     event = model_schema(models.MaintenanceEvent)
-    assert "GMT" in event["properties"]["NotBefore"]["anyOf"][0]["pattern"]
+    assert "GMT" in event["properties"]["NotBefore"]["pattern"]
+    assert "GMT" in event["properties"]["NotAfter"]["anyOf"][0]["pattern"]
+    assert event["required"] == ["Code", "Description", "EventId", "NotBefore", "State"]
 
 
 def test_a_dump_of_the_default_instance_is_valid(good_dump: Any) -> None:
@@ -125,6 +143,198 @@ def test_validate_dump_file(tmp_path: Path, good_dump: Any) -> None:
     (missing,) = validate_dump_file(tmp_path / "nope.json")
     assert missing.pointer == ""
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"meta-data": {"ami-launch-index": "x"}}))
+    bad_dump = copy.deepcopy(good_dump)
+    bad_dump["meta-data"]["ami-launch-index"] = "x"
+    bad.write_text(json.dumps(bad_dump))
     (error,) = validate_dump_file(str(bad))
     assert error.pointer == "/meta-data/ami-launch-index"
+
+
+# -- what a CI check must catch, and what it must let through --------------------------
+ALWAYS_VALUES = [p for p in catalog.always_present() if catalog.entry(p).kind != "dir"]
+
+
+def flat_dump() -> dict[str, Any]:
+    """What ``ec2imds -a`` prints: one object keyed by category path."""
+    with IMDSSimulator() as sim, IMDS(endpoints=[sim.endpoint]) as imds:
+        return imds.values(categories())
+
+
+def misspelt(good: Any) -> Any:
+    bad = copy.deepcopy(good)
+    placement = bad["meta-data"]["placement"]
+    placement["availabilty-zone"] = placement.pop("availability-zone")
+    return bad
+
+
+def with_unknown_category(good: Any) -> Any:
+    grown = copy.deepcopy(good)
+    grown["meta-data"]["brand-new-category"] = {"thing": "value"}
+    grown["meta-data"]["placement"]["new-leaf"] = "x"
+    grown["dynamic"]["instance-identity"]["document"]["newKey"] = [1]
+    return grown
+
+
+def test_an_empty_dump_fails_naming_each_missing_path() -> None:
+    errors = validate_dump({})
+    assert sorted(e.pointer for e in errors) == sorted(f"/{p}" for p in ALWAYS_VALUES)
+    assert "/meta-data/instance-id" in {e.pointer for e in errors}
+    assert "/dynamic/instance-identity/document" in {e.pointer for e in errors}
+    assert all(e.message == "missing, but EC2 serves it on every instance" for e in errors)
+
+
+def test_each_always_present_value_is_required(good_dump: Any) -> None:
+    for path in ALWAYS_VALUES:
+        bad = copy.deepcopy(good_dump)
+        *parents, name = path.split("/")
+        node = bad
+        for segment in parents:
+            node = node[segment]
+        del node[name]
+        assert [e.pointer for e in validate_dump(bad)] == [f"/{path}"], path
+
+
+def test_the_flat_format_is_refused_with_a_hint() -> None:
+    flat = flat_dump()
+    assert flat["meta-data/instance-id"] == "i-0123456789abcdef0"
+    assert is_flat_dump(flat)
+    flat["meta-data/ami-launch-index"] = "zero"
+    (error,) = validate_dump(flat)
+    assert error.pointer == ""
+    assert "ec2imds --tree" in error.message
+    assert "\n" not in error.message
+
+
+def test_a_misspelt_key_is_missing_and_reported_with_did_you_mean(good_dump: Any) -> None:
+    bad = misspelt(good_dump)
+    (error,) = validate_dump(bad)
+    assert error.pointer == "/meta-data/placement/availability-zone"
+    (unknown,) = unknown_keys(bad)
+    assert unknown.pointer == "/meta-data/placement/availabilty-zone"
+    assert unknown.message == "unknown key; did you mean 'availability-zone'?"
+
+
+def test_unknown_categories_are_warnings_unless_strict(good_dump: Any) -> None:
+    grown = with_unknown_category(good_dump)
+    assert validate_dump(grown) == []
+    found = {e.pointer: e.message for e in unknown_keys(grown)}
+    assert set(found) == {
+        "/meta-data/brand-new-category",
+        "/meta-data/placement/new-leaf",
+        "/dynamic/instance-identity/document/newKey",
+    }
+    assert "did you mean" not in found["/meta-data/brand-new-category"]
+    assert {e.pointer for e in validate_dump(grown, strict=True)} == set(found)
+    assert unknown_keys(good_dump) == []
+    assert validate_dump(good_dump, strict=True) == []
+
+
+def test_a_bad_tag_key_fails(good_dump: Any) -> None:
+    bad = copy.deepcopy(good_dump)
+    bad["meta-data"]["tags"]["instance"]["has space"] = "x"
+    (error,) = validate_dump(bad)
+    assert error.pointer == "/meta-data/tags/instance/has space"
+    assert "not a tag key" in error.message
+
+
+# The same verdicts from an independent validator, on the exported schema.
+def jsonschema_errors(data: Any) -> list[str]:
+    schema = json.loads((ROOT / "schema" / "InstanceMetadata.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    return [error.message for error in validator.iter_errors(data)]
+
+
+def test_jsonschema_gives_the_same_verdicts(good_dump: Any) -> None:
+    assert jsonschema_errors(good_dump) == []
+    assert (
+        jsonschema_errors(dump(validate_raw(InstanceMetadata, to_raw(default_tree()), path="")))
+        == []
+    )
+    assert jsonschema_errors(with_unknown_category(good_dump)) == []
+    assert sorted(jsonschema_errors({})) == [
+        "'dynamic' is a required property",
+        "'meta-data' is a required property",
+    ]
+    assert jsonschema_errors(flat_dump()) != []
+    assert jsonschema_errors(misspelt(good_dump)) == ["'availability-zone' is a required property"]
+    wrong = copy.deepcopy(good_dump)
+    wrong["meta-data"]["ami-launch-index"] = "zero"
+    assert jsonschema_errors(wrong) == ["'zero' is not of type 'integer'"]
+    bad_tag = copy.deepcopy(good_dump)
+    bad_tag["meta-data"]["tags"]["instance"]["has space"] = "x"
+    assert jsonschema_errors(bad_tag) != []
+
+
+def test_jsonschema_requires_each_always_present_value(good_dump: Any) -> None:
+    for path in ALWAYS_VALUES:
+        bad = copy.deepcopy(good_dump)
+        *parents, name = path.split("/")
+        node = bad
+        for segment in parents:
+            node = node[segment]
+        del node[name]
+        assert jsonschema_errors(bad) == [f"{name!r} is a required property"], path
+
+
+# -- the command line: ec2imds --validate [--strict] ------------------------------------
+def validate_cli(tmp_path: Path, data: Any, *flags: str) -> tuple[int, str, str]:
+    dump_file = tmp_path / "dump.json"
+    dump_file.write_text(json.dumps(data))
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["--validate", str(dump_file), *flags])
+    return (
+        code,
+        out.getvalue().replace(str(dump_file), "FILE"),
+        err.getvalue().replace(str(dump_file), "FILE"),
+    )
+
+
+def test_cli_validate_rejects_an_empty_dump_naming_each_path(tmp_path: Path) -> None:
+    code, out, err = validate_cli(tmp_path, {})
+    assert code == 1
+    assert out.splitlines() == [
+        f"FILE: /{p}: missing, but EC2 serves it on every instance" for p in sorted(ALWAYS_VALUES)
+    ]
+    assert err == f"ec2imds: FILE: {len(ALWAYS_VALUES)} error(s)\n"
+
+
+def test_cli_validate_refuses_the_flat_format_in_one_line(tmp_path: Path) -> None:
+    code, out, err = validate_cli(tmp_path, flat_dump())
+    assert (code, out) == (1, "")
+    assert err == f"ec2imds: FILE: {FLAT_HINT}\n"
+
+
+def test_cli_validate_a_misspelt_key(tmp_path: Path, good_dump: Any) -> None:
+    code, out, err = validate_cli(tmp_path, misspelt(good_dump))
+    assert code == 1
+    assert out == (
+        "FILE: /meta-data/placement/availability-zone: missing, but EC2 serves it on every "
+        "instance\n"
+    )
+    assert err.splitlines() == [
+        "ec2imds: FILE: warning: /meta-data/placement/availabilty-zone: unknown key; did you "
+        "mean 'availability-zone'?",
+        "ec2imds: FILE: 1 error(s)",
+    ]
+
+
+def test_cli_validate_unknown_categories_warn_unless_strict(tmp_path: Path, good_dump: Any) -> None:
+    code, out, err = validate_cli(tmp_path, with_unknown_category(good_dump))
+    assert (code, out) == (0, "FILE: valid\n")
+    assert "warning: /meta-data/brand-new-category: unknown key" in err
+    assert len(err.splitlines()) == 3
+    code, out, err = validate_cli(tmp_path, with_unknown_category(good_dump), "--strict")
+    assert code == 1
+    assert "FILE: /meta-data/brand-new-category: unknown key" in out
+    assert err == "ec2imds: FILE: 3 error(s)\n"
+    code, out, _ = validate_cli(tmp_path, good_dump, "--strict")
+    assert (code, out) == (0, "FILE: valid\n")
+
+
+def test_cli_strict_goes_with_validate() -> None:
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["--strict", "-L"]) == 2
+    assert "--strict goes with --validate" in err.getvalue()

@@ -665,6 +665,7 @@ def test_rebalance_and_maintenance_new_and_changed_async(sim: IMDSSimulator) -> 
 
 @pytest.mark.slow
 def test_an_auto_scaling_transition_is_one_event(sim: IMDSSimulator) -> None:
+    sim.set_lifecycle_state("InService")  # the default instance is in no Auto Scaling group
     sim.set_lifecycle_state("Terminated", after=0.6)
     with IMDS(endpoints=[sim.endpoint]) as imds:
         events = collect(imds.watch("autoscaling", interval=INTERVAL), seconds=1.6)

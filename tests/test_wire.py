@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
 
@@ -327,7 +327,7 @@ def test_tree_prints_everything_but_the_failed_category(tmp_path: Path) -> None:
 @pytest.mark.parametrize("kind", ["sync", "async"])
 def test_all_collects_failures_beside_the_model(kind: str) -> None:
     with IMDSSimulator(_bad_placement_tree()) as sim:
-        sim.faults.burst(500, 10, path="meta-data/ami-id")
+        sim.faults.burst(500, 10, path="meta-data/public-ipv4")
         failures: dict[str, IMDSError] = {}
         if kind == "sync":
             with IMDS(endpoints=[sim.endpoint]) as imds:
@@ -346,14 +346,20 @@ def test_all_collects_failures_beside_the_model(kind: str) -> None:
             import asyncio
 
             everything = asyncio.run(main())
-    assert set(failures) == {"meta-data/ami-id", "meta-data/placement/partition-number"}
+    assert set(failures) == {"meta-data/public-ipv4", "meta-data/placement/partition-number"}
     md = everything.meta_data
-    assert md is not None
-    assert md.ami_id is None
-    assert md.placement is not None
+    assert md.public_ipv4 is None
     assert md.placement.partition_number is None
     assert md.placement.region == "us-east-1"
     assert md.instance_id == "i-0123456789abcdef0"
+
+
+def test_a_value_ec2_always_serves_cannot_be_left_out() -> None:
+    with IMDSSimulator() as sim, IMDS(endpoints=[sim.endpoint]) as imds:
+        sim.faults.burst(500, 10, path="meta-data/ami-id")
+        failures: dict[str, IMDSError] = {}
+        with pytest.raises(IMDSError, match="meta-data/ami-id"):
+            imds.all(failures)
 
 
 def test_get_collects_failures_too() -> None:
@@ -427,14 +433,16 @@ def test_what_never_changes_is_read_once(sim: IMDSSimulator) -> None:
 
 
 def test_an_empty_or_non_json_credentials_body_is_asked_again() -> None:
-    role = "meta-data/iam/security-credentials/my-app-role"
+    role: Final = "meta-data/iam/security-credentials/my-app-role"
     with IMDSSimulator() as sim:
         good = sim.get(role)
         assert isinstance(good, str)
         sim.set(role, "")
         sim.schedule(0.3, role, good)  # written a moment later, as botocore#1569 saw
         with IMDS(endpoints=[sim.endpoint], attempts=10) as imds:
-            creds = imds.value(role)
+            roles = imds.value("meta-data/iam/security-credentials")
+        assert roles is not None
+        creds = roles["my-app-role"]
         assert creds.code == "Success"
         assert sim.stats.requests[("GET", f"/latest/{role}")] >= 2
 

@@ -8,6 +8,10 @@ format and the leaf types."""
 from __future__ import annotations
 
 from ec2imds.models._base import (
+    AsyncMapView,
+    AsyncTreeSource,
+    AsyncView,
+    AwsCredentials,
     IMDSModel,
     MapView,
     RawNode,
@@ -17,8 +21,11 @@ from ec2imds.models._base import (
     validate_raw,
     validate_value,
 )
-from ec2imds.models.autoscaling import Autoscaling, AutoscalingView
+from ec2imds.models.autoscaling import AsyncAutoscalingView, Autoscaling, AutoscalingView
 from ec2imds.models.dynamic import (
+    AsyncDynamicView,
+    AsyncFwsView,
+    AsyncInstanceIdentityView,
     Dynamic,
     DynamicView,
     Fws,
@@ -28,12 +35,17 @@ from ec2imds.models.dynamic import (
     InstanceIdentityView,
 )
 from ec2imds.models.elastic import (
+    AsyncElasticGpusView,
+    AsyncElasticInferenceView,
     ElasticGpus,
     ElasticGpusView,
     ElasticInference,
     ElasticInferenceView,
 )
 from ec2imds.models.events import (
+    AsyncEventsView,
+    AsyncMaintenanceView,
+    AsyncRecommendationsView,
     Events,
     EventsView,
     Maintenance,
@@ -43,7 +55,12 @@ from ec2imds.models.events import (
     Recommendations,
     RecommendationsView,
 )
+from ec2imds.models.hibernation import AsyncHibernationView, Hibernation, HibernationView
 from ec2imds.models.iam import (
+    AsyncIamView,
+    AsyncIdentityCredentialsEc2SecurityCredentialsView,
+    AsyncIdentityCredentialsEc2View,
+    AsyncIdentityCredentialsView,
     Iam,
     IamCredentials,
     IamCredentialsExtended,
@@ -57,9 +74,19 @@ from ec2imds.models.iam import (
     IdentityCredentialsInfo,
     IdentityCredentialsView,
 )
-from ec2imds.models.instance import InstanceMetadata, InstanceMetadataView, MetaData, MetaDataView
-from ec2imds.models.metrics import Metrics, MetricsView
+from ec2imds.models.instance import (
+    AsyncInstanceMetadataView,
+    AsyncMetaDataView,
+    InstanceMetadata,
+    InstanceMetadataView,
+    MetaData,
+    MetaDataView,
+)
+from ec2imds.models.metrics import AsyncMetricsView, Metrics, MetricsView
 from ec2imds.models.network import (
+    AsyncNetworkInterfacesView,
+    AsyncNetworkInterfaceView,
+    AsyncNetworkView,
     Network,
     NetworkInterface,
     NetworkInterfaces,
@@ -67,15 +94,44 @@ from ec2imds.models.network import (
     NetworkInterfaceView,
     NetworkView,
 )
-from ec2imds.models.placement import Placement, PlacementView
-from ec2imds.models.public_keys import PublicKey, PublicKeyView
-from ec2imds.models.services import Services, ServicesView
-from ec2imds.models.spot import Spot, SpotInstanceAction, SpotView
-from ec2imds.models.tags import Tags, TagsView
+from ec2imds.models.placement import AsyncPlacementView, Placement, PlacementView
+from ec2imds.models.public_keys import AsyncPublicKeyView, PublicKey, PublicKeyView
+from ec2imds.models.services import AsyncServicesView, Services, ServicesView
+from ec2imds.models.spot import AsyncSpotView, Spot, SpotInstanceAction, SpotView
+from ec2imds.models.tags import AsyncTagsView, Tags, TagsView
 
 __all__ = [
+    "AsyncAutoscalingView",
+    "AsyncDynamicView",
+    "AsyncElasticGpusView",
+    "AsyncElasticInferenceView",
+    "AsyncEventsView",
+    "AsyncFwsView",
+    "AsyncHibernationView",
+    "AsyncIamView",
+    "AsyncIdentityCredentialsEc2SecurityCredentialsView",
+    "AsyncIdentityCredentialsEc2View",
+    "AsyncIdentityCredentialsView",
+    "AsyncInstanceIdentityView",
+    "AsyncInstanceMetadataView",
+    "AsyncMaintenanceView",
+    "AsyncMapView",
+    "AsyncMetaDataView",
+    "AsyncMetricsView",
+    "AsyncNetworkInterfaceView",
+    "AsyncNetworkInterfacesView",
+    "AsyncNetworkView",
+    "AsyncPlacementView",
+    "AsyncPublicKeyView",
+    "AsyncRecommendationsView",
+    "AsyncServicesView",
+    "AsyncSpotView",
+    "AsyncTagsView",
+    "AsyncTreeSource",
+    "AsyncView",
     "Autoscaling",
     "AutoscalingView",
+    "AwsCredentials",
     "Dynamic",
     "DynamicView",
     "ElasticGpus",
@@ -86,6 +142,8 @@ __all__ = [
     "EventsView",
     "Fws",
     "FwsView",
+    "Hibernation",
+    "HibernationView",
     "IMDSModel",
     "Iam",
     "IamCredentials",

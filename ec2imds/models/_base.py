@@ -18,11 +18,13 @@ alias               Python type                  raw leaf
 ``Text``            ``str``                      UTF-8, surrounding whitespace stripped
 ``ExactText``       ``str``                      UTF-8, kept exactly (tag values)
 ``Int``             ``int``                      a decimal integer
+``Bool``            ``bool``                     ``true`` or ``false``
 ``Lines``           ``list[str]``                LF-separated (CRLF, blank lines tolerated)
 ``IPv4Lines`` ...   ``list[IPv4Address]`` ...    lines of addresses / CIDR blocks
 ``IPv4`` ``IPv6``   ``IPv4Address`` ...          an address
 ``IPv4Net``         ``IPv4Network``              a CIDR block
 ``MAC``             ``str``                      ``0e:49:61:0f:c3:11``
+``TagKey``          ``str``                      a tag key: ``[a-zA-Z0-9+-=.,_:@]``
 ``Timestamp``       ``datetime`` (aware, UTC)    ISO 8601 (``2024-05-01T12:00:00Z``)
 ``IMDSTime``        ``datetime`` (aware, UTC)    ``21 Jan 2019 09:00:43 GMT`` (or ISO)
 ``LenientTime``     ``datetime | str``           ISO 8601, else kept as the string
@@ -39,17 +41,20 @@ into :class:`~ec2imds.errors.IMDSValidationError` naming the IMDS path and the v
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from datetime import datetime
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import (
     Annotated,
     Any,
     ClassVar,
+    Generic,
+    NamedTuple,
     Protocol,
     TypeAlias,
     TypeVar,
     get_args,
+    get_origin,
 )
 
 from pydantic import (
@@ -57,6 +62,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     PlainSerializer,
     SecretStr,
     SerializationInfo,
@@ -66,15 +72,18 @@ from pydantic import (
     WithJsonSchema,
     WrapSerializer,
 )
-from pydantic_core import PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
 
 from ec2imds import catalog
 from ec2imds._leaves import (
     _MONTHS,
+    TAG_KEY,
     LeafError,
     _aware,
     _lines_of,
     _show,
+    parse_bool,
     parse_bytes,
     parse_exact_text,
     parse_imds_time,
@@ -89,6 +98,7 @@ from ec2imds._leaves import (
     parse_lenient_time,
     parse_lines,
     parse_mac,
+    parse_tag_key,
     parse_text,
 )
 from ec2imds.errors import IMDSValidationError
@@ -98,7 +108,14 @@ __all__ = [
     "MAC",
     "PUBLIC_KEYS_IN",
     "PUBLIC_KEYS_OUT",
+    "TAG_KEYS",
+    "AsyncMapView",
+    "AsyncTreeSource",
+    "AsyncView",
+    "AwsCredentials",
+    "Bool",
     "Bytes",
+    "CredentialsModel",
     "ExactText",
     "IMDSModel",
     "IMDSTime",
@@ -116,6 +133,7 @@ __all__ = [
     "MapView",
     "RawNode",
     "Secret",
+    "TagKey",
     "Text",
     "Timestamp",
     "TreeSource",
@@ -132,6 +150,7 @@ M = TypeVar("M", bound=BaseModel)
 K = TypeVar("K")
 V = TypeVar("V")
 VT = TypeVar("VT", bound="View")
+AVT = TypeVar("AVT", bound="AsyncView")
 T = TypeVar("T")
 
 
@@ -236,6 +255,29 @@ def _public_keys_out(value: object, handler: SerializerFunctionWrapHandler) -> o
 Text = Annotated[str, BeforeValidator(_pydantic(parse_text))]
 ExactText = Annotated[str, BeforeValidator(_pydantic(parse_exact_text))]
 Int = Annotated[int, BeforeValidator(_pydantic(parse_int))]
+Bool = Annotated[bool, BeforeValidator(_pydantic(parse_bool))]
+TagKey = Annotated[
+    str,
+    BeforeValidator(_pydantic(parse_tag_key)),
+    WithJsonSchema({"type": "string", "pattern": TAG_KEY}),
+]
+
+
+class _TagKeys:
+    """Metadata for the tags map: its JSON Schema says which keys IMDS can list
+    (``propertyNames``), as the model's key validator does."""
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        schema.pop("patternProperties", None)
+        schema["additionalProperties"] = {"type": "string"}
+        schema["propertyNames"] = {"pattern": TAG_KEY, "not": {"enum": [".", "..", "_index"]}}
+        return schema
+
+
+TAG_KEYS = _TagKeys()
 Lines = Annotated[list[str], BeforeValidator(_pydantic(parse_lines))]
 IPv4 = Annotated[IPv4Address, BeforeValidator(_pydantic(parse_ipv4))]
 IPv6 = Annotated[IPv6Address, BeforeValidator(_pydantic(parse_ipv6))]
@@ -314,6 +356,39 @@ class IMDSModel(BaseModel):
     __imds_volatile__: ClassVar[bool] = False
 
 
+class AwsCredentials(NamedTuple):
+    """Usable temporary credentials, every part present (:meth:`CredentialsModel.require`)."""
+
+    access_key_id: str
+    secret_access_key: SecretStr
+    token: SecretStr
+    expiration: datetime
+
+
+class CredentialsModel(IMDSModel):
+    """Base of the credential documents (``iam/security-credentials/<role>`` and the
+    extended and identity ones).  IMDS can answer them with 200 and only ``Code`` and
+    ``Message`` (a role EC2 cannot assume), so every key of the model is optional;
+    :meth:`require` gives the credentials typed, without ``None``, or raises."""
+
+    def require(self) -> AwsCredentials:
+        """The credentials, every part present; :class:`~ec2imds.errors.IMDSValidationError`
+        (with IMDS's ``Code`` and ``Message``, never a secret) when the document does not
+        hold usable ones."""
+        parts: dict[str, Any] = {n: getattr(self, n, None) for n in AwsCredentials._fields}
+        code, message = getattr(self, "code", None), getattr(self, "message", None)
+        if code in (None, "Success") and all(v is not None for v in parts.values()):
+            return AwsCredentials(**parts)
+        missing = ", ".join(name for name, value in parts.items() if value is None)
+        detail = f"Code {code!r}" + (f": {message}" if message else "")
+        path = type(self).__imds_path__
+        raise IMDSValidationError(
+            f"{path}: no usable credentials ({detail}"
+            + (f"; missing {missing})" if missing else ")"),
+            path=path,
+        )
+
+
 def dump(model: BaseModel, *, reveal_secrets: bool = False) -> Any:
     """The JSON form of a model: IMDS keys, absent paths left out, ``user-data`` base64,
     times as IMDS wrote them, public keys as ``"0=my-key"``, secrets masked unless asked.
@@ -383,11 +458,15 @@ def _holds_credentials(full: str) -> str | None:
 def _to_error(exc: ValidationError, raw: object, path: str) -> IMDSValidationError:
     """The error to raise for ``exc``, chained to it (or, when credentials are involved,
     to a copy of it that quotes none of their values: a logged traceback shows causes)."""
-    errors = exc.errors(include_url=False)
+    # A value that is there but wrong says more than one that is missing: report it first.
+    errors = sorted(exc.errors(include_url=False), key=lambda e: e["type"] == "missing")
     first = errors[0]
     full, inner, node = _locate(first["loc"], raw, path)
     message = first["msg"]
-    if not first["type"].startswith("imds_"):
+    if first["type"] == "missing":
+        message, node = ALWAYS_PRESENT, None
+        first = {**first, "input": None}
+    elif not first["type"].startswith("imds_"):
         message = f"{message} (got {_show(first['input'])})"
     where = f"{full}: {'.'.join(inner)}" if inner else full
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
@@ -420,6 +499,16 @@ def _to_error(exc: ValidationError, raw: object, path: str) -> IMDSValidationErr
         )
     error.__cause__ = cause
     return error
+
+
+#: The message for a value EC2 serves on every instance that is not there (404, or a
+#: dump without it).
+ALWAYS_PRESENT = "missing, but EC2 serves it on every instance"
+
+
+def absent_error(path: str) -> IMDSValidationError:
+    """The error for a 404 on a path EC2 serves on every instance (``present="always"``)."""
+    return IMDSValidationError(f"{path}: {ALWAYS_PRESENT} (IMDS answered 404)", path=path)
 
 
 def validate_raw(model: type[M], raw: object, *, path: str) -> M:
@@ -488,6 +577,62 @@ class TreeSource(Protocol):
         ...
 
 
+class AsyncTreeSource(Protocol):
+    """:class:`TreeSource` for async views: the same three calls, awaitable
+    (:class:`~ec2imds.AsyncIMDS` implements it)."""
+
+    async def leaf(self, path: str, *, volatile: bool) -> bytes | None:
+        """One GET of a leaf; ``None`` on 404."""
+        ...
+
+    async def listing(self, path: str, *, volatile: bool) -> list[str] | None:
+        """One GET of a directory listing; ``None`` on 404."""
+        ...
+
+    async def subtree(self, path: str, *, volatile: bool) -> RawNode | None:
+        """A crawl of that subtree; ``None`` on 404."""
+        ...
+
+
+def _leaf_value(
+    model: type[IMDSModel], name: str, raw: bytes | None, path: str, *, required: bool
+) -> Any:
+    """A leaf body as the model's field: ``None`` when absent, unless EC2 always serves it."""
+    if raw is None:
+        if required:
+            raise absent_error(path)
+        return None
+    return validate_value(field_type(model, name), raw, path=path)
+
+
+def _map_entries(
+    listing: list[str] | None, key: Callable[[str], tuple[K, str]]
+) -> dict[K, tuple[str, str]]:
+    entries: dict[K, tuple[str, str]] = {}
+    for item in listing or ():
+        entry = item.strip().rstrip("/")
+        if entry:
+            k, segment = key(entry)
+            entries[k] = (entry, segment)
+    return entries
+
+
+def _map_types(model: type[IMDSModel], name: str) -> tuple[object, object, str]:
+    info = model.model_fields[name]
+    annotation = info.annotation
+    if get_origin(annotation) is Annotated:  # public keys: Annotated[dict[...], ...]
+        annotation = get_args(annotation)[0]
+    key_type, value_type = get_args(annotation)
+    return key_type, value_type, info.alias or name
+
+
+def _load_data(raw: RawNode | None, model: type[BaseModel], listed_name: str | None) -> object:
+    data: object = {} if raw is None else raw
+    if listed_name is not None and "name" in model.model_fields and isinstance(raw, dict):
+        data = {**raw, "name": listed_name}  # a public key's name lives in its parent's listing
+    return data
+
+
 class MapView(Mapping[K, V]):
     """A read-only mapping over an IMDS directory keyed by its listing.
 
@@ -521,13 +666,7 @@ class MapView(Mapping[K, V]):
     def _listed(self) -> dict[K, tuple[str, str]]:
         if self._entries is None:
             listing = self._source.listing(self._path, volatile=self._volatile)
-            entries: dict[K, tuple[str, str]] = {}
-            for item in listing or ():
-                entry = item.strip().rstrip("/")
-                if entry:
-                    key, segment = self._key(entry)
-                    entries[key] = (entry, segment)
-            self._entries = entries
+            self._entries = _map_entries(listing, self._key)
         return self._entries
 
     def __getitem__(self, key: K) -> V:
@@ -568,22 +707,17 @@ class View:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._path!r})"
 
-    def _leaf(self, name: str, *, volatile: bool) -> Any:
+    def _leaf(self, name: str, *, volatile: bool, required: bool = False) -> Any:
         model = type(self).__model__
         path = _join(self._path, model.model_fields[name].alias or name)
         raw = self._source.leaf(path, volatile=volatile)
-        if raw is None:
-            return None
-        return validate_value(field_type(model, name), raw, path=path)
+        return _leaf_value(model, name, raw, path, required=required)
 
     def _child(self, cls: type[VT], alias: str) -> VT:
         return cls(self._source, _join(self._path, alias))
 
     def _map_types(self, name: str) -> tuple[object, object, str]:
-        model = type(self).__model__
-        info = model.model_fields[name]
-        key_type, value_type = get_args(info.annotation)
-        return key_type, value_type, info.alias or name
+        return _map_types(type(self).__model__, name)
 
     def _dir_map(
         self, name: str, cls: type[VT], *, volatile: bool, indexed: bool = False
@@ -624,8 +758,153 @@ class View:
     def _load(self, model: type[M]) -> M:
         volatile = getattr(model, "__imds_volatile__", False)
         raw = self._source.subtree(self._path, volatile=volatile)
-        data: object = {} if raw is None else raw
-        name = self._listed_name()
-        if name is not None and "name" in model.model_fields and isinstance(raw, dict):
-            data = {**raw, "name": name}  # a public key's name lives in its parent's listing
-        return validate_raw(model, data, path=self._path)
+        return validate_raw(model, _load_data(raw, model, self._listed_name()), path=self._path)
+
+
+class AsyncMapView(Generic[K, V]):
+    """The async counterpart of :class:`MapView`: an IMDS directory keyed by its listing.
+
+    ``await m.keys()``, ``await m.items()``, ``await m.load()`` (a ``dict``),
+    ``await m[key]`` or ``await m.get(key)``, ``async for key in m``.  The listing is
+    fetched once, on first use; a child view costs no request, a leaf value one GET.
+    """
+
+    __slots__ = ("_entries", "_key", "_path", "_source", "_value", "_volatile")
+
+    def __init__(
+        self,
+        source: AsyncTreeSource,
+        path: str,
+        *,
+        volatile: bool,
+        key: Callable[[str], tuple[K, str]],
+        value: Callable[[K, str, str], Awaitable[V]],
+    ) -> None:
+        self._source = source
+        self._path = path
+        self._volatile = volatile
+        self._key = key
+        self._value = value
+        self._entries: dict[K, tuple[str, str]] | None = None
+
+    @property
+    def path(self) -> str:
+        """The directory's IMDS path."""
+        return self._path
+
+    async def _listed(self) -> dict[K, tuple[str, str]]:
+        if self._entries is None:
+            listing = await self._source.listing(self._path, volatile=self._volatile)
+            self._entries = _map_entries(listing, self._key)
+        return self._entries
+
+    async def keys(self) -> list[K]:
+        """The keys, in listing order."""
+        return list(await self._listed())
+
+    async def get(self, key: K) -> V:
+        """The value for ``key`` (``KeyError`` when the listing does not name it)."""
+        entry, segment = (await self._listed())[key]
+        return await self._value(key, entry, _join(self._path, segment))
+
+    def __getitem__(self, key: K) -> Awaitable[V]:
+        return self.get(key)
+
+    async def items(self) -> list[tuple[K, V]]:
+        """``(key, value)`` pairs, in listing order."""
+        return [(k, await self.get(k)) for k in await self.keys()]
+
+    async def load(self) -> dict[K, V]:
+        """Every key and value, as a ``dict``."""
+        return dict(await self.items())
+
+    async def contains(self, key: K) -> bool:
+        """Whether the listing names ``key``."""
+        return key in await self._listed()
+
+    def __aiter__(self) -> AsyncIterator[K]:
+        return self._iter()
+
+    async def _iter(self) -> AsyncIterator[K]:
+        for key in await self.keys():
+            yield key
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._path!r})"
+
+
+class AsyncView:
+    """The async counterpart of :class:`View`: lazy, typed access to one IMDS directory.
+
+    A leaf property returns an awaitable (``await aimds.meta_data.placement.region``); a
+    group property returns the child view (no request); a map property returns an
+    :class:`AsyncMapView`; ``await view.load()`` fetches the subtree and validates it.
+    """
+
+    __model__: ClassVar[type[IMDSModel]] = IMDSModel
+    __slots__ = ("_entry", "_path", "_source")
+
+    def __init__(
+        self, source: AsyncTreeSource, path: str | None = None, *, entry: str = ""
+    ) -> None:
+        self._source = source
+        self._path = type(self).__model__.__imds_path__ if path is None else path
+        self._entry = entry
+
+    @property
+    def path(self) -> str:
+        """The directory's IMDS path."""
+        return self._path
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._path!r})"
+
+    async def _leaf(self, name: str, *, volatile: bool, required: bool = False) -> Any:
+        model = type(self).__model__
+        path = _join(self._path, model.model_fields[name].alias or name)
+        raw = await self._source.leaf(path, volatile=volatile)
+        return _leaf_value(model, name, raw, path, required=required)
+
+    def _child(self, cls: type[AVT], alias: str) -> AVT:
+        return cls(self._source, _join(self._path, alias))
+
+    def _dir_map(
+        self, name: str, cls: type[AVT], *, volatile: bool, indexed: bool = False
+    ) -> AsyncMapView[Any, AVT]:
+        key_type, _, alias = _map_types(type(self).__model__, name)
+        path = _join(self._path, alias)
+        source = self._source
+
+        def key(entry: str) -> tuple[Any, str]:
+            segment = entry.partition("=")[0] if indexed else entry
+            return validate_value(key_type, segment, path=_join(path, entry)), segment
+
+        async def value(_key: Any, entry: str, child: str) -> AVT:
+            return cls(source, child, entry=entry)
+
+        return AsyncMapView(source, path, volatile=volatile, key=key, value=value)
+
+    def _leaf_map(self, name: str, *, volatile: bool) -> AsyncMapView[Any, Any]:
+        key_type, value_type, alias = _map_types(type(self).__model__, name)
+        path = _join(self._path, alias)
+        source = self._source
+
+        def key(entry: str) -> tuple[Any, str]:
+            return validate_value(key_type, entry, path=_join(path, entry)), entry
+
+        async def value(k: Any, _entry: str, child: str) -> Any:
+            raw = await source.leaf(child, volatile=volatile)
+            if raw is None:
+                raise KeyError(k)
+            return validate_value(value_type, raw, path=child)
+
+        return AsyncMapView(source, path, volatile=volatile, key=key, value=value)
+
+    def _listed_name(self) -> str | None:
+        _, eq, name = self._entry.partition("=")
+        return name if eq else None
+
+    async def _load(self, model: type[M]) -> M:
+        volatile = getattr(model, "__imds_volatile__", False)
+        raw = await self._source.subtree(self._path, volatile=volatile)
+        return validate_raw(model, _load_data(raw, model, self._listed_name()), path=self._path)

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import ClassVar
 
 from pydantic import Field
 
 from ec2imds.models._base import (
+    AsyncView,
     IMDSModel,
     Text,
     View,
@@ -50,3 +52,26 @@ class AutoscalingView(View):
     def load(self) -> Autoscaling:
         """Fetch the whole directory and validate it into the model."""
         return self._load(Autoscaling)
+
+
+class AsyncAutoscalingView(AsyncView):
+    """
+    Async lazy view of :class:`Autoscaling` (``meta-data/autoscaling``): leaves are
+    awaitable.
+    """
+
+    __model__ = Autoscaling
+    __slots__ = ()
+
+    @property
+    def target_lifecycle_state(self) -> Awaitable[Text | None]:
+        """
+        Target lifecycle state: 'Detached', 'InService', 'Standby', 'Terminated',
+        'Warmed:Hibernated', 'Warmed:Running', 'Warmed:Stopped', 'Warmed:Terminated'; an
+        open set.
+        """
+        return self._leaf("target_lifecycle_state", volatile=True)
+
+    async def load(self) -> Autoscaling:
+        """Fetch the whole directory and validate it into the model."""
+        return await self._load(Autoscaling)

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
 from ec2imds.models._base import (
     JSON,
+    AsyncView,
     IMDSModel,
     Text,
     Timestamp,
@@ -22,13 +24,9 @@ class InstanceIdentityDocument(IMDSModel):
     __imds_path__: ClassVar[str] = "dynamic/instance-identity/document"
     __imds_volatile__: ClassVar[bool] = False
 
-    account_id: str | None = Field(default=None, alias="accountId", description="Account ID.")
-    architecture: Literal["i386", "x86_64", "arm64"] | None = Field(
-        default=None, description="CPU architecture."
-    )
-    availability_zone: str | None = Field(
-        default=None, alias="availabilityZone", description="Availability Zone."
-    )
+    account_id: str = Field(alias="accountId", description="Account ID.")
+    architecture: Literal["i386", "x86_64", "arm64"] = Field(description="CPU architecture.")
+    availability_zone: str = Field(alias="availabilityZone", description="Availability Zone.")
     billing_products: list[str] | None = Field(
         default=None, alias="billingProducts", description="Billing products, or null."
     )
@@ -38,23 +36,17 @@ class InstanceIdentityDocument(IMDSModel):
     marketplace_product_codes: list[str] | None = Field(
         default=None, alias="marketplaceProductCodes", description="Marketplace codes, or null."
     )
-    image_id: str | None = Field(default=None, alias="imageId", description="AMI ID.")
-    instance_id: str | None = Field(default=None, alias="instanceId", description="Instance ID.")
-    instance_type: str | None = Field(
-        default=None, alias="instanceType", description="Instance type."
-    )
+    image_id: str = Field(alias="imageId", description="AMI ID.")
+    instance_id: str = Field(alias="instanceId", description="Instance ID.")
+    instance_type: str = Field(alias="instanceType", description="Instance type.")
     kernel_id: str | None = Field(default=None, alias="kernelId", description="Kernel ID, or null.")
-    pending_time: Timestamp | None = Field(
-        default=None, alias="pendingTime", description="Launch (or last start) time."
-    )
-    private_ip: str | None = Field(
-        default=None, alias="privateIp", description="Private IPv4 address of device 0."
-    )
+    pending_time: Timestamp = Field(alias="pendingTime", description="Launch (or last start) time.")
+    private_ip: str = Field(alias="privateIp", description="Private IPv4 address of device 0.")
     ramdisk_id: str | None = Field(
         default=None, alias="ramdiskId", description="RAM disk ID, or null."
     )
-    region: str | None = Field(default=None, description="Region.")
-    version: str | None = Field(default=None, description="Document version, '2017-09-30'.")
+    region: str = Field(description="Region.")
+    version: str = Field(description="Document version, '2017-09-30'.")
 
 
 class Fws(IMDSModel):
@@ -76,9 +68,8 @@ class InstanceIdentity(IMDSModel):
     __imds_path__: ClassVar[str] = "dynamic/instance-identity"
     __imds_volatile__: ClassVar[bool] = False
 
-    document: Annotated[InstanceIdentityDocument, JSON] | None = Field(
-        default=None,
-        description="The instance identity document (verify the raw bytes before trusting it).",
+    document: Annotated[InstanceIdentityDocument, JSON] = Field(
+        description="The instance identity document (verify the raw bytes before trusting it)."
     )
     pkcs7: Text | None = Field(
         default=None,
@@ -99,10 +90,8 @@ class Dynamic(IMDSModel):
     __imds_volatile__: ClassVar[bool] = False
 
     fws: Fws | None = Field(default=None, description="CloudWatch monitoring.")
-    instance_identity: InstanceIdentity | None = Field(
-        default=None,
-        alias="instance-identity",
-        description="The instance identity document and its signatures.",
+    instance_identity: InstanceIdentity = Field(
+        alias="instance-identity", description="The instance identity document and its signatures."
     )
 
 
@@ -130,10 +119,10 @@ class InstanceIdentityView(View):
     __slots__ = ()
 
     @property
-    def document(self) -> Annotated[InstanceIdentityDocument, JSON] | None:
+    def document(self) -> Annotated[InstanceIdentityDocument, JSON]:
         """The instance identity document (verify the raw bytes before trusting it)."""
-        value: Annotated[InstanceIdentityDocument, JSON] | None = self._leaf(
-            "document", volatile=False
+        value: Annotated[InstanceIdentityDocument, JSON] = self._leaf(
+            "document", volatile=False, required=True
         )
         return value
 
@@ -179,3 +168,74 @@ class DynamicView(View):
     def load(self) -> Dynamic:
         """Fetch the whole directory and validate it into the model."""
         return self._load(Dynamic)
+
+
+class AsyncFwsView(AsyncView):
+    """Async lazy view of :class:`Fws` (``dynamic/fws``): leaves are awaitable."""
+
+    __model__ = Fws
+    __slots__ = ()
+
+    @property
+    def instance_monitoring(self) -> Awaitable[Text | None]:
+        """Detailed monitoring: 'enabled' or 'disabled'."""
+        return self._leaf("instance_monitoring", volatile=False)
+
+    async def load(self) -> Fws:
+        """Fetch the whole directory and validate it into the model."""
+        return await self._load(Fws)
+
+
+class AsyncInstanceIdentityView(AsyncView):
+    """
+    Async lazy view of :class:`InstanceIdentity` (``dynamic/instance-identity``): leaves
+    are awaitable.
+    """
+
+    __model__ = InstanceIdentity
+    __slots__ = ()
+
+    @property
+    def document(self) -> Awaitable[Annotated[InstanceIdentityDocument, JSON]]:
+        """The instance identity document (verify the raw bytes before trusting it)."""
+        return self._leaf("document", volatile=False, required=True)
+
+    @property
+    def pkcs7(self) -> Awaitable[Text | None]:
+        """Base64 DER PKCS#7 (DSA/SHA-1) over the document, without PEM armour."""
+        return self._leaf("pkcs7", volatile=False)
+
+    @property
+    def rsa2048(self) -> Awaitable[Text | None]:
+        """Base64 DER PKCS#7 (RSA-2048/SHA-256) over the document."""
+        return self._leaf("rsa2048", volatile=False)
+
+    @property
+    def signature(self) -> Awaitable[Text | None]:
+        """Base64 RSA/SHA-256 signature of the exact document bytes."""
+        return self._leaf("signature", volatile=False)
+
+    async def load(self) -> InstanceIdentity:
+        """Fetch the whole directory and validate it into the model."""
+        return await self._load(InstanceIdentity)
+
+
+class AsyncDynamicView(AsyncView):
+    """Async lazy view of :class:`Dynamic` (``dynamic``): leaves are awaitable."""
+
+    __model__ = Dynamic
+    __slots__ = ()
+
+    @property
+    def fws(self) -> AsyncFwsView:
+        """CloudWatch monitoring."""
+        return self._child(AsyncFwsView, "fws")
+
+    @property
+    def instance_identity(self) -> AsyncInstanceIdentityView:
+        """The instance identity document and its signatures."""
+        return self._child(AsyncInstanceIdentityView, "instance-identity")
+
+    async def load(self) -> Dynamic:
+        """Fetch the whole directory and validate it into the model."""
+        return await self._load(Dynamic)

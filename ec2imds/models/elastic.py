@@ -8,6 +8,8 @@ from typing import ClassVar
 from pydantic import Field
 
 from ec2imds.models._base import (
+    AsyncMapView,
+    AsyncView,
     IMDSModel,
     JsonObject,
     MapView,
@@ -68,3 +70,41 @@ class ElasticInferenceView(View):
     def load(self) -> ElasticInference:
         """Fetch the whole directory and validate it into the model."""
         return self._load(ElasticInference)
+
+
+class AsyncElasticGpusView(AsyncView):
+    """
+    Async lazy view of :class:`ElasticGpus` (``meta-data/elastic-gpus``): leaves are
+    awaitable.
+    """
+
+    __model__ = ElasticGpus
+    __slots__ = ()
+
+    @property
+    def associations(self) -> AsyncMapView[str, JsonObject]:
+        """Elastic GPU ID to its association document."""
+        return self._leaf_map("associations", volatile=False)
+
+    async def load(self) -> ElasticGpus:
+        """Fetch the whole directory and validate it into the model."""
+        return await self._load(ElasticGpus)
+
+
+class AsyncElasticInferenceView(AsyncView):
+    """
+    Async lazy view of :class:`ElasticInference` (``meta-data/elastic-inference``):
+    leaves are awaitable.
+    """
+
+    __model__ = ElasticInference
+    __slots__ = ()
+
+    @property
+    def associations(self) -> AsyncMapView[str, JsonObject]:
+        """Elastic Inference accelerator ID to its association document."""
+        return self._leaf_map("associations", volatile=False)
+
+    async def load(self) -> ElasticInference:
+        """Fetch the whole directory and validate it into the model."""
+        return await self._load(ElasticInference)

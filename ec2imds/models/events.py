@@ -6,12 +6,14 @@ Models and lazy views for ``meta-data/events``, ``meta-data/events/maintenance``
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated, ClassVar
 
 from pydantic import Field
 
 from ec2imds.models._base import (
     JSON,
+    AsyncView,
     IMDSModel,
     IMDSTime,
     Timestamp,
@@ -25,32 +27,24 @@ class MaintenanceEvent(IMDSModel):
     __imds_path__: ClassVar[str] = "meta-data/events/maintenance/scheduled"
     __imds_volatile__: ClassVar[bool] = True
 
-    code: str | None = Field(
-        default=None,
+    code: str = Field(
         alias="Code",
         description=(
             "Event type: 'instance-reboot', 'system-reboot', 'system-maintenance', "
             "'instance-retirement', 'instance-stop'; an open set."
         ),
     )
-    description: str | None = Field(
-        default=None,
+    description: str = Field(
         alias="Description",
         description="What happens; history entries start '[Completed]' or '[Canceled]'.",
     )
-    event_id: str | None = Field(
-        default=None, alias="EventId", description="Event ID ('instance-event-...')."
-    )
-    not_before: IMDSTime | None = Field(
-        default=None, alias="NotBefore", description="Earliest start."
-    )
+    event_id: str = Field(alias="EventId", description="Event ID ('instance-event-...').")
+    not_before: IMDSTime = Field(alias="NotBefore", description="Earliest start.")
     not_after: IMDSTime | None = Field(default=None, alias="NotAfter", description="Latest end.")
     not_before_deadline: IMDSTime | None = Field(
         default=None, alias="NotBeforeDeadline", description="Latest the event can be postponed to."
     )
-    state: str | None = Field(
-        default=None, alias="State", description="'active', 'completed', 'canceled'; an open set."
-    )
+    state: str = Field(alias="State", description="'active', 'completed', 'canceled'; an open set.")
 
 
 class RebalanceRecommendation(IMDSModel):
@@ -59,9 +53,7 @@ class RebalanceRecommendation(IMDSModel):
     __imds_path__: ClassVar[str] = "meta-data/events/recommendations/rebalance"
     __imds_volatile__: ClassVar[bool] = True
 
-    notice_time: Timestamp | None = Field(
-        default=None, alias="noticeTime", description="When the signal was emitted."
-    )
+    notice_time: Timestamp = Field(alias="noticeTime", description="When the signal was emitted.")
 
 
 class Maintenance(IMDSModel):
@@ -164,3 +156,67 @@ class EventsView(View):
     def load(self) -> Events:
         """Fetch the whole directory and validate it into the model."""
         return self._load(Events)
+
+
+class AsyncMaintenanceView(AsyncView):
+    """
+    Async lazy view of :class:`Maintenance` (``meta-data/events/maintenance``): leaves
+    are awaitable.
+    """
+
+    __model__ = Maintenance
+    __slots__ = ()
+
+    @property
+    def history(self) -> Awaitable[Annotated[list[MaintenanceEvent], JSON] | None]:
+        """Completed or canceled maintenance events."""
+        return self._leaf("history", volatile=True)
+
+    @property
+    def scheduled(self) -> Awaitable[Annotated[list[MaintenanceEvent], JSON] | None]:
+        """Active maintenance events."""
+        return self._leaf("scheduled", volatile=True)
+
+    async def load(self) -> Maintenance:
+        """Fetch the whole directory and validate it into the model."""
+        return await self._load(Maintenance)
+
+
+class AsyncRecommendationsView(AsyncView):
+    """
+    Async lazy view of :class:`Recommendations` (``meta-data/events/recommendations``):
+    leaves are awaitable.
+    """
+
+    __model__ = Recommendations
+    __slots__ = ()
+
+    @property
+    def rebalance(self) -> Awaitable[Annotated[RebalanceRecommendation, JSON] | None]:
+        """Spot rebalance recommendation signal."""
+        return self._leaf("rebalance", volatile=True)
+
+    async def load(self) -> Recommendations:
+        """Fetch the whole directory and validate it into the model."""
+        return await self._load(Recommendations)
+
+
+class AsyncEventsView(AsyncView):
+    """Async lazy view of :class:`Events` (``meta-data/events``): leaves are awaitable."""
+
+    __model__ = Events
+    __slots__ = ()
+
+    @property
+    def maintenance(self) -> AsyncMaintenanceView:
+        """Scheduled maintenance."""
+        return self._child(AsyncMaintenanceView, "maintenance")
+
+    @property
+    def recommendations(self) -> AsyncRecommendationsView:
+        """Event recommendations."""
+        return self._child(AsyncRecommendationsView, "recommendations")
+
+    async def load(self) -> Events:
+        """Fetch the whole directory and validate it into the model."""
+        return await self._load(Events)

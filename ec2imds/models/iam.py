@@ -7,12 +7,16 @@ Models and lazy views for ``meta-data/iam``, ``meta-data/identity-credentials``,
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated, ClassVar
 
 from pydantic import Field
 
 from ec2imds.models._base import (
     JSON,
+    AsyncMapView,
+    AsyncView,
+    CredentialsModel,
     IMDSModel,
     MapView,
     Secret,
@@ -44,7 +48,7 @@ class IamInfo(IMDSModel):
     )
 
 
-class IamCredentials(IMDSModel):
+class IamCredentials(CredentialsModel):
     """
     Temporary credentials (every key optional: IMDS can answer 200 with only Code and
     Message).
@@ -77,7 +81,7 @@ class IamCredentials(IMDSModel):
     )
 
 
-class IamCredentialsExtended(IMDSModel):
+class IamCredentialsExtended(CredentialsModel):
     """Temporary credentials with the account ID."""
 
     __imds_path__: ClassVar[str] = "meta-data/iam/security-credentials-extended/{role}"
@@ -285,3 +289,98 @@ class IdentityCredentialsView(View):
     def load(self) -> IdentityCredentials:
         """Fetch the whole directory and validate it into the model."""
         return self._load(IdentityCredentials)
+
+
+class AsyncIdentityCredentialsEc2SecurityCredentialsView(AsyncView):
+    """
+    Async lazy view of :class:`IdentityCredentialsEc2SecurityCredentials`
+    (``meta-data/identity-credentials/ec2/security-credentials``): leaves are awaitable.
+    """
+
+    __model__ = IdentityCredentialsEc2SecurityCredentials
+    __slots__ = ()
+
+    @property
+    def ec2_instance(self) -> Awaitable[Annotated[IamCredentials, JSON] | None]:
+        """
+        Credentials of the identity role (no permissions; used by Instance Connect,
+        SSM).
+        """
+        return self._leaf("ec2_instance", volatile=True)
+
+    async def load(self) -> IdentityCredentialsEc2SecurityCredentials:
+        """Fetch the whole directory and validate it into the model."""
+        return await self._load(IdentityCredentialsEc2SecurityCredentials)
+
+
+class AsyncIdentityCredentialsEc2View(AsyncView):
+    """
+    Async lazy view of :class:`IdentityCredentialsEc2`
+    (``meta-data/identity-credentials/ec2``): leaves are awaitable.
+    """
+
+    __model__ = IdentityCredentialsEc2
+    __slots__ = ()
+
+    @property
+    def info(self) -> Awaitable[Annotated[IdentityCredentialsInfo, JSON] | None]:
+        """Status of the identity credentials."""
+        return self._leaf("info", volatile=True)
+
+    @property
+    def security_credentials(self) -> AsyncIdentityCredentialsEc2SecurityCredentialsView:
+        """Identity role credentials."""
+        return self._child(
+            AsyncIdentityCredentialsEc2SecurityCredentialsView, "security-credentials"
+        )
+
+    async def load(self) -> IdentityCredentialsEc2:
+        """Fetch the whole directory and validate it into the model."""
+        return await self._load(IdentityCredentialsEc2)
+
+
+class AsyncIamView(AsyncView):
+    """Async lazy view of :class:`Iam` (``meta-data/iam``): leaves are awaitable."""
+
+    __model__ = Iam
+    __slots__ = ()
+
+    @property
+    def info(self) -> Awaitable[Annotated[IamInfo, JSON] | None]:
+        """The instance profile (volatile: a profile can be replaced at runtime)."""
+        return self._leaf("info", volatile=True)
+
+    @property
+    def security_credentials(self) -> AsyncMapView[str, Annotated[IamCredentials, JSON]]:
+        """Role name to its temporary credentials."""
+        return self._leaf_map("security_credentials", volatile=True)
+
+    @property
+    def security_credentials_extended(
+        self,
+    ) -> AsyncMapView[str, Annotated[IamCredentialsExtended, JSON]]:
+        """Role name to its credentials with AccountId (newer builds; SDKs try it first)."""
+        return self._leaf_map("security_credentials_extended", volatile=True)
+
+    async def load(self) -> Iam:
+        """Fetch the whole directory and validate it into the model."""
+        return await self._load(Iam)
+
+
+class AsyncIdentityCredentialsView(AsyncView):
+    """
+    Async lazy view of :class:`IdentityCredentials`
+    (``meta-data/identity-credentials``): leaves are awaitable.
+    """
+
+    __model__ = IdentityCredentials
+    __slots__ = ()
+
+    @property
+    def ec2(self) -> AsyncIdentityCredentialsEc2View:
+        """EC2 instance identity role."""
+        return self._child(AsyncIdentityCredentialsEc2View, "ec2")
+
+    async def load(self) -> IdentityCredentials:
+        """Fetch the whole directory and validate it into the model."""
+        return await self._load(IdentityCredentials)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated, ClassVar
 
 from pydantic import Field
@@ -11,6 +12,8 @@ from ec2imds.models._base import (
     MAC,
     PUBLIC_KEYS_IN,
     PUBLIC_KEYS_OUT,
+    AsyncMapView,
+    AsyncView,
     Bytes,
     IMDSModel,
     Int,
@@ -21,23 +24,33 @@ from ec2imds.models._base import (
     Text,
     View,
 )
-from ec2imds.models.autoscaling import Autoscaling, AutoscalingView
-from ec2imds.models.dynamic import Dynamic, DynamicView
+from ec2imds.models.autoscaling import AsyncAutoscalingView, Autoscaling, AutoscalingView
+from ec2imds.models.dynamic import AsyncDynamicView, Dynamic, DynamicView
 from ec2imds.models.elastic import (
+    AsyncElasticGpusView,
+    AsyncElasticInferenceView,
     ElasticGpus,
     ElasticGpusView,
     ElasticInference,
     ElasticInferenceView,
 )
-from ec2imds.models.events import Events, EventsView
-from ec2imds.models.iam import Iam, IamView, IdentityCredentials, IdentityCredentialsView
-from ec2imds.models.metrics import Metrics, MetricsView
-from ec2imds.models.network import Network, NetworkView
-from ec2imds.models.placement import Placement, PlacementView
-from ec2imds.models.public_keys import PublicKey, PublicKeyView
-from ec2imds.models.services import Services, ServicesView
-from ec2imds.models.spot import Spot, SpotView
-from ec2imds.models.tags import Tags, TagsView
+from ec2imds.models.events import AsyncEventsView, Events, EventsView
+from ec2imds.models.hibernation import AsyncHibernationView, Hibernation, HibernationView
+from ec2imds.models.iam import (
+    AsyncIamView,
+    AsyncIdentityCredentialsView,
+    Iam,
+    IamView,
+    IdentityCredentials,
+    IdentityCredentialsView,
+)
+from ec2imds.models.metrics import AsyncMetricsView, Metrics, MetricsView
+from ec2imds.models.network import AsyncNetworkView, Network, NetworkView
+from ec2imds.models.placement import AsyncPlacementView, Placement, PlacementView
+from ec2imds.models.public_keys import AsyncPublicKeyView, PublicKey, PublicKeyView
+from ec2imds.models.services import AsyncServicesView, Services, ServicesView
+from ec2imds.models.spot import AsyncSpotView, Spot, SpotView
+from ec2imds.models.tags import AsyncTagsView, Tags, TagsView
 
 
 class MetaData(IMDSModel):
@@ -46,16 +59,11 @@ class MetaData(IMDSModel):
     __imds_path__: ClassVar[str] = "meta-data"
     __imds_volatile__: ClassVar[bool] = True
 
-    ami_id: Text | None = Field(
-        default=None, alias="ami-id", description="The AMI used to launch the instance."
+    ami_id: Text = Field(alias="ami-id", description="The AMI used to launch the instance.")
+    ami_launch_index: Int = Field(
+        alias="ami-launch-index", description="0-based launch order within the reservation."
     )
-    ami_launch_index: Int | None = Field(
-        default=None,
-        alias="ami-launch-index",
-        description="0-based launch order within the reservation.",
-    )
-    ami_manifest_path: Text | None = Field(
-        default=None,
+    ami_manifest_path: Text = Field(
         alias="ami-manifest-path",
         description="S3 manifest of the AMI; '(unknown)' when EBS-backed.",
     )
@@ -64,7 +72,6 @@ class MetaData(IMDSModel):
     )
     autoscaling: Autoscaling | None = Field(default=None, description="Auto Scaling lifecycle.")
     block_device_mapping: dict[str, Text] = Field(
-        default_factory=dict,
         alias="block-device-mapping",
         description="Virtual device name (ami, root, ebsN, ephemeralN, swap) to device name.",
     )
@@ -75,9 +82,10 @@ class MetaData(IMDSModel):
         default=None, alias="elastic-inference", description="Elastic Inference (retired)."
     )
     events: Events | None = Field(default=None, description="Scheduled events and recommendations.")
-    hostname: Text | None = Field(
-        default=None, description="Private DNS name of device 0 (IP-based or resource-based)."
+    hibernation: Hibernation | None = Field(
+        default=None, description="Hibernation, when configured at launch."
     )
+    hostname: Text = Field(description="Private DNS name of device 0 (IP-based or resource-based).")
     iam: Iam | None = Field(
         default=None, description="The instance profile and its role credentials."
     )
@@ -86,14 +94,11 @@ class MetaData(IMDSModel):
         alias="identity-credentials",
         description="Instance identity role credentials.",
     )
-    instance_action: Text | None = Field(
-        default=None,
+    instance_action: Text = Field(
         alias="instance-action",
         description="Pending bundle/shutdown action: 'none', 'shutdown', 'bundle-pending'.",
     )
-    instance_id: Text | None = Field(
-        default=None, alias="instance-id", description="The instance ID."
-    )
+    instance_id: Text = Field(alias="instance-id", description="The instance ID.")
     instance_life_cycle: Text | None = Field(
         default=None,
         alias="instance-life-cycle",
@@ -101,29 +106,28 @@ class MetaData(IMDSModel):
             "Purchasing option: 'on-demand', 'spot' (historically 'scheduled'); an open set."
         ),
     )
-    instance_type: Text | None = Field(
-        default=None, alias="instance-type", description="The instance type."
-    )
+    instance_type: Text = Field(alias="instance-type", description="The instance type.")
     ipv6: IPv6 | None = Field(default=None, description="First IPv6 address of device 0.")
     kernel_id: Text | None = Field(
         default=None, alias="kernel-id", description="Kernel ID (paravirtual instances)."
     )
-    local_hostname: Text | None = Field(
-        default=None, alias="local-hostname", description="Private DNS name of device 0."
+    local_hostname: Text = Field(
+        alias="local-hostname", description="Private DNS name of device 0."
     )
     local_ipv4: IPv4 | None = Field(
         default=None, alias="local-ipv4", description="Private IPv4 address of device 0."
     )
-    mac: MAC | None = Field(default=None, description="MAC address of device 0.")
-    metrics: Metrics | None = Field(default=None, description="Metrics (no longer available).")
-    network: Network | None = Field(default=None, description="Network configuration.")
-    placement: Placement | None = Field(default=None, description="Where the instance runs.")
+    mac: MAC = Field(description="MAC address of device 0.")
+    metrics: Metrics | None = Field(
+        default=None, description="Metrics (still in documented listings; no longer populated)."
+    )
+    network: Network = Field(description="Network configuration.")
+    placement: Placement = Field(description="Where the instance runs.")
     product_codes: Lines | None = Field(
         default=None, alias="product-codes", description="Marketplace product codes."
     )
-    profile: Text | None = Field(
-        default=None,
-        description="Undocumented virtualisation profile, e.g. 'default-hvm'.  Opaque.",
+    profile: Text = Field(
+        description="Undocumented virtualisation profile, e.g. 'default-hvm'.  Opaque."
     )
     public_hostname: Text | None = Field(
         default=None,
@@ -143,15 +147,12 @@ class MetaData(IMDSModel):
     ramdisk_id: Text | None = Field(
         default=None, alias="ramdisk-id", description="RAM disk ID (paravirtual instances)."
     )
-    reservation_id: Text | None = Field(
-        default=None, alias="reservation-id", description="The reservation ID."
-    )
-    security_groups: Lines | None = Field(
-        default=None,
+    reservation_id: Text = Field(alias="reservation-id", description="The reservation ID.")
+    security_groups: Lines = Field(
         alias="security-groups",
         description="Names of the security groups of device 0 (updated live).",
     )
-    services: Services | None = Field(default=None, description="The AWS partition.")
+    services: Services = Field(description="The AWS partition.")
     spot: Spot | None = Field(default=None, description="Spot interruption notices.")
     system: Text | None = Field(
         default=None,
@@ -168,12 +169,8 @@ class InstanceMetadata(IMDSModel):
     __imds_path__: ClassVar[str] = ""
     __imds_volatile__: ClassVar[bool] = True
 
-    dynamic: Dynamic | None = Field(
-        default=None, description="Dynamic data: identity document, monitoring."
-    )
-    meta_data: MetaData | None = Field(
-        default=None, alias="meta-data", description="The instance metadata categories."
-    )
+    dynamic: Dynamic = Field(description="Dynamic data: identity document, monitoring.")
+    meta_data: MetaData = Field(alias="meta-data", description="The instance metadata categories.")
     user_data: Bytes | None = Field(
         default=None,
         alias="user-data",
@@ -191,21 +188,21 @@ class MetaDataView(View):
     __slots__ = ()
 
     @property
-    def ami_id(self) -> Text | None:
+    def ami_id(self) -> Text:
         """The AMI used to launch the instance."""
-        value: Text | None = self._leaf("ami_id", volatile=False)
+        value: Text = self._leaf("ami_id", volatile=False, required=True)
         return value
 
     @property
-    def ami_launch_index(self) -> Int | None:
+    def ami_launch_index(self) -> Int:
         """0-based launch order within the reservation."""
-        value: Int | None = self._leaf("ami_launch_index", volatile=False)
+        value: Int = self._leaf("ami_launch_index", volatile=False, required=True)
         return value
 
     @property
-    def ami_manifest_path(self) -> Text | None:
+    def ami_manifest_path(self) -> Text:
         """S3 manifest of the AMI; '(unknown)' when EBS-backed."""
-        value: Text | None = self._leaf("ami_manifest_path", volatile=False)
+        value: Text = self._leaf("ami_manifest_path", volatile=False, required=True)
         return value
 
     @property
@@ -240,9 +237,14 @@ class MetaDataView(View):
         return self._child(EventsView, "events")
 
     @property
-    def hostname(self) -> Text | None:
+    def hibernation(self) -> HibernationView:
+        """Hibernation, when configured at launch."""
+        return self._child(HibernationView, "hibernation")
+
+    @property
+    def hostname(self) -> Text:
         """Private DNS name of device 0 (IP-based or resource-based)."""
-        value: Text | None = self._leaf("hostname", volatile=False)
+        value: Text = self._leaf("hostname", volatile=False, required=True)
         return value
 
     @property
@@ -256,15 +258,15 @@ class MetaDataView(View):
         return self._child(IdentityCredentialsView, "identity-credentials")
 
     @property
-    def instance_action(self) -> Text | None:
+    def instance_action(self) -> Text:
         """Pending bundle/shutdown action: 'none', 'shutdown', 'bundle-pending'."""
-        value: Text | None = self._leaf("instance_action", volatile=True)
+        value: Text = self._leaf("instance_action", volatile=True, required=True)
         return value
 
     @property
-    def instance_id(self) -> Text | None:
+    def instance_id(self) -> Text:
         """The instance ID."""
-        value: Text | None = self._leaf("instance_id", volatile=False)
+        value: Text = self._leaf("instance_id", volatile=False, required=True)
         return value
 
     @property
@@ -274,9 +276,9 @@ class MetaDataView(View):
         return value
 
     @property
-    def instance_type(self) -> Text | None:
+    def instance_type(self) -> Text:
         """The instance type."""
-        value: Text | None = self._leaf("instance_type", volatile=False)
+        value: Text = self._leaf("instance_type", volatile=False, required=True)
         return value
 
     @property
@@ -292,9 +294,9 @@ class MetaDataView(View):
         return value
 
     @property
-    def local_hostname(self) -> Text | None:
+    def local_hostname(self) -> Text:
         """Private DNS name of device 0."""
-        value: Text | None = self._leaf("local_hostname", volatile=False)
+        value: Text = self._leaf("local_hostname", volatile=False, required=True)
         return value
 
     @property
@@ -304,14 +306,14 @@ class MetaDataView(View):
         return value
 
     @property
-    def mac(self) -> MAC | None:
+    def mac(self) -> MAC:
         """MAC address of device 0."""
-        value: MAC | None = self._leaf("mac", volatile=False)
+        value: MAC = self._leaf("mac", volatile=False, required=True)
         return value
 
     @property
     def metrics(self) -> MetricsView:
-        """Metrics (no longer available)."""
+        """Metrics (still in documented listings; no longer populated)."""
         return self._child(MetricsView, "metrics")
 
     @property
@@ -331,9 +333,9 @@ class MetaDataView(View):
         return value
 
     @property
-    def profile(self) -> Text | None:
+    def profile(self) -> Text:
         """Undocumented virtualisation profile, e.g. 'default-hvm'.  Opaque."""
-        value: Text | None = self._leaf("profile", volatile=False)
+        value: Text = self._leaf("profile", volatile=False, required=True)
         return value
 
     @property
@@ -360,15 +362,15 @@ class MetaDataView(View):
         return value
 
     @property
-    def reservation_id(self) -> Text | None:
+    def reservation_id(self) -> Text:
         """The reservation ID."""
-        value: Text | None = self._leaf("reservation_id", volatile=False)
+        value: Text = self._leaf("reservation_id", volatile=False, required=True)
         return value
 
     @property
-    def security_groups(self) -> Lines | None:
+    def security_groups(self) -> Lines:
         """Names of the security groups of device 0 (updated live)."""
-        value: Lines | None = self._leaf("security_groups", volatile=True)
+        value: Lines = self._leaf("security_groups", volatile=True, required=True)
         return value
 
     @property
@@ -425,3 +427,228 @@ class InstanceMetadataView(View):
     def load(self) -> InstanceMetadata:
         """Fetch the whole directory and validate it into the model."""
         return self._load(InstanceMetadata)
+
+
+class AsyncMetaDataView(AsyncView):
+    """Async lazy view of :class:`MetaData` (``meta-data``): leaves are awaitable."""
+
+    __model__ = MetaData
+    __slots__ = ()
+
+    @property
+    def ami_id(self) -> Awaitable[Text]:
+        """The AMI used to launch the instance."""
+        return self._leaf("ami_id", volatile=False, required=True)
+
+    @property
+    def ami_launch_index(self) -> Awaitable[Int]:
+        """0-based launch order within the reservation."""
+        return self._leaf("ami_launch_index", volatile=False, required=True)
+
+    @property
+    def ami_manifest_path(self) -> Awaitable[Text]:
+        """S3 manifest of the AMI; '(unknown)' when EBS-backed."""
+        return self._leaf("ami_manifest_path", volatile=False, required=True)
+
+    @property
+    def ancestor_ami_ids(self) -> Awaitable[Lines | None]:
+        """AMIs rebundled to create this AMI."""
+        return self._leaf("ancestor_ami_ids", volatile=False)
+
+    @property
+    def autoscaling(self) -> AsyncAutoscalingView:
+        """Auto Scaling lifecycle."""
+        return self._child(AsyncAutoscalingView, "autoscaling")
+
+    @property
+    def block_device_mapping(self) -> AsyncMapView[str, Text]:
+        """Virtual device name (ami, root, ebsN, ephemeralN, swap) to device name."""
+        return self._leaf_map("block_device_mapping", volatile=False)
+
+    @property
+    def elastic_gpus(self) -> AsyncElasticGpusView:
+        """Elastic Graphics (retired)."""
+        return self._child(AsyncElasticGpusView, "elastic-gpus")
+
+    @property
+    def elastic_inference(self) -> AsyncElasticInferenceView:
+        """Elastic Inference (retired)."""
+        return self._child(AsyncElasticInferenceView, "elastic-inference")
+
+    @property
+    def events(self) -> AsyncEventsView:
+        """Scheduled events and recommendations."""
+        return self._child(AsyncEventsView, "events")
+
+    @property
+    def hibernation(self) -> AsyncHibernationView:
+        """Hibernation, when configured at launch."""
+        return self._child(AsyncHibernationView, "hibernation")
+
+    @property
+    def hostname(self) -> Awaitable[Text]:
+        """Private DNS name of device 0 (IP-based or resource-based)."""
+        return self._leaf("hostname", volatile=False, required=True)
+
+    @property
+    def iam(self) -> AsyncIamView:
+        """The instance profile and its role credentials."""
+        return self._child(AsyncIamView, "iam")
+
+    @property
+    def identity_credentials(self) -> AsyncIdentityCredentialsView:
+        """Instance identity role credentials."""
+        return self._child(AsyncIdentityCredentialsView, "identity-credentials")
+
+    @property
+    def instance_action(self) -> Awaitable[Text]:
+        """Pending bundle/shutdown action: 'none', 'shutdown', 'bundle-pending'."""
+        return self._leaf("instance_action", volatile=True, required=True)
+
+    @property
+    def instance_id(self) -> Awaitable[Text]:
+        """The instance ID."""
+        return self._leaf("instance_id", volatile=False, required=True)
+
+    @property
+    def instance_life_cycle(self) -> Awaitable[Text | None]:
+        """Purchasing option: 'on-demand', 'spot' (historically 'scheduled'); an open set."""
+        return self._leaf("instance_life_cycle", volatile=False)
+
+    @property
+    def instance_type(self) -> Awaitable[Text]:
+        """The instance type."""
+        return self._leaf("instance_type", volatile=False, required=True)
+
+    @property
+    def ipv6(self) -> Awaitable[IPv6 | None]:
+        """First IPv6 address of device 0."""
+        return self._leaf("ipv6", volatile=False)
+
+    @property
+    def kernel_id(self) -> Awaitable[Text | None]:
+        """Kernel ID (paravirtual instances)."""
+        return self._leaf("kernel_id", volatile=False)
+
+    @property
+    def local_hostname(self) -> Awaitable[Text]:
+        """Private DNS name of device 0."""
+        return self._leaf("local_hostname", volatile=False, required=True)
+
+    @property
+    def local_ipv4(self) -> Awaitable[IPv4 | None]:
+        """Private IPv4 address of device 0."""
+        return self._leaf("local_ipv4", volatile=False)
+
+    @property
+    def mac(self) -> Awaitable[MAC]:
+        """MAC address of device 0."""
+        return self._leaf("mac", volatile=False, required=True)
+
+    @property
+    def metrics(self) -> AsyncMetricsView:
+        """Metrics (still in documented listings; no longer populated)."""
+        return self._child(AsyncMetricsView, "metrics")
+
+    @property
+    def network(self) -> AsyncNetworkView:
+        """Network configuration."""
+        return self._child(AsyncNetworkView, "network")
+
+    @property
+    def placement(self) -> AsyncPlacementView:
+        """Where the instance runs."""
+        return self._child(AsyncPlacementView, "placement")
+
+    @property
+    def product_codes(self) -> Awaitable[Lines | None]:
+        """Marketplace product codes."""
+        return self._leaf("product_codes", volatile=False)
+
+    @property
+    def profile(self) -> Awaitable[Text]:
+        """Undocumented virtualisation profile, e.g. 'default-hvm'.  Opaque."""
+        return self._leaf("profile", volatile=False, required=True)
+
+    @property
+    def public_hostname(self) -> Awaitable[Text | None]:
+        """Public DNS name of device 0 (needs enableDnsHostnames)."""
+        return self._leaf("public_hostname", volatile=False)
+
+    @property
+    def public_ipv4(self) -> Awaitable[IPv4 | None]:
+        """Public IPv4 address of device 0 (the Elastic IP if one is attached)."""
+        return self._leaf("public_ipv4", volatile=False)
+
+    @property
+    def public_keys(self) -> AsyncMapView[int, AsyncPublicKeyView]:
+        """Key pairs given at launch, by index (listed as '<index>=<name>')."""
+        return self._dir_map("public_keys", AsyncPublicKeyView, volatile=False, indexed=True)
+
+    @property
+    def ramdisk_id(self) -> Awaitable[Text | None]:
+        """RAM disk ID (paravirtual instances)."""
+        return self._leaf("ramdisk_id", volatile=False)
+
+    @property
+    def reservation_id(self) -> Awaitable[Text]:
+        """The reservation ID."""
+        return self._leaf("reservation_id", volatile=False, required=True)
+
+    @property
+    def security_groups(self) -> Awaitable[Lines]:
+        """Names of the security groups of device 0 (updated live)."""
+        return self._leaf("security_groups", volatile=True, required=True)
+
+    @property
+    def services(self) -> AsyncServicesView:
+        """The AWS partition."""
+        return self._child(AsyncServicesView, "services")
+
+    @property
+    def spot(self) -> AsyncSpotView:
+        """Spot interruption notices."""
+        return self._child(AsyncSpotView, "spot")
+
+    @property
+    def system(self) -> Awaitable[Text | None]:
+        """Undocumented; reportedly the platform type (e.g. 'nitro').  Opaque."""
+        return self._leaf("system", volatile=False)
+
+    @property
+    def tags(self) -> AsyncTagsView:
+        """Instance tags (when InstanceMetadataTags is on)."""
+        return self._child(AsyncTagsView, "tags")
+
+    async def load(self) -> MetaData:
+        """Fetch the whole directory and validate it into the model."""
+        return await self._load(MetaData)
+
+
+class AsyncInstanceMetadataView(AsyncView):
+    """Async lazy view of :class:`InstanceMetadata` (``/latest/``): leaves are awaitable."""
+
+    __model__ = InstanceMetadata
+    __slots__ = ()
+
+    @property
+    def dynamic(self) -> AsyncDynamicView:
+        """Dynamic data: identity document, monitoring."""
+        return self._child(AsyncDynamicView, "dynamic")
+
+    @property
+    def meta_data(self) -> AsyncMetaDataView:
+        """The instance metadata categories."""
+        return self._child(AsyncMetaDataView, "meta-data")
+
+    @property
+    def user_data(self) -> Awaitable[Bytes | None]:
+        """
+        User data given at launch, byte for byte (often gzip or MIME multipart; at most
+        16 KB).
+        """
+        return self._leaf("user_data", volatile=False)
+
+    async def load(self) -> InstanceMetadata:
+        """Fetch the whole directory and validate it into the model."""
+        return await self._load(InstanceMetadata)

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import ClassVar
 
 from pydantic import Field
 
 from ec2imds.models._base import (
+    AsyncView,
     IMDSModel,
     Text,
     View,
@@ -15,12 +17,15 @@ from ec2imds.models._base import (
 
 
 class Metrics(IMDSModel):
-    """Metrics (no longer available)."""
+    """Metrics (still in documented listings; no longer populated)."""
 
     __imds_path__: ClassVar[str] = "meta-data/metrics"
     __imds_volatile__: ClassVar[bool] = False
 
-    vhostmd: Text | None = Field(default=None, description="vhostmd XML (no longer available).")
+    vhostmd: Text | None = Field(
+        default=None,
+        description="vhostmd XML (an '<?xml ...' body on old instances; no longer populated).",
+    )
 
 
 class MetricsView(View):
@@ -31,10 +36,26 @@ class MetricsView(View):
 
     @property
     def vhostmd(self) -> Text | None:
-        """vhostmd XML (no longer available)."""
+        """vhostmd XML (an '<?xml ...' body on old instances; no longer populated)."""
         value: Text | None = self._leaf("vhostmd", volatile=False)
         return value
 
     def load(self) -> Metrics:
         """Fetch the whole directory and validate it into the model."""
         return self._load(Metrics)
+
+
+class AsyncMetricsView(AsyncView):
+    """Async lazy view of :class:`Metrics` (``meta-data/metrics``): leaves are awaitable."""
+
+    __model__ = Metrics
+    __slots__ = ()
+
+    @property
+    def vhostmd(self) -> Awaitable[Text | None]:
+        """vhostmd XML (an '<?xml ...' body on old instances; no longer populated)."""
+        return self._leaf("vhostmd", volatile=False)
+
+    async def load(self) -> Metrics:
+        """Fetch the whole directory and validate it into the model."""
+        return await self._load(Metrics)

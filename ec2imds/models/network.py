@@ -6,12 +6,15 @@ Models and lazy views for ``meta-data/network``, ``meta-data/network/interfaces`
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import ClassVar
 
 from pydantic import Field
 
 from ec2imds.models._base import (
     MAC,
+    AsyncMapView,
+    AsyncView,
     IMDSModel,
     Int,
     IPv4,
@@ -56,8 +59,21 @@ class NetworkInterface(IMDSModel):
         default=None, alias="local-ipv4s", description="Private IPv4 addresses (primary first)."
     )
     mac: MAC | None = Field(default=None, description="MAC address.")
+    network_card: Int | None = Field(
+        default=None,
+        alias="network-card",
+        description=(
+            "Network card index, as live multi-card instances (p4d, p5, trn1) name it; "
+            "the docs and AEMM say network-card-index."
+        ),
+    )
     network_card_index: Int | None = Field(
-        default=None, alias="network-card-index", description="Network card index."
+        default=None,
+        alias="network-card-index",
+        description=(
+            "Network card index, as the docs and AEMM name it (live multi-card instances "
+            "serve network-card)."
+        ),
     )
     owner_id: Text | None = Field(
         default=None, alias="owner-id", description="Account that owns the interface."
@@ -102,11 +118,10 @@ class NetworkInterfaces(IMDSModel):
     __imds_volatile__: ClassVar[bool] = True
 
     macs: dict[MAC, NetworkInterface] = Field(
-        default_factory=dict,
         description=(
             "MAC address to network interface (one per ENI); interfaces can be attached "
             "and detached while the instance runs."
-        ),
+        )
     )
 
 
@@ -116,7 +131,7 @@ class Network(IMDSModel):
     __imds_path__: ClassVar[str] = "meta-data/network"
     __imds_volatile__: ClassVar[bool] = True
 
-    interfaces: NetworkInterfaces | None = Field(default=None, description="Network interfaces.")
+    interfaces: NetworkInterfaces = Field(description="Network interfaces.")
 
 
 class NetworkInterfaceView(View):
@@ -182,8 +197,20 @@ class NetworkInterfaceView(View):
         return value
 
     @property
+    def network_card(self) -> Int | None:
+        """
+        Network card index, as live multi-card instances (p4d, p5, trn1) name it; the
+        docs and AEMM say network-card-index.
+        """
+        value: Int | None = self._leaf("network_card", volatile=False)
+        return value
+
+    @property
     def network_card_index(self) -> Int | None:
-        """Network card index."""
+        """
+        Network card index, as the docs and AEMM name it (live multi-card instances
+        serve network-card).
+        """
         value: Int | None = self._leaf("network_card_index", volatile=False)
         return value
 
@@ -297,3 +324,176 @@ class NetworkView(View):
     def load(self) -> Network:
         """Fetch the whole directory and validate it into the model."""
         return self._load(Network)
+
+
+class AsyncNetworkInterfaceView(AsyncView):
+    """
+    Async lazy view of :class:`NetworkInterface`
+    (``meta-data/network/interfaces/macs/{mac}``): leaves are awaitable.
+    """
+
+    __model__ = NetworkInterface
+    __slots__ = ()
+
+    @property
+    def device_number(self) -> Awaitable[Int | None]:
+        """Device number (the API's DeviceIndex)."""
+        return self._leaf("device_number", volatile=False)
+
+    @property
+    def interface_id(self) -> Awaitable[Text | None]:
+        """The ENI ID."""
+        return self._leaf("interface_id", volatile=False)
+
+    @property
+    def ipv4_associations(self) -> AsyncMapView[IPv4, IPv4Lines]:
+        """Public IPv4 address to the private IPv4 addresses it maps to."""
+        return self._leaf_map("ipv4_associations", volatile=False)
+
+    @property
+    def ipv4_prefix(self) -> Awaitable[IPv4NetLines | None]:
+        """Delegated IPv4 prefixes (e.g. /28)."""
+        return self._leaf("ipv4_prefix", volatile=False)
+
+    @property
+    def ipv6_prefix(self) -> Awaitable[IPv6NetLines | None]:
+        """Delegated IPv6 prefixes (e.g. /80)."""
+        return self._leaf("ipv6_prefix", volatile=False)
+
+    @property
+    def ipv6s(self) -> Awaitable[IPv6Lines | None]:
+        """IPv6 addresses."""
+        return self._leaf("ipv6s", volatile=False)
+
+    @property
+    def local_hostname(self) -> Awaitable[Text | None]:
+        """Private DNS name."""
+        return self._leaf("local_hostname", volatile=False)
+
+    @property
+    def local_ipv4s(self) -> Awaitable[IPv4Lines | None]:
+        """Private IPv4 addresses (primary first)."""
+        return self._leaf("local_ipv4s", volatile=False)
+
+    @property
+    def mac(self) -> Awaitable[MAC | None]:
+        """MAC address."""
+        return self._leaf("mac", volatile=False)
+
+    @property
+    def network_card(self) -> Awaitable[Int | None]:
+        """
+        Network card index, as live multi-card instances (p4d, p5, trn1) name it; the
+        docs and AEMM say network-card-index.
+        """
+        return self._leaf("network_card", volatile=False)
+
+    @property
+    def network_card_index(self) -> Awaitable[Int | None]:
+        """
+        Network card index, as the docs and AEMM name it (live multi-card instances
+        serve network-card).
+        """
+        return self._leaf("network_card_index", volatile=False)
+
+    @property
+    def owner_id(self) -> Awaitable[Text | None]:
+        """Account that owns the interface."""
+        return self._leaf("owner_id", volatile=False)
+
+    @property
+    def public_hostname(self) -> Awaitable[Text | None]:
+        """Public DNS name (needs enableDnsHostnames)."""
+        return self._leaf("public_hostname", volatile=False)
+
+    @property
+    def public_ipv4s(self) -> Awaitable[IPv4Lines | None]:
+        """Public IPv4 addresses."""
+        return self._leaf("public_ipv4s", volatile=False)
+
+    @property
+    def security_group_ids(self) -> Awaitable[Lines | None]:
+        """Security group IDs (updated live)."""
+        return self._leaf("security_group_ids", volatile=True)
+
+    @property
+    def security_groups(self) -> Awaitable[Lines | None]:
+        """Security group names (updated live)."""
+        return self._leaf("security_groups", volatile=True)
+
+    @property
+    def subnet_id(self) -> Awaitable[Text | None]:
+        """Subnet ID."""
+        return self._leaf("subnet_id", volatile=False)
+
+    @property
+    def subnet_ipv4_cidr_block(self) -> Awaitable[IPv4Net | None]:
+        """IPv4 CIDR block of the subnet."""
+        return self._leaf("subnet_ipv4_cidr_block", volatile=False)
+
+    @property
+    def subnet_ipv6_cidr_blocks(self) -> Awaitable[IPv6NetLines | None]:
+        """IPv6 CIDR blocks of the subnet."""
+        return self._leaf("subnet_ipv6_cidr_blocks", volatile=False)
+
+    @property
+    def vpc_id(self) -> Awaitable[Text | None]:
+        """VPC ID."""
+        return self._leaf("vpc_id", volatile=False)
+
+    @property
+    def vpc_ipv4_cidr_block(self) -> Awaitable[IPv4Net | None]:
+        """Primary IPv4 CIDR block of the VPC."""
+        return self._leaf("vpc_ipv4_cidr_block", volatile=False)
+
+    @property
+    def vpc_ipv4_cidr_blocks(self) -> Awaitable[IPv4NetLines | None]:
+        """IPv4 CIDR blocks of the VPC."""
+        return self._leaf("vpc_ipv4_cidr_blocks", volatile=False)
+
+    @property
+    def vpc_ipv6_cidr_blocks(self) -> Awaitable[IPv6NetLines | None]:
+        """IPv6 CIDR blocks of the VPC."""
+        return self._leaf("vpc_ipv6_cidr_blocks", volatile=False)
+
+    async def load(self) -> NetworkInterface:
+        """Fetch the whole directory and validate it into the model."""
+        return await self._load(NetworkInterface)
+
+
+class AsyncNetworkInterfacesView(AsyncView):
+    """
+    Async lazy view of :class:`NetworkInterfaces` (``meta-data/network/interfaces``):
+    leaves are awaitable.
+    """
+
+    __model__ = NetworkInterfaces
+    __slots__ = ()
+
+    @property
+    def macs(self) -> AsyncMapView[MAC, AsyncNetworkInterfaceView]:
+        """
+        MAC address to network interface (one per ENI); interfaces can be attached and
+        detached while the instance runs.
+        """
+        return self._dir_map("macs", AsyncNetworkInterfaceView, volatile=True)
+
+    async def load(self) -> NetworkInterfaces:
+        """Fetch the whole directory and validate it into the model."""
+        return await self._load(NetworkInterfaces)
+
+
+class AsyncNetworkView(AsyncView):
+    """Async lazy view of :class:`Network` (``meta-data/network``): leaves are awaitable."""
+
+    __model__ = Network
+    __slots__ = ()
+
+    @property
+    def interfaces(self) -> AsyncNetworkInterfacesView:
+        """Network interfaces."""
+        return self._child(AsyncNetworkInterfacesView, "interfaces")
+
+    async def load(self) -> Network:
+        """Fetch the whole directory and validate it into the model."""
+        return await self._load(Network)

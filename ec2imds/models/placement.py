@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import ClassVar
 
 from pydantic import Field
 
 from ec2imds.models._base import (
+    AsyncView,
     IMDSModel,
     Int,
     Text,
@@ -21,8 +23,7 @@ class Placement(IMDSModel):
     __imds_path__: ClassVar[str] = "meta-data/placement"
     __imds_volatile__: ClassVar[bool] = False
 
-    availability_zone: Text | None = Field(
-        default=None,
+    availability_zone: Text = Field(
         alias="availability-zone",
         description="Availability Zone (Local Zones look like 'us-west-2-lax-1a').",
     )
@@ -41,7 +42,11 @@ class Placement(IMDSModel):
         description="Partition number in a partition placement group.",
     )
     region: Text | None = Field(
-        default=None, description="The Region.  Use this, not the AZ minus its last character."
+        default=None,
+        description=(
+            "The Region.  Use this, not the AZ minus its last character (IMDS.region "
+            "falls back on the identity document's region)."
+        ),
     )
 
 
@@ -52,9 +57,9 @@ class PlacementView(View):
     __slots__ = ()
 
     @property
-    def availability_zone(self) -> Text | None:
+    def availability_zone(self) -> Text:
         """Availability Zone (Local Zones look like 'us-west-2-lax-1a')."""
-        value: Text | None = self._leaf("availability_zone", volatile=False)
+        value: Text = self._leaf("availability_zone", volatile=False, required=True)
         return value
 
     @property
@@ -83,10 +88,60 @@ class PlacementView(View):
 
     @property
     def region(self) -> Text | None:
-        """The Region.  Use this, not the AZ minus its last character."""
+        """
+        The Region.  Use this, not the AZ minus its last character (IMDS.region falls
+        back on the identity document's region).
+        """
         value: Text | None = self._leaf("region", volatile=False)
         return value
 
     def load(self) -> Placement:
         """Fetch the whole directory and validate it into the model."""
         return self._load(Placement)
+
+
+class AsyncPlacementView(AsyncView):
+    """
+    Async lazy view of :class:`Placement` (``meta-data/placement``): leaves are
+    awaitable.
+    """
+
+    __model__ = Placement
+    __slots__ = ()
+
+    @property
+    def availability_zone(self) -> Awaitable[Text]:
+        """Availability Zone (Local Zones look like 'us-west-2-lax-1a')."""
+        return self._leaf("availability_zone", volatile=False, required=True)
+
+    @property
+    def availability_zone_id(self) -> Awaitable[Text | None]:
+        """Availability Zone ID (the same zone in every account), e.g. 'use1-az4'."""
+        return self._leaf("availability_zone_id", volatile=False)
+
+    @property
+    def group_name(self) -> Awaitable[Text | None]:
+        """Placement group name."""
+        return self._leaf("group_name", volatile=False)
+
+    @property
+    def host_id(self) -> Awaitable[Text | None]:
+        """Dedicated Host ID."""
+        return self._leaf("host_id", volatile=False)
+
+    @property
+    def partition_number(self) -> Awaitable[Int | None]:
+        """Partition number in a partition placement group."""
+        return self._leaf("partition_number", volatile=False)
+
+    @property
+    def region(self) -> Awaitable[Text | None]:
+        """
+        The Region.  Use this, not the AZ minus its last character (IMDS.region falls
+        back on the identity document's region).
+        """
+        return self._leaf("region", volatile=False)
+
+    async def load(self) -> Placement:
+        """Fetch the whole directory and validate it into the model."""
+        return await self._load(Placement)

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import ClassVar
 
 from pydantic import Field
 
 from ec2imds.models._base import (
+    AsyncView,
     IMDSModel,
     Text,
     View,
@@ -48,3 +50,27 @@ class PublicKeyView(View):
     def load(self) -> PublicKey:
         """Fetch the whole directory and validate it into the model."""
         return self._load(PublicKey)
+
+
+class AsyncPublicKeyView(AsyncView):
+    """
+    Async lazy view of :class:`PublicKey` (``meta-data/public-keys/{index}``): leaves
+    are awaitable.
+    """
+
+    __model__ = PublicKey
+    __slots__ = ()
+
+    @property
+    def name(self) -> str | None:
+        """The key pair's name (from the '<index>=<name>' listing)."""
+        return self._listed_name()
+
+    @property
+    def openssh_key(self) -> Awaitable[Text | None]:
+        """The public key in OpenSSH format."""
+        return self._leaf("openssh_key", volatile=False)
+
+    async def load(self) -> PublicKey:
+        """Fetch the whole directory and validate it into the model."""
+        return await self._load(PublicKey)

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import ClassVar
 
 from pydantic import Field
 
 from ec2imds.models._base import (
+    AsyncView,
     IMDSModel,
     Text,
     View,
@@ -20,9 +22,8 @@ class Services(IMDSModel):
     __imds_path__: ClassVar[str] = "meta-data/services"
     __imds_volatile__: ClassVar[bool] = False
 
-    domain: Text | None = Field(
-        default=None,
-        description="Domain of AWS resources, 'amazonaws.com' (other partitions differ).",
+    domain: Text = Field(
+        description="Domain of AWS resources, 'amazonaws.com' (other partitions differ)."
     )
     partition: Text | None = Field(
         default=None, description="Partition: 'aws', 'aws-cn', 'aws-us-gov', ...; an open set."
@@ -36,9 +37,9 @@ class ServicesView(View):
     __slots__ = ()
 
     @property
-    def domain(self) -> Text | None:
+    def domain(self) -> Text:
         """Domain of AWS resources, 'amazonaws.com' (other partitions differ)."""
-        value: Text | None = self._leaf("domain", volatile=False)
+        value: Text = self._leaf("domain", volatile=False, required=True)
         return value
 
     @property
@@ -50,3 +51,24 @@ class ServicesView(View):
     def load(self) -> Services:
         """Fetch the whole directory and validate it into the model."""
         return self._load(Services)
+
+
+class AsyncServicesView(AsyncView):
+    """Async lazy view of :class:`Services` (``meta-data/services``): leaves are awaitable."""
+
+    __model__ = Services
+    __slots__ = ()
+
+    @property
+    def domain(self) -> Awaitable[Text]:
+        """Domain of AWS resources, 'amazonaws.com' (other partitions differ)."""
+        return self._leaf("domain", volatile=False, required=True)
+
+    @property
+    def partition(self) -> Awaitable[Text | None]:
+        """Partition: 'aws', 'aws-cn', 'aws-us-gov', ...; an open set."""
+        return self._leaf("partition", volatile=False)
+
+    async def load(self) -> Services:
+        """Fetch the whole directory and validate it into the model."""
+        return await self._load(Services)

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated, ClassVar
 
 from pydantic import Field
 
 from ec2imds.models._base import (
     JSON,
+    AsyncView,
     IMDSModel,
     LenientTime,
     Timestamp,
@@ -22,10 +24,8 @@ class SpotInstanceAction(IMDSModel):
     __imds_path__: ClassVar[str] = "meta-data/spot/instance-action"
     __imds_volatile__: ClassVar[bool] = True
 
-    action: str | None = Field(
-        default=None, description="'hibernate', 'stop' or 'terminate'; an open set."
-    )
-    time: Timestamp | None = Field(default=None, description="When it happens (UTC).")
+    action: str = Field(description="'hibernate', 'stop' or 'terminate'; an open set.")
+    time: Timestamp = Field(description="When it happens (UTC).")
 
 
 class Spot(IMDSModel):
@@ -75,3 +75,27 @@ class SpotView(View):
     def load(self) -> Spot:
         """Fetch the whole directory and validate it into the model."""
         return self._load(Spot)
+
+
+class AsyncSpotView(AsyncView):
+    """Async lazy view of :class:`Spot` (``meta-data/spot``): leaves are awaitable."""
+
+    __model__ = Spot
+    __slots__ = ()
+
+    @property
+    def instance_action(self) -> Awaitable[Annotated[SpotInstanceAction, JSON] | None]:
+        """Pending interruption: action and time.  Poll every 5 s."""
+        return self._leaf("instance_action", volatile=True)
+
+    @property
+    def termination_time(self) -> Awaitable[LenientTime | None]:
+        """
+        Termination time (ISO 8601, UTC).  Can be a non-time value or a stale past time,
+        which is kept as a string.
+        """
+        return self._leaf("termination_time", volatile=True)
+
+    async def load(self) -> Spot:
+        """Fetch the whole directory and validate it into the model."""
+        return await self._load(Spot)

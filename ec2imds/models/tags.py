@@ -3,14 +3,18 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from pydantic import Field
 
 from ec2imds.models._base import (
+    TAG_KEYS,
+    AsyncMapView,
+    AsyncView,
     ExactText,
     IMDSModel,
     MapView,
+    TagKey,
     View,
 )
 
@@ -21,8 +25,9 @@ class Tags(IMDSModel):
     __imds_path__: ClassVar[str] = "meta-data/tags"
     __imds_volatile__: ClassVar[bool] = True
 
-    instance: dict[str, ExactText] = Field(
-        default_factory=dict, description="Tag key to tag value."
+    instance: Annotated[dict[TagKey, ExactText], TAG_KEYS] = Field(
+        default_factory=dict,
+        description="Tag key (IMDS allows only letters, digits and +-=.,_:@) to tag value.",
     )
 
 
@@ -33,10 +38,26 @@ class TagsView(View):
     __slots__ = ()
 
     @property
-    def instance(self) -> MapView[str, ExactText]:
-        """Tag key to tag value."""
+    def instance(self) -> MapView[TagKey, ExactText]:
+        """Tag key (IMDS allows only letters, digits and +-=.,_:@) to tag value."""
         return self._leaf_map("instance", volatile=True)
 
     def load(self) -> Tags:
         """Fetch the whole directory and validate it into the model."""
         return self._load(Tags)
+
+
+class AsyncTagsView(AsyncView):
+    """Async lazy view of :class:`Tags` (``meta-data/tags``): leaves are awaitable."""
+
+    __model__ = Tags
+    __slots__ = ()
+
+    @property
+    def instance(self) -> AsyncMapView[TagKey, ExactText]:
+        """Tag key (IMDS allows only letters, digits and +-=.,_:@) to tag value."""
+        return self._leaf_map("instance", volatile=True)
+
+    async def load(self) -> Tags:
+        """Fetch the whole directory and validate it into the model."""
+        return await self._load(Tags)

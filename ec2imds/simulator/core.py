@@ -83,6 +83,7 @@ METADATA_VERSIONS: tuple[str, ...] = (
     "2020-10-27",
     "2021-01-03",
     "2021-03-23",
+    "2021-07-15",
     "latest",
 )
 _DATED = frozenset(METADATA_VERSIONS) - {"latest"}
