@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import AsyncIterable, Awaitable, Callable, Generator, Iterable
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -46,8 +46,6 @@ __all__ = ["AsyncTransport", "Transport"]
 
 log = logging.getLogger("ec2imds")
 T = TypeVar("T")
-
-_CHUNK = 65536
 
 
 def _pool_kwargs(settings: Settings) -> dict[str, Any]:
@@ -81,7 +79,38 @@ def _outgoing(base: str, request: Request, extensions: dict[str, Any]) -> httpx.
     )
 
 
-def _failure(exc: httpx.HTTPError) -> Failure:
+def _sync_stream(response: httpx.Response) -> Iterable[bytes]:
+    """The body as the transport layer gives it. Not ``response.iter_raw()``: that is
+    the client's API, and it refuses a body that a transport already loaded into the
+    response (``httpx.Response(content=...)``, as mock transports answer) with
+    ``httpx.StreamConsumed``; the stream itself yields it whether loaded or not."""
+    stream = response.stream
+    if not isinstance(stream, httpx.SyncByteStream):
+        raise httpx.StreamError("the transport answered with an async body")
+    return stream
+
+
+def _async_stream(response: httpx.Response) -> AsyncIterable[bytes]:
+    """The async twin of :func:`_sync_stream`."""
+    stream = response.stream
+    if not isinstance(stream, httpx.AsyncByteStream):
+        raise httpx.StreamError("the transport answered with a sync body")
+    return stream
+
+
+def _close(response: httpx.Response) -> None:
+    stream = response.stream
+    if isinstance(stream, httpx.SyncByteStream):
+        stream.close()
+
+
+async def _aclose(response: httpx.Response) -> None:
+    stream = response.stream
+    if isinstance(stream, httpx.AsyncByteStream):
+        await stream.aclose()
+
+
+def _failure(exc: httpx.HTTPError | httpx.StreamError) -> Failure:
     # Messages of httpx exceptions never include our headers, so they are safe to keep.
     detail = str(exc) or type(exc).__name__
     if isinstance(exc, httpx.ConnectTimeout):
@@ -145,13 +174,13 @@ class Transport(SyncDriver):
                 if too_big is not None:
                     return too_big
                 body = bytearray()
-                for chunk in response.iter_raw(_CHUNK):
+                for chunk in _sync_stream(response):
                     body += chunk
                     if len(body) > self.settings.max_body:
                         return Failure("too_large", request.path)
             finally:
-                response.close()
-        except httpx.HTTPError as exc:
+                _close(response)
+        except (httpx.HTTPError, httpx.StreamError) as exc:
             return self._logged(request, _failure(exc), started)
         return self._logged(
             request, Response(response.status_code, bytes(body), dict(response.headers)), started
@@ -277,13 +306,13 @@ class AsyncTransport(DriverBase):
                 if too_big is not None:
                     return too_big
                 body = bytearray()
-                async for chunk in response.aiter_raw(_CHUNK):
+                async for chunk in _async_stream(response):
                     body += chunk
                     if len(body) > self.settings.max_body:
                         return Failure("too_large", request.path)
             finally:
-                await response.aclose()
-        except httpx.HTTPError as exc:
+                await _aclose(response)
+        except (httpx.HTTPError, httpx.StreamError) as exc:
             return self._logged(request, _failure(exc), started)
         return self._logged(
             request, Response(response.status_code, bytes(body), dict(response.headers)), started

@@ -29,3 +29,28 @@ def test_readme_names_the_test_command_that_ci_runs() -> None:
     ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
     assert "scripts/check" in text
     assert "scripts/check" in ci
+
+
+def _python_block(marker: str) -> str:
+    """The README's one Python block that contains ``marker``."""
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    found = [b for b in blocks if marker in b]
+    assert len(found) == 1, f"expected one README Python block with {marker!r}"
+    return str(found[0])
+
+
+def test_fake_imds_example_runs_as_written() -> None:
+    code = compile(_python_block("fake = FakeIMDS()"), "README.md", "exec")
+    exec(code, {"__name__": "readme"})  # noqa: S102 - our own README's example
+
+
+def test_simulator_fixture_example_runs_as_written() -> None:
+    from ec2imds.simulator import IMDSSimulator
+
+    namespace: dict[str, object] = {"__name__": "readme"}
+    exec(compile(_python_block("def test_region("), "README.md", "exec"), namespace)  # noqa: S102
+    assert namespace["pytest_plugins"] == ["ec2imds.testing"]
+    test_region = namespace["test_region"]
+    assert callable(test_region)
+    with IMDSSimulator() as sim:
+        test_region(sim)
