@@ -9,6 +9,7 @@ to import); types and values come from the models, imported on first use.
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Callable
@@ -47,6 +48,7 @@ __all__ = [
     "is_simple",
     "leaf_to_json",
     "resolve_category",
+    "resolve_path",
     "to_json",
     "tree_to_json",
     "type_at",
@@ -68,8 +70,14 @@ def categories() -> list[str]:
 
 
 def category_is_dir(path: str) -> bool:
-    """True for a map category (fetched as a subtree), False for a leaf."""
-    return CATEGORIES[path][0] == "map"
+    """True for a map category or a directory below one (fetched as a subtree), False
+    for a leaf."""
+    if path in CATEGORIES:
+        return CATEGORIES[path][0] == "map"
+    from ec2imds import catalog
+
+    found = catalog.match(path)
+    return found is not None and not found[0].is_leaf
 
 
 def resolve_category(path: str) -> str | None:
@@ -77,6 +85,28 @@ def resolve_category(path: str) -> str | None:
     path = path.strip().strip("/")
     path = CATEGORY_ALIASES.get(path, path)
     return path if path in CATEGORIES else None
+
+
+#: A name IMDS puts in a path below a map (a tag key, a MAC, a role, a key index).
+_SEGMENT = re.compile(r"[A-Za-z0-9+\-=.,_:@~]+")
+
+
+def resolve_path(path: str) -> str | None:
+    """The category a user's path names, or a path below a map category that the
+    catalog knows: one tag (``meta-data/tags/instance/Name``), one interface or one of
+    its fields (``meta-data/network/interfaces/macs/<mac>/subnet-id``), one public key
+    (``meta-data/public-keys/0/openssh-key``); None otherwise."""
+    found = resolve_category(path)
+    if found is not None:
+        return found
+    path = path.strip().strip("/")
+    if not any(path.startswith(c + "/") for c, (kind, _) in CATEGORIES.items() if kind == "map"):
+        return None
+    if not all(_SEGMENT.fullmatch(s) and s not in (".", "..") for s in path.split("/")):
+        return None
+    from ec2imds import catalog
+
+    return path if catalog.match(path) is not None else None
 
 
 def _unwrap(tp: object) -> object:
@@ -193,7 +223,7 @@ SIMPLE_LEAVES = frozenset({"Text", "ExactText", "Int", "Lines", "MAC", "IPv4", "
 
 def is_simple(path: str) -> bool:
     """True for a category whose value :func:`leaf_to_json` can give without the models."""
-    return CATEGORIES[path][0] in SIMPLE_LEAVES
+    return path in CATEGORIES and CATEGORIES[path][0] in SIMPLE_LEAVES
 
 
 def leaf_to_json(path: str, body: bytes | None) -> Any:

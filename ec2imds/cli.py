@@ -174,8 +174,18 @@ def _matching(pattern: re.Pattern[str]) -> list[str]:
 
 
 def _category(text: str) -> str:
-    path = text.split("=", 1)[0]  # 0.0.3 accepted "path=arg"
+    """The path a category argument names: a category, or a path below a keyed
+    directory (``meta-data/tags/instance/Name``, also ``meta-data/tags/instance=Name``)."""
+    found = _values.resolve_path(text)  # a tag key may itself contain "="
+    if found is not None:
+        return found
+    path, sep, arg = text.partition("=")  # 0.0.3 accepted "path=arg"
     found = _values.resolve_category(path)
+    if found is not None and sep and arg and _values.category_is_dir(found):
+        below = _values.resolve_path(f"{found}/{arg.strip('/')}")
+        if below is None:
+            raise UsageError(f"{text!r}: {arg!r} is not a name under {found}")
+        return below
     if found is not None:
         return found
     import difflib
