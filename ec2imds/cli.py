@@ -220,11 +220,14 @@ class _Run:
 
             with IMDSSimulator() as sim:
                 print(f"{PROG}: querying the embedded IMDS simulator at {sim.url}", file=sys.stderr)
-                with OneShot(Settings.resolve(endpoints=[sim.endpoint]), MemoryTokenStore()) as d:
+                with (
+                    OneShot(Settings.resolve(endpoints=[sim.endpoint]), MemoryTokenStore()) as d,
+                    _one_run(d),
+                ):
                     yield d
             return
         settings = Settings.resolve(endpoints=args.imds)
-        with OneShot(settings, FileTokenStore(args.token_dir)) as d:
+        with OneShot(settings, FileTokenStore(args.token_dir)) as d, _one_run(d):
             yield d
 
     def crawl(self, walk: Walk, failures: dict[str, IMDSError] | None) -> RawNode | None:
@@ -273,6 +276,19 @@ class _Run:
     def error(self, message: object) -> None:
         self.failed = True
         print(f"{PROG}: {message}", file=sys.stderr)
+
+
+@contextmanager
+def _one_run(driver: OneShot) -> Iterator[None]:
+    """A run's driver: a failed token PUT fails the rest of the run at once, per
+    endpoint (one timeout, not one per category); with ``-v``, what the driver did, one
+    line each, when it is done (failed or not)."""
+    driver.remember_put_failures()
+    try:
+        yield
+    finally:
+        for line in driver.summary():
+            log.info("%s", line)
 
 
 def _write_json(value: Any) -> None:

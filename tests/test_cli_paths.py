@@ -19,10 +19,8 @@ ENI = f"meta-data/network/interfaces/macs/{MAC}"
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[IMDSSimulator]:
-    tree = default_tree()
-    tags = tree["meta-data"]["tags"]["instance"]  # type: ignore[index]
-    tags["a=b"] = "with an equals sign"  # type: ignore[index]
-    with IMDSSimulator(tree) as s:
+    with IMDSSimulator(default_tree()) as s:
+        s.set("meta-data/tags/instance/a=b", "with an equals sign")
         yield s
 
 

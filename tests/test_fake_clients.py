@@ -25,7 +25,9 @@ def test_fake_imds_with_the_sync_client() -> None:
         assert imds.get(Placement).availability_zone == "us-east-1a"
         everything = imds.all()
     assert isinstance(everything, InstanceMetadata)
-    assert everything.meta_data.instance_id == "i-0123456789abcdef0"
+    meta_data = everything.meta_data
+    assert meta_data is not None
+    assert meta_data.instance_id == "i-0123456789abcdef0"
     assert fake.stats.puts == 1
 
 
@@ -38,8 +40,10 @@ def test_fake_imds_with_the_async_client() -> None:
 
     region, everything = asyncio.run(main())
     assert region == "us-east-1"
-    assert everything.meta_data.placement is not None
-    assert everything.meta_data.placement.availability_zone_id == "use1-az4"
+    meta_data = everything.meta_data
+    assert meta_data is not None
+    assert meta_data.placement is not None
+    assert meta_data.placement.availability_zone_id == "use1-az4"
 
 
 def test_fake_faults_reach_the_client_as_imds_errors() -> None:
@@ -90,6 +94,6 @@ def test_a_transport_that_raises_something_odd_is_an_imds_error() -> None:
         # An async-only body handed to the sync client: httpx would raise a RuntimeError.
         return httpx.Response(200, stream=_AsyncOnly())
 
-    with IMDS(endpoints=FAKE_ENDPOINT, http_transport=httpx.MockTransport(wrong_stream)) as imds:
-        with pytest.raises(IMDSError):
-            _ = imds.meta_data.instance_id
+    mock = httpx.MockTransport(wrong_stream)
+    with IMDS(endpoints=FAKE_ENDPOINT, http_transport=mock) as imds, pytest.raises(IMDSError):
+        _ = imds.meta_data.instance_id
