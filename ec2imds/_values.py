@@ -158,11 +158,11 @@ def validate_at(path: str, raw: object) -> Any:
     return validate_value(type_at(path), raw, path=path)
 
 
-def to_json(path: str, raw: object) -> Any:
+def to_json(path: str, raw: object, *, reveal_secrets: bool = True) -> Any:
     """The JSON-compatible value of ``path`` from its raw body or subtree (None if absent).
 
     Validated by the models, then dumped by alias: addresses and times as strings, IAM
-    secrets revealed (the caller asked for them).
+    secrets revealed (the caller asked for them) unless ``reveal_secrets=False``.
     """
     if raw is None:
         return None
@@ -170,11 +170,15 @@ def to_json(path: str, raw: object) -> Any:
 
     value = validate_at(path, raw)
     return _adapter(type_at(path)).dump_python(
-        value, mode="json", by_alias=True, exclude_unset=True, context={"reveal_secrets": True}
+        value,
+        mode="json",
+        by_alias=True,
+        exclude_unset=True,
+        context={"reveal_secrets": reveal_secrets},
     )
 
 
-def tree_to_json(nodes: dict[str, Any]) -> dict[str, Any]:
+def tree_to_json(nodes: dict[str, Any], *, reveal_secrets: bool = True) -> dict[str, Any]:
     """:func:`to_json` of many categories at once (``{path: raw node or None}``).
 
     The nodes are put back in one tree, validated as :class:`InstanceMetadata` and dumped
@@ -193,7 +197,7 @@ def tree_to_json(nodes: dict[str, Any]) -> dict[str, Any]:
         for segment in parents:
             parent = parent.setdefault(segment, {})
         parent[name] = node
-    dumped = dump(validate_raw(InstanceMetadata, tree, path=""), reveal_secrets=True)
+    dumped = dump(validate_raw(InstanceMetadata, tree, path=""), reveal_secrets=reveal_secrets)
     out: dict[str, Any] = {}
     for path in nodes:
         value: Any = dumped
@@ -247,9 +251,12 @@ def category_walk(paths: list[str]) -> Walk:
     return Walk("", seed=[Entry(p, p, category_is_dir(p)) for p in paths])
 
 
-def category_values(paths: list[str], raw: RawNode | None, failures: Failures) -> dict[str, Any]:
+def category_values(
+    paths: list[str], raw: RawNode | None, failures: Failures, *, reveal_secrets: bool = True
+) -> dict[str, Any]:
     """Each category's JSON value from a :func:`category_walk` result; a category touched
-    by a failure is left out and named in ``failures``.
+    by a failure is left out and named in ``failures``. IAM and identity credentials'
+    secrets are masked (``**********``) with ``reveal_secrets=False``.
 
     All categories are validated at once (:func:`tree_to_json`); only if that finds an
     error is each validated on its own, so that one bad body does not cost the others.
@@ -264,13 +271,13 @@ def category_values(paths: list[str], raw: RawNode | None, failures: Failures) -
             continue
         nodes[path] = raw.get(path) if isinstance(raw, dict) else None
     try:
-        return tree_to_json(nodes)
+        return tree_to_json(nodes, reveal_secrets=reveal_secrets)
     except IMDSValidationError:
         pass
     out: dict[str, Any] = {}
     for path, node in nodes.items():
         try:
-            out[path] = to_json(path, node)
+            out[path] = to_json(path, node, reveal_secrets=reveal_secrets)
         except IMDSValidationError as exc:
             failures[path] = exc
     return out

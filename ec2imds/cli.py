@@ -152,6 +152,11 @@ def _parser() -> argparse.ArgumentParser:
     opt.add_argument(
         "--simulate", action="store_true", help="query the embedded IMDS simulator instead"
     )
+    opt.add_argument(
+        "--show-secrets",
+        action="store_true",
+        help="with -a, -E or --tree: show credentials' secrets (masked unless named)",
+    )
     p.add_argument(
         "categories",
         nargs="*",
@@ -246,8 +251,11 @@ class _Run:
             _values.prepare_models()
             return done.result()
 
-    def values(self, paths: list[str], failures: dict[str, IMDSError] | None) -> dict[str, Any]:
-        """Categories' JSON values (see :meth:`ec2imds.client.IMDS.values`).
+    def values(
+        self, paths: list[str], failures: dict[str, IMDSError] | None, *, named: bool = True
+    ) -> dict[str, Any]:
+        """Categories' JSON values (see :meth:`ec2imds.client.IMDS.values`). Credentials'
+        secrets are shown when the categories were ``named`` or with ``--show-secrets``.
 
         When every category is a simple leaf, they are read one after the other and
         parsed by the models' own leaf parsers without importing pydantic: most of a
@@ -259,7 +267,8 @@ class _Run:
         if not all(_values.is_simple(p) for p in paths):
             collected: dict[str, IMDSError] = {}
             raw = self.crawl(_values.category_walk(paths), collected)
-            out = _values.category_values(paths, raw, collected)
+            reveal = named or self.args.show_secrets
+            out = _values.category_values(paths, raw, collected, reveal_secrets=reveal)
             _values.hand_over(collected, failures)
             return out
         out = {}
@@ -308,11 +317,12 @@ def _requested(texts: list[str]) -> dict[str, str]:
     return out
 
 
-def _cmd_values(run: _Run, keys: dict[str, str]) -> None:
-    """Print ``{key: value}``; ``keys`` maps each output key to its category."""
+def _cmd_values(run: _Run, keys: dict[str, str], *, named: bool = True) -> None:
+    """Print ``{key: value}``; ``keys`` maps each output key to its category; ``named``:
+    the user named these categories (their secrets are shown), not -a or -E."""
 
     failures: dict[str, IMDSError] = {}
-    values = run.values(list(dict.fromkeys(keys.values())), failures)
+    values = run.values(list(dict.fromkeys(keys.values())), failures, named=named)
     # Every category asked for appears, in order; failed ones are named on stderr.
     _write_json({k: values[p] for k, p in keys.items() if p in values})
     for path, exc in failures.items():
@@ -365,7 +375,7 @@ def _cmd_tree(run: _Run) -> None:
 
     raw = run.crawl(Walk("", seed=list(_values.ROOTS)), None)
     tree = validate_raw(InstanceMetadata, raw if raw is not None else {}, path="")
-    _write_json(dump(tree, reveal_secrets=True))
+    _write_json(dump(tree, reveal_secrets=run.args.show_secrets))
 
 
 def _cmd_schema(name: str) -> None:
@@ -574,6 +584,8 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     command = commands[0] if commands else ("categories" if args.categories else "all")
     if args.categories and command not in ("categories", "all", "watch"):
         raise UsageError(f"{_FLAG[command]} takes no category arguments")
+    if args.show_secrets and command not in ("all", "categories", "exec_re", "raw", "tree"):
+        raise UsageError(f"--show-secrets does not go with {_FLAG[command]}")
     if command != "watch":
         for name, flag in (("exec_cmd", "--exec"), ("once", "--once"), ("interval", "--interval")):
             if getattr(args, name) not in (None, False):
@@ -585,11 +597,13 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     run = _Run(args)
     handlers: dict[str, Callable[[], None]] = {
         "all": lambda: _cmd_values(
-            run, _requested(args.categories) or {c: c for c in _values.categories()}
+            run,
+            _requested(args.categories) or {c: c for c in _values.categories()},
+            named=bool(args.categories),
         ),
         "categories": lambda: _cmd_values(run, _requested(args.categories)),
         "exec_re": lambda: _cmd_values(
-            run, {c: c for c in _matching(_compile(args.exec_re, "-E"))}
+            run, {c: c for c in _matching(_compile(args.exec_re, "-E"))}, named=False
         ),
         "list_all": lambda: print("\n".join(_values.categories())),
         "list_re": lambda: _print_lines(_matching(_compile(args.list_re, "-l"))),
