@@ -94,7 +94,8 @@ def test_the_readme_s_numbers_are_the_code_s() -> None:
     ]
     install = re.search(r"## Install\n(.*?)\n## ", README.read_text(encoding="utf-8"), re.S)
     assert install is not None
-    assert dependencies and all(f"`{d}`" in install.group(1) for d in dependencies)
+    assert dependencies
+    assert all(f"`{d}`" in install.group(1) for d in dependencies), dependencies
     assert DEFAULT_INTERVALS["rebalance"] == DEFAULT_INTERVALS["spot"]
     prose = _prose()
     missing = [e for e in expected if e not in prose]
