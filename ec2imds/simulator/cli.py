@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="share (0..1) of requests answered 500/503/429",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random faults")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log requests to stderr")
     events = parser.add_argument_group(
         "events", "scheduled SECONDS after start (0: at once), for ec2imds --watch"
     )
@@ -125,7 +126,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="STATE",
         help="the new target lifecycle state (default Terminated)",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log requests to stderr")
     return parser
 
 

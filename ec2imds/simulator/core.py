@@ -272,8 +272,8 @@ class SimulatorCore:
         else:
             resp = self._route(method, version, rest, is_token_path, headers, now)
         resp.delay = fault.delay
-        resp.chunk_delay = fault.chunk_delay
         resp.chunk_size = fault.chunk_size
+        resp.chunk_delay = fault.chunk_delay
         resp.headers["Content-Type"] = "text/plain"
         resp.headers["Content-Length"] = str(len(resp.body))
         if method == "HEAD":
