@@ -168,8 +168,7 @@ def _children(path: str) -> list[Entry]:
 
 
 def _subtree_volatile(e: Entry) -> bool:
-    prefix = e.path + "/" if e.path else ""
-    return e.volatile or any(d.volatile for d in catalog.ENTRIES if d.path.startswith(prefix))
+    return catalog.subtree_volatile(e.path)
 
 
 def _leaf_annotation(e: Entry) -> str:

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Generator, Mapping
@@ -67,6 +69,24 @@ log = logging.getLogger("ec2imds")
 TOKEN_PATH: Final = "/latest/api/token"  # noqa: S105 - a path, not a secret
 TOKEN_HEADER: Final = "X-aws-ec2-metadata-token"  # noqa: S105 - a header name
 TTL_HEADER: Final = "X-aws-ec2-metadata-token-ttl-seconds"
+
+
+#: Credential documents: a 200 whose body is empty or not a JSON object is retried
+#: (IMDS.md §1.7; botocore does the same since boto/botocore#1569).
+_CREDENTIALS = re.compile(
+    r"/[^/]+/meta-data/(?:iam/security-credentials(?:-extended)?/[^/]+"
+    r"|identity-credentials/ec2/security-credentials/[^/]+)"
+)
+
+
+def _half_written(path: str, body: bytes) -> bool:
+    """True for a credentials document that is empty or not a JSON object."""
+    if _CREDENTIALS.fullmatch(path) is None:
+        return False
+    try:
+        return not isinstance(json.loads(body), dict)
+    except ValueError:
+        return True
 
 
 # NamedTuples rather than dataclasses: this module is on the command line's start-up path
@@ -424,7 +444,9 @@ def exchange(
 
     ``path`` is absolute (``/latest/meta-data/ami-id``). A 401 drops the token and
     retries once with a new one; 429, 5xx and dropped connections are retried within
-    the attempt budget with jittered backoff; 400, 403 and 404 are never retried.
+    the attempt budget with jittered backoff; 400, 403 and 404 are never retried. A
+    credentials document that comes back empty or not JSON is retried too, then returned
+    as it is (the model's validation names it).
     """
     settings = session.settings
     token = session.usable_token()
@@ -439,6 +461,16 @@ def exchange(
         if isinstance(answer, Response):
             session.answered = True
             status = answer.status
+            if (
+                status == 200
+                and method == "GET"
+                and attempt < settings.attempts
+                and _half_written(path, answer.body)
+            ):
+                log.debug("%s %s: credentials not JSON yet, asking again", method, path)
+                yield Sleep(_backoff(settings, attempt, rng))
+                attempt += 1
+                continue
             if status == 200 or status == 404:
                 return answer
             if status == 401 and not refreshed:

@@ -14,11 +14,16 @@ import types
 import typing
 from collections.abc import Callable
 from functools import cache
-from typing import Annotated, Any, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_args, get_origin
 
 from ec2imds._categories import CATEGORIES
 from ec2imds.crawl import Entry, RawNode, Walk
 from ec2imds.errors import IMDSError, IMDSValidationError
+
+if TYPE_CHECKING:
+    from ec2imds.models._base import IMDSModel
+
+M = TypeVar("M", bound="IMDSModel")
 
 #: Errors by path, as a tolerant crawl or category listing collects them.
 Failures = dict[str, IMDSError]
@@ -47,12 +52,15 @@ __all__ = [
     "hand_over",
     "is_simple",
     "leaf_to_json",
+    "node_at",
     "resolve_category",
     "resolve_path",
     "to_json",
+    "tree_json",
     "tree_to_json",
     "type_at",
     "validate_at",
+    "validate_tree",
 ]
 
 #: Paths ec2imds 0.0.3 used by mistake (these live under ``dynamic/``); still accepted.
@@ -246,9 +254,32 @@ def leaf_to_json(path: str, body: bytes | None) -> Any:
         raise IMDSValidationError(f"{path}: {exc}", path=path, value=body) from None
 
 
-def category_walk(paths: list[str]) -> Walk:
-    """One walk that fetches these categories (leaves and maps) together."""
+def category_walk(paths: list[str], *, listed: bool = False) -> Walk:
+    """One walk that fetches these categories (leaves and maps) together.
+
+    ``listed=False`` asks for each path directly (what naming a category asks for).
+    ``listed=True`` walks from the root through the listings towards them, so a category
+    its parent's listing does not name is absent and never requested (IMDS.md §1.7: the
+    listing is the truth), and a name listed as a directory is walked as one.
+    """
+    if listed:
+        return Walk("", seed=list(ROOTS), only=paths)
     return Walk("", seed=[Entry(p, p, category_is_dir(p)) for p in paths])
+
+
+def node_at(raw: RawNode | None, path: str) -> RawNode | None:
+    """The node at ``path`` in a walk's result: a seeded path's own key (a direct
+    :func:`category_walk`), else the nested directories (a walk from the root)."""
+    if not isinstance(raw, dict):
+        return None
+    if path in raw:
+        return raw[path]
+    node: RawNode | None = raw
+    for segment in path.split("/"):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(segment)
+    return node
 
 
 def category_values(
@@ -258,23 +289,42 @@ def category_values(
     by a failure is left out and named in ``failures``. IAM and identity credentials'
     secrets are masked (``**********``) with ``reveal_secrets=False``.
 
+    A failure inside a category (a leaf of a map) is recorded under the category too; a
+    failure above it (its parent's listing) is recorded once, under the listing, and the
+    categories below it are left out (they are not known to be absent).
+
     All categories are validated at once (:func:`tree_to_json`); only if that finds an
     error is each validated on its own, so that one bad body does not cost the others.
+    Simple leaves are parsed without pydantic.
     """
     nodes: dict[str, RawNode | None] = {}
     for path in paths:
+        if any(path.startswith(p + "/") for p in failures):
+            continue
         failed = next(
             (e for p, e in failures.items() if p == path or p.startswith(path + "/")), None
         )
         if failed is not None:
             failures.setdefault(path, failed)
             continue
-        nodes[path] = raw.get(path) if isinstance(raw, dict) else None
+        nodes[path] = node_at(raw, path)
+    if all(is_simple(p) for p in nodes):
+        out: dict[str, Any] = {}
+        for path, node in nodes.items():
+            try:
+                if isinstance(node, dict):
+                    raise IMDSValidationError(
+                        f"{path}: listed as a directory, not a value", path=path
+                    )
+                out[path] = leaf_to_json(path, node)
+            except IMDSValidationError as exc:
+                failures[path] = exc
+        return out
     try:
         return tree_to_json(nodes, reveal_secrets=reveal_secrets)
     except IMDSValidationError:
         pass
-    out: dict[str, Any] = {}
+    out = {}
     for path, node in nodes.items():
         try:
             out[path] = to_json(path, node, reveal_secrets=reveal_secrets)
@@ -290,3 +340,111 @@ def hand_over(collected: Failures, failures: Failures | None) -> None:
         failures.update(collected)
     elif collected:
         raise next(iter(collected.values()))
+
+
+def _category_of(path: str) -> str:
+    """The category holding ``path`` (the longest category path it is or is below), or
+    ``path`` itself when no category holds it."""
+    best = ""
+    for category in CATEGORIES:
+        if (path == category or path.startswith(category + "/")) and len(category) > len(best):
+            best = category
+    return best or path
+
+
+def _without(tree: dict[str, Any], parts: list[str]) -> dict[str, Any] | None:
+    """A copy of ``tree`` without the node at ``parts`` (copying only the way down), or
+    None when there is no such node."""
+    head, *rest = parts
+    if head not in tree:
+        return None
+    out = dict(tree)
+    if not rest:
+        del out[head]
+        return out
+    child = tree[head]
+    if not isinstance(child, dict):
+        return None
+    inner = _without(child, rest)
+    if inner is None:
+        return None
+    out[head] = inner
+    return out
+
+
+def validate_tree(
+    model: type[M], raw: RawNode | None, *, path: str, failures: Failures | None
+) -> M:
+    """Validate a walk's result as ``model`` (the category at ``path``; ``""`` the root).
+
+    Without ``failures``, the first bad body raises. With it, a category whose body does
+    not validate is left out, its error recorded under the category's path, and the rest
+    validated again: nothing valid is lost because something else is bad. A value the
+    model requires cannot be left out: if one is bad or missing, its error is raised.
+    """
+    from ec2imds.models._base import validate_raw
+
+    tree: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    if failures is None:
+        return validate_raw(model, tree, path=path)
+    prefix = f"{path}/" if path else ""
+    while True:
+        try:
+            return validate_raw(model, tree, path=path)
+        except IMDSValidationError as exc:
+            victim = _category_of(exc.path)
+            if not victim.startswith(prefix) or victim == path:
+                raise
+            smaller = _without(tree, victim[len(prefix) :].split("/"))
+            if smaller is None:  # a required value that is not there: nothing to leave out
+                raise
+            failures[victim] = exc
+            tree = smaller
+
+
+def tree_json(
+    raw: RawNode | None, failures: Failures, *, reveal_secrets: bool = True
+) -> dict[str, Any]:
+    """The ``--tree`` JSON of a walk's result when the tree as a whole does not validate
+    (a value the models require is bad or missing): each category validated on its own
+    and put back in its place, failures recorded, unknown paths kept as text (or base64
+    when not UTF-8), user data as base64. Everything valid is there."""
+    import base64
+
+    out: dict[str, Any] = {}
+
+    def put(path: str, value: Any) -> None:
+        *parents, name = path.split("/")
+        node = out
+        for segment in parents:
+            node = node.setdefault(segment, {})
+        node[name] = value
+
+    present = [c for c in CATEGORIES if node_at(raw, c) is not None]
+    for path, value in category_values(
+        present, raw, failures, reveal_secrets=reveal_secrets
+    ).items():
+        if value is not None:
+            put(path, value)
+    user_data = node_at(raw, "user-data")
+    if isinstance(user_data, bytes):
+        put("user-data", base64.b64encode(user_data).decode("ascii"))
+
+    def extra(node: RawNode) -> Any:
+        if isinstance(node, dict):
+            return {k: extra(v) for k, v in node.items()}
+        try:
+            return node.decode("utf-8")
+        except UnicodeDecodeError:
+            return base64.b64encode(node).decode("ascii")
+
+    for root in ("meta-data", "dynamic"):
+        below = node_at(raw, root)
+        if not isinstance(below, dict):
+            continue
+        for key, node in below.items():
+            path = f"{root}/{key}"
+            known = any(c == path or c.startswith(path + "/") for c in CATEGORIES)
+            if not known and path not in failures:
+                put(path, extra(node))
+    return out

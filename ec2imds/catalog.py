@@ -49,6 +49,7 @@ __all__ = [
     "default_tree",
     "entry",
     "match",
+    "subtree_volatile",
 ]
 
 Kind: TypeAlias = Literal["text", "int", "lines", "json", "bytes", "dir", "map"]
@@ -703,6 +704,27 @@ def match(path: str) -> tuple[Entry, dict[str, str]] | None:
         else:
             return e, bindings
     return None
+
+
+def _volatile_paths() -> frozenset[str]:
+    """Every catalog path that is volatile or holds a volatile entry below it."""
+    out: set[str] = set()
+    for e in ENTRIES:
+        if e.volatile:
+            parts = e.path.split("/")
+            out.update("/".join(parts[:i]) for i in range(len(parts) + 1))
+    return frozenset(out)
+
+
+_VOLATILE_PATHS = _volatile_paths()
+
+
+def subtree_volatile(path: str) -> bool:
+    """True when the catalog path (placeholders included) can change while the instance
+    runs: it is volatile, or something below it is (its listing can gain or lose an
+    entry, such as ``meta-data/events`` when a rebalance recommendation appears). A
+    client caches a body only when this is False; the generated views use the same."""
+    return path in _VOLATILE_PATHS
 
 
 def _leaf_text(e: Entry, value: object) -> Node:

@@ -235,9 +235,12 @@ class _Run:
         with OneShot(settings, FileTokenStore(args.token_dir)) as d, _one_run(d):
             yield d
 
-    def crawl(self, walk: Walk, failures: dict[str, IMDSError] | None) -> RawNode | None:
+    def crawl(
+        self, walk: Walk, failures: dict[str, IMDSError] | None, *, models: bool = True
+    ) -> RawNode | None:
         """Run ``walk`` with ``concurrency`` requests in flight; meanwhile, on this thread,
-        import the models and build their validators (CPU work the network wait hides)."""
+        import the models and build their validators (CPU work the network wait hides),
+        unless ``models`` is False (simple leaves need no models)."""
         import concurrent.futures
 
         from ec2imds.crawl import run_threaded
@@ -248,26 +251,32 @@ class _Run:
             concurrent.futures.ThreadPoolExecutor(1) as walker,
         ):
             done = walker.submit(run_threaded, walk, driver.get, pool, failures)
-            _values.prepare_models()
+            if models:
+                _values.prepare_models()
             return done.result()
 
     def values(
-        self, paths: list[str], failures: dict[str, IMDSError] | None, *, named: bool = True
+        self, paths: list[str], failures: dict[str, IMDSError] | None, *, listed: bool = False
     ) -> dict[str, Any]:
         """Categories' JSON values (see :meth:`ec2imds.client.IMDS.values`). Credentials'
-        secrets are shown when the categories were ``named`` or with ``--show-secrets``.
+        secrets are masked when ``listed``, unless ``--show-secrets``.
 
-        When every category is a simple leaf, they are read one after the other and
-        parsed by the models' own leaf parsers without importing pydantic: most of a
-        single-value call's time is start-up. Otherwise one concurrent crawl, then one
-        validation of them all.
+        ``listed`` (``-a``, ``-E``): walk the listings towards the categories, so one that
+        its parent does not list is ``null`` and never requested. Otherwise (categories
+        named on the command line) each is asked for directly. When every category is a
+        simple leaf and none is listed, they are read one after the other and parsed by
+        the models' own leaf parsers without importing pydantic: most of a single-value
+        call's time is start-up. Otherwise one concurrent crawl, then one validation of
+        them all (simple leaves still without pydantic).
         """
         from ec2imds.errors import PATH_ERRORS
 
-        if not all(_values.is_simple(p) for p in paths):
+        simple = all(_values.is_simple(p) for p in paths)
+        if listed or not simple:
             collected: dict[str, IMDSError] = {}
-            raw = self.crawl(_values.category_walk(paths), collected)
-            reveal = named or self.args.show_secrets
+            walk = _values.category_walk(paths, listed=listed)
+            raw = self.crawl(walk, collected, models=not simple)
+            reveal = not listed or self.args.show_secrets
             out = _values.category_values(paths, raw, collected, reveal_secrets=reveal)
             _values.hand_over(collected, failures)
             return out
@@ -317,14 +326,19 @@ def _requested(texts: list[str]) -> dict[str, str]:
     return out
 
 
-def _cmd_values(run: _Run, keys: dict[str, str], *, named: bool = True) -> None:
-    """Print ``{key: value}``; ``keys`` maps each output key to its category; ``named``:
-    the user named these categories (their secrets are shown), not -a or -E."""
+def _cmd_values(run: _Run, keys: dict[str, str], *, listed: bool = False) -> None:
+    """Print ``{key: value}``; ``keys`` maps each output key to its category; ``listed``
+    for a selection (``-a``, ``-E``) rather than categories named one by one."""
 
     failures: dict[str, IMDSError] = {}
-    values = run.values(list(dict.fromkeys(keys.values())), failures, named=named)
+    values = run.values(list(dict.fromkeys(keys.values())), failures, listed=listed)
     # Every category asked for appears, in order; failed ones are named on stderr.
     _write_json({k: values[p] for k, p in keys.items() if p in values})
+    _report(run, failures)
+
+
+def _report(run: _Run, failures: dict[str, IMDSError]) -> None:
+    """One stderr line per failed path (the run then exits 1)."""
     for path, exc in failures.items():
         run.error(f"{path}: {exc}" if not str(exc).startswith(path) else exc)
 
@@ -369,13 +383,23 @@ def _cmd_user_data(run: _Run) -> None:
 
 
 def _cmd_tree(run: _Run) -> None:
+    """The nested tree; a category that fails (fetch or validation) is named on stderr and
+    left out, and everything else is printed (exit 1)."""
     from ec2imds.crawl import Walk
+    from ec2imds.errors import IMDSValidationError
     from ec2imds.models import InstanceMetadata
-    from ec2imds.models._base import dump, validate_raw
+    from ec2imds.models._base import dump
 
-    raw = run.crawl(Walk("", seed=list(_values.ROOTS)), None)
-    tree = validate_raw(InstanceMetadata, raw if raw is not None else {}, path="")
-    _write_json(dump(tree, reveal_secrets=run.args.show_secrets))
+    failures: dict[str, IMDSError] = {}
+    raw = run.crawl(Walk("", seed=list(_values.ROOTS)), failures)
+    try:
+        tree = _values.validate_tree(InstanceMetadata, raw, path="", failures=failures)
+        out = dump(tree, reveal_secrets=run.args.show_secrets)
+    except IMDSValidationError as exc:  # a value the models require: each category alone
+        failures.setdefault(exc.path, exc)
+        out = _values.tree_json(raw, failures, reveal_secrets=run.args.show_secrets)
+    _write_json(out)
+    _report(run, failures)
 
 
 def _cmd_schema(name: str) -> None:
@@ -596,14 +620,14 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         mk_endpoint_list_from_str(args.imds)  # a usage error if malformed
     run = _Run(args)
     handlers: dict[str, Callable[[], None]] = {
-        "all": lambda: _cmd_values(
-            run,
-            _requested(args.categories) or {c: c for c in _values.categories()},
-            named=bool(args.categories),
+        "all": lambda: (
+            _cmd_values(run, _requested(args.categories))
+            if args.categories
+            else _cmd_values(run, {c: c for c in _values.categories()}, listed=True)
         ),
         "categories": lambda: _cmd_values(run, _requested(args.categories)),
         "exec_re": lambda: _cmd_values(
-            run, {c: c for c in _matching(_compile(args.exec_re, "-E"))}, named=False
+            run, {c: c for c in _matching(_compile(args.exec_re, "-E"))}, listed=True
         ),
         "list_all": lambda: print("\n".join(_values.categories())),
         "list_re": lambda: _print_lines(_matching(_compile(args.list_re, "-l"))),

@@ -8,6 +8,9 @@ instance-action) and every listing that can gain or lose them are fetched every 
 
 A crawl runs the :class:`~ec2imds.crawl.Walk` state machine with up to
 ``Settings.concurrency`` requests in flight (threads over one httpx client, or tasks).
+``all()``, ``get(Model)`` and ``values(..., listed=True)`` go through the listings: a
+category its parent does not list is absent and never requested (IMDS.md §1.7). Each
+can raise at the first failure, or collect failures beside what validated.
 """
 
 from __future__ import annotations
@@ -16,12 +19,20 @@ import concurrent.futures
 import io
 import threading
 from collections.abc import Awaitable, Callable
-from functools import cache, lru_cache
+from functools import lru_cache
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from ec2imds import _values, catalog
-from ec2imds._values import ROOTS, Failures, category_values, category_walk, hand_over
+from ec2imds._values import (
+    ROOTS,
+    Failures,
+    category_values,
+    category_walk,
+    hand_over,
+    node_at,
+    validate_tree,
+)
 from ec2imds.crawl import INDEXED_DIRS, RawNode, Walk, parse_listing, run_async, run_threaded
 from ec2imds.settings import Settings
 from ec2imds.tokens import TokenStore
@@ -42,28 +53,18 @@ M = TypeVar("M", bound="IMDSModel")
 _MISSING = object()
 
 
-@cache
-def _volatile_dirs() -> frozenset[str]:
-    """Catalog directory paths that hold a volatile entry somewhere below them."""
-    out: set[str] = set()
-    for e in catalog.categories():
-        if e.volatile:
-            parts = e.path.split("/")
-            out.update("/".join(parts[:i]) for i in range(1, len(parts)))
-    return frozenset(out)
-
-
 @lru_cache(maxsize=4096)
 def cacheable(path: str) -> bool:
-    """True when the body at ``path`` (relative to ``/latest/``) can never change."""
+    """True when the body at ``path`` (relative to ``/latest/``) can never change: the
+    catalog decides, per path (a listing is re-read when anything below it is volatile)."""
     is_dir = path.endswith("/")
     found = catalog.match(path.rstrip("/"))
     if found is None:
         return False
     entry = found[0]
-    if entry.volatile:
-        return False
-    return not (is_dir and entry.path in _volatile_dirs())
+    if is_dir:
+        return not catalog.subtree_volatile(entry.path)
+    return not entry.volatile
 
 
 def _settings(settings: Settings | None, options: dict[str, Any]) -> Settings:
@@ -104,6 +105,11 @@ def _listing_names(body: bytes | None, path: str) -> list[str] | None:
         e.key + ("/" if e.is_dir and not indexed else "")
         for e in parse_listing(body, path=directory, indexed=indexed)
     ]
+
+
+def _roots(only: list[str] | None = None) -> Walk:
+    """A walk from ``/latest/`` through the listings (towards ``only``, if given)."""
+    return Walk("", seed=list(ROOTS), only=only)
 
 
 def _model_path(model: type[IMDSModel]) -> str:
@@ -209,25 +215,40 @@ class IMDS:
         """Lazy, typed view of ``dynamic/``."""
         return self.view.dynamic
 
-    def get(self, model: type[M]) -> M:
-        """Fetch and validate one category by its model class: ``imds.get(Placement)``."""
-        from ec2imds.models._base import validate_raw
+    def get(self, model: type[M], failures: Failures | None = None) -> M:
+        """Fetch and validate one category by its model class: ``imds.get(Placement)``.
 
+        Reached through the listings above it: a category they do not name is empty
+        (every field ``None``) and is never requested. ``failures``: as in :meth:`all`.
+        """
         path = _model_path(model)
-        raw = self.subtree(path, volatile=model.__imds_volatile__)
-        return validate_raw(model, raw if raw is not None else {}, path=path)
+        collected: Failures | None = None if failures is None else {}
+        raw = self._walk(_roots([path]), fresh=model.__imds_volatile__, failures=collected)
+        found = validate_tree(model, node_at(raw, path), path=path, failures=collected)
+        if collected is not None:
+            hand_over(collected, failures)
+        return found
 
-    def all(self) -> InstanceMetadata:
-        """Everything: meta-data, dynamic and user data, validated."""
+    def all(self, failures: Failures | None = None) -> InstanceMetadata:
+        """Everything: meta-data, dynamic and user data, validated.
+
+        Without ``failures``, the first error raises. With a dict, a category whose fetch
+        or validation fails is left out of the result (``None``) and its error recorded
+        there by path; everything else is returned. Unreachable, disabled and token
+        errors always raise, and so does a bad or missing value the models require.
+        """
         from ec2imds.models import InstanceMetadata
-        from ec2imds.models._base import validate_raw
 
-        raw = self._walk(Walk("", seed=list(ROOTS)), fresh=False)
-        return validate_raw(InstanceMetadata, raw if raw is not None else {}, path="")
+        collected: Failures | None = None if failures is None else {}
+        raw = self._walk(_roots(), fresh=False, failures=collected)
+        found = validate_tree(InstanceMetadata, raw, path="", failures=collected)
+        if collected is not None:
+            hand_over(collected, failures)
+        return found
 
     def raw_tree(self) -> RawNode:
         """Everything as IMDS served it: a dict of bytes leaves (nothing parsed)."""
-        raw = self._walk(Walk("", seed=list(ROOTS)), fresh=False)
+        raw = self._walk(_roots(), fresh=False)
         return raw if raw is not None else {}
 
     def value(self, path: str) -> Any:
@@ -248,15 +269,20 @@ class IMDS:
 
         return None if raw is None else validate_value(tp, raw, path=path)
 
-    def values(self, paths: list[str], failures: Failures | None = None) -> dict[str, Any]:
+    def values(
+        self, paths: list[str], failures: Failures | None = None, *, listed: bool = False
+    ) -> dict[str, Any]:
         """Categories by path, as JSON-compatible values, fetched in one concurrent crawl.
 
         With ``failures`` (a dict), a category whose fetch or validation fails is left
         out and its error recorded there, and the others are still returned; without it,
         the first error is raised. Unreachable, disabled and token errors always raise.
+        Each path is asked for directly, unless ``listed`` (what ``ec2imds -a`` does):
+        then the listings are walked towards them, and a category its parent does not
+        list is ``None`` without being requested.
         """
         collected: Failures = {}
-        raw = self._walk(category_walk(paths), fresh=False, failures=collected)
+        raw = self._walk(category_walk(paths, listed=listed), fresh=False, failures=collected)
         out = category_values(paths, raw, collected)
         hand_over(collected, failures)
         return out
@@ -369,31 +395,38 @@ class AsyncIMDS:
         self._cache.put(path, body)
         return body
 
-    async def get(self, model: type[M]) -> M:
-        """Fetch and validate one category by its model class."""
-        from ec2imds.models._base import validate_raw
-
+    async def get(self, model: type[M], failures: Failures | None = None) -> M:
+        """Fetch and validate one category by its model class (see :meth:`IMDS.get`)."""
         path = _model_path(model)
-        raw = await self._walk(Walk(path), fresh=model.__imds_volatile__)
-        return validate_raw(model, raw if raw is not None else {}, path=path)
+        collected: Failures | None = None if failures is None else {}
+        raw = await self._walk(_roots([path]), fresh=model.__imds_volatile__, failures=collected)
+        found = validate_tree(model, node_at(raw, path), path=path, failures=collected)
+        if collected is not None:
+            hand_over(collected, failures)
+        return found
 
-    async def all(self) -> InstanceMetadata:
-        """Everything: meta-data, dynamic and user data, validated."""
+    async def all(self, failures: Failures | None = None) -> InstanceMetadata:
+        """Everything, validated; ``failures`` as in :meth:`IMDS.all`."""
         from ec2imds.models import InstanceMetadata
-        from ec2imds.models._base import validate_raw
 
-        raw = await self._walk(Walk("", seed=list(ROOTS)), fresh=False)
-        return validate_raw(InstanceMetadata, raw if raw is not None else {}, path="")
+        collected: Failures | None = None if failures is None else {}
+        raw = await self._walk(_roots(), fresh=False, failures=collected)
+        found = validate_tree(InstanceMetadata, raw, path="", failures=collected)
+        if collected is not None:
+            hand_over(collected, failures)
+        return found
 
     async def raw_tree(self) -> RawNode:
         """Everything as IMDS served it: a dict of bytes leaves (nothing parsed)."""
-        raw = await self._walk(Walk("", seed=list(ROOTS)), fresh=False)
+        raw = await self._walk(_roots(), fresh=False)
         return raw if raw is not None else {}
 
-    async def values(self, paths: list[str], failures: Failures | None = None) -> dict[str, Any]:
+    async def values(
+        self, paths: list[str], failures: Failures | None = None, *, listed: bool = False
+    ) -> dict[str, Any]:
         """Categories by path, as JSON-compatible values (see :meth:`IMDS.values`)."""
         collected: Failures = {}
-        raw = await self._walk(category_walk(paths), fresh=False, failures=collected)
+        raw = await self._walk(category_walk(paths, listed=listed), fresh=False, failures=collected)
         out = category_values(paths, raw, collected)
         hand_over(collected, failures)
         return out

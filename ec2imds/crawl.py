@@ -11,6 +11,14 @@ The raw tree has the shape of the simulator's tree with bytes leaves: a director
 ``dict`` in listing order, keys without the trailing ``/``; a public-keys entry keeps its
 ``0=name`` key and holds the ``0/`` directory.
 
+The listing is the truth (IMDS.md §1.7): the walk asks only for what a listing names, so a
+path a server does not list is absent and never requested, even when the server would
+answer it (Amazon's mock, AEMM, matches paths by substring and answers unlisted paths with
+another listing). A name listed both with and without a trailing slash (AEMM lists
+``associations`` and ``associations/``) is a directory. With ``only``, a walk from the root
+descends only towards (and into) the paths named, so that a few categories cost their
+ancestors' listings and their own subtrees, and nothing else.
+
 The walk survives what a broken or hostile server could send: CRLF, blank lines, a
 missing final newline, ``.``/``..``, absolute paths, empty names, odd characters
 (skipped, with a warning), duplicates, huge listings and endless depth (errors): it never
@@ -83,9 +91,10 @@ class Entry(NamedTuple):
 def parse_listing(body: bytes, *, path: str, indexed: bool = False) -> list[Entry]:
     """Parse a directory listing body into entries.
 
-    Lines are split on LF (CR tolerated); blank lines and duplicates are dropped; an
-    entry that is not a plain name (``.``, ``..``, ``/x``, ``a/b``, control characters,
-    spaces...) is skipped with a warning, so a walk can never leave its subtree.
+    Lines are split on LF (CR tolerated); blank lines and duplicates are dropped (a name
+    listed both as ``x`` and ``x/`` is the directory ``x``: a trailing slash is never a
+    leaf's); an entry that is not a plain name (``.``, ``..``, ``/x``, ``a/b``, control
+    characters, spaces...) is skipped with a warning, so a walk never leaves its subtree.
     Invalid UTF-8 is an :class:`~ec2imds.errors.IMDSValidationError` naming ``path``.
     """
     try:
@@ -95,7 +104,7 @@ def parse_listing(body: bytes, *, path: str, indexed: bool = False) -> list[Entr
             f"{path}: the listing is not UTF-8 text", path=path, value=body[:80]
         ) from exc
     entries: list[Entry] = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # segment -> index in entries
     for raw in text.split("\n"):
         line = raw.strip("\r")
         if not line.strip():
@@ -114,8 +123,11 @@ def parse_listing(body: bytes, *, path: str, indexed: bool = False) -> list[Entr
             log.warning("%s: skipped listing entry %r (not a plain name)", path, line[:80])
             continue
         if segment in seen:
+            index = seen[segment]
+            if is_dir and not entries[index].is_dir:
+                entries[index] = Entry(name, segment, True)
             continue
-        seen.add(segment)
+        seen[segment] = len(entries)
         entries.append(Entry(name, segment, is_dir))
     return entries
 
@@ -129,6 +141,10 @@ class Walk:
     docstring), so :meth:`feed` may hand out a path a second time; a driver with a cache
     must then fetch it afresh. ``failed=True`` feeds a path whose fetch failed for good
     (recorded by the driver): it is absent and nothing is walked again for it.
+
+    ``only`` (paths relative to ``/latest/``) restricts the walk to those paths, their
+    ancestors' listings and their subtrees: an entry that is none of these is neither
+    fetched nor in the result.
     """
 
     def __init__(
@@ -136,10 +152,12 @@ class Walk:
         root: str,
         *,
         seed: list[Entry] | None = None,
+        only: list[str] | None = None,
         max_depth: int = MAX_DEPTH,
         max_nodes: int = MAX_NODES,
     ) -> None:
         self.root = root.strip("/")
+        self._only = None if only is None else tuple(p.strip("/") for p in only)
         self.max_depth = max_depth
         self.max_nodes = max_nodes
         self._dirs: dict[str, list[Entry] | None] = {}
@@ -159,9 +177,19 @@ class Walk:
         """The first paths to fetch: the root's listing, or the seeded entries' paths."""
         if self._seed is None:
             return self._issue([self.root + "/"])
-        self._dirs[self.root] = self._seed
         prefix = f"{self.root}/" if self.root else ""
-        return self._issue([prefix + e.segment + ("/" if e.is_dir else "") for e in self._seed])
+        seed = [e for e in self._seed if self._wanted(prefix + e.segment)]
+        self._dirs[self.root] = seed
+        return self._issue([prefix + e.segment + ("/" if e.is_dir else "") for e in seed])
+
+    def _wanted(self, path: str) -> bool:
+        """True when ``path`` is on the way to, is, or is inside a path of ``only``."""
+        if self._only is None:
+            return True
+        return any(
+            t == path or t.startswith(path + "/") or path.startswith(t + "/") or not t
+            for t in self._only
+        )
 
     def _issue(self, paths: list[str]) -> list[str]:
         self._issued += len(paths)
@@ -197,6 +225,8 @@ class Walk:
             self._dirs[directory] = None
             return []
         entries = parse_listing(body, path=directory, indexed=directory in INDEXED_DIRS)
+        if self._only is not None:
+            entries = [e for e in entries if self._wanted(f"{directory}/{e.segment}")]
         self._dirs[directory] = entries
         depth = self._depth(directory) + 1
         children = []

@@ -76,14 +76,17 @@ def test_get_fetches_one_category(sim: IMDSSimulator, imds: IMDS) -> None:
     assert_type(placement, Placement)
     assert placement.region == "us-east-1"
     assert placement.availability_zone_id == "use1-az4"
-    # Only the placement subtree was read: its listing and its leaves.
+    # Only the placement subtree was read, and the listing that names it (the listing
+    # is the truth: a category meta-data/ does not list is absent, never requested).
     assert all(
-        path.startswith("/latest/meta-data/placement/")
+        path.startswith("/latest/meta-data/placement/") or path == "/latest/meta-data/"
         for _, path in sim.stats.requests
         if _ == "GET"
     )
     imds.get(Placement)
     assert sim.stats.requests[("GET", "/latest/meta-data/placement/")] == 1  # cached
+    # meta-data/ can gain a category (spot/ when an interruption is announced): re-read.
+    assert sim.stats.requests[("GET", "/latest/meta-data/")] == 2
 
 
 def test_get_of_a_volatile_category_reads_it_again(sim: IMDSSimulator, imds: IMDS) -> None:

@@ -281,6 +281,13 @@ def test_full_crawl_matches_the_tree_served_and_counts_requests() -> None:
         assert sim.stats.gets == dirs - 1 + leaves
         assert sim.stats.puts == 1
         assert max(sim.stats.requests.values()) == 1
+        # EC2 closes every connection: one per request, however the client pools them.
+        assert sim.stats.connections == sim.stats.total
+
+
+def test_full_crawl_reuses_connections_when_the_server_keeps_them() -> None:
+    with IMDSSimulator(keep_alive=True) as sim, IMDS(endpoints=[sim.endpoint]) as imds:
+        imds.raw_tree()
         assert sim.stats.connections <= imds.settings.concurrency
 
 

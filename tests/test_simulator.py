@@ -173,7 +173,8 @@ def test_token_put_with_x_forwarded_for_is_403(sim: IMDSSimulator, conn: Conn) -
 def test_methods_not_allowed(conn: Conn, tok: str) -> None:
     get_token = conn.request("GET", "/latest/api/token", {TOKEN: tok})
     assert get_token.status == 405
-    assert get_token.headers["allow"] == "PUT"
+    assert get_token.headers["allow"] == "OPTIONS, PUT"
+    assert get_token.body == b""
     assert conn.request("PUT", "/latest/meta-data/", {TTL: "60"}).status == 405
     for method in ("POST", "DELETE", "PATCH", "OPTIONS"):
         reply = conn.request(method, "/latest/meta-data/instance-id", {TOKEN: tok})
@@ -244,7 +245,8 @@ def test_directory_listing_format(conn: Conn, tok: str) -> None:
 def test_public_keys_are_listed_verbatim_and_addressed_by_index(conn: Conn, tok: str) -> None:
     assert conn.get("/latest/meta-data/public-keys/", tok).body == b"0=my-key\n1=other-key"
     assert conn.get("/latest/meta-data/public-keys/0/", tok).body == b"openssh-key"
-    assert conn.get("/latest/meta-data/public-keys/1", tok).body == b"openssh-key"
+    without_slash = conn.get("/latest/meta-data/public-keys/1", tok)
+    assert without_slash.status == 301  # a nested directory without its slash, as on EC2
     key = conn.get("/latest/meta-data/public-keys/1/openssh-key", tok)
     assert key.body == b"ssh-ed25519 BBBB other-key"
     assert conn.get("/latest/meta-data/public-keys/0=my-key/", tok).status == 404
@@ -280,7 +282,8 @@ def test_a_leaf_with_a_trailing_slash_is_served_as_aws_does(conn: Conn, tok: str
 def test_unknown_paths_are_404_exact_match(conn: Conn, tok: str, path: str) -> None:
     reply = conn.get(f"/latest/{path}", tok)
     assert reply.status == 404
-    assert reply.headers["content-type"] == "text/plain"
+    assert reply.headers["content-type"] == "text/html"
+    assert b"<title>404 - Not Found</title>" in reply.body
 
 
 def test_user_data_is_served_byte_for_byte(sim: IMDSSimulator, conn: Conn, tok: str) -> None:
@@ -314,16 +317,20 @@ def test_head_sends_length_without_body(conn: Conn, tok: str) -> None:
     assert conn.get("/latest/meta-data/instance-id", tok).body == b"i-0123456789abcdef0"
 
 
-def test_every_body_is_text_plain(conn: Conn, tok: str) -> None:
-    for reply in (
-        conn.get("/latest/meta-data/iam/info", tok),
-        conn.get("/latest/meta-data/", tok),
-        conn.get("/latest/meta-data/instance-id", None),
-        conn.get("/latest/nope", tok),
-        conn.request("PUT", "/latest/api/token", {}),
+def test_content_types_as_ec2_sends_them(conn: Conn, tok: str) -> None:
+    for reply, content_type in (
+        (conn.get("/latest/meta-data/iam/info", tok), "text/plain"),
+        (conn.get("/latest/meta-data/", tok), "text/plain"),
+        (conn.get("/latest/user-data", tok), "application/octet-stream"),
+        (conn.request("PUT", "/latest/api/token", {TTL: "60"}), "text/plain"),
+        (conn.get("/latest/meta-data/instance-id", None), "text/html"),
+        (conn.get("/latest/nope", tok), "text/html"),
+        (conn.request("PUT", "/latest/api/token", {}), "text/html"),
     ):
-        assert reply.headers["content-type"] == "text/plain"
+        assert reply.headers["content-type"] == content_type
         assert reply.headers["server"] == "EC2ws"
+        assert reply.headers["accept-ranges"] == "none"
+        assert reply.headers["last-modified"].endswith(" GMT")
 
 
 def test_request_body_on_put_keeps_the_connection_in_step(conn: Conn) -> None:
@@ -396,7 +403,7 @@ def test_drop_closes_without_a_response(sim: IMDSSimulator, conn: Conn, tok: str
     conn.close()
     assert conn.get("/latest/meta-data/instance-id", tok).status == 200
     assert sim.stats.drops == 1
-    assert sim.stats.connections == 2
+    assert sim.stats.connections == 3  # the token's, the dropped one, the last one
 
 
 def test_drop_is_a_remote_protocol_error_for_httpx(
@@ -509,7 +516,12 @@ def test_faults_clear_turns_everything_off(sim: IMDSSimulator, conn: Conn, tok: 
 # -- counters ----------------------------------------------------------------------------
 
 
-def test_counters_by_path_and_keep_alive_connections(sim: IMDSSimulator) -> None:
+def test_counters_by_path_and_keep_alive_connections() -> None:
+    with IMDSSimulator(make_tree(), keep_alive=True) as sim:
+        _check_counters(sim)
+
+
+def _check_counters(sim: IMDSSimulator) -> None:
     c = Conn(sim)
     token = c.token()
     for _ in range(2):
@@ -559,7 +571,7 @@ def test_counters_are_exact_under_concurrency(sim: IMDSSimulator) -> None:
     assert errors == []
     assert sim.stats.total == 200
     assert sim.stats.statuses[200] == 200
-    assert sim.stats.connections == 8
+    assert sim.stats.connections == 200  # one per answer: EC2 closes every connection
 
 
 # -- live changes and events -------------------------------------------------------------
@@ -763,7 +775,7 @@ def _fds() -> int:
 def test_stop_is_prompt_and_leaves_no_threads_or_fds() -> None:
     threads_before = {t.ident for t in threading.enumerate()}
     fds_before = _fds()
-    sim = IMDSSimulator(make_tree(), allow_v1=True).start()
+    sim = IMDSSimulator(make_tree(), allow_v1=True, keep_alive=True).start()
     idle = Conn(sim)
     assert idle.get("/latest/meta-data/instance-id", None).status == 200  # kept alive, idle
     sim.faults.hang_next(1, path="meta-data/instance-id")

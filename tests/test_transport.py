@@ -113,7 +113,15 @@ def test_token_reuse_100_gets_1_put(sim: IMDSSimulator, make_client: ClientFacto
     assert sim.stats.puts == 1
     assert sim.stats.requests[("GET", IID_PATH)] == 100
     assert client.token_puts == 1
-    assert sim.stats.connections == 1  # keep-alive: one connection for all of it
+    assert sim.stats.connections == 101  # EC2 closes each connection after its answer
+
+
+def test_connections_are_reused_when_the_server_keeps_them(make_client: ClientFactory) -> None:
+    with IMDSSimulator(TREE, seed=7, keep_alive=True) as sim:
+        client = make_client(fast(sim.endpoint))
+        for _ in range(20):
+            assert client.get("meta-data/instance-id") == IID
+        assert sim.stats.connections == 1
 
 
 def test_404_is_none_and_not_retried(sim: IMDSSimulator, make_client: ClientFactory) -> None:

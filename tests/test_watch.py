@@ -786,7 +786,7 @@ def test_breaking_out_of_a_sync_watch_leaves_nothing_behind(sim: IMDSSimulator) 
         watch = imds.watch(interval=INTERVAL)
         assert len(collect(watch, seconds=5, stop=lambda got: True)) == 1  # then break
         assert inspect.getgeneratorstate(watch) == inspect.GEN_CLOSED
-        assert sim.stats.connections == 1
+        assert sim.stats.connections == sim.stats.total  # EC2 closes each one
     assert settled(baseline), (baseline, resources())
 
 

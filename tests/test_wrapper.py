@@ -527,7 +527,7 @@ def test_fixed_errors_are_exceptions(sim: IMDSSimulator) -> None:
 def test_fixed_one_connection_for_many_requests() -> None:
     leaves = [c for c in categories() if not category_is_dir(c)][:20]
     assert len(leaves) == 20
-    with IMDSSimulator() as own, wrapper(own) as w:
+    with IMDSSimulator(keep_alive=True) as own, wrapper(own) as w:
         values = [fetch(w, path) for path in leaves]
         assert own.stats.gets == 20
         assert own.stats.total == 21  # and one token PUT

@@ -74,6 +74,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="share (0..1) of requests answered 500/503/429",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random faults")
+    parser.add_argument(
+        "--keep-alive",
+        action="store_true",
+        help="keep connections open between requests (EC2 closes them after every answer)",
+    )
+    parser.add_argument(
+        "--disabled",
+        action="store_true",
+        help="answer 403 to everything, as an instance with HttpEndpoint=disabled",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log requests to stderr")
     events = parser.add_argument_group(
         "events", "scheduled SECONDS after start (0: at once), for ec2imds --watch"
@@ -156,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             latency=args.latency_ms / 1000.0,
             seed=args.seed,
             verbose=args.verbose,
+            keep_alive=args.keep_alive,
+            disabled=args.disabled,
         )
         sim.faults.error_rate = args.error_rate
         _schedule_events(sim, args)

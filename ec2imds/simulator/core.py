@@ -8,13 +8,22 @@ Protocol (IMDS.md §1): ``PUT /latest/api/token`` with ``X-aws-ec2-metadata-toke
 1..21600 issues a token (the TTL is echoed in the same response header); a bad TTL is 400, a
 dated path or ``X-Forwarded-For`` is 403. Every GET/HEAD needs a live token
 (``X-aws-ec2-metadata-token``) unless ``allow_v1``; a missing, unknown or expired token is
-401. ``GET api/token`` and other methods are 405; unknown paths are 404 (exact matching).
-Every body is ``text/plain``.
+401. ``GET api/token`` is 405 with ``Allow: OPTIONS, PUT`` and no body; other methods are
+405; unknown paths are 404 (exact matching).
+
+As EC2 answers on the wire (IMDS.md §1.7): values and listings are ``text/plain`` and
+``user-data`` is ``application/octet-stream``; errors carry EC2's XHTML page
+(``<title>404 - Not Found</title>``) as ``text/html``; a nested directory asked for without
+its trailing slash is ``301 Moved Permanently`` to the absolute URL with the slash
+(``meta-data/tags/instance`` excepted: EC2 answers it 200); every answer has
+``Server: EC2ws``, ``Accept-Ranges: none``, ``Last-Modified`` and ``Date``. With
+``disabled`` set (``HttpEndpoint=disabled``), every request is 403.
 """
 
 from __future__ import annotations
 
 import copy
+import email.utils
 import heapq
 import itertools
 import json
@@ -85,6 +94,7 @@ _TTL_RE = re.compile(r"[0-9]{1,9}")
 _PRUNE_AT = 4096
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _REASONS = {
+    301: "Moved Permanently",
     400: "Bad Request",
     401: "Unauthorized",
     403: "Forbidden",
@@ -163,9 +173,30 @@ def _load_default_tree() -> dict[str, Node]:
     return copy_tree(default_tree())
 
 
+#: EC2's error page (seen for 404 in curl transcripts of real instances; IMDS.md §1.7).
+_ERROR_PAGE = """\
+<?xml version="1.0" encoding="iso-8859-1"?>
+<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN"
+\t"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">
+<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="en" lang="en">
+ <head>
+  <title>{title}</title>
+ </head>
+ <body>
+  <h1>{title}</h1>
+ </body>
+</html>
+"""
+
+#: Directories EC2 serves without the trailing slash (the docs show ``tags/instance``).
+_NO_REDIRECT = frozenset({"meta-data/tags/instance"})
+
+
 def _plain(status: int, body: bytes | None = None, **headers: str) -> SimResponse:
     if body is None:
-        body = f"{status} - {_REASONS.get(status, 'Error')}".encode()
+        title = f"{status} - {_REASONS.get(status, 'Error')}"
+        body = _ERROR_PAGE.format(title=title).encode("ascii")
+        headers.setdefault("Content-Type", "text/html")
     return SimResponse(status, dict(headers), body)
 
 
@@ -225,6 +256,11 @@ class SimulatorCore:
         self._seq = itertools.count()
         self._rng = random.Random(seed)
         self.allow_v1 = allow_v1
+        #: ``HttpEndpoint=disabled``: every request is answered 403.
+        self.disabled = False
+        #: Where this IMDS is reached (``Location`` of a 301); the server sets its own.
+        self.base_url = "http://169.254.169.254"
+        self._last_modified = email.utils.formatdate(time.time(), usegmt=True)
         self.stats = Stats(self._lock)
         self.faults = Faults(self._lock, seed=seed, on_expire_tokens=self.expire_tokens)
         self.faults.latency = latency
@@ -269,13 +305,23 @@ class SimulatorCore:
             resp = _plain(fault.status, b"", Location=fault.location)
         elif fault.kind == "status":
             resp = _plain(fault.status)
+        elif self.disabled:
+            resp = _plain(403)
         else:
             resp = self._route(method, version, rest, is_token_path, headers, now)
         resp.delay = fault.delay
         resp.chunk_size = fault.chunk_size
         resp.chunk_delay = fault.chunk_delay
-        resp.headers["Content-Type"] = "text/plain"
+        resp.headers.setdefault("Content-Type", "text/plain")
         resp.headers["Content-Length"] = str(len(resp.body))
+        resp.headers.update(
+            {
+                "Accept-Ranges": "none",
+                "Last-Modified": self._last_modified,
+                "Date": email.utils.formatdate(usegmt=True),
+                "Server": "EC2ws",
+            }
+        )
         if method == "HEAD":
             resp.body = b""
         if fault.kind == "reset":
@@ -307,7 +353,7 @@ class SimulatorCore:
         if method not in ("GET", "HEAD"):
             return _plain(405, Allow="PUT" if is_token_path else "GET, HEAD")
         if is_token_path:
-            return _plain(405, Allow="PUT")
+            return _plain(405, b"", Allow="OPTIONS, PUT")
         denied = self._check_token(headers, now)
         if denied is not None:
             return denied
@@ -317,7 +363,7 @@ class SimulatorCore:
             return _plain(404)
         if rest in ("", "/"):
             return _plain(200, _listing(self._tree, slashes=False))
-        return self._serve(rest)
+        return self._serve(version, rest)
 
     def _issue_token(self, version: str | None, headers: dict[str, str], now: float) -> SimResponse:
         if version != "latest" or "x-forwarded-for" in headers:
@@ -346,7 +392,7 @@ class SimulatorCore:
             return _plain(401)
         return None
 
-    def _serve(self, rest: str) -> SimResponse:
+    def _serve(self, version: str, rest: str) -> SimResponse:
         directory = rest.endswith("/")
         parts = rest[:-1].split("/") if directory else rest.split("/")
         node: Node = self._tree
@@ -358,7 +404,16 @@ class SimulatorCore:
                 return _plain(404)
             node = node[key]
         if isinstance(node, dict):
+            if not directory and len(parts) > 1 and rest not in _NO_REDIRECT:
+                location = f"{self.base_url}/{version}/{rest}/"
+                return _plain(301, b"", Location=location)
             return _plain(200, _listing(node))
+        if parts == ["user-data"]:
+            return _plain(
+                200,
+                node.encode() if isinstance(node, str) else node,
+                **{"Content-Type": "application/octet-stream"},
+            )
         # A leaf asked for with a trailing slash is still served, as AWS does
         # (``meta-data/instance-id/``, ``user-data/``; see boto/boto#1900).
         return _plain(200, node.encode() if isinstance(node, str) else node)
@@ -627,6 +682,15 @@ class SimulatorControls:
     @allow_v1.setter
     def allow_v1(self, value: bool) -> None:
         self.core.allow_v1 = value
+
+    @property
+    def disabled(self) -> bool:
+        """Whether IMDS is turned off (``HttpEndpoint=disabled``: 403 to everything)."""
+        return self.core.disabled
+
+    @disabled.setter
+    def disabled(self, value: bool) -> None:
+        self.core.disabled = value
 
     def get(self, path: str) -> Node | None:
         """The node at ``path`` (a copy), or ``None``."""

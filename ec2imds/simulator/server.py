@@ -1,10 +1,12 @@
-"""The simulator served over real sockets: HTTP/1.1 keep-alive on loopback.
+"""The simulator served over real sockets on loopback, as EC2 serves IMDS.
 
 :class:`IMDSSimulator` runs a :class:`~http.server.ThreadingHTTPServer` in a background
 thread and hands every request to its :class:`~ec2imds.simulator.core.SimulatorCore`;
 this module only carries out the core's answers (delays, hangs, drops, resets, slow
-bodies).  :meth:`IMDSSimulator.stop` closes idle keep-alive connections and releases
-hanging handlers, then joins every thread it started.
+bodies).  Like EC2 (IMDS.md §1.7), every answer says ``Connection: close`` and the
+connection is closed after it, even when the client asks for keep-alive; ``keep_alive=True``
+keeps HTTP/1.1 connections open instead, for comparisons.  :meth:`IMDSSimulator.stop`
+closes idle connections and releases hanging handlers, then joins every thread it started.
 """
 
 from __future__ import annotations
@@ -43,6 +45,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def version_string(self) -> str:
         return "EC2ws"
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        # The core's answer carries Server and Date itself (the in-process fake sends the
+        # same headers); BaseHTTPRequestHandler.send_response would add them twice.
+        self.log_request(code)
+        self.send_response_only(code, message)
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:
@@ -94,6 +102,8 @@ class _Handler(BaseHTTPRequestHandler):
         if resp.drop:
             self.close_connection = True
             return
+        if not self.server.keep_alive:
+            self.close_connection = True
         self.send_response(resp.status)
         for name, value in resp.headers.items():
             self.send_header(name, value)
@@ -133,9 +143,12 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], core: SimulatorCore, verbose: bool) -> None:
+    def __init__(
+        self, address: tuple[str, int], core: SimulatorCore, verbose: bool, keep_alive: bool
+    ) -> None:
         self.core = core
         self.verbose = verbose
+        self.keep_alive = keep_alive
         self.stopping = threading.Event()
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
@@ -202,7 +215,9 @@ class IMDSSimulator(SimulatorControls):
     ``host`` (IPv6 literals such as ``"::1"`` included) on ``port`` (0: any free port).
     ``allow_v1`` answers token-less GETs; ``latency`` (seconds) delays every answer;
     ``seed`` makes the random faults reproducible; ``verbose`` logs requests to stderr;
-    ``clock`` replaces :func:`time.monotonic` for token expiry and scheduled changes.
+    ``clock`` replaces :func:`time.monotonic` for token expiry and scheduled changes;
+    ``keep_alive`` keeps connections open between requests (EC2 closes them: the default);
+    ``disabled`` answers 403 to everything, as an instance with ``HttpEndpoint=disabled``.
 
     Use as a context manager (``with IMDSSimulator(tree) as sim: ...``) or call
     :meth:`start` / :meth:`stop`.  The control surface (``stats``, ``faults``, ``set``,
@@ -220,8 +235,12 @@ class IMDSSimulator(SimulatorControls):
         seed: int = 0,
         verbose: bool = False,
         clock: Callable[[], float] | None = None,
+        keep_alive: bool = False,
+        disabled: bool = False,
     ) -> None:
         self.core = SimulatorCore(tree, allow_v1=allow_v1, latency=latency, seed=seed, clock=clock)
+        self.core.disabled = disabled
+        self.keep_alive = keep_alive
         self._host = host
         self._port = port
         self._verbose = verbose
@@ -237,15 +256,16 @@ class IMDSSimulator(SimulatorControls):
             if self._server is not None:
                 raise RuntimeError("the simulator is already running")
             cls = _Server6 if ":" in self._host else _Server
-            server = cls((self._host, self._port), self.core, self._verbose)
+            server = cls((self._host, self._port), self.core, self._verbose, self.keep_alive)
             thread = threading.Thread(
                 target=server.serve_forever,
                 kwargs={"poll_interval": 0.05},
                 name=f"ec2imds-simulator:{server.server_port}",
                 daemon=True,
             )
-            thread.start()
             self._server, self._thread = server, thread
+            self.core.base_url = self.url
+            thread.start()
         return self
 
     def stop(self) -> None:
