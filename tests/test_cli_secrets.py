@@ -100,3 +100,17 @@ def test_a_masked_tree_is_still_a_valid_dump(sim: IMDSSimulator, tmp_path: Path)
 def test_the_flag_goes_with_printing_values(command: list[str], tmp_path: Path) -> None:
     message = error_line(run("--show-secrets", *command, "-t", str(tmp_path)), 2)
     assert "--show-secrets" in message
+
+
+def test_masked_in_a_partial_tree_too(tmp_path: Path) -> None:
+    """--tree with a category that fails prints the rest: still masked."""
+    with IMDSSimulator() as bad:
+        bad.set("meta-data/ami-launch-index", "zero")
+        result = run("--tree", *on(bad, tmp_path))
+        served = secrets(bad)
+    assert result.code == 1
+    assert "meta-data/ami-launch-index" in result.err
+    for secret in served:
+        assert secret not in result.text
+        assert secret not in result.err
+    assert result.text.count(f'"Token": "{MASK}"') == 3
