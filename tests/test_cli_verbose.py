@@ -12,6 +12,7 @@ import pytest
 
 from ec2imds.simulator import IMDSSimulator
 from tests.test_cli import on, run
+from tests.test_transport import closed_port
 
 REQUEST_LINE = re.compile(r"ec2imds: DEBUG: (GET|PUT) /latest/\S+ -> \d{3} \(\d+\.\d ms\)")
 
@@ -77,3 +78,14 @@ def test_v_on_a_failure_says_what_was_tried(tmp_path: Path) -> None:
 def test_quiet_by_default(sim: IMDSSimulator, tmp_path: Path) -> None:
     result = run("-a", *on(sim, tmp_path))
     assert (result.code, result.err) == (0, "")
+
+
+def test_v_when_no_endpoint_answers(tmp_path: Path) -> None:
+    (h1, p1), (h2, p2) = closed_port(), closed_port()
+    imds = f"--imds={h1}:{p1},{h2}:{p2}"
+    result = run("-v", "--raw", "meta-data/instance-id", imds, "-t", str(tmp_path))
+    assert result.code == 1
+    endpoint, token, requests = info_lines(result.err)
+    assert endpoint == f"endpoint: none chosen (tried {h1}:{p1}, {h2}:{p2})"
+    assert token == "token: none, 2 PUTs failed"
+    assert requests.startswith("requests: 2 (2 PUT) in ")
