@@ -120,7 +120,8 @@ class DriverBase:
     @property
     def requests(self) -> int:
         """Requests this client sent (answered or not), over all endpoints."""
-        return sum(self._counts.values())
+        with self._counts_lock:
+            return sum(self._counts.values())
 
     def summary(self) -> list[str]:
         """What this client did, one line each (``ec2imds -v``): the endpoint, where the
