@@ -21,6 +21,7 @@ imds_ver = "latest"
 if TYPE_CHECKING:
     from ec2imds.client import IMDS, AsyncIMDS
     from ec2imds.errors import (
+        IdentityVerificationError,
         IMDSConfigError,
         IMDSDisabled,
         IMDSError,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
         ResponseTooLarge,
         TokenError,
     )
+    from ec2imds.identity import VerifiedIdentity, verify_identity
     from ec2imds.settings import Settings
     from ec2imds.tokens import (
         CallbackTokenStore,
@@ -69,6 +71,7 @@ __all__ = [
     "IMDSUnavailable",
     "IMDSValidationError",
     "IMDSWrapper",
+    "IdentityVerificationError",
     "LifecycleStateEvent",
     "MemoryTokenStore",
     "RebalanceRecommendationEvent",
@@ -82,7 +85,9 @@ __all__ = [
     "TokenError",
     "TokenStore",
     "TokenStoreError",
+    "VerifiedIdentity",
     "WatchEvent",
+    "verify_identity",
 ]
 
 #: Where each public name lives (imported on first access).
@@ -92,6 +97,8 @@ _LAZY = {
     "IMDSWrapper": "ec2imds.wrapper",
     "IMDSCategory": "ec2imds.wrapper",
     "Settings": "ec2imds.settings",
+    "VerifiedIdentity": "ec2imds.identity",
+    "verify_identity": "ec2imds.identity",
     "CallbackTokenStore": "ec2imds.tokens",
     "FileTokenStore": "ec2imds.tokens",
     "MemoryTokenStore": "ec2imds.tokens",
@@ -116,6 +123,7 @@ _LAZY = {
             "IMDSTimeout",
             "IMDSUnavailable",
             "IMDSValidationError",
+            "IdentityVerificationError",
             "RedirectRefused",
             "ResponseTooLarge",
             "TokenError",

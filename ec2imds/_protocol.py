@@ -89,6 +89,10 @@ def _half_written(path: str, body: bytes) -> bool:
         return True
 
 
+#: New tokens a request may get because its own expired while it waited (see exchange).
+_MAX_LAPSES = 10
+
+
 # NamedTuples rather than dataclasses: this module is on the command line's start-up path
 # and ``dataclasses`` (with ``inspect``) costs ~5 ms to import.
 
@@ -453,6 +457,7 @@ def exchange(
     if token is None:
         token = yield from token_flow(session, rng)
     refreshed = False
+    lapsed = 0
     attempt = 1
     while True:
         answer = yield Request(method, path, ((TOKEN_HEADER, token.value),))
@@ -473,11 +478,19 @@ def exchange(
                 continue
             if status == 200 or status == 404:
                 return answer
-            if status == 401 and not refreshed:
+            # A token that expired by our own clock while the request waited (for a pooled
+            # connection, the event loop, a busy CPU) was not rejected by IMDS: get a new
+            # one without spending the one retry a rejected token gets. Bounded, in case
+            # every wait is longer than a token's whole life.
+            lapse = status == 401 and not token.usable(0.0) and lapsed < _MAX_LAPSES
+            if status == 401 and (lapse or not refreshed):
                 log.debug("%s %s: 401, getting a new token", method, path)
                 session.drop_token(token)
                 token = yield from token_flow(session, rng)
-                refreshed = True
+                if lapse:
+                    lapsed += 1
+                else:
+                    refreshed = True
                 continue
             if status == 401:
                 raise TokenError(

@@ -782,6 +782,9 @@ def default_tree() -> dict[str, Node]:
             if pattern[:2] == ["meta-data", "public-keys"]:
                 segs[2] = key_names[segs[2]]
             _insert(tree, segs, _leaf_text(e, value))
+    from ec2imds.simulator.identity import sign_default
+
+    sign_default(tree)  # the identity document as AWS lays it out, signed by TEST keys
     sorted_tree = _sort(tree)
     assert isinstance(sorted_tree, dict)
     return sorted_tree

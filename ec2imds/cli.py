@@ -1,7 +1,8 @@
 """The ``ec2imds`` command (also ``python -m ec2imds``): IMDS as JSON for ``jq``.
 
 Keeps ec2imds 0.0.3's flags and output (one JSON object keyed by category path) and adds
-``--raw``, ``--tree``, ``--schema``, ``--validate``, ``--watch`` and ``--simulate``.
+``--raw``, ``--tree``, ``--schema``, ``--validate``, ``--watch``, ``--verify-identity`` and
+``--simulate``.
 Start-up matters (one call per value in shell scripts), so this module imports only the
 standard library and the catalog; the client, the models and httpx are imported when a
 request needs them (never httpx: requests go through the one-shot driver).
@@ -57,6 +58,7 @@ examples:
   ec2imds --watch spot --once --exec 'systemctl start drain.service'
                                             wait for a spot interruption, then drain
   ec2imds --watch maintenance autoscaling --interval 60 | jq -c .value
+  ec2imds --verify-identity                 the identity document, signature verified
 
 watching (--watch [CATEGORY...]; categories: spot, rebalance, maintenance, autoscaling,
 default all): polls every 5 s (spot, rebalance), 30 s (maintenance) or 10 s (autoscaling)
@@ -70,7 +72,8 @@ exit codes:
   0  success (and a --watch ended by SIGINT or SIGTERM)
   1  runtime error: IMDS unreachable or disabled, token, HTTP or validation error,
      or an invalid --validate file (with -a, the other categories are still printed);
-     with --watch: IMDS disabled or lost for over 60 s, or the CMD of --once failed
+     with --watch: IMDS disabled or lost for over 60 s, or the CMD of --once failed;
+     with --verify-identity: the document did not verify (the reason on stderr)
   2  usage error: bad flag, regex, category, endpoint or setting
 
 environment:
@@ -125,6 +128,20 @@ def _parser() -> argparse.ArgumentParser:
         "--watch",
         action="store_true",
         help="print one JSON line per event (CATEGORY: spot, rebalance, maintenance, autoscaling)",
+    )
+    cmd.add_argument(
+        "--verify-identity",
+        action="store_true",
+        help="the identity document, once its signature verified (needs ec2imds[verify])",
+    )
+    verify = p.add_argument_group("verify options")
+    verify.add_argument(
+        "--signature",
+        choices=("rsa2048", "pkcs7", "signature"),
+        help="check this signature only (default: rsa2048, pkcs7 if absent, then signature)",
+    )
+    verify.add_argument(
+        "--certificate", metavar="PEM", help="verify with this certificate, not AWS's pinned one"
     )
     watch = p.add_argument_group("watch options")
     watch.add_argument(
@@ -439,6 +456,26 @@ def _cmd_validate(run: _Run, file: str) -> None:
         print(f"{file}: valid")
 
 
+def _cmd_verify_identity(run: _Run) -> None:
+    from ec2imds.identity import CertificateArg, load_certificate, verify_served
+
+    args = run.args
+    certificate: CertificateArg | None = args.certificate
+    if args.certificate is not None:
+        load_certificate(args.certificate, kind=args.signature or "rsa2048")  # usage error
+    elif args.simulate:
+        # The simulator signs with its TEST keys: verify with their certificates.
+        from ec2imds.simulator.identity import certificates
+
+        certificate = certificates()
+    with run.driver() as driver:
+        result = verify_served(driver.get, kind=args.signature, certificate=certificate)
+    cert = result.certificate
+    which = f"AWS's certificate for {cert.label}" if cert.source == "aws" else cert.label
+    log.info("verified by the %s signature with %s (SHA-256 %s)", result.kind, which, cert.sha256)
+    _write_json(json.loads(result.raw))
+
+
 def _watch_categories(texts: list[str]) -> list[str]:
     from ec2imds.watch import CATEGORIES
 
@@ -599,6 +636,7 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             "schema",
             "validate",
             "watch",
+            "verify_identity",
         )
         if getattr(args, name) not in (None, False)
     ]
@@ -614,6 +652,10 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         for name, flag in (("exec_cmd", "--exec"), ("once", "--once"), ("interval", "--interval")):
             if getattr(args, name) not in (None, False):
                 raise UsageError(f"{flag} goes with --watch")
+    if command != "verify_identity":
+        for name, flag in (("signature", "--signature"), ("certificate", "--certificate")):
+            if getattr(args, name) is not None:
+                raise UsageError(f"{flag} goes with --verify-identity")
     if args.imds is not None:
         from ec2imds.endpoints import mk_endpoint_list_from_str
 
@@ -637,6 +679,7 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         "schema": lambda: _cmd_schema(args.schema),
         "validate": lambda: _cmd_validate(run, args.validate),
         "watch": lambda: _cmd_watch(run),
+        "verify_identity": lambda: _cmd_verify_identity(run),
     }
     handlers[command]()
     return EXIT_RUNTIME if run.failed else EXIT_OK
@@ -658,6 +701,7 @@ _FLAG = {
     "schema": "--schema",
     "validate": "--validate",
     "watch": "--watch",
+    "verify_identity": "--verify-identity",
     "categories": "CATEGORY",
 }
 

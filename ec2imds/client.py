@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
     import httpx
 
+    from ec2imds.identity import CertificateArg, Kind, VerifiedIdentity
     from ec2imds.models import DynamicView, InstanceMetadata, InstanceMetadataView, MetaDataView
     from ec2imds.models._base import IMDSModel
     from ec2imds.watch import Category, WatchEvent
@@ -291,6 +292,22 @@ class IMDS:
         """The instance's user data, byte for byte (None when there is none)."""
         return self.fetch("user-data")
 
+    def verified_identity(
+        self, *, kind: Kind | None = None, certificate: CertificateArg | None = None
+    ) -> VerifiedIdentity:
+        """The identity document, only once a signature of its exact bytes verified with
+        AWS's pinned certificate for its region (see :mod:`ec2imds.identity`).
+
+        Tries ``rsa2048``, then ``pkcs7`` only if IMDS does not serve it (404), then
+        ``signature``; a check that fails raises and never falls through. ``kind`` forces
+        one; ``certificate`` (PEM bytes, a path, or a dict by kind) replaces the pinned one.
+        Raises :class:`~ec2imds.errors.IdentityVerificationError`. Needs the ``verify``
+        extra (``pip install 'ec2imds[verify]'``).
+        """
+        from ec2imds.identity import verify_served
+
+        return verify_served(self.fetch, kind=kind, certificate=certificate)
+
     def open_user_data(self) -> io.BufferedReader | None:
         """User data as a binary stream (``read(n)``), for copying it to a file."""
         data = self.user_data()
@@ -434,6 +451,14 @@ class AsyncIMDS:
     async def user_data(self) -> bytes | None:
         """The instance's user data, byte for byte (None when there is none)."""
         return await self.fetch("user-data")
+
+    async def verified_identity(
+        self, *, kind: Kind | None = None, certificate: CertificateArg | None = None
+    ) -> VerifiedIdentity:
+        """The verified identity document (see :meth:`IMDS.verified_identity`)."""
+        from ec2imds.identity import averify_served
+
+        return await averify_served(self.fetch, kind=kind, certificate=certificate)
 
     def watch(
         self,

@@ -12,6 +12,7 @@ reaches a caller (the original is always chained as ``__cause__``)::
      │    └── RedirectRefused      a 3xx: never followed
      ├── ResponseTooLarge         a body above the size cap (never truncated)
      ├── IMDSValidationError      a body that does not fit its model (names the path)
+     ├── IdentityVerificationError  the identity document did not verify (or cannot be)
      └── IMDSConfigError          a bad setting or argument (also a ValueError)
 
 A 404 is not an error: it means "absent" and reads as ``None``.
@@ -28,6 +29,7 @@ __all__ = [
     "IMDSTimeout",
     "IMDSUnavailable",
     "IMDSValidationError",
+    "IdentityVerificationError",
     "RedirectRefused",
     "ResponseTooLarge",
     "TokenError",
@@ -91,6 +93,17 @@ class IMDSValidationError(IMDSError):
         super().__init__(message)
         self.path = path
         self.value = value
+
+
+class IdentityVerificationError(IMDSError):
+    """The instance identity document did not verify: a bad or missing signature, a
+    certificate that does not fit, no pinned certificate for the region, or the
+    ``verify`` extra missing.  ``kind`` names the signature checked (``rsa2048``,
+    ``pkcs7``, ``signature``), if one was."""
+
+    def __init__(self, message: str, *, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class IMDSConfigError(IMDSError, ValueError):

@@ -14,22 +14,50 @@ so sync and async httpx clients see exactly the simulator's answers, faults incl
     fake = FakeIMDS({"meta-data": {"instance-id": "i-0123"}})
     client = httpx.Client(transport=fake.transport, base_url=fake.url)
     fake.faults.burst(503, 2)
+
+The simulator signs its identity document with TEST key pairs (published with the
+package: they prove nothing). :data:`TEST_CERTIFICATES` verifies those signatures, so
+attestation code can be tested off EC2::
+
+    verify_identity(document, rsa2048, certificate=TEST_CERTIFICATES["rsa2048"])
+    imds.verified_identity(certificate=TEST_CERTIFICATES)
+
+and :func:`sign_identity_document` signs a document of your own the same way (needs
+``cryptography``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import anyio
 import httpx
 
 from ec2imds.simulator.core import SimResponse, SimulatorControls, SimulatorCore
+from ec2imds.simulator.identity import certificates
+from ec2imds.simulator.identity import sign_document as sign_identity_document
 from ec2imds.simulator.server import IMDSSimulator
 from ec2imds.simulator.tree import TreeLike
 
-__all__ = ["FakeIMDS"]
+__all__ = [
+    "TEST_CERTIFICATES",
+    "TEST_CERTIFICATE_PKCS7",
+    "TEST_CERTIFICATE_RSA2048",
+    "TEST_CERTIFICATE_SIGNATURE",
+    "FakeIMDS",
+    "sign_identity_document",
+]
+
+#: The certificates (PEM bytes) of the simulator's TEST identity keys, by signature kind
+#: (``rsa2048``, ``pkcs7``, ``signature``): pass them as ``certificate=`` to verify what
+#: the simulator serves. TEST ONLY: never trust them outside tests.
+TEST_CERTIFICATES: Mapping[str, bytes] = MappingProxyType(certificates())
+TEST_CERTIFICATE_RSA2048 = TEST_CERTIFICATES["rsa2048"]
+TEST_CERTIFICATE_PKCS7 = TEST_CERTIFICATES["pkcs7"]
+TEST_CERTIFICATE_SIGNATURE = TEST_CERTIFICATES["signature"]
 
 
 class _Body(httpx.SyncByteStream, httpx.AsyncByteStream):

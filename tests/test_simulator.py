@@ -5,6 +5,7 @@ Everything talks to loopback (or to the in-process fake); nothing here reaches a
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import http.client
 import json
@@ -1031,4 +1032,12 @@ def test_fake_imds_needs_no_pytest() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split(None, 1) == ["200", "['FakeIMDS']\n"]
+    status, names = done.stdout.split(None, 1)
+    assert status == "200"
+    assert ast.literal_eval(names) == sorted(
+        [
+            "FakeIMDS",
+            "sign_identity_document",
+            *(n for n in dir(imds_testing) if n.startswith("TEST_")),
+        ]
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from tests._wire import (
     USER_DATA,
     AEMMLike,
     RawServer,
+    http_answer,
     read_answer,
     recorded,
 )
@@ -470,3 +472,33 @@ def test_replay_server_answers_concurrent_clients() -> None:
         assert errors == []
         assert server.gets().count("/latest/meta-data/instance-id") == 8
         assert len(server.requests) == 16  # and 8 token PUTs, one per client
+
+
+# -- a token that expires while its request waits -------------------------------------------
+
+
+def test_a_token_that_expired_while_its_request_waited_is_replaced_not_an_error(
+    make_client: ClientFactory,
+) -> None:
+    """Each GET is answered 1.1 s late with a 401 (the 1 s token had expired by the
+    client's own clock meanwhile: what a loaded machine does to short tokens), twice:
+    the client gets new tokens and succeeds; IMDS never rejected a token still valid."""
+    late = [2]
+    lock = threading.Lock()
+
+    def answer(method: str, path: str, headers: Any) -> bytes:
+        if method == "PUT":
+            ttl = {"X-Aws-Ec2-Metadata-Token-Ttl-Seconds": "1"}
+            return http_answer("200 OK", b"token-%d" % len(server.requests), ttl)
+        with lock:
+            first = late[0] > 0
+            late[0] -= 1
+        if first:
+            time.sleep(1.1)
+            return http_answer("401 Unauthorized", b"")
+        return http_answer("200 OK", b"i-0123456789abcdef0")
+
+    with RawServer(answer) as server:
+        client = make_client(fast(server.endpoint, timeout=10.0))
+        assert client.get("meta-data/instance-id") == b"i-0123456789abcdef0"
+        assert [m for m, _ in server.requests] == ["PUT", "GET", "PUT", "GET", "PUT", "GET"]

@@ -191,6 +191,23 @@ _ERROR_PAGE = """\
 #: Directories EC2 serves without the trailing slash (the docs show ``tags/instance``).
 _NO_REDIRECT = frozenset({"meta-data/tags/instance"})
 
+_IDENTITY_DOCUMENT = ["dynamic", "instance-identity", "document"]
+
+
+def _keep_signed(tree: dict[str, Node], previous: bytes | None = None) -> None:
+    """A new identity document gets new signatures from the simulator's TEST keys, where
+    the blobs were the simulator's own for the ``previous`` document (``None``: the
+    default one); see :mod:`ec2imds.simulator.identity`."""
+    from ec2imds.simulator.identity import keep_signed
+
+    keep_signed(tree, previous)
+
+
+def _document_of(tree: dict[str, Node]) -> bytes | None:
+    from ec2imds.simulator.identity import document_of
+
+    return document_of(tree)
+
 
 def _plain(status: int, body: bytes | None = None, **headers: str) -> SimResponse:
     if body is None:
@@ -251,6 +268,7 @@ class SimulatorCore:
         self._lock = threading.RLock()
         self._clock: Callable[[], float] = clock if clock is not None else time.monotonic
         self._tree: dict[str, Node] = copy_tree(tree) if tree is not None else _load_default_tree()
+        _keep_signed(self._tree)
         self._tokens: dict[str, float] = {}
         self._pending: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
@@ -521,6 +539,8 @@ class SimulatorCore:
         return copy_tree(value)
 
     def _set(self, parts: list[str], value: Node) -> None:
+        identity = parts == _IDENTITY_DOCUMENT[: len(parts)]
+        previous = _document_of(self._tree) if identity else None
         node = self._tree
         for i, segment in enumerate(parts[:-1]):
             key = _child_key(node, segment)
@@ -534,6 +554,8 @@ class SimulatorCore:
             node = child
         key = _child_key(node, parts[-1])
         node[parts[-1] if key is None else key] = value
+        if previous is not None:
+            _keep_signed(self._tree, previous)
 
     def _delete(self, parts: list[str]) -> bool:
         node: Node = self._tree
