@@ -19,6 +19,7 @@ from ec2imds import IMDS
 from ec2imds.catalog import default_tree
 from ec2imds.simulator import IMDSSimulator
 from ec2imds.simulator.cli import main as simulator_main
+from ec2imds.simulator.identity import certificates
 from ec2imds.simulator.tree import tree_from_json
 from tests.test_cli import USER_DATA, cli_env, on, run
 
@@ -77,15 +78,19 @@ def test_the_simulator_serves_a_tree_dump_round_trip(
     assert doc["dynamic"]["instance-identity"]["document"]["billingProducts"] is None
     saved = tmp_path / "instance.json"
     saved.write_bytes(dumped.out)
+    certificate = tmp_path / "rsa2048.pem"
+    certificate.write_bytes(certificates()["rsa2048"])
     with serving("--tree", str(saved)) as port:
         again = run("--tree", *secrets, *at(port, tmp_path / "2"))
         flat = run("-a", *secrets, *at(port, tmp_path / "2"))
         user_data = run("-U", *at(port, tmp_path / "2"))
+        verified = run("--verify-identity", "--certificate", str(certificate), *at(port, tmp_path))
     assert again.code == 0, again.err
     assert again.out == dumped.out  # the same values, byte for byte as printed
     original = run("-a", *secrets, *on(first, tmp_path / "1"))
     assert (flat.code, flat.out) == (0, original.out)
     assert user_data.out == USER_DATA
+    assert verified.code == 0, verified.err  # the document served is the one signed
 
 
 def test_a_dump_s_values_become_what_imds_would_serve() -> None:
@@ -109,12 +114,13 @@ def test_a_dump_s_values_become_what_imds_would_serve() -> None:
     document = identity["document"]
     assert isinstance(document, str)
     assert json.loads(document) == {"a": None, "b": [1, "x"]}
+    assert document == '{\n  "a" : null,\n  "b" : [ 1, "x" ]\n}'  # AWS's layout
     meta = tree["meta-data"]
     assert isinstance(meta, dict)
     assert meta["ami-launch-index"] == "0"
     assert meta["security-groups"] == "web\ndefault"
     assert "kernel-id" not in meta  # null: absent, 404
-    assert meta["events"] == {"maintenance": {"scheduled": "[]"}}
+    assert meta["events"] == {"maintenance": {"scheduled": "[ ]"}}  # as AWS writes it
     assert meta["unknown"] == {"x": "y"}
     assert tree["user-data"] == b"\x00\x01\xff"
 

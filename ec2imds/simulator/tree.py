@@ -11,8 +11,8 @@ JSON file form (``--tree FILE``): the same nesting; a bytes leaf is written
 
 A dump written by ``ec2imds --tree`` is a tree file too: where the catalog says a path
 holds a JSON document (the identity document, IAM credentials, events...), an object or
-array there is served as its JSON text (``null`` inside it kept); an array at a line-list
-leaf is served one item per line; a ``null`` leaf is absent (404); a string
+array there is served as its JSON text, laid out as AWS does (``null`` inside it kept);
+an array at a line-list leaf is served one item per line; a ``null`` leaf is absent (404); a string
 ``user-data`` is base64 when it is valid base64 (as ``--tree`` writes it), else text.
 """
 
@@ -117,7 +117,11 @@ def _kind(path: str) -> str | None:
 def _node_from_json(value: object, path: str) -> Node:
     kind = _kind(path)
     if kind == "json" and isinstance(value, dict | list) and not _is_base64(value):
-        return json.dumps(value, ensure_ascii=False)  # a document, as a dump holds it
+        # A document, as a dump holds it: served laid out as AWS lays documents out, so
+        # that a dumped identity document is served byte for byte as it was signed.
+        from ec2imds.simulator.identity import aws_json
+
+        return aws_json(value)
     if kind == "bytes" and isinstance(value, str):
         return _user_data(value)
     if isinstance(value, list):
