@@ -89,6 +89,10 @@ def _half_written(path: str, body: bytes) -> bool:
         return True
 
 
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 #: New tokens a request may get because its own expired while it waited (see exchange).
 _MAX_LAPSES = 10
 
@@ -162,11 +166,19 @@ class EndpointSession:
     """Token state for one endpoint: the cached token, the store, whether it ever answered.
 
     Thread-safe for reads and replacements; the single PUT at a time is the driver's
-    lock, taken when :func:`token_flow` yields :data:`ACQUIRE`.
+    lock, taken when :func:`token_flow` yields :data:`ACQUIRE`. ``clock`` (aware UTC now)
+    is what token expiry is measured with; tests pass a fake one.
     """
 
-    def __init__(self, endpoint: Endpoint, store: TokenStore, settings: Settings) -> None:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        store: TokenStore,
+        settings: Settings,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
         self.endpoint = endpoint
+        self.now: Callable[[], dt.datetime] = clock or _utc_now
         self.store = store
         self.settings = settings
         #: The endpoint answered HTTP at least once: connection failures may be retried.
@@ -205,7 +217,8 @@ class EndpointSession:
     def cached_token(self) -> Token | None:
         """The token in memory, if it has more than the refresh margin left."""
         token = self._token
-        return token if token is not None and token.usable(self.settings.refresh_margin) else None
+        margin = self.settings.refresh_margin
+        return token if token is not None and token.usable(margin, self.now()) else None
 
     def usable_token(self) -> Token | None:
         """The cached token if it has more than the refresh margin left; else the store's
@@ -217,7 +230,7 @@ class EndpointSession:
         if (
             isinstance(stored, Token)
             and (self._stale is None or stored.value != self._stale.value)
-            and stored.usable(self.settings.refresh_margin)
+            and stored.usable(self.settings.refresh_margin, self.now())
         ):
             with self._guard:
                 self._token = stored
@@ -363,7 +376,7 @@ def _put_token(session: EndpointSession, rng: random.Random) -> Generator[Step, 
     request = Request("PUT", TOKEN_PATH, ((TTL_HEADER, str(settings.token_ttl)),))
     attempt = 1
     while True:
-        sent = dt.datetime.now(dt.UTC)
+        sent = session.now()
         session.puts += 1
         answer = yield request
         if isinstance(answer, Response):
@@ -482,7 +495,7 @@ def exchange(
             # connection, the event loop, a busy CPU) was not rejected by IMDS: get a new
             # one without spending the one retry a rejected token gets. Bounded, in case
             # every wait is longer than a token's whole life.
-            lapse = status == 401 and not token.usable(0.0) and lapsed < _MAX_LAPSES
+            lapse = status == 401 and not token.usable(0.0, session.now()) and lapsed < _MAX_LAPSES
             if status == 401 and (lapse or not refreshed):
                 log.debug("%s %s: 401, getting a new token", method, path)
                 session.drop_token(token)
