@@ -196,7 +196,7 @@ class EndpointSession:
         #: behind a PUT share its outcome (single flight for failures too).
         self.generation = 0
         self._failure: IMDSError | None = None
-        self._failed_at = 0.0
+        self._failed_at: dt.datetime | None = None
         #: Seconds during which a token PUT flow that found no IMDS (unreachable, timed
         #: out: :class:`IMDSUnavailable`) is the answer of every later token request on
         #: this endpoint, without a new PUT: a crawl, or a burst of calls, pays for one
@@ -263,7 +263,7 @@ class EndpointSession:
         """Record the outcome of a token PUT flow (under the endpoint lock)."""
         self.generation += 1
         self._failure = failure
-        self._failed_at = time.monotonic()
+        self._failed_at = self.now()
 
     @property
     def put_failed(self) -> bool:
@@ -274,12 +274,12 @@ class EndpointSession:
         """The failure of a PUT that finished since ``generation`` was read, or less than
         ``failure_memory`` seconds ago, if any: a caller that queued behind a failed PUT,
         or came just after it, gets its answer instead of another PUT."""
-        failure = self._failure
-        if failure is None:
+        failure, failed_at = self._failure, self._failed_at
+        if failure is None or failed_at is None:
             return None
         if self.generation == generation and not (
             (self.remember_every_failure or isinstance(failure, IMDSUnavailable))
-            and time.monotonic() - self._failed_at < self.failure_memory
+            and (self.now() - failed_at).total_seconds() < self.failure_memory
         ):
             return None
         return copy.copy(failure)

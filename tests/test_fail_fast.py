@@ -5,18 +5,21 @@ failed PUT that found no IMDS is the answer of the calls right behind it in the 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ec2imds import IMDS, AsyncIMDS
-from ec2imds.errors import IMDSTimeout, TokenError
+from ec2imds._protocol import Failure, Response
+from ec2imds.errors import IMDSTimeout, IMDSUnavailable, TokenError
 from ec2imds.settings import Settings
 from ec2imds.simulator import IMDSSimulator
 from ec2imds.tokens import MemoryTokenStore
 from ec2imds.transport import Transport
 from tests.test_cli import error_line, run
+from tests.test_protocol import PATH, Clock, drive, get, session, token_answer
 from tests.test_transport import Listener
 
 TIMEOUT = "0.5"
@@ -99,3 +102,66 @@ def test_the_library_does_not_remember_a_status() -> None:
                 transport.get("meta-data/instance-id")
             assert transport.get("meta-data/instance-id") == b"i-0123456789abcdef0"
         assert sim.stats.puts == 2
+
+
+# -- the rules, without sockets (the scripted driver and fake clock of test_protocol.py) ---
+
+
+def test_a_put_that_found_no_imds_answers_the_next_calls_for_the_timeout() -> None:
+    clock = Clock()
+    s = session(clock, timeout=1.0)
+    first = drive(get(s), [Failure("connect", "refused")], clock)
+    assert isinstance(first.error, IMDSUnavailable)
+    clock.advance(0.9)
+    again = drive(get(s), [], clock)  # no request: the failure is the answer
+    assert again.requests == []
+    assert type(again.error) is type(first.error)
+    assert str(again.error) == str(first.error)
+    clock.advance(0.2)  # the timeout has passed since: ask again
+    later = drive(get(s), [token_answer(), Response(200, b"i-1")], clock)
+    assert later.shape() == ["acquire", "PUT", "release", "GET"]
+    assert s.puts == 2
+
+
+def test_a_status_is_not_remembered_by_default() -> None:
+    clock = Clock()
+    s = session(clock)
+    assert isinstance(drive(get(s), [Response(400)], clock).error, TokenError)
+    run = drive(get(s), [token_answer(), Response(200)], clock)
+    assert run.shape() == ["acquire", "PUT", "release", "GET"]
+
+
+def test_for_one_run_every_failure_is_remembered() -> None:
+    clock = Clock()
+    s = session(clock)
+    s.failure_memory, s.remember_every_failure = math.inf, True  # remember_put_failures()
+    first = drive(get(s), [Response(503)] * 3, clock)
+    assert isinstance(first.error, TokenError)
+    clock.advance(3600)
+    again = drive(get(s), [], clock)
+    assert again.requests == []
+    assert isinstance(again.error, TokenError)
+    assert s.puts == 3  # one flow: its attempts
+
+
+def test_a_trickled_first_put_is_not_retried() -> None:
+    clock = Clock()
+    s = session(clock)
+    run = drive(get(s), [Failure("deadline", "no complete answer within 1 s")], clock)
+    assert run.shape() == ["acquire", "PUT"]
+    assert isinstance(run.error, IMDSTimeout)
+    assert "began to answer but did not finish" in str(run.error)
+    assert "hop limit" not in str(run.error)
+
+
+def test_a_trickled_get_is_retried_within_the_budget() -> None:
+    clock = Clock()
+    s = session(clock)
+    late = Failure("deadline", "no complete answer within 1 s")
+    run = drive(get(s), [token_answer(), late, late, Response(200, b"i-1")], clock)
+    assert run.shape() == ["acquire", "PUT", "release", "GET", "sleep", "GET", "sleep", "GET"]
+    assert run.result == Response(200, b"i-1")
+    s2 = session(clock)
+    run = drive(get(s2), [token_answer(), late, late, late], clock)
+    assert isinstance(run.error, IMDSTimeout)
+    assert PATH in str(run.error)
