@@ -10,6 +10,8 @@ only says how one request is sent (:meth:`SyncDriver._send`): over httpx
 from __future__ import annotations
 
 import logging
+import math
+import os
 import random
 import threading
 import time
@@ -27,10 +29,16 @@ from ec2imds._protocol import (
     exchange,
     token_flow,
 )
-from ec2imds.endpoints import Endpoint, endpoint_url, race
+from ec2imds.endpoints import (
+    Endpoint,
+    construct_endpoint_str,
+    endpoint_file_name,
+    endpoint_url,
+    race,
+)
 from ec2imds.errors import IMDSConfigError, IMDSDisabled, IMDSError, IMDSUnavailable
 from ec2imds.settings import Settings
-from ec2imds.tokens import MemoryTokenStore, Token, TokenStore
+from ec2imds.tokens import FileTokenStore, MemoryTokenStore, Token, TokenStore
 
 __all__ = ["DriverBase", "SyncDriver"]
 
@@ -57,6 +65,9 @@ class DriverBase:
             self.settings.endpoints[0] if len(self.settings.endpoints) == 1 else None
         )
         self._bases = {ep: endpoint_url(ep) for ep in self.settings.endpoints}
+        self._started = time.perf_counter()
+        self._counts: dict[str, int] = {}
+        self._counts_lock = threading.Lock()
 
     @property
     def endpoint(self) -> Endpoint | None:
@@ -73,6 +84,15 @@ class DriverBase:
         chosen = self._chosen
         sessions = [self._sessions[chosen]] if chosen else list(self._sessions.values())
         return any(s.cached_token() is not None for s in sessions)
+
+    def remember_put_failures(self) -> None:
+        """From now on, a failed token PUT flow on an endpoint is the answer of every
+        later request there, for the client's life: one run of the command line sends
+        one failing PUT flow per endpoint, then fails. (By default, only a PUT that found
+        no IMDS is remembered, for the timeout.)"""
+        for session in self._sessions.values():
+            session.failure_memory = math.inf
+            session.remember_every_failure = True
 
     def expire_token(self) -> None:
         """Forget the cached tokens: the next request gets a new one (0.0.3's semantics)."""
@@ -97,12 +117,56 @@ class DriverBase:
             raise IMDSConfigError(f"{path!r}: not an IMDS path")
         return "/latest/" + path
 
-    @staticmethod
+    @property
+    def requests(self) -> int:
+        """Requests this client sent (answered or not), over all endpoints."""
+        with self._counts_lock:
+            return sum(self._counts.values())
+
+    def summary(self) -> list[str]:
+        """What this client did, one line each (``ec2imds -v``): the endpoint, where the
+        token came from, the requests sent and the time since the client was made. Never
+        a token."""
+        chosen = self._chosen
+        shown = [construct_endpoint_str((h, p or 80)) for h, p in self.settings.endpoints]
+        lines = [
+            f"endpoint: {construct_endpoint_str((chosen[0], chosen[1] or 80))}"
+            if chosen is not None and (self.requests or len(shown) == 1)
+            else f"endpoint: none chosen (tried {', '.join(shown)})"
+        ]
+        sessions = [self._sessions[chosen]] if chosen is not None else self._sessions.values()
+        loaded = sum(s.loaded for s in sessions)
+        puts = sum(s.puts for s in sessions)
+        said = []
+        if loaded:
+            where = (
+                os.path.join(self.store.directory, endpoint_file_name(chosen))
+                if isinstance(self.store, FileTokenStore) and chosen is not None
+                else "the token store"
+            )
+            said.append(f"reused from {where}")
+        if puts:
+            plural = "s" if puts > 1 else ""
+            if any(s.put_failed for s in sessions):
+                said.append(f"none, {puts} PUT{plural} failed")
+            else:
+                said.append(f"new, {puts} PUT{plural} (TTL {self.settings.token_ttl} s)")
+        lines.append(f"token: {', then '.join(said) if said else 'none needed'}")
+        with self._counts_lock:
+            counts = dict(self._counts)
+        by_method = ", ".join(f"{n} {m}" for m, n in sorted(counts.items()))
+        ms = (time.perf_counter() - self._started) * 1000
+        total = sum(counts.values())
+        lines.append(f"requests: {total}{f' ({by_method})' if total else ''} in {ms:.1f} ms")
+        return lines
+
     def _logged(
-        request: Request, outcome: Response | Failure, started: float
+        self, request: Request, outcome: Response | Failure, started: float
     ) -> Response | Failure:
-        """Log one request at DEBUG (method, path, status or failure, time; no headers:
-        the token never reaches a log) and return its outcome."""
+        """Count one request, log it at DEBUG (method, path, status or failure, time; no
+        headers: the token never reaches a log) and return its outcome."""
+        with self._counts_lock:
+            self._counts[request.method] = self._counts.get(request.method, 0) + 1
         if log.isEnabledFor(logging.DEBUG):
             ms = (time.perf_counter() - started) * 1000
             if isinstance(outcome, Response):
@@ -111,6 +175,10 @@ class DriverBase:
                 what = f"{outcome.kind}: {outcome.detail}" if outcome.detail else outcome.kind
                 log.debug("%s %s -> %s (%.1f ms)", request.method, request.path, what, ms)
         return outcome
+
+    def _late(self) -> Failure:
+        """The answer began but was not complete by the request's deadline."""
+        return Failure("deadline", f"no complete answer within {self.settings.timeout:g} s")
 
     def _too_large(self, declared: str | None, request: Request) -> Failure | None:
         """A Failure when the declared Content-Length is above the body cap."""

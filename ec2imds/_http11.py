@@ -9,9 +9,11 @@ status line, the headers and the body. Anything else is a :class:`ProtocolError`
 
 from __future__ import annotations
 
+import math
 import socket
+import time
 
-__all__ = ["BodyTooLarge", "Connection", "IncompleteBody", "ProtocolError"]
+__all__ = ["BodyTooLarge", "Connection", "DeadlineExceeded", "IncompleteBody", "ProtocolError"]
 
 MAX_LINE = 8192
 MAX_HEADERS = 100
@@ -29,6 +31,10 @@ class BodyTooLarge(ValueError):
     """The body is larger than the caller's limit."""
 
 
+class DeadlineExceeded(TimeoutError):
+    """The answer began but was not complete by the request's deadline (a trickle)."""
+
+
 class Connection:
     """One TCP connection to ``host:port``; :meth:`request` may be called repeatedly."""
 
@@ -41,6 +47,8 @@ class Connection:
         self._buffer = b""
         #: False once the peer asked to close or the body was close-delimited.
         self.reusable = True
+        self._deadline = math.inf
+        self._received = False
 
     @classmethod
     def over(cls, sock: socket.socket, host: str, port: int, user_agent: str) -> Connection:
@@ -62,16 +70,26 @@ class Connection:
         self.reusable = False
 
     def request(
-        self, method: str, path: str, headers: dict[str, str], limit: int
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        limit: int,
+        deadline: float | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
         """Send one request and read its whole response: ``(status, headers, body)``.
 
         Header names in the result are lower-case. Raises :class:`BodyTooLarge` past
         ``limit`` bytes, :class:`IncompleteBody` or ``OSError`` when the connection fails,
-        ``TimeoutError`` when the peer is silent, :class:`ProtocolError` on garbage.
+        ``TimeoutError`` when the peer is silent for the timeout,
+        :class:`DeadlineExceeded` when the answer has begun but is not complete at
+        ``deadline`` (a :func:`time.monotonic` time: no read waits past it),
+        :class:`ProtocolError` on garbage.
         """
         if self._sock is None:
             raise ConnectionError("not connected")
+        self._deadline = math.inf if deadline is None else deadline
+        self._received = bool(self._buffer)
         host = f"[{self.host}]" if ":" in self.host else self.host
         lines = [
             f"{method} {path} HTTP/1.1",
@@ -96,9 +114,20 @@ class Connection:
 
     def _recv(self) -> bytes:
         assert self._sock is not None
-        data = self._sock.recv(65536)
+        left = self._deadline - time.monotonic()
+        wait = min(self.timeout, left)
+        try:
+            if wait <= 0:
+                raise TimeoutError("timed out")
+            self._sock.settimeout(wait)
+            data = self._sock.recv(65536)
+        except TimeoutError:
+            if self._received and left <= self.timeout:
+                raise DeadlineExceeded("the answer was not complete in time") from None
+            raise
         if not data:
             raise IncompleteBody("the connection was closed")
+        self._received = True
         return data
 
     def _readline(self) -> bytes:

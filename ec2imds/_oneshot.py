@@ -16,7 +16,7 @@ import time
 
 from ec2imds import __version__
 from ec2imds._driver import SyncDriver
-from ec2imds._http11 import BodyTooLarge, Connection, ProtocolError
+from ec2imds._http11 import BodyTooLarge, Connection, DeadlineExceeded, ProtocolError
 from ec2imds._protocol import Failure, Request, Response
 from ec2imds.endpoints import DEFAULT_PORT, Endpoint
 from ec2imds.settings import Settings
@@ -73,13 +73,21 @@ class OneShot(SyncDriver):
                 return Failure("connect", exc.strerror or str(exc))
             with self._pool_lock:
                 self.connections += 1
+        deadline = time.monotonic() + self.settings.timeout
         try:
             status, headers, body = conn.request(
-                request.method, request.path, dict(request.headers), self.settings.max_body
+                request.method,
+                request.path,
+                dict(request.headers),
+                self.settings.max_body,
+                deadline,
             )
         except BodyTooLarge as exc:
             conn.close()
             return Failure("too_large", f"{request.path}: {exc}")
+        except DeadlineExceeded:
+            conn.close()
+            return self._late()
         except TimeoutError as exc:
             conn.close()
             return Failure("timeout", str(exc) or "timed out")

@@ -121,14 +121,17 @@ class Response(NamedTuple):
     headers: Mapping[str, str] = MappingProxyType({})
 
 
-FailureKind = Literal["connect", "connect_timeout", "timeout", "read", "too_large", "protocol"]
+FailureKind = Literal[
+    "connect", "connect_timeout", "timeout", "deadline", "read", "too_large", "protocol"
+]
 
 
 class Failure(NamedTuple):
     """The request got no complete HTTP answer.
 
     ``connect``: refused or unreachable; ``connect_timeout``: no TCP answer in time;
-    ``timeout``: connected, no answer in time; ``read``: connection dropped or reset;
+    ``timeout``: connected, no answer in time; ``deadline``: an answer began but was not
+    complete within the request's deadline (a trickle); ``read``: dropped or reset;
     ``too_large``: the body passed the size cap; ``protocol``: not HTTP.
     """
 
@@ -182,6 +185,8 @@ class EndpointSession:
         self.answered = False
         #: Token PUTs this session sent (a count, for tests and benchmarks).
         self.puts = 0
+        #: Tokens this session took from the store (another process's, for ``-v``).
+        self.loaded = 0
         self._token: Token | None = None
         #: The value of the last token IMDS rejected or the caller expired: never reused,
         #: even when a store that cannot forget (0.0.3's callbacks) hands it back.
@@ -191,6 +196,14 @@ class EndpointSession:
         #: behind a PUT share its outcome (single flight for failures too).
         self.generation = 0
         self._failure: IMDSError | None = None
+        self._failed_at: dt.datetime | None = None
+        #: Seconds during which a token PUT flow that found no IMDS (unreachable, timed
+        #: out: :class:`IMDSUnavailable`) is the answer of every later token request on
+        #: this endpoint, without a new PUT: a crawl, or a burst of calls, pays for one
+        #: timeout, not one each.
+        self.failure_memory = settings.timeout
+        #: Every failed PUT flow is remembered, statuses too (the command line: one run).
+        self.remember_every_failure = False
         self._guard = threading.Lock()
         self._store_warned = False
 
@@ -221,6 +234,7 @@ class EndpointSession:
         ):
             with self._guard:
                 self._token = stored
+                self.loaded += 1
             return stored
         return None
 
@@ -249,13 +263,26 @@ class EndpointSession:
         """Record the outcome of a token PUT flow (under the endpoint lock)."""
         self.generation += 1
         self._failure = failure
+        self._failed_at = self.now()
+
+    @property
+    def put_failed(self) -> bool:
+        """The last token PUT flow ended in an error."""
+        return self._failure is not None
 
     def shared_failure(self, generation: int) -> IMDSError | None:
-        """The failure of a PUT that finished since ``generation`` was read, if any: a
-        caller that queued behind a failed PUT gets its answer instead of another PUT."""
-        if self.generation == generation or self._failure is None:
+        """The failure of a PUT that finished since ``generation`` was read, or less than
+        ``failure_memory`` seconds ago, if any: a caller that queued behind a failed PUT,
+        or came just after it, gets its answer instead of another PUT."""
+        failure, failed_at = self._failure, self._failed_at
+        if failure is None or failed_at is None:
             return None
-        return copy.copy(self._failure)
+        if self.generation == generation and not (
+            (self.remember_every_failure or isinstance(failure, IMDSUnavailable))
+            and (self.now() - failed_at).total_seconds() < self.failure_memory
+        ):
+            return None
+        return copy.copy(failure)
 
     def _store_call(self, op: str, token: Token | None = None) -> Token | None:
         try:
@@ -283,7 +310,7 @@ def _retryable(answer: Response | Failure, session: EndpointSession) -> bool:
         return answer.status == 429 or answer.status >= 500
     if answer.kind in ("too_large", "protocol"):
         return False
-    if answer.kind in ("read", "timeout"):
+    if answer.kind in ("read", "timeout", "deadline"):
         # Connected, then dropped or silent: something is there. (A GET's token came from
         # this endpoint, in this process or, through the store, in an earlier one; a PUT
         # that times out before the endpoint ever answered is the hop limit, decided
@@ -300,6 +327,11 @@ def _unavailable(answer: Failure, session: EndpointSession, what: str) -> IMDSEr
             f"{what}: IMDS at {where} sent more than {session.settings.max_body} bytes",
             path=what,
             limit=session.settings.max_body,
+        )
+    if answer.kind == "deadline":
+        return IMDSTimeout(
+            f"{what}: IMDS at {where} began to answer but did not finish within "
+            f"{session.settings.timeout:g} s"
         )
     if answer.kind == "timeout":
         return IMDSTimeout(
@@ -360,6 +392,9 @@ def _put_token(session: EndpointSession, rng: random.Random) -> Generator[Step, 
                     "HttpPutResponseHopLimit to 2 or more (aws ec2 "
                     "modify-instance-metadata-options --http-put-response-hop-limit 2)"
                 )
+            if answer.kind == "deadline" and not session.answered:
+                # A first answer that trickles: a retry would trickle as well.
+                raise _unavailable(answer, session, "token request")
             if attempt < settings.attempts and _retryable(answer, session):
                 yield Sleep(_backoff(settings, attempt, rng))
                 attempt += 1

@@ -9,6 +9,7 @@ to import); types and values come from the models, imported on first use.
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Callable
@@ -53,6 +54,7 @@ __all__ = [
     "leaf_to_json",
     "node_at",
     "resolve_category",
+    "resolve_path",
     "to_json",
     "tree_json",
     "tree_to_json",
@@ -76,8 +78,14 @@ def categories() -> list[str]:
 
 
 def category_is_dir(path: str) -> bool:
-    """True for a map category (fetched as a subtree), False for a leaf."""
-    return CATEGORIES[path][0] == "map"
+    """True for a map category or a directory below one (fetched as a subtree), False
+    for a leaf."""
+    if path in CATEGORIES:
+        return CATEGORIES[path][0] == "map"
+    from ec2imds import catalog
+
+    found = catalog.match(path)
+    return found is not None and not found[0].is_leaf
 
 
 def resolve_category(path: str) -> str | None:
@@ -85,6 +93,28 @@ def resolve_category(path: str) -> str | None:
     path = path.strip().strip("/")
     path = CATEGORY_ALIASES.get(path, path)
     return path if path in CATEGORIES else None
+
+
+#: A name IMDS puts in a path below a map (a tag key, a MAC, a role, a key index).
+_SEGMENT = re.compile(r"[A-Za-z0-9+\-=.,_:@~]+")
+
+
+def resolve_path(path: str) -> str | None:
+    """The category a user's path names, or a path below a map category that the
+    catalog knows: one tag (``meta-data/tags/instance/Name``), one interface or one of
+    its fields (``meta-data/network/interfaces/macs/<mac>/subnet-id``), one public key
+    (``meta-data/public-keys/0/openssh-key``); None otherwise."""
+    found = resolve_category(path)
+    if found is not None:
+        return found
+    path = path.strip().strip("/")
+    if not any(path.startswith(c + "/") for c, (kind, _) in CATEGORIES.items() if kind == "map"):
+        return None
+    if not all(_SEGMENT.fullmatch(s) and s not in (".", "..") for s in path.split("/")):
+        return None
+    from ec2imds import catalog
+
+    return path if catalog.match(path) is not None else None
 
 
 def _unwrap(tp: object) -> object:
@@ -136,11 +166,11 @@ def validate_at(path: str, raw: object) -> Any:
     return validate_value(type_at(path), raw, path=path)
 
 
-def to_json(path: str, raw: object) -> Any:
+def to_json(path: str, raw: object, *, reveal_secrets: bool = True) -> Any:
     """The JSON-compatible value of ``path`` from its raw body or subtree (None if absent).
 
     Validated by the models, then dumped by alias: addresses and times as strings, IAM
-    secrets revealed (the caller asked for them).
+    secrets revealed (the caller asked for them) unless ``reveal_secrets=False``.
     """
     if raw is None:
         return None
@@ -148,11 +178,15 @@ def to_json(path: str, raw: object) -> Any:
 
     value = validate_at(path, raw)
     return _adapter(type_at(path)).dump_python(
-        value, mode="json", by_alias=True, exclude_unset=True, context={"reveal_secrets": True}
+        value,
+        mode="json",
+        by_alias=True,
+        exclude_unset=True,
+        context={"reveal_secrets": reveal_secrets},
     )
 
 
-def tree_to_json(nodes: dict[str, Any]) -> dict[str, Any]:
+def tree_to_json(nodes: dict[str, Any], *, reveal_secrets: bool = True) -> dict[str, Any]:
     """:func:`to_json` of many categories at once (``{path: raw node or None}``).
 
     The nodes are put back in one tree, validated as :class:`InstanceMetadata` and dumped
@@ -173,7 +207,7 @@ def tree_to_json(nodes: dict[str, Any]) -> dict[str, Any]:
         for segment in parents:
             parent = parent.setdefault(segment, {})
         parent[name] = node
-    dumped = dump(validate_raw(InstanceMetadata, tree, path=""), reveal_secrets=True)
+    dumped = dump(validate_raw(InstanceMetadata, tree, path=""), reveal_secrets=reveal_secrets)
     out: dict[str, Any] = {}
     for path, node in nodes.items():
         value: Any = None if node is None else dumped
@@ -235,7 +269,7 @@ SIMPLE_LEAVES = frozenset({"Text", "ExactText", "Int", "Lines", "MAC", "IPv4", "
 
 def is_simple(path: str) -> bool:
     """True for a category whose value :func:`leaf_to_json` can give without the models."""
-    return CATEGORIES[path][0] in SIMPLE_LEAVES
+    return path in CATEGORIES and CATEGORIES[path][0] in SIMPLE_LEAVES
 
 
 def leaf_to_json(path: str, body: bytes | None) -> Any:
@@ -282,9 +316,12 @@ def node_at(raw: RawNode | None, path: str) -> RawNode | None:
     return node
 
 
-def category_values(paths: list[str], raw: RawNode | None, failures: Failures) -> dict[str, Any]:
+def category_values(
+    paths: list[str], raw: RawNode | None, failures: Failures, *, reveal_secrets: bool = True
+) -> dict[str, Any]:
     """Each category's JSON value from a :func:`category_walk` result; a category touched
-    by a failure is left out and named in ``failures``.
+    by a failure is left out and named in ``failures``. IAM and identity credentials'
+    secrets are masked (``**********``) with ``reveal_secrets=False``.
 
     A failure inside a category (a leaf of a map) is recorded under the category too; a
     failure above it (its parent's listing) is recorded once, under the listing, and the
@@ -318,13 +355,13 @@ def category_values(paths: list[str], raw: RawNode | None, failures: Failures) -
                 failures[path] = exc
         return out
     try:
-        return tree_to_json(nodes)
+        return tree_to_json(nodes, reveal_secrets=reveal_secrets)
     except IMDSValidationError:
         pass
     out = {}
     for path, node in nodes.items():
         try:
-            out[path] = to_json(path, node)
+            out[path] = to_json(path, node, reveal_secrets=reveal_secrets)
         except IMDSValidationError as exc:
             failures[path] = exc
     return out
@@ -399,7 +436,9 @@ def validate_tree(
             tree = smaller
 
 
-def tree_json(raw: RawNode | None, failures: Failures) -> dict[str, Any]:
+def tree_json(
+    raw: RawNode | None, failures: Failures, *, reveal_secrets: bool = True
+) -> dict[str, Any]:
     """The ``--tree`` JSON of a walk's result when the tree as a whole does not validate
     (a value the models require is bad or missing): each category validated on its own
     and put back in its place, failures recorded, unknown paths kept as text (or base64
@@ -416,7 +455,9 @@ def tree_json(raw: RawNode | None, failures: Failures) -> dict[str, Any]:
         node[name] = value
 
     present = [c for c in CATEGORIES if node_at(raw, c) is not None]
-    for path, value in category_values(present, raw, failures).items():
+    for path, value in category_values(
+        present, raw, failures, reveal_secrets=reveal_secrets
+    ).items():
         if value is not None:
             put(path, value)
     user_data = node_at(raw, "user-data")

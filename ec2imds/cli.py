@@ -174,6 +174,11 @@ def _parser() -> argparse.ArgumentParser:
     opt.add_argument(
         "--simulate", action="store_true", help="query the embedded IMDS simulator instead"
     )
+    opt.add_argument(
+        "--show-secrets",
+        action="store_true",
+        help="with -a, -E or --tree: show credentials' secrets (masked unless named)",
+    )
     p.add_argument(
         "categories",
         nargs="*",
@@ -196,8 +201,18 @@ def _matching(pattern: re.Pattern[str]) -> list[str]:
 
 
 def _category(text: str) -> str:
-    path = text.split("=", 1)[0]  # 0.0.3 accepted "path=arg"
+    """The path a category argument names: a category, or a path below a keyed
+    directory (``meta-data/tags/instance/Name``, also ``meta-data/tags/instance=Name``)."""
+    found = _values.resolve_path(text)  # a tag key may itself contain "="
+    if found is not None:
+        return found
+    path, sep, arg = text.partition("=")  # 0.0.3 accepted "path=arg"
     found = _values.resolve_category(path)
+    if found is not None and sep and arg and _values.category_is_dir(found):
+        below = _values.resolve_path(f"{found}/{arg.strip('/')}")
+        if below is None:
+            raise UsageError(f"{text!r}: {arg!r} is not a name under {found}")
+        return below
     if found is not None:
         return found
     import difflib
@@ -232,11 +247,14 @@ class _Run:
 
             with IMDSSimulator() as sim:
                 print(f"{PROG}: querying the embedded IMDS simulator at {sim.url}", file=sys.stderr)
-                with OneShot(Settings.resolve(endpoints=[sim.endpoint]), MemoryTokenStore()) as d:
+                with (
+                    OneShot(Settings.resolve(endpoints=[sim.endpoint]), MemoryTokenStore()) as d,
+                    _one_run(d),
+                ):
                     yield d
             return
         settings = Settings.resolve(endpoints=args.imds)
-        with OneShot(settings, FileTokenStore(args.token_dir)) as d:
+        with OneShot(settings, FileTokenStore(args.token_dir)) as d, _one_run(d):
             yield d
 
     def crawl(
@@ -262,7 +280,8 @@ class _Run:
     def values(
         self, paths: list[str], failures: dict[str, IMDSError] | None, *, listed: bool = False
     ) -> dict[str, Any]:
-        """Categories' JSON values (see :meth:`ec2imds.client.IMDS.values`).
+        """Categories' JSON values (see :meth:`ec2imds.client.IMDS.values`). Credentials'
+        secrets are masked when ``listed``, unless ``--show-secrets``.
 
         ``listed`` (``-a``, ``-E``): walk the listings towards the categories, so one that
         its parent does not list is ``null`` and never requested. Otherwise (categories
@@ -279,7 +298,8 @@ class _Run:
             collected: dict[str, IMDSError] = {}
             walk = _values.category_walk(paths, listed=listed)
             raw = self.crawl(walk, collected, models=not simple)
-            out = _values.category_values(paths, raw, collected)
+            reveal = not listed or self.args.show_secrets
+            out = _values.category_values(paths, raw, collected, reveal_secrets=reveal)
             _values.hand_over(collected, failures)
             return out
         out = {}
@@ -296,6 +316,19 @@ class _Run:
     def error(self, message: object) -> None:
         self.failed = True
         print(f"{PROG}: {message}", file=sys.stderr)
+
+
+@contextmanager
+def _one_run(driver: OneShot) -> Iterator[None]:
+    """A run's driver: a failed token PUT fails the rest of the run at once, per
+    endpoint (one timeout, not one per category); with ``-v``, what the driver did, one
+    line each, when it is done (failed or not)."""
+    driver.remember_put_failures()
+    try:
+        yield
+    finally:
+        for line in driver.summary():
+            log.info("%s", line)
 
 
 def _write_json(value: Any) -> None:
@@ -383,10 +416,10 @@ def _cmd_tree(run: _Run) -> None:
     raw = run.crawl(Walk("", seed=list(_values.ROOTS)), failures)
     try:
         tree = _values.validate_tree(InstanceMetadata, raw, path="", failures=failures)
-        out = dump(tree, reveal_secrets=True)
+        out = dump(tree, reveal_secrets=run.args.show_secrets)
     except IMDSValidationError as exc:  # a value the models require: each category alone
         failures.setdefault(exc.path, exc)
-        out = _values.tree_json(raw, failures)
+        out = _values.tree_json(raw, failures, reveal_secrets=run.args.show_secrets)
     _write_json(out)
     _report(run, failures)
 
@@ -624,6 +657,8 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     command = commands[0] if commands else ("categories" if args.categories else "all")
     if args.categories and command not in ("categories", "all", "watch"):
         raise UsageError(f"{_FLAG[command]} takes no category arguments")
+    if args.show_secrets and command not in ("all", "categories", "exec_re", "raw", "tree"):
+        raise UsageError(f"--show-secrets does not go with {_FLAG[command]}")
     if command != "watch":
         for name, flag in (("exec_cmd", "--exec"), ("once", "--once"), ("interval", "--interval")):
             if getattr(args, name) not in (None, False):

@@ -177,14 +177,18 @@ class Settings:
 
         ``endpoints`` may be a list of ``(host, port)`` or a comma-separated string.
         ``env`` defaults to ``os.environ``; ``other`` sets the remaining fields by name.
+        Every ``AWS_*`` variable is checked, even one an argument overrides: an invalid
+        value is an error naming it, always.
         """
         env = os.environ if env is None else env
-        eps = _endpoints(endpoints, env)
+        env_endpoints = _env_endpoints(env)
+        env_timeout = _env_timeout(env)
+        env_attempts = _env_attempts(env)
         base = cls(
-            endpoints=eps,
+            endpoints=_endpoints(endpoints) if endpoints is not None else env_endpoints,
             disabled=_disabled(env),
-            timeout=timeout if timeout is not None else _env_timeout(env),
-            attempts=attempts if attempts is not None else _env_attempts(env),
+            timeout=timeout if timeout is not None else env_timeout,
+            attempts=attempts if attempts is not None else env_attempts,
         )
         if token_ttl is not None:
             other = {**other, "token_ttl": token_ttl}
@@ -264,24 +268,36 @@ def _check_positive(name: str, value: float) -> None:
         raise IMDSConfigError(f"{name}: {value!r} must be a positive number of seconds")
 
 
-def _endpoints(
-    endpoints: Sequence[Endpoint] | str | None, env: Mapping[str, str]
-) -> tuple[Endpoint, ...]:
+def _endpoints(endpoints: Sequence[Endpoint] | str) -> tuple[Endpoint, ...]:
     if isinstance(endpoints, str):
         return tuple(mk_endpoint_list_from_str(endpoints))
-    if endpoints is not None:
-        out: list[Endpoint] = []
-        for item in endpoints:
-            ep: object = item
-            if (
-                not isinstance(ep, tuple)
-                or len(ep) != 2
-                or not isinstance(ep[0], str)
-                or not (ep[1] is None or (isinstance(ep[1], int) and 0 < ep[1] < 65536))
-            ):
-                raise IMDSConfigError(f"endpoints: {ep!r} is not a (host, port) tuple")
-            out.append(item)
-        return tuple(out)
+    out: list[Endpoint] = []
+    for item in endpoints:
+        ep: object = item
+        if (
+            not isinstance(ep, tuple)
+            or len(ep) != 2
+            or not isinstance(ep[0], str)
+            or not (ep[1] is None or (isinstance(ep[1], int) and 0 < ep[1] < 65536))
+        ):
+            raise IMDSConfigError(f"endpoints: {ep!r} is not a (host, port) tuple")
+        out.append(item)
+    return tuple(out)
+
+
+def _env_endpoints(env: Mapping[str, str]) -> tuple[Endpoint, ...]:
+    """The endpoints the environment asks for; both variables are checked, whichever
+    wins (the endpoint over the mode, as in the AWS SDKs)."""
+    mode = env.get(ENV_MODE, "").strip()
+    by_mode = DEFAULT_ENDPOINTS
+    if mode:
+        match mode.lower():
+            case "ipv4":
+                by_mode = (IPV4_ENDPOINT,)
+            case "ipv6":
+                by_mode = (IPV6_ENDPOINT,)
+            case _:
+                raise IMDSConfigError(f"{ENV_MODE}={mode!r}: expected IPv4 or IPv6")
     url = env.get(ENV_ENDPOINT, "").strip()
     if url:
         if not url.lower().startswith("http://"):
@@ -292,16 +308,7 @@ def _endpoints(
             return (mk_endpoint_from_str(url),)
         except IMDSConfigError as exc:
             raise IMDSConfigError(f"{ENV_ENDPOINT}: {exc}") from None
-    mode = env.get(ENV_MODE, "").strip()
-    if mode:
-        match mode.lower():
-            case "ipv4":
-                return (IPV4_ENDPOINT,)
-            case "ipv6":
-                return (IPV6_ENDPOINT,)
-            case _:
-                raise IMDSConfigError(f"{ENV_MODE}={mode!r}: expected IPv4 or IPv6")
-    return DEFAULT_ENDPOINTS
+    return by_mode
 
 
 def _disabled(env: Mapping[str, str]) -> bool:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import AsyncIterable, Awaitable, Callable, Generator, Iterable
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -46,8 +46,6 @@ __all__ = ["AsyncTransport", "Transport"]
 
 log = logging.getLogger("ec2imds")
 T = TypeVar("T")
-
-_CHUNK = 65536
 
 
 def _pool_kwargs(settings: Settings) -> dict[str, Any]:
@@ -81,7 +79,43 @@ def _outgoing(base: str, request: Request, extensions: dict[str, Any]) -> httpx.
     )
 
 
-def _failure(exc: httpx.HTTPError) -> Failure:
+def _sync_stream(response: httpx.Response) -> Iterable[bytes]:
+    """The body as the transport layer gives it. Not ``response.iter_raw()``: that is
+    the client's API, and it refuses a body that a transport already loaded into the
+    response (``httpx.Response(content=...)``, as mock transports answer) with
+    ``httpx.StreamConsumed``; the stream itself yields it whether loaded or not."""
+    stream = response.stream
+    if not isinstance(stream, httpx.SyncByteStream):
+        raise httpx.StreamError("the transport answered with an async body")
+    return stream
+
+
+def _async_stream(response: httpx.Response) -> AsyncIterable[bytes]:
+    """The async twin of :func:`_sync_stream`."""
+    stream = response.stream
+    if not isinstance(stream, httpx.AsyncByteStream):
+        raise httpx.StreamError("the transport answered with a sync body")
+    return stream
+
+
+def _complete(body: bytearray, declared: str | None) -> bool:
+    """The body has all the bytes its ``Content-Length`` announced."""
+    return declared is not None and declared.isdigit() and len(body) >= int(declared)
+
+
+def _close(response: httpx.Response) -> None:
+    stream = response.stream
+    if isinstance(stream, httpx.SyncByteStream):
+        stream.close()
+
+
+async def _aclose(response: httpx.Response) -> None:
+    stream = response.stream
+    if isinstance(stream, httpx.AsyncByteStream):
+        await stream.aclose()
+
+
+def _failure(exc: httpx.HTTPError | httpx.StreamError) -> Failure:
     # Messages of httpx exceptions never include our headers, so they are safe to keep.
     detail = str(exc) or type(exc).__name__
     if isinstance(exc, httpx.ConnectTimeout):
@@ -137,25 +171,32 @@ class Transport(SyncDriver):
 
     def _send(self, ep: Endpoint, request: Request) -> Response | Failure:
         started = time.perf_counter()
+        return self._logged(request, self._exchange(ep, request, started), started)
+
+    def _exchange(self, ep: Endpoint, request: Request, started: float) -> Response | Failure:
+        # The deadline is checked between body chunks: httpcore reads the head with the
+        # read timeout only, and offers no hook to bound it as a whole.
+        deadline = started + self.settings.timeout
         outgoing = _outgoing(self._bases[ep], request, self._extensions)
         try:
             response = self._http.handle_request(outgoing)
             try:
-                too_big = self._too_large(response.headers.get("content-length"), request)
+                declared = response.headers.get("content-length")
+                too_big = self._too_large(declared, request)
                 if too_big is not None:
                     return too_big
                 body = bytearray()
-                for chunk in response.iter_raw(_CHUNK):
+                for chunk in _sync_stream(response):
                     body += chunk
                     if len(body) > self.settings.max_body:
                         return Failure("too_large", request.path)
+                    if time.perf_counter() > deadline and not _complete(body, declared):
+                        return self._late()
             finally:
-                response.close()
-        except httpx.HTTPError as exc:
-            return self._logged(request, _failure(exc), started)
-        return self._logged(
-            request, Response(response.status_code, bytes(body), dict(response.headers)), started
-        )
+                _close(response)
+        except (httpx.HTTPError, httpx.StreamError) as exc:
+            return _failure(exc)
+        return Response(response.status_code, bytes(body), dict(response.headers))
 
 
 class AsyncTransport(DriverBase):
@@ -269,22 +310,34 @@ class AsyncTransport(DriverBase):
 
     async def _send(self, ep: Endpoint, request: Request) -> Response | Failure:
         started = time.perf_counter()
+        return self._logged(request, await self._exchange(ep, request), started)
+
+    async def _exchange(self, ep: Endpoint, request: Request) -> Response | Failure:
+        # As the sync driver, the deadline is checked between body chunks; and the whole
+        # exchange, head included, is cut off at twice the timeout (later than httpx's
+        # own connect and read timeouts, which say better what went wrong).
+        started = time.perf_counter()
+        deadline = started + self.settings.timeout
         outgoing = _outgoing(self._bases[ep], request, self._extensions)
         try:
-            response = await self._http.handle_async_request(outgoing)
-            try:
-                too_big = self._too_large(response.headers.get("content-length"), request)
-                if too_big is not None:
-                    return too_big
-                body = bytearray()
-                async for chunk in response.aiter_raw(_CHUNK):
-                    body += chunk
-                    if len(body) > self.settings.max_body:
-                        return Failure("too_large", request.path)
-            finally:
-                await response.aclose()
-        except httpx.HTTPError as exc:
-            return self._logged(request, _failure(exc), started)
-        return self._logged(
-            request, Response(response.status_code, bytes(body), dict(response.headers)), started
-        )
+            async with asyncio.timeout(2 * self.settings.timeout):
+                response = await self._http.handle_async_request(outgoing)
+                try:
+                    declared = response.headers.get("content-length")
+                    too_big = self._too_large(declared, request)
+                    if too_big is not None:
+                        return too_big
+                    body = bytearray()
+                    async for chunk in _async_stream(response):
+                        body += chunk
+                        if len(body) > self.settings.max_body:
+                            return Failure("too_large", request.path)
+                        if time.perf_counter() > deadline and not _complete(body, declared):
+                            return self._late()
+                finally:
+                    await _aclose(response)
+        except TimeoutError:
+            return self._late()
+        except (httpx.HTTPError, httpx.StreamError) as exc:
+            return _failure(exc)
+        return Response(response.status_code, bytes(body), dict(response.headers))

@@ -22,12 +22,14 @@ listed entry vanished (see :class:`ec2imds.crawl.Walk`).
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextlib
 import io
 import itertools
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,9 +55,10 @@ from ec2imds.errors import (
 )
 from ec2imds.settings import Settings
 from ec2imds.simulator import IMDSSimulator, SimResponse, SimulatorCore
-from ec2imds.tokens import MemoryTokenStore
+from ec2imds.tokens import FileTokenStore, MemoryTokenStore
 from tests._reliability import TALLY, Trial, Verdict
 from tests.conftest import Client, ClientFactory
+from tests.test_cli import run as run_command
 from tests.test_transport import Listener
 
 pytestmark = pytest.mark.slow
@@ -123,8 +126,9 @@ class HookedCore(SimulatorCore):
 
         self.before.append(hook)
 
-    def slow(self, path: str, delay: float, count: int) -> None:
-        """The next ``count`` GETs of ``path``: each body chunk ``delay`` s late."""
+    def slow(self, path: str, delay: float, count: int, size: int = 0) -> None:
+        """The next ``count`` GETs of ``path``: each body chunk ``delay`` s late (chunks
+        of ``size`` bytes: ``1`` is a trickle)."""
         left = [count]
         lock = threading.Lock()
 
@@ -138,6 +142,7 @@ class HookedCore(SimulatorCore):
                 if left[0] == 0:
                     self.fired.append(f"slow x{count}")
             response.chunk_delay = delay
+            response.chunk_size = size
 
         self.after.append(shape)
 
@@ -315,8 +320,8 @@ FAULTS: list[Fault] = [
     ),
     Fault(
         "slow-short",
-        "slow body (each chunk within the timeout)",
-        lambda c: c.core.slow(c.path, TIMEOUT / 5, 1),
+        "slow body (the whole body within the timeout)",
+        lambda c: c.core.slow(c.path, TIMEOUT / 10, 1),
         Exact(),
         fired=_hooks_fired,
     ),
@@ -324,6 +329,20 @@ FAULTS: list[Fault] = [
         "slow-long",
         f"slow body (a chunk after the timeout) x{L}",
         lambda c: c.core.slow(c.path, TIMEOUT * 1.75, L),
+        Fails(IMDSTimeout),
+        fired=_hooks_fired,
+    ),
+    Fault(
+        "trickle-short",
+        "a body trickled byte by byte (each within the timeout, the whole not) x1",
+        lambda c: c.core.slow(c.path, TIMEOUT / 4, 1, size=1),
+        Exact(),
+        fired=_hooks_fired,
+    ),
+    Fault(
+        "trickle-long",
+        f"a body trickled byte by byte x{L}",
+        lambda c: c.core.slow(c.path, TIMEOUT / 4, L, size=1),
         Fails(IMDSTimeout),
         fired=_hooks_fired,
     ),
@@ -661,3 +680,106 @@ def test_a_read_timeout_with_a_stored_token_is_retried(make_client: ClientFactor
         assert client.get(KEY) == b"us-east-1"
         assert client.token_puts == 0
         assert sim.stats.count(f"/latest/{KEY}") == 2
+
+
+# -- a trickling server: every read within the timeout, the answer never ---------------------
+
+#: One byte every half second (the issue's server); a timeout twice that, so no single read
+#: ever times out: only the request's deadline can end the wait.
+TRICKLE = 0.5
+#: A tag whose value takes 200 s to trickle out; every other body takes seconds too.
+LONG_TAG = "meta-data/tags/instance/Long"
+#: Far below what the trickle takes (minutes for -a), far above what the deadline gives
+#: (about the timeout per attempt, 3 attempts when a token was in hand): load cannot
+#: make this flake, and a driver without a deadline cannot pass.
+BOUND = 15.0
+
+
+def _trickle_scenarios(sim: IMDSSimulator, tmp: Path) -> dict[str, Callable[[], object]]:
+    settings = Settings.resolve(endpoints=[sim.endpoint], env={}, timeout=2 * TRICKLE)
+    store = FileTokenStore(tmp)  # where a warm run left its token
+    common = [f"--imds=127.0.0.1:{sim.port}", "-t", str(tmp)]
+    env = {"AWS_METADATA_SERVICE_TIMEOUT": str(2 * TRICKLE)}
+
+    def sync_key() -> object:
+        with IMDS(settings, store=store) as imds:
+            return imds.value(LONG_TAG)
+
+    def sync_all() -> object:
+        with IMDS(settings, store=store) as imds:
+            return imds.all()
+
+    async def _async_all() -> object:
+        async with AsyncIMDS(settings, store=store) as aimds:
+            return await aimds.all()
+
+    def async_key() -> object:
+        async def main() -> object:
+            async with AsyncIMDS(settings, store=store) as aimds:
+                return await aimds.fetch(LONG_TAG)
+
+        return asyncio.run(main())
+
+    def stdlib_key() -> object:
+        with OneShot(settings, store) as oneshot:
+            return oneshot.get(LONG_TAG)
+
+    def command(*args: str) -> Callable[[], object]:
+        def call() -> object:
+            result = run_command(*common, *args, env=env)
+            if result.code != 1 or "did not finish" not in result.err:
+                raise AssertionError(f"expected exit 1 naming the deadline: {result}")
+            raise IMDSTimeout(result.err)
+
+        return call
+
+    return {
+        "sync key": sync_key,
+        "async key": async_key,
+        "stdlib key": stdlib_key,
+        "sync all()": sync_all,
+        "async all()": lambda: asyncio.run(_async_all()),
+        "cli key": command("--raw", LONG_TAG),
+        "cli -a": command("-a"),
+    }
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["the-put-trickles", "the-gets-trickle"])
+def test_a_trickling_server_fails_in_about_the_timeout(warm: bool, tmp_path: Path) -> None:
+    """Each scenario against its own simulator, all at once (they mostly sleep)."""
+    sims = [IMDSSimulator(seed=5) for _ in range(7)]
+    try:
+        scenarios: dict[str, tuple[IMDSSimulator, Callable[[], object]]] = {}
+        for i, sim in enumerate(sims):
+            sim.start()
+            sim.set(LONG_TAG, "x" * 400)
+            token_dir = tmp_path / str(i)
+            name, call = list(_trickle_scenarios(sim, token_dir).items())[i]
+            if warm:  # a token in hand: the library clients get one; the CLI saves one
+                with OneShot(settings_for(sim), FileTokenStore(token_dir)) as first:
+                    first.token()
+            scenarios[name] = (sim, call)
+        for sim in sims:
+            sim.faults.trickle = TRICKLE
+
+        def timed(call: Callable[[], object]) -> tuple[float, Ok | Err]:
+            started = time.monotonic()
+            outcome = bounded(call, 120.0)
+            return time.monotonic() - started, outcome
+
+        with concurrent.futures.ThreadPoolExecutor(len(scenarios)) as pool:
+            futures = {n: pool.submit(timed, call) for n, (_, call) in scenarios.items()}
+            done = {n: f.result() for n, f in futures.items()}
+    finally:
+        for sim in sims:
+            sim.stop()
+    for name, (elapsed, outcome) in done.items():
+        assert isinstance(outcome, Err), f"{name}: {outcome}"
+        assert isinstance(outcome.error, IMDSTimeout), f"{name}: {outcome.error!r}"
+        assert elapsed < BOUND, f"{name}: {elapsed:.1f} s"
+    for name, (sim, _) in scenarios.items():
+        if warm:
+            assert sim.stats.puts == 1, name  # the warm-up's: the token was reused
+            assert sim.stats.gets > 0, name
+        else:
+            assert sim.stats.puts == 1, name  # a trickled first PUT is not retried

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ec2imds._http11 import BodyTooLarge, Connection, IncompleteBody, ProtocolError
+from ec2imds._http11 import (
+    BodyTooLarge,
+    Connection,
+    DeadlineExceeded,
+    IncompleteBody,
+    ProtocolError,
+)
 
 ERRORS = (ProtocolError, IncompleteBody, BodyTooLarge, TimeoutError, ConnectionError)
 
@@ -127,6 +134,64 @@ def test_bad_answers_raise_one_of_the_documented_errors(
 ) -> None:
     with pytest.raises(error):
         ask(peer_factory, answer)
+
+
+class Trickle:
+    """A peer that sends its answer one byte at a time, ``gap`` seconds apart (each
+    read is well within the connection's timeout), until it is closed."""
+
+    def __init__(self, answer: bytes, gap: float = 0.05) -> None:
+        self.client, self.server = socket.socketpair()
+        self.client.settimeout(2.0)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, args=(answer, gap), daemon=True)
+        self._thread.start()
+
+    def _serve(self, answer: bytes, gap: float) -> None:
+        try:
+            for i in range(len(answer)):
+                if self._stop.wait(gap):
+                    return
+                self.server.sendall(answer[i : i + 1])
+        except OSError:
+            return
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(3)
+        self.client.close()
+        self.server.close()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n" + b"X-Padding: " + b"p" * 200 + b"\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 300\r\n\r\n" + b"x" * 300,
+    ],
+    ids=["head", "body"],
+)
+def test_a_trickled_answer_ends_at_the_deadline(answer: bytes) -> None:
+    peer = Trickle(answer)  # 10+ s to send it all
+    try:
+        conn = Connection.over(peer.client, "127.0.0.1", 80, "ec2imds/test")
+        with pytest.raises(DeadlineExceeded):
+            conn.request("GET", "/", {}, 1 << 20, deadline=time.monotonic() + 0.3)
+    finally:
+        peer.close()
+
+
+def test_a_silent_peer_is_a_timeout_not_a_deadline() -> None:
+    client, server = socket.socketpair()
+    try:
+        client.settimeout(0.3)
+        conn = Connection.over(client, "127.0.0.1", 80, "ec2imds/test")
+        with pytest.raises(TimeoutError) as info:
+            conn.request("GET", "/", {}, 1 << 20, deadline=time.monotonic() + 0.3)
+        assert not isinstance(info.value, DeadlineExceeded)
+    finally:
+        client.close()
+        server.close()
 
 
 def test_header_injection_is_refused(peer_factory: list[Peer]) -> None:

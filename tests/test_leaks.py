@@ -151,6 +151,37 @@ def test_no_token_in_any_output_of_the_command_line(tmp_path: Path) -> None:
             assert token.encode() not in result.out
 
 
+NORMAL_RUNS = [
+    ["--raw", "meta-data/instance-id"],
+    ["meta-data/tags/instance/Name", "meta-data/placement/region"],
+    ["-a"],
+    ["--tree"],
+    ["-E", "meta-data/iam/.*"],
+    ["-U"],
+]
+
+
+@pytest.mark.parametrize("verbose", ["-v", "-vv"])
+def test_no_token_in_the_verbose_output_of_normal_runs(verbose: str, tmp_path: Path) -> None:
+    """What -v and -vv say on runs that work, with a new token and with a saved one."""
+    outputs: list[Result] = []
+    with simulator() as sim:
+        for saved in (False, True):  # the first runs PUT, the others reuse the file
+            for i, args in enumerate(NORMAL_RUNS):
+                token_dir = tmp_path / f"{i}"
+                result = run(verbose, *args, *on(sim, token_dir))
+                assert result.code == 0, (args, result.err)
+                said = "token: reused from" if saved else "token: new, 1 PUT"
+                assert said in result.err, (args, result.err)
+                outputs.append(result)
+        tokens = issued(sim)
+    assert len(tokens) == len(NORMAL_RUNS)
+    for token in tokens:
+        for result in outputs:
+            assert token not in result.err
+            assert token.encode() not in result.out
+
+
 def _everything_said(error: BaseException | None, *objects: object) -> str:
     texts = [repr(o) for o in objects] + [str(o) for o in objects]
     for o in objects:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ec2imds.endpoints import DEFAULT_ENDPOINTS, IPV4_ENDPOINT, IPV6_ENDPOINT
 from ec2imds.errors import IMDSConfigError
 from ec2imds.settings import Settings
+from ec2imds.simulator import IMDSSimulator
+from tests.test_cli import error_line, run
 
 
 def test_defaults() -> None:
@@ -72,6 +76,37 @@ def test_invalid_variable_is_named(name: str, value: str) -> None:
         Settings.resolve(env={name: value})
 
 
+VALID = {
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:1338",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE": "IPv4",
+    "AWS_METADATA_SERVICE_TIMEOUT": "2",
+    "AWS_METADATA_SERVICE_NUM_ATTEMPTS": "2",
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "ipv5"),
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "https://169.254.169.254"),
+        ("AWS_METADATA_SERVICE_TIMEOUT", "soon"),
+        ("AWS_METADATA_SERVICE_NUM_ATTEMPTS", "0"),
+    ],
+)
+def test_invalid_variable_is_named_even_when_overridden(name: str, value: str) -> None:
+    """Another variable, or an argument, winning over it does not hide the mistake."""
+    env = {**VALID, name: value}
+    with pytest.raises(IMDSConfigError, match=name):
+        Settings.resolve(env=env)
+    with pytest.raises(IMDSConfigError, match=name):
+        Settings.resolve(endpoints="127.0.0.1:1338", timeout=1.0, attempts=3, env=env)
+
+
+def test_valid_overridden_variables_are_fine() -> None:
+    s = Settings.resolve(endpoints="127.0.0.1:1", timeout=1.0, attempts=3, env=VALID)
+    assert (s.endpoints, s.timeout, s.attempts) == ((("127.0.0.1", 1),), 1.0, 3)
+
+
 @pytest.mark.parametrize("ttl", [0, -1, 21601, 2.5, True])
 def test_token_ttl_outside_range_is_a_value_error(ttl: object) -> None:
     with pytest.raises(ValueError, match="token_ttl"):
@@ -84,3 +119,20 @@ def test_other_fields_and_unknown_names() -> None:
         Settings.resolve(env={}, nonsense=1)
     with pytest.raises(IMDSConfigError, match="endpoints"):
         Settings.resolve(endpoints=[("h", "80")], env={})  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize("args", [["--raw", "meta-data/instance-id"], ["-a"]])
+def test_the_command_line_names_an_invalid_mode_with_imds_given(
+    args: list[str], tmp_path: Path
+) -> None:
+    with IMDSSimulator() as sim:
+        result = run(
+            f"--imds=127.0.0.1:{sim.port}",
+            "-t",
+            str(tmp_path),
+            *args,
+            env={"AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE": "ipv5"},
+        )
+        assert sim.stats.total == 0
+    message = error_line(result, 2)
+    assert "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE='ipv5'" in message

@@ -1,4 +1,9 @@
-"""``python -m ec2imds.simulator``: serve an IMDS on loopback until SIGINT or SIGTERM."""
+"""``python -m ec2imds.simulator``: serve an IMDS on loopback until SIGINT or SIGTERM.
+
+Events can be scheduled from the command line, to try ``ec2imds --watch`` without
+Python: ``--spot-interruption-after 10`` serves a spot interruption notice 10 s after
+start (likewise ``--rebalance-after``, ``--maintenance-after``, ``--lifecycle-after``).
+"""
 
 from __future__ import annotations
 
@@ -80,7 +85,70 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer 403 to everything, as an instance with HttpEndpoint=disabled",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log requests to stderr")
+    events = parser.add_argument_group(
+        "events", "scheduled SECONDS after start (0: at once), for ec2imds --watch"
+    )
+    events.add_argument(
+        "--spot-interruption-after",
+        type=_non_negative,
+        metavar="SECONDS",
+        help="a spot interruption notice (instance-action, termination-time), 2 min ahead",
+    )
+    events.add_argument(
+        "--spot-action",
+        choices=("terminate", "stop", "hibernate"),
+        default="terminate",
+        help="the notice's action (default terminate)",
+    )
+    events.add_argument(
+        "--rebalance-after",
+        type=_non_negative,
+        metavar="SECONDS",
+        help="a rebalance recommendation",
+    )
+    events.add_argument(
+        "--maintenance-after",
+        type=_non_negative,
+        metavar="SECONDS",
+        help="a scheduled maintenance event, a day ahead",
+    )
+    events.add_argument(
+        "--maintenance-code",
+        choices=(
+            "instance-reboot",
+            "system-reboot",
+            "system-maintenance",
+            "instance-retirement",
+            "instance-stop",
+        ),
+        default="system-reboot",
+        help="the maintenance event's code (default system-reboot)",
+    )
+    events.add_argument(
+        "--lifecycle-after",
+        type=_non_negative,
+        metavar="SECONDS",
+        help="an Auto Scaling target lifecycle state change",
+    )
+    events.add_argument(
+        "--lifecycle-state",
+        default="Terminated",
+        metavar="STATE",
+        help="the new target lifecycle state (default Terminated)",
+    )
     return parser
+
+
+def _schedule_events(sim: IMDSSimulator, args: argparse.Namespace) -> None:
+    """The events asked for on the command line, through the simulator's own machinery."""
+    if args.spot_interruption_after is not None:
+        sim.inject_spot_interruption(args.spot_action, args.spot_interruption_after)
+    if args.rebalance_after is not None:
+        sim.inject_rebalance(args.rebalance_after)
+    if args.maintenance_after is not None:
+        sim.inject_maintenance(args.maintenance_after, args.maintenance_code)
+    if args.lifecycle_after is not None:
+        sim.set_lifecycle_state(args.lifecycle_state, args.lifecycle_after)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -102,6 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             disabled=args.disabled,
         )
         sim.faults.error_rate = args.error_rate
+        _schedule_events(sim, args)
         sim.start()
     except (OSError, ValueError, ImportError) as exc:
         print(f"ec2imds.simulator: error: {exc}", file=sys.stderr, flush=True)

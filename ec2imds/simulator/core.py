@@ -127,6 +127,8 @@ class SimResponse:
     * ``drop``: close the connection without sending anything.
     * ``reset_after``: send the headers and ``body[:reset_after]``, then reset the connection.
     * ``chunk_delay``: send the body in :meth:`chunks`, waiting this long before each.
+    * ``chunk_size``: with ``chunk_delay``, chunks of this many bytes (a trickle) instead
+      of ``SLOW_BODY_CHUNKS`` pieces.
     """
 
     status: int
@@ -137,6 +139,7 @@ class SimResponse:
     reset_after: int | None = None
     hang: bool = False
     chunk_delay: float = 0.0
+    chunk_size: int = 0
 
     @property
     def answered(self) -> bool:
@@ -144,10 +147,11 @@ class SimResponse:
         return not (self.drop or self.hang)
 
     def chunks(self) -> list[bytes]:
-        """The body split into at most ``SLOW_BODY_CHUNKS`` non-empty pieces."""
+        """The body split into ``chunk_size`` pieces, else at most ``SLOW_BODY_CHUNKS``
+        non-empty pieces."""
         if not self.body:
             return []
-        size = -(-len(self.body) // SLOW_BODY_CHUNKS)
+        size = self.chunk_size or -(-len(self.body) // SLOW_BODY_CHUNKS)
         return [self.body[i : i + size] for i in range(0, len(self.body), size)]
 
 
@@ -325,6 +329,7 @@ class SimulatorCore:
         else:
             resp = self._route(method, version, rest, is_token_path, headers, now)
         resp.delay = fault.delay
+        resp.chunk_size = fault.chunk_size
         resp.chunk_delay = fault.chunk_delay
         resp.headers.setdefault("Content-Type", "text/plain")
         resp.headers["Content-Length"] = str(len(resp.body))

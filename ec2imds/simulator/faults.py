@@ -29,6 +29,7 @@ class FaultDecision:
     location: str = ""
     delay: float = 0.0
     chunk_delay: float = 0.0
+    chunk_size: int = 0
 
 
 @dataclass
@@ -89,6 +90,8 @@ class Faults:
       hop-limit case: the client sees a read timeout on the PUT only).
     * ``slow_body`` (seconds): delay before each body chunk (the body goes out in up to
       4 chunks after the headers), for read timeouts that hit mid-body.
+    * ``trickle`` (seconds): the body goes out one byte at a time, this long before each
+      (every read is within a read timeout, the whole answer is not): for deadlines.
 
     One-shot faults (the next ``count`` requests matching ``method`` and ``path`` get it;
     ``path`` is as requested, relative paths are under ``/latest/``, a trailing slash is
@@ -120,6 +123,7 @@ class Faults:
         self._hang = False
         self._put_hang = False
         self._slow_body = 0.0
+        self._trickle = 0.0
 
     # -- standing faults ---------------------------------------------------------------
 
@@ -188,6 +192,16 @@ class Faults:
     def slow_body(self, value: float) -> None:
         with self._lock:
             self._slow_body = _seconds("slow_body", value)
+
+    @property
+    def trickle(self) -> float:
+        """Seconds to wait before each byte of every body (0: off)."""
+        return self._trickle
+
+    @trickle.setter
+    def trickle(self, value: float) -> None:
+        with self._lock:
+            self._trickle = _seconds("trickle", value)
 
     # -- one-shot faults ---------------------------------------------------------------
 
@@ -259,6 +273,7 @@ class Faults:
             self._hang = False
             self._put_hang = False
             self._slow_body = 0.0
+            self._trickle = 0.0
 
     # -- the decision (called by the core, under the shared lock) ----------------------
 
@@ -266,6 +281,9 @@ class Faults:
         """Consume and return the fault for one request (``kind=None``: answer normally)."""
         with self._lock:
             delay, chunk_delay = self._latency, self._slow_body
+            chunk_size = 0
+            if self._trickle > 0.0:
+                chunk_delay, chunk_size = self._trickle, 1
             if self._hang or (token_put and self._put_hang):
                 return FaultDecision("hang", delay=delay)
             for i, rule in enumerate(self._rules):
@@ -273,15 +291,19 @@ class Faults:
                     rule.remaining -= 1
                     if rule.remaining <= 0:
                         del self._rules[i]
-                    return FaultDecision(rule.kind, rule.status, rule.location, delay, chunk_delay)
+                    return FaultDecision(
+                        rule.kind, rule.status, rule.location, delay, chunk_delay, chunk_size
+                    )
             if (
                 self._error_rate > 0.0
                 and method in ("GET", "HEAD", "PUT")
                 and self._rng.random() < self._error_rate
             ):
                 status = self._rng.choice(self._error_statuses)
-                return FaultDecision("status", status, delay=delay, chunk_delay=chunk_delay)
-            return FaultDecision(None, delay=delay, chunk_delay=chunk_delay)
+                return FaultDecision(
+                    "status", status, delay=delay, chunk_delay=chunk_delay, chunk_size=chunk_size
+                )
+            return FaultDecision(None, delay=delay, chunk_delay=chunk_delay, chunk_size=chunk_size)
 
 
 def _upper(method: str | None) -> str | None:

@@ -8,6 +8,12 @@ byte for byte.  A directory key of the form ``"<index>=<name>"`` (as under
 
 JSON file form (``--tree FILE``): the same nesting; a bytes leaf is written
 ``{"$base64": "..."}``.  Numbers in a file are accepted as leaves and turned into text.
+
+A dump written by ``ec2imds --tree`` is a tree file too: where the catalog says a path
+holds a JSON document (the identity document, IAM credentials, events...), an object or
+array there is served as its JSON text, laid out as AWS does (``null`` inside it kept);
+an array at a line-list leaf is served one item per line; a ``null`` leaf is absent (404); a string
+``user-data`` is base64 when it is valid base64 (as ``--tree`` writes it), else text.
 """
 
 from __future__ import annotations
@@ -86,18 +92,42 @@ def validate_tree(tree: Mapping[str, object]) -> None:
 
 
 def tree_from_json(data: object, _where: str = "") -> dict[str, Node]:
-    """Turn parsed JSON (the file form) into a tree, decoding ``{"$base64": ...}`` leaves."""
+    """Turn parsed JSON (the file form, or an ``ec2imds --tree`` dump) into a tree,
+    decoding ``{"$base64": ...}`` leaves."""
     if not isinstance(data, dict):
         raise TreeError(f"{_where or '/'}: expected a JSON object, got {type(data).__name__}")
     out: dict[str, Node] = {}
     for key, value in data.items():
         name = _check_key(key, _where)
         path = f"{_where}/{name}"
+        if value is None:  # a dump's absent path: not served
+            continue
         out[name] = _node_from_json(value, path)
     return out
 
 
+def _kind(path: str) -> str | None:
+    """The catalog's kind of entry at ``path`` (``/meta-data/...``), or None if unknown."""
+    from ec2imds import catalog  # standard library only; loaded when a file is
+
+    found = catalog.match(path)
+    return None if found is None else found[0].kind
+
+
 def _node_from_json(value: object, path: str) -> Node:
+    kind = _kind(path)
+    if kind == "json" and isinstance(value, dict | list) and not _is_base64(value):
+        # A document, as a dump holds it: served laid out as AWS lays documents out, so
+        # that a dumped identity document is served byte for byte as it was signed.
+        from ec2imds.simulator.identity import aws_json
+
+        return aws_json(value)
+    if kind == "bytes" and isinstance(value, str):
+        return _user_data(value)
+    if isinstance(value, list):
+        if not all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in value):
+            raise TreeError(f"{path}: a list leaf holds only strings and numbers")
+        return "\n".join(str(v) for v in value)
     if isinstance(value, str):
         return value
     if isinstance(value, bool) or value is None:
@@ -115,6 +145,19 @@ def _node_from_json(value: object, path: str) -> Node:
                 raise TreeError(f"{path}: invalid base64: {exc}") from exc
         return tree_from_json(value, path)
     raise TreeError(f"{path}: leaf must be a string, a number or {{'$base64': ...}}")
+
+
+def _is_base64(value: object) -> bool:
+    return isinstance(value, dict) and _BASE64_KEY in value
+
+
+def _user_data(text: str) -> bytes:
+    """A dump's ``user-data`` string: base64 (``ec2imds --tree``), or else UTF-8 text."""
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return text.encode("utf-8")
+    return data if base64.b64encode(data).decode("ascii") == text else text.encode("utf-8")
 
 
 def tree_to_json(tree: Mapping[str, Node]) -> dict[str, object]:
