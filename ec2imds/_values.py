@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_args, get_origin
 
 from ec2imds._categories import CATEGORIES
 from ec2imds.crawl import Entry, RawNode, Walk
-from ec2imds.errors import IMDSError, IMDSValidationError
+from ec2imds.errors import IMDSError, IMDSValidationError, absent_error
 
 if TYPE_CHECKING:
     from ec2imds.models._base import IMDSModel
@@ -278,6 +278,8 @@ def leaf_to_json(path: str, body: bytes | None) -> Any:
     Raises :class:`~ec2imds.errors.IMDSValidationError` with the message the models give.
     """
     if body is None:
+        if path in _always():
+            raise absent_error(path)  # EC2 serves it on every instance: never a silent null
         return None
     from ec2imds._leaves import LeafError
 
@@ -341,7 +343,11 @@ def category_values(
         if failed is not None:
             failures.setdefault(path, failed)
             continue
-        nodes[path] = node_at(raw, path)
+        node = node_at(raw, path)
+        if node is None and path in _always():
+            failures[path] = absent_error(path)  # never a silent null (issue: present)
+            continue
+        nodes[path] = node
     if all(is_simple(p) for p in nodes):
         out: dict[str, Any] = {}
         for path, node in nodes.items():
@@ -365,6 +371,13 @@ def category_values(
         except IMDSValidationError as exc:
             failures[path] = exc
     return out
+
+
+@cache
+def _always() -> frozenset[str]:
+    from ec2imds.catalog import always_present
+
+    return frozenset(always_present())
 
 
 def hand_over(collected: Failures, failures: Failures | None) -> None:

@@ -389,10 +389,13 @@ async def run_async(
         return {asyncio.ensure_future(one(p)) for p in paths}
 
     running = spawn(walk.start())
+    unread: set[asyncio.Task[tuple[str, bytes | None, bool]]] = set()
     try:
         while running:
             done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            unread = set(done)
             for task in done:
+                unread.discard(task)
                 path, body, failed = task.result()
                 running |= spawn(feed(walk, path, body, failures, failed=failed))
     finally:
@@ -400,4 +403,7 @@ async def run_async(
             task.cancel()
         if running:
             await asyncio.gather(*running, return_exceptions=True)
+        for task in unread:  # finished with the one raised: retrieved, so never logged
+            if not task.cancelled():
+                task.exception()
     return walk.result()

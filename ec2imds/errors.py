@@ -112,6 +112,15 @@ class IMDSConfigError(IMDSError, ValueError):
     """A setting or argument is invalid (names the variable or argument)."""
 
 
+#: What an error says of a value EC2 serves on every instance that is not there.
+ALWAYS_PRESENT = "missing, but EC2 serves it on every instance"
+
+
+def absent_error(path: str) -> IMDSValidationError:
+    """The error for a 404 on a path EC2 serves on every instance (``present="always"``)."""
+    return IMDSValidationError(f"{path}: {ALWAYS_PRESENT} (IMDS answered 404)", path=path)
+
+
 #: Errors that concern one path only: a crawl or a listing of categories goes on past
 #: them (and reports them), where an unreachable or disabled IMDS stops everything.
 PATH_ERRORS = (IMDSHTTPError, ResponseTooLarge, IMDSValidationError)

@@ -40,8 +40,8 @@ from pydantic import BaseModel, ValidationError
 
 from ec2imds import catalog, models
 from ec2imds._values import _unwrap as unwrap_type
+from ec2imds.errors import ALWAYS_PRESENT
 from ec2imds.models import IMDSModel, InstanceMetadata, dump
-from ec2imds.models._base import ALWAYS_PRESENT
 
 __all__ = [
     "FLAT_HINT",

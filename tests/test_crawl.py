@@ -310,3 +310,30 @@ def test_crawl_error_cancels_the_rest() -> None:
             imds.raw_tree()
         # Nothing is left running: the client still works and answers the whole tree.
         assert imds.raw_tree() == as_raw(sim.core.snapshot())
+
+
+def test_async_walk_retrieves_every_failure_of_a_batch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Several fetches failing in the same batch: the first is raised, the others are
+    retrieved (asyncio would log 'Task exception was never retrieved' for them)."""
+    import asyncio
+    import gc
+
+    from ec2imds.crawl import Walk, run_async
+    from ec2imds.errors import IMDSUnavailable
+
+    async def get(path: str) -> bytes | None:
+        if path == "meta-data/":
+            return b"a\nb\nc\nd"
+        await asyncio.sleep(0)
+        raise IMDSUnavailable(f"{path}: down")
+
+    async def main() -> None:
+        with pytest.raises(IMDSUnavailable):
+            await run_async(Walk("meta-data"), get, concurrency=8)
+
+    with caplog.at_level("ERROR", logger="asyncio"):
+        asyncio.run(main())
+        gc.collect()
+    assert "never retrieved" not in caplog.text

@@ -511,3 +511,26 @@ def test_a_token_that_expired_while_its_request_waited_is_replaced_not_an_error(
         client = make_client(fast(server.endpoint, timeout=10.0))
         assert client.get("meta-data/instance-id") == b"i-0123456789abcdef0"
         assert [m for m, _ in server.requests] == ["PUT", "GET", "PUT", "GET", "PUT", "GET"]
+
+
+def test_a_value_ec2_always_serves_is_never_a_silent_null(tmp_path: Path) -> None:
+    tree: dict[str, Any] = default_tree()
+    del tree["meta-data"]["instance-id"]
+    with IMDSSimulator(tree) as sim:
+        on = [f"--imds=127.0.0.1:{sim.port}", "-t", str(tmp_path)]
+        everything = run("-a", *on)
+        one = run("meta-data/instance-id", *on)
+        raw = run("--raw", "meta-data/instance-id", *on)
+    assert everything.code == 1
+    assert everything.err.splitlines() == [
+        "ec2imds: meta-data/instance-id: missing, but EC2 serves it on every instance "
+        "(IMDS answered 404)"
+    ]
+    out = everything.json()
+    assert "meta-data/instance-id" not in out
+    assert out["meta-data/instance-type"] == "m5.large"
+    assert out["meta-data/ipv6"] is not None
+    for result in (one, raw):
+        assert result.code == 1
+        assert "meta-data/instance-id: missing, but EC2 serves it" in result.err
+        assert "Traceback" not in result.err

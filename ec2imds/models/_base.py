@@ -101,7 +101,7 @@ from ec2imds._leaves import (
     parse_tag_key,
     parse_text,
 )
-from ec2imds.errors import IMDSValidationError
+from ec2imds.errors import ALWAYS_PRESENT, IMDSValidationError, absent_error
 
 __all__ = [
     "JSON",
@@ -503,12 +503,6 @@ def _to_error(exc: ValidationError, raw: object, path: str) -> IMDSValidationErr
 
 #: The message for a value EC2 serves on every instance that is not there (404, or a
 #: dump without it).
-ALWAYS_PRESENT = "missing, but EC2 serves it on every instance"
-
-
-def absent_error(path: str) -> IMDSValidationError:
-    """The error for a 404 on a path EC2 serves on every instance (``present="always"``)."""
-    return IMDSValidationError(f"{path}: {ALWAYS_PRESENT} (IMDS answered 404)", path=path)
 
 
 def validate_raw(model: type[M], raw: object, *, path: str) -> M:
