@@ -52,6 +52,7 @@ __all__ = [
     "hand_over",
     "is_simple",
     "leaf_to_json",
+    "model_at",
     "node_at",
     "resolve_category",
     "resolve_path",
@@ -278,7 +279,7 @@ def leaf_to_json(path: str, body: bytes | None) -> Any:
     Raises :class:`~ec2imds.errors.IMDSValidationError` with the message the models give.
     """
     if body is None:
-        if path in _always():
+        if path in always():
             raise absent_error(path)  # EC2 serves it on every instance: never a silent null
         return None
     from ec2imds._leaves import LeafError
@@ -344,8 +345,8 @@ def category_values(
             failures.setdefault(path, failed)
             continue
         node = node_at(raw, path)
-        if node is None and path in _always():
-            failures[path] = absent_error(path)  # never a silent null (issue: present)
+        if node is None and path in always():  # never a silent null
+            failures[path] = absent_error(path, "IMDS did not serve it: a 404, or not listed")
             continue
         nodes[path] = node
     if all(is_simple(p) for p in nodes):
@@ -374,7 +375,8 @@ def category_values(
 
 
 @cache
-def _always() -> frozenset[str]:
+def always() -> frozenset[str]:
+    """The catalog paths EC2 serves on every instance (see ``catalog.always_present``)."""
     from ec2imds.catalog import always_present
 
     return frozenset(always_present())
@@ -387,6 +389,10 @@ def hand_over(collected: Failures, failures: Failures | None) -> None:
         failures.update(collected)
     elif collected:
         raise next(iter(collected.values()))
+
+
+def _below(path: str, directory: str) -> bool:
+    return path.startswith(directory + "/")
 
 
 def _category_of(path: str) -> str:
@@ -440,13 +446,49 @@ def validate_tree(
             return validate_raw(model, tree, path=path)
         except IMDSValidationError as exc:
             victim = _category_of(exc.path)
-            if not victim.startswith(prefix) or victim == path:
-                raise
-            smaller = _without(tree, victim[len(prefix) :].split("/"))
-            if smaller is None:  # a required value that is not there: nothing to leave out
-                raise
+            smaller = None
+            if victim.startswith(prefix) and victim != path:
+                smaller = _without(tree, victim[len(prefix) :].split("/"))
+            if smaller is None:
+                # A value the model requires is bad, or missing: missing because its
+                # fetch (or its listing's) failed, that failure is the error to raise.
+                cause = next(
+                    (
+                        e
+                        for p, e in failures.items()
+                        if exc.path == p or _below(exc.path, p) or _below(p, exc.path)
+                    ),
+                    None,
+                )
+                if cause is None:
+                    raise
+                raise cause from cause.__cause__  # the failure itself, its own cause kept
             failures[victim] = exc
             tree = smaller
+
+
+def model_at(model: type[M], raw: RawNode | None, *, path: str, failures: Failures | None) -> M:
+    """``get(Model)``'s result from a walk from the root: a directory's model validated as
+    :func:`validate_tree` does; a JSON document's model (``IamInfo``, the identity
+    document...) from its bytes. A document that is not there is an error naming it:
+    there is no model to return (``value(path)`` gives ``None`` for it)."""
+    from ec2imds.catalog import match
+
+    node = node_at(raw, path)
+    found = match(path)
+    if found is None or not found[0].is_leaf:
+        return validate_tree(model, node, path=path, failures=failures)
+    if node is None:
+        if path in always():
+            raise absent_error(path)
+        raise IMDSValidationError(
+            f"{path}: absent on this instance (404); value({path!r}) gives None for it",
+            path=path,
+        )
+    if isinstance(node, dict):
+        raise IMDSValidationError(f"{path}: listed as a directory, not a document", path=path)
+    document: M = validate_at(path, node)
+    return document
 
 
 def tree_json(

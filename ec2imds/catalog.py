@@ -27,8 +27,9 @@ Kinds of entry:
 ``map``    a directory keyed by its listing (a ``dict`` in the model)
 
 ``volatile`` entries can change while the instance runs (spot, events, autoscaling, IAM and
-identity credentials, tags, security groups, instance-action): a client re-reads them every
-time and never caches them.
+identity credentials, tags, security groups, instance-action, and the addresses an
+Elastic IP, a secondary IP, an IPv6 address or a prefix attached later changes): a client
+re-reads them every time and never caches them.
 
 ``present="always"`` marks what EC2 serves on every instance (IMDS.md §1.7: the categories
 of the docs' oldest listings, and the identity document's keys), each with its ``evidence``:
@@ -301,7 +302,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry(f"{_MD}/instance-type", "text", "str", "The instance type.", "2007-08-29",
           example=INSTANCE_TYPE, present=_A, evidence=_OLDEST),
     Entry(f"{_MD}/ipv6", "text", "IPv6Address", "First IPv6 address of device 0.",
-          "2021-01-03", absent="no IPv6 address on device 0", example=IPV6),
+          "2021-01-03", volatile=_V, absent="no IPv6 address on device 0", example=IPV6),
     Entry(f"{_MD}/kernel-id", "text", "str", "Kernel ID (paravirtual instances).",
           "2008-02-01", absent="usually absent (HVM)", example="aki-0a1b2c3d",
           absent_by_default=True),
@@ -319,10 +320,10 @@ ENTRIES: tuple[Entry, ...] = (
           example="default-hvm", present=_A, evidence=_OLDEST),
     Entry(f"{_MD}/public-hostname", "text", "str",
           "Public DNS name of device 0 (needs enableDnsHostnames).", "2007-01-19",
-          absent="no public IPv4 address", example=PUBLIC_HOSTNAME),
+          volatile=_V, absent="no public IPv4 address", example=PUBLIC_HOSTNAME),
     Entry(f"{_MD}/public-ipv4", "text", "IPv4Address",
           "Public IPv4 address of device 0 (the Elastic IP if one is attached).",
-          "2007-01-19", absent="no public IPv4 address", example=PUBLIC_IP),
+          "2007-01-19", volatile=_V, absent="no public IPv4 address", example=PUBLIC_IP),
     Entry(f"{_MD}/ramdisk-id", "text", "str", "RAM disk ID (paravirtual instances).",
           "2007-10-10", absent="usually absent (HVM)", example="ari-0a1b2c3d",
           absent_by_default=True),
@@ -489,24 +490,24 @@ ENTRIES: tuple[Entry, ...] = (
           absent=_HOTPLUG, example={MAC0: "eni-0a1b2c3d4e5f60001", MAC1: "eni-0a1b2c3d4e5f60002"}),
     Entry(f"{_ENI}/ipv4-associations", "map", "dict[IPv4Address, list[IPv4Address]]",
           "Public IPv4 address to the private IPv4 addresses it maps to.", "2011-01-01",
-          absent="no public IPv4 address"),
+          volatile=_V, absent="no public IPv4 address"),
     Entry(f"{_ENI}/ipv4-associations/{{ip}}", "lines", "list[IPv4Address]",
           "Private IPv4 addresses mapped to this public address.", "2011-01-01",
-          absent="no such association", example={(MAC0, PUBLIC_IP): [PRIVATE_IP]}),
+          volatile=_V, absent="no such association", example={(MAC0, PUBLIC_IP): [PRIVATE_IP]}),
     Entry(f"{_ENI}/ipv4-prefix", "lines", "list[IPv4Network]",
-          "Delegated IPv4 prefixes (e.g. /28).", "latest", absent="no prefixes",
+          "Delegated IPv4 prefixes (e.g. /28).", "latest", volatile=_V, absent="no prefixes",
           example={MAC0: ["10.0.1.48/28"], MAC1: ["10.0.2.64/28"]}),
     Entry(f"{_ENI}/ipv6-prefix", "lines", "list[IPv6Network]",
-          "Delegated IPv6 prefixes (e.g. /80).", "latest", absent="no prefixes",
+          "Delegated IPv6 prefixes (e.g. /80).", "latest", volatile=_V, absent="no prefixes",
           example={MAC0: ["2600:1f18:1234:5601:1::/80"],
                    MAC1: ["2600:1f18:1234:5602:2::/80"]}),
     Entry(f"{_ENI}/ipv6s", "lines", "list[IPv6Address]", "IPv6 addresses.", "2016-06-30",
-          absent="no IPv6 address",
+          volatile=_V, absent="no IPv6 address",
           example={MAC0: [IPV6], MAC1: ["2600:1f18:1234:5602::b2"]}),
     Entry(f"{_ENI}/local-hostname", "text", "str", "Private DNS name.", "2011-01-01",
           absent=_HOTPLUG, example={MAC0: HOSTNAME, MAC1: "ip-10-0-2-45.ec2.internal"}),
     Entry(f"{_ENI}/local-ipv4s", "lines", "list[IPv4Address]",
-          "Private IPv4 addresses (primary first).", "2011-01-01",
+          "Private IPv4 addresses (primary first).", "2011-01-01", volatile=_V,
           absent="IPv6-only interface",
           example={MAC0: [PRIVATE_IP, "10.0.1.24"], MAC1: ["10.0.2.45"]}),
     Entry(f"{_ENI}/mac", "text", "MAC", "MAC address.", "2011-01-01", absent=_HOTPLUG,
@@ -523,10 +524,10 @@ ENTRIES: tuple[Entry, ...] = (
     Entry(f"{_ENI}/owner-id", "text", "str", "Account that owns the interface.",
           "2011-01-01", absent=_HOTPLUG, example={MAC0: ACCOUNT, MAC1: ACCOUNT}),
     Entry(f"{_ENI}/public-hostname", "text", "str",
-          "Public DNS name (needs enableDnsHostnames).", "2011-01-01",
+          "Public DNS name (needs enableDnsHostnames).", "2011-01-01", volatile=_V,
           absent="no public IPv4 address", example={MAC0: PUBLIC_HOSTNAME}),
     Entry(f"{_ENI}/public-ipv4s", "lines", "list[IPv4Address]",
-          "Public IPv4 addresses.", "2011-01-01", absent="no public IPv4 address",
+          "Public IPv4 addresses.", "2011-01-01", volatile=_V, absent="no public IPv4 address",
           example={MAC0: [PUBLIC_IP]}),
     Entry(f"{_ENI}/security-group-ids", "lines", "list[str]",
           "Security group IDs (updated live).", "2011-01-01", volatile=_V,

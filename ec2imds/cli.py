@@ -360,8 +360,13 @@ def _cmd_values(run: _Run, keys: dict[str, str], *, listed: bool = False) -> Non
 
 
 def _report(run: _Run, failures: dict[str, IMDSError]) -> None:
-    """One stderr line per failed path (the run then exits 1)."""
+    """One stderr line per failed path (the run then exits 1); an error recorded under a
+    category and under the path inside it that failed is said once."""
+    said: set[int] = set()
     for path, exc in failures.items():
+        if id(exc) in said:
+            continue
+        said.add(id(exc))
         run.error(f"{path}: {exc}" if not str(exc).startswith(path) else exc)
 
 
@@ -408,7 +413,7 @@ def _cmd_tree(run: _Run) -> None:
     """The nested tree; a category that fails (fetch or validation) is named on stderr and
     left out, and everything else is printed (exit 1)."""
     from ec2imds.crawl import Walk
-    from ec2imds.errors import IMDSValidationError
+    from ec2imds.errors import PATH_ERRORS
     from ec2imds.models import InstanceMetadata
     from ec2imds.models._base import dump
 
@@ -417,8 +422,9 @@ def _cmd_tree(run: _Run) -> None:
     try:
         tree = _values.validate_tree(InstanceMetadata, raw, path="", failures=failures)
         out = dump(tree, reveal_secrets=run.args.show_secrets)
-    except IMDSValidationError as exc:  # a value the models require: each category alone
-        failures.setdefault(exc.path, exc)
+    except PATH_ERRORS as exc:  # a value the models require failed: each category alone
+        if not any(exc is known for known in failures.values()):
+            failures[exc.path] = exc
         out = _values.tree_json(raw, failures, reveal_secrets=run.args.show_secrets)
     _write_json(out)
     _report(run, failures)

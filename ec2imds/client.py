@@ -20,7 +20,7 @@ import concurrent.futures
 import io
 import threading
 from collections.abc import Awaitable, Callable
-from functools import cache, lru_cache
+from functools import lru_cache
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar, Unpack
 
@@ -32,7 +32,7 @@ from ec2imds._values import (
     category_values,
     category_walk,
     hand_over,
-    node_at,
+    model_at,
     validate_tree,
 )
 from ec2imds.crawl import INDEXED_DIRS, RawNode, Walk, parse_listing, run_async, run_threaded
@@ -91,11 +91,6 @@ def _settings(settings: Settings | None, owner: str, options: Options) -> Settin
     return Settings.resolve(**given)
 
 
-@cache
-def _always() -> frozenset[str]:
-    return frozenset(catalog.always_present())
-
-
 def _value_of(path: str, raw: RawNode | None) -> object:
     """``value(path)`` from what IMDS served: ``None`` when absent, unless EC2 serves the
     path on every instance (then an error naming it)."""
@@ -105,7 +100,7 @@ def _value_of(path: str, raw: RawNode | None) -> object:
     tp = _values.type_at(path)  # KeyError for a path the models do not know
     if raw is None:
         found = catalog.match(path)
-        if found is not None and found[0].path in _always():
+        if found is not None and found[0].path in _values.always():
             raise absent_error(path)
         return None
     return validate_value(tp, raw, path=path)
@@ -278,11 +273,12 @@ class IMDS(Values):
         """
         path = _model_path(model)
         collected: Failures | None = None if failures is None else {}
-        raw = self._walk(_roots([path]), fresh=model.__imds_volatile__, failures=collected)
-        found = validate_tree(model, node_at(raw, path), path=path, failures=collected)
-        if collected is not None:
-            hand_over(collected, failures)
-        return found
+        try:
+            raw = self._walk(_roots([path]), fresh=model.__imds_volatile__, failures=collected)
+            return model_at(model, raw, path=path, failures=collected)
+        finally:
+            if collected is not None:
+                hand_over(collected, failures)
 
     def all(self, failures: Failures | None = None) -> InstanceMetadata:
         """Everything: meta-data, dynamic and user data, validated.
@@ -295,11 +291,12 @@ class IMDS(Values):
         from ec2imds.models import InstanceMetadata
 
         collected: Failures | None = None if failures is None else {}
-        raw = self._walk(_roots(), fresh=False, failures=collected)
-        found = validate_tree(InstanceMetadata, raw, path="", failures=collected)
-        if collected is not None:
-            hand_over(collected, failures)
-        return found
+        try:
+            raw = self._walk(_roots(), fresh=False, failures=collected)
+            return validate_tree(InstanceMetadata, raw, path="", failures=collected)
+        finally:
+            if collected is not None:
+                hand_over(collected, failures)
 
     def raw_tree(self) -> RawNode:
         """Everything as IMDS served it: a dict of bytes leaves (nothing parsed)."""
@@ -517,22 +514,26 @@ class AsyncIMDS(AsyncValues):
         """Fetch and validate one category by its model class (see :meth:`IMDS.get`)."""
         path = _model_path(model)
         collected: Failures | None = None if failures is None else {}
-        raw = await self._walk(_roots([path]), fresh=model.__imds_volatile__, failures=collected)
-        found = validate_tree(model, node_at(raw, path), path=path, failures=collected)
-        if collected is not None:
-            hand_over(collected, failures)
-        return found
+        try:
+            raw = await self._walk(
+                _roots([path]), fresh=model.__imds_volatile__, failures=collected
+            )
+            return model_at(model, raw, path=path, failures=collected)
+        finally:
+            if collected is not None:
+                hand_over(collected, failures)
 
     async def all(self, failures: Failures | None = None) -> InstanceMetadata:
         """Everything, validated; ``failures`` as in :meth:`IMDS.all`."""
         from ec2imds.models import InstanceMetadata
 
         collected: Failures | None = None if failures is None else {}
-        raw = await self._walk(_roots(), fresh=False, failures=collected)
-        found = validate_tree(InstanceMetadata, raw, path="", failures=collected)
-        if collected is not None:
-            hand_over(collected, failures)
-        return found
+        try:
+            raw = await self._walk(_roots(), fresh=False, failures=collected)
+            return validate_tree(InstanceMetadata, raw, path="", failures=collected)
+        finally:
+            if collected is not None:
+                hand_over(collected, failures)
 
     async def raw_tree(self) -> RawNode:
         """Everything as IMDS served it: a dict of bytes leaves (nothing parsed)."""

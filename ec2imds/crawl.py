@@ -124,8 +124,11 @@ def parse_listing(body: bytes, *, path: str, indexed: bool = False) -> list[Entr
             continue
         if segment in seen:
             index = seen[segment]
-            if is_dir and not entries[index].is_dir:
+            kept = entries[index]
+            if is_dir and not kept.is_dir:
                 entries[index] = Entry(name, segment, True)
+            elif indexed and "=" in name and "=" not in kept.key:
+                entries[index] = Entry(name, segment, True)  # 0=name says more than 0/
             continue
         seen[segment] = len(entries)
         entries.append(Entry(name, segment, is_dir))

@@ -116,9 +116,10 @@ class IMDSConfigError(IMDSError, ValueError):
 ALWAYS_PRESENT = "missing, but EC2 serves it on every instance"
 
 
-def absent_error(path: str) -> IMDSValidationError:
-    """The error for a 404 on a path EC2 serves on every instance (``present="always"``)."""
-    return IMDSValidationError(f"{path}: {ALWAYS_PRESENT} (IMDS answered 404)", path=path)
+def absent_error(path: str, why: str = "IMDS answered 404") -> IMDSValidationError:
+    """The error for a path EC2 serves on every instance (``present="always"``) that is
+    not there: a 404, or (``why``) left out of its directory's listing."""
+    return IMDSValidationError(f"{path}: {ALWAYS_PRESENT} ({why})", path=path)
 
 
 #: Errors that concern one path only: a crawl or a listing of categories goes on past

@@ -114,6 +114,17 @@ VOLATILE_LEAVES = {
     "meta-data/spot/instance-action",
     "meta-data/spot/termination-time",
     "meta-data/tags/instance/{key}",
+    # Addresses an Elastic IP, a secondary IP, an IPv6 address or a prefix changes.
+    "meta-data/ipv6",
+    "meta-data/public-hostname",
+    "meta-data/public-ipv4",
+    "meta-data/network/interfaces/macs/{mac}/ipv4-associations/{ip}",
+    "meta-data/network/interfaces/macs/{mac}/ipv4-prefix",
+    "meta-data/network/interfaces/macs/{mac}/ipv6-prefix",
+    "meta-data/network/interfaces/macs/{mac}/ipv6s",
+    "meta-data/network/interfaces/macs/{mac}/local-ipv4s",
+    "meta-data/network/interfaces/macs/{mac}/public-hostname",
+    "meta-data/network/interfaces/macs/{mac}/public-ipv4s",
 }
 
 SAMPLE_BINDINGS = {

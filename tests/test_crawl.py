@@ -337,3 +337,12 @@ def test_async_walk_retrieves_every_failure_of_a_batch(
         asyncio.run(main())
         gc.collect()
     assert "never retrieved" not in caplog.text
+
+
+def test_a_public_key_listed_as_0_slash_and_0_equals_name_keeps_its_name() -> None:
+    from ec2imds.crawl import Entry, parse_listing
+
+    for body in (b"0/\n0=my-key", b"0=my-key\n0/"):
+        assert parse_listing(body, path="meta-data/public-keys", indexed=True) == [
+            Entry("0=my-key", "0", True)
+        ]

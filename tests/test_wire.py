@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -16,9 +17,15 @@ import pytest
 
 from ec2imds import IMDS, AsyncIMDS
 from ec2imds.catalog import default_tree
-from ec2imds.errors import IMDSError, IMDSValidationError, RedirectRefused
-from ec2imds.models import Placement
+from ec2imds.errors import IMDSError, IMDSHTTPError, IMDSValidationError, RedirectRefused
+from ec2imds.models import (
+    IamInfo,
+    InstanceIdentityDocument,
+    Placement,
+    RebalanceRecommendation,
+)
 from ec2imds.simulator import IMDSSimulator
+from ec2imds.simulator.server import reachable_url
 from tests._wire import (
     EIA_ID,
     IAM_INFO,
@@ -165,6 +172,18 @@ def test_get_on_the_token_path_is_405_allowing_options_and_put(
     assert status == "HTTP/1.1 405 Method Not Allowed"
     assert headers["Allow"] == "OPTIONS, PUT"
     assert (body, headers["Content-Length"]) == (b"", "0")
+    for method in ("POST", "OPTIONS", "DELETE"):
+        status, headers, body = raw_request(
+            sim, f"{method} /latest/api/token HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+        )
+        assert status == "HTTP/1.1 405 Method Not Allowed"
+        assert (headers["Allow"], body) == ("OPTIONS, PUT", b"")
+
+
+def test_a_wildcard_bind_redirects_to_loopback() -> None:
+    assert reachable_url("0.0.0.0", 1338) == "http://127.0.0.1:1338"
+    assert reachable_url("::", 1338) == "http://[::1]:1338"
+    assert reachable_url("127.0.0.2", 80) == "http://127.0.0.2:80"
 
 
 def test_disabled_answers_403_to_everything() -> None:
@@ -177,7 +196,12 @@ def test_disabled_answers_403_to_everything() -> None:
 
 
 def test_64_concurrent_connects_are_all_accepted_and_answered(sim: IMDSSimulator) -> None:
-    # socketserver's default backlog (5) drops SYNs under such a burst: one-second stalls.
+    # socketserver's default backlog (5) drops SYNs under such a burst: one-second stalls
+    # that look like client slowness. The kernel says what the listening socket allows.
+    listing = subprocess.run(
+        ["ss", "-Hltn", f"sport = :{sim.port}"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert int(listing[2]) >= 64, listing  # LISTEN's Send-Q: the accept backlog
     sockets = [socket.create_connection(sim.endpoint, timeout=10) for _ in range(64)]
     try:
         for s in sockets:
@@ -357,9 +381,37 @@ def test_all_collects_failures_beside_the_model(kind: str) -> None:
 def test_a_value_ec2_always_serves_cannot_be_left_out() -> None:
     with IMDSSimulator() as sim, IMDS(endpoints=[sim.endpoint]) as imds:
         sim.faults.burst(500, 10, path="meta-data/ami-id")
+        sim.faults.burst(500, 10, path="meta-data/public-ipv4")
         failures: dict[str, IMDSError] = {}
-        with pytest.raises(IMDSError, match="meta-data/ami-id"):
-            imds.all(failures)
+        with pytest.raises(IMDSHTTPError, match="meta-data/ami-id") as failed:
+            imds.all(failures)  # the fetch's own error, not "missing"
+        assert failed.value.status == 500
+        assert "meta-data/public-ipv4" in failures  # what was collected is handed over
+        sim.faults.clear()
+        sim.set("meta-data/ami-launch-index", "zero")
+        imds.clear_cache()
+        with pytest.raises(IMDSValidationError, match="'zero' is not an integer"):
+            imds.all({})
+
+
+def test_a_failed_listing_is_the_error_of_the_models_below_it() -> None:
+    with IMDSSimulator() as sim, IMDS(endpoints=[sim.endpoint]) as imds:
+        sim.faults.burst(500, 10, path="meta-data/placement/")
+        failures: dict[str, IMDSError] = {}
+        with pytest.raises(IMDSHTTPError, match="meta-data/placement/") as failed:
+            imds.get(Placement, failures)
+        assert failed.value.status == 500
+        assert list(failures) == ["meta-data/placement"]
+
+
+def test_get_reads_a_document_model_from_its_bytes() -> None:
+    with IMDSSimulator() as sim, IMDS(endpoints=[sim.endpoint]) as imds:
+        assert imds.get(IamInfo).code == "Success"
+        assert imds.get(InstanceIdentityDocument).region == "us-east-1"
+        with pytest.raises(IMDSValidationError, match="absent on this instance"):
+            imds.get(RebalanceRecommendation)
+        sim.inject_rebalance()
+        assert imds.get(RebalanceRecommendation).notice_time.year >= 2024
 
 
 def test_get_collects_failures_too() -> None:
@@ -384,6 +436,7 @@ def test_all_on_the_same_client_sees_a_rebalance_and_a_tag_that_appear_later(kin
                 before = imds.all()
                 sim.inject_rebalance()
                 sim.set("meta-data/tags/instance/Owner", "team-b")
+                move_elastic_ip(sim)
                 after = imds.all()
         else:
 
@@ -392,6 +445,7 @@ def test_all_on_the_same_client_sees_a_rebalance_and_a_tag_that_appear_later(kin
                     first = await aimds.all()
                     sim.inject_rebalance()
                     sim.set("meta-data/tags/instance/Owner", "team-b")
+                    move_elastic_ip(sim)
                     return first, await aimds.all()
 
             import asyncio
@@ -409,6 +463,26 @@ def test_all_on_the_same_client_sees_a_rebalance_and_a_tag_that_appear_later(kin
     assert tags is not None
     assert tags.instance is not None
     assert tags.instance["Owner"] == "team-b"
+    assert str(before.meta_data.public_ipv4) == "54.210.1.23"
+    assert str(after.meta_data.public_ipv4) == NEW_EIP
+    eni = after.meta_data.network.interfaces.macs[before.meta_data.mac]
+    assert eni.ipv4_associations is not None
+    assert [str(ip) for ip in eni.ipv4_associations] == [NEW_EIP]
+    assert [str(ip) for ip in eni.public_ipv4s or []] == [NEW_EIP]
+
+
+NEW_EIP = "203.0.113.99"
+
+
+def move_elastic_ip(sim: IMDSSimulator) -> None:
+    """An Elastic IP re-associated while the instance runs: new public addresses."""
+    mac = str(sim.get("meta-data/mac"))
+    eni = f"meta-data/network/interfaces/macs/{mac}"
+    private = sim.get(f"{eni}/ipv4-associations/54.210.1.23")
+    assert sim.delete(f"{eni}/ipv4-associations/54.210.1.23")
+    sim.set(f"{eni}/ipv4-associations/{NEW_EIP}", str(private))
+    sim.set(f"{eni}/public-ipv4s", NEW_EIP)
+    sim.set("meta-data/public-ipv4", NEW_EIP)
 
 
 def test_what_never_changes_is_read_once(sim: IMDSSimulator) -> None:
@@ -524,7 +598,7 @@ def test_a_value_ec2_always_serves_is_never_a_silent_null(tmp_path: Path) -> Non
     assert everything.code == 1
     assert everything.err.splitlines() == [
         "ec2imds: meta-data/instance-id: missing, but EC2 serves it on every instance "
-        "(IMDS answered 404)"
+        "(IMDS did not serve it: a 404, or not listed)"
     ]
     out = everything.json()
     assert "meta-data/instance-id" not in out
@@ -534,3 +608,14 @@ def test_a_value_ec2_always_serves_is_never_a_silent_null(tmp_path: Path) -> Non
         assert result.code == 1
         assert "meta-data/instance-id: missing, but EC2 serves it" in result.err
         assert "Traceback" not in result.err
+
+
+def test_a_failure_inside_a_map_category_is_said_once(tmp_path: Path) -> None:
+    with IMDSSimulator() as sim:
+        sim.faults.burst(500, 10, path="meta-data/public-keys/0/")
+        result = run("-a", f"--imds=127.0.0.1:{sim.port}", "-t", str(tmp_path))
+    assert result.code == 1
+    lines = result.err.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("ec2imds: meta-data/public-keys/0")
+    assert "meta-data/public-keys" not in result.json()

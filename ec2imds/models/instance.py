@@ -284,7 +284,7 @@ class MetaDataView(View):
     @property
     def ipv6(self) -> IPv6 | None:
         """First IPv6 address of device 0."""
-        value: IPv6 | None = self._leaf("ipv6", volatile=False)
+        value: IPv6 | None = self._leaf("ipv6", volatile=True)
         return value
 
     @property
@@ -341,13 +341,13 @@ class MetaDataView(View):
     @property
     def public_hostname(self) -> Text | None:
         """Public DNS name of device 0 (needs enableDnsHostnames)."""
-        value: Text | None = self._leaf("public_hostname", volatile=False)
+        value: Text | None = self._leaf("public_hostname", volatile=True)
         return value
 
     @property
     def public_ipv4(self) -> IPv4 | None:
         """Public IPv4 address of device 0 (the Elastic IP if one is attached)."""
-        value: IPv4 | None = self._leaf("public_ipv4", volatile=False)
+        value: IPv4 | None = self._leaf("public_ipv4", volatile=True)
         return value
 
     @property
@@ -523,7 +523,7 @@ class AsyncMetaDataView(AsyncView):
     @property
     def ipv6(self) -> Awaitable[IPv6 | None]:
         """First IPv6 address of device 0."""
-        return self._leaf("ipv6", volatile=False)
+        return self._leaf("ipv6", volatile=True)
 
     @property
     def kernel_id(self) -> Awaitable[Text | None]:
@@ -573,12 +573,12 @@ class AsyncMetaDataView(AsyncView):
     @property
     def public_hostname(self) -> Awaitable[Text | None]:
         """Public DNS name of device 0 (needs enableDnsHostnames)."""
-        return self._leaf("public_hostname", volatile=False)
+        return self._leaf("public_hostname", volatile=True)
 
     @property
     def public_ipv4(self) -> Awaitable[IPv4 | None]:
         """Public IPv4 address of device 0 (the Elastic IP if one is attached)."""
-        return self._leaf("public_ipv4", volatile=False)
+        return self._leaf("public_ipv4", volatile=True)
 
     @property
     def public_keys(self) -> AsyncMapView[int, AsyncPublicKeyView]:

@@ -158,24 +158,24 @@ class NetworkInterfaceView(View):
     @property
     def ipv4_associations(self) -> MapView[IPv4, IPv4Lines]:
         """Public IPv4 address to the private IPv4 addresses it maps to."""
-        return self._leaf_map("ipv4_associations", volatile=False)
+        return self._leaf_map("ipv4_associations", volatile=True)
 
     @property
     def ipv4_prefix(self) -> IPv4NetLines | None:
         """Delegated IPv4 prefixes (e.g. /28)."""
-        value: IPv4NetLines | None = self._leaf("ipv4_prefix", volatile=False)
+        value: IPv4NetLines | None = self._leaf("ipv4_prefix", volatile=True)
         return value
 
     @property
     def ipv6_prefix(self) -> IPv6NetLines | None:
         """Delegated IPv6 prefixes (e.g. /80)."""
-        value: IPv6NetLines | None = self._leaf("ipv6_prefix", volatile=False)
+        value: IPv6NetLines | None = self._leaf("ipv6_prefix", volatile=True)
         return value
 
     @property
     def ipv6s(self) -> IPv6Lines | None:
         """IPv6 addresses."""
-        value: IPv6Lines | None = self._leaf("ipv6s", volatile=False)
+        value: IPv6Lines | None = self._leaf("ipv6s", volatile=True)
         return value
 
     @property
@@ -187,7 +187,7 @@ class NetworkInterfaceView(View):
     @property
     def local_ipv4s(self) -> IPv4Lines | None:
         """Private IPv4 addresses (primary first)."""
-        value: IPv4Lines | None = self._leaf("local_ipv4s", volatile=False)
+        value: IPv4Lines | None = self._leaf("local_ipv4s", volatile=True)
         return value
 
     @property
@@ -223,13 +223,13 @@ class NetworkInterfaceView(View):
     @property
     def public_hostname(self) -> Text | None:
         """Public DNS name (needs enableDnsHostnames)."""
-        value: Text | None = self._leaf("public_hostname", volatile=False)
+        value: Text | None = self._leaf("public_hostname", volatile=True)
         return value
 
     @property
     def public_ipv4s(self) -> IPv4Lines | None:
         """Public IPv4 addresses."""
-        value: IPv4Lines | None = self._leaf("public_ipv4s", volatile=False)
+        value: IPv4Lines | None = self._leaf("public_ipv4s", volatile=True)
         return value
 
     @property
@@ -348,22 +348,22 @@ class AsyncNetworkInterfaceView(AsyncView):
     @property
     def ipv4_associations(self) -> AsyncMapView[IPv4, IPv4Lines]:
         """Public IPv4 address to the private IPv4 addresses it maps to."""
-        return self._leaf_map("ipv4_associations", volatile=False)
+        return self._leaf_map("ipv4_associations", volatile=True)
 
     @property
     def ipv4_prefix(self) -> Awaitable[IPv4NetLines | None]:
         """Delegated IPv4 prefixes (e.g. /28)."""
-        return self._leaf("ipv4_prefix", volatile=False)
+        return self._leaf("ipv4_prefix", volatile=True)
 
     @property
     def ipv6_prefix(self) -> Awaitable[IPv6NetLines | None]:
         """Delegated IPv6 prefixes (e.g. /80)."""
-        return self._leaf("ipv6_prefix", volatile=False)
+        return self._leaf("ipv6_prefix", volatile=True)
 
     @property
     def ipv6s(self) -> Awaitable[IPv6Lines | None]:
         """IPv6 addresses."""
-        return self._leaf("ipv6s", volatile=False)
+        return self._leaf("ipv6s", volatile=True)
 
     @property
     def local_hostname(self) -> Awaitable[Text | None]:
@@ -373,7 +373,7 @@ class AsyncNetworkInterfaceView(AsyncView):
     @property
     def local_ipv4s(self) -> Awaitable[IPv4Lines | None]:
         """Private IPv4 addresses (primary first)."""
-        return self._leaf("local_ipv4s", volatile=False)
+        return self._leaf("local_ipv4s", volatile=True)
 
     @property
     def mac(self) -> Awaitable[MAC | None]:
@@ -404,12 +404,12 @@ class AsyncNetworkInterfaceView(AsyncView):
     @property
     def public_hostname(self) -> Awaitable[Text | None]:
         """Public DNS name (needs enableDnsHostnames)."""
-        return self._leaf("public_hostname", volatile=False)
+        return self._leaf("public_hostname", volatile=True)
 
     @property
     def public_ipv4s(self) -> Awaitable[IPv4Lines | None]:
         """Public IPv4 addresses."""
-        return self._leaf("public_ipv4s", volatile=False)
+        return self._leaf("public_ipv4s", volatile=True)
 
     @property
     def security_group_ids(self) -> Awaitable[Lines | None]:

@@ -365,14 +365,12 @@ class SimulatorCore:
         headers: dict[str, str],
         now: float,
     ) -> SimResponse:
-        if method == "PUT":
-            if not is_token_path:
-                return _plain(405, Allow="GET, HEAD")
-            return self._issue_token(version, headers, now)
-        if method not in ("GET", "HEAD"):
-            return _plain(405, Allow="PUT" if is_token_path else "GET, HEAD")
         if is_token_path:
-            return _plain(405, b"", Allow="OPTIONS, PUT")
+            if method == "PUT":
+                return self._issue_token(version, headers, now)
+            return _plain(405, b"", Allow="OPTIONS, PUT")  # GET, POST...: as EC2 answers
+        if method not in ("GET", "HEAD"):
+            return _plain(405, Allow="GET, HEAD")
         denied = self._check_token(headers, now)
         if denied is not None:
             return denied

@@ -204,6 +204,13 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+def reachable_url(host: str, port: int) -> str:
+    """Where a client on this machine reaches a server bound to ``host`` (what a 301's
+    ``Location`` names): loopback for a wildcard bind."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 class _Server6(_Server):
     address_family = socket.AF_INET6
 
@@ -264,7 +271,7 @@ class IMDSSimulator(SimulatorControls):
                 daemon=True,
             )
             self._server, self._thread = server, thread
-            self.core.base_url = self.url
+            self.core.base_url = reachable_url(self._host, self.port)
             thread.start()
         return self
 
