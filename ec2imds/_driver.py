@@ -132,6 +132,10 @@ class SyncDriver(DriverBase):
         self._locks = {ep: threading.Lock() for ep in self.settings.endpoints}
         self._race_lock = threading.Lock()
 
+    def close(self) -> None:
+        """Close the connections."""
+        raise NotImplementedError
+
     def get(self, path: str) -> bytes | None:
         """The body at ``path`` (relative to ``/latest/`` or absolute), None on 404."""
         response = self.request("GET", path)

@@ -24,6 +24,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from ec2imds import _values, catalog
+from ec2imds._driver import SyncDriver
+from ec2imds._oneshot import OneShot
 from ec2imds._values import (
     ROOTS,
     Failures,
@@ -36,13 +38,13 @@ from ec2imds._values import (
 from ec2imds.crawl import INDEXED_DIRS, RawNode, Walk, parse_listing, run_async, run_threaded
 from ec2imds.settings import Settings
 from ec2imds.tokens import TokenStore
-from ec2imds.transport import AsyncTransport, Transport
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Generator, Mapping
 
     import httpx
 
+    from ec2imds._aio import AsyncDriver
     from ec2imds.identity import CertificateArg, Kind, VerifiedIdentity
     from ec2imds.models import DynamicView, InstanceMetadata, InstanceMetadataView, MetaDataView
     from ec2imds.models._base import IMDSModel
@@ -132,7 +134,10 @@ class IMDS:
 
     Options (``endpoints``, ``token_ttl``, ``timeout``, ``attempts``, ``concurrency``)
     override the ``AWS_*`` environment; or pass a whole :class:`Settings`. ``store`` keeps
-    tokens (memory by default); ``http_transport`` replaces the network (tests, fakes).
+    tokens (memory by default); ``http_transport`` (any ``httpx.BaseTransport``: a mock,
+    respx, a real ``httpx.HTTPTransport``) sends the requests through httpx instead of
+    ec2imds's own lean HTTP/1.1 client (:mod:`ec2imds._http11`), which is the default:
+    httpx is imported only then.
     """
 
     def __init__(
@@ -143,9 +148,14 @@ class IMDS:
         http_transport: httpx.BaseTransport | None = None,
         **options: Any,
     ) -> None:
-        self.transport = Transport(
-            _settings(settings, options), store=store, http_transport=http_transport
-        )
+        resolved = _settings(settings, options)
+        self.transport: SyncDriver
+        if http_transport is None:
+            self.transport = OneShot(resolved, store)
+        else:
+            from ec2imds.transport import Transport
+
+            self.transport = Transport(resolved, store=store, http_transport=http_transport)
         self.settings = self.transport.settings
         self._cache = _Cache()
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
@@ -369,7 +379,12 @@ class IMDS:
 
 
 class AsyncIMDS:
-    """Async, typed access to IMDS: ``await aimds.get(Placement)``, ``await aimds.all()``."""
+    """Async, typed access to IMDS: ``await aimds.get(Placement)``, ``await aimds.all()``.
+
+    Runs on asyncio. ``http_transport`` (any ``httpx.AsyncBaseTransport``) sends the
+    requests through httpx; by default they go over non-blocking sockets with ec2imds's
+    own HTTP/1.1 parser (:class:`ec2imds._aio.AsyncOneShot`).
+    """
 
     def __init__(
         self,
@@ -379,9 +394,16 @@ class AsyncIMDS:
         http_transport: httpx.AsyncBaseTransport | None = None,
         **options: Any,
     ) -> None:
-        self.transport = AsyncTransport(
-            _settings(settings, options), store=store, http_transport=http_transport
-        )
+        resolved = _settings(settings, options)
+        self.transport: AsyncDriver
+        if http_transport is None:
+            from ec2imds._aio import AsyncOneShot
+
+            self.transport = AsyncOneShot(resolved, store=store)
+        else:
+            from ec2imds.transport import AsyncTransport
+
+            self.transport = AsyncTransport(resolved, store=store, http_transport=http_transport)
         self.settings = self.transport.settings
         self._cache = _Cache()
 
