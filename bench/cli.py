@@ -246,7 +246,16 @@ class Harness:
             for key, value in info.items():
                 row.notes.append(f"{key}: {value}")
             k = float(calls)
-            return Sample(float(reply["seconds"]) / k, total / k, puts / k, conns / k)
+            cpu = reply.get("cpu")
+            rss = reply.get("rss_kib")
+            return Sample(
+                float(reply["seconds"]) / k,
+                total / k,
+                puts / k,
+                conns / k,
+                int(rss) if rss is not None else None,
+                float(cpu) / k if cpu is not None else None,
+            )
 
         return job
 
@@ -284,7 +293,7 @@ class Harness:
                 raise CheckError(f"exit {res.returncode}: {tail}")
             if self.expected_id.encode() not in res.stdout:
                 raise CheckError(f"output lacks the instance id: {res.stdout[:120]!r}")
-            return Sample(res.seconds, total, puts, conns, res.maxrss_kib)
+            return Sample(res.seconds, total, puts, conns, res.maxrss_kib, res.cpu)
 
         return job
 
@@ -347,11 +356,13 @@ class Harness:
                 [
                     (OURS, "full_all", "`IMDS.all()`: crawl + validation"),
                     (OURS, "full_raw", "`IMDS.raw_tree()`: crawl only"),
+                    (OURS, "full_all_async", "`AsyncIMDS.all()`: crawl + validation"),
                     (OLD, "full_all", "`IMDSWrapper.all()`"),
                     (EC2MD, "full_all", "every property, NIC, public key, tag"),
                     (BOTO, "full_all", "IAM credentials + region (all its fetchers read)"),
                     (BASE, "full_8", "bare `http.client` crawler, 8 threads"),
                     (BASE, "full_seq", "bare `http.client` crawler, sequential"),
+                    (BASE, "sock_8", "bare sockets, 8 threads (the CPU floor)"),
                 ],
             ),
             (
@@ -359,9 +370,11 @@ class Harness:
                 "cold",
                 [
                     (OURS, "full_cold", "new `IMDS` + `all()` + `close()`"),
+                    (OURS, "full_cold_async", "new `AsyncIMDS` + `all()` + `aclose()`"),
                     (OLD, "full_cold", "new `IMDSWrapper` + `all()`"),
                     (EC2MD, "full_cold", "new `EC2Metadata`, every attribute"),
                     (BOTO, "full_cold", "new fetchers: credentials + region"),
+                    (BASE, "sock_8_cold", "bare sockets: token PUT + crawl, 8 threads (floor)"),
                 ],
             ),
             (
