@@ -159,8 +159,7 @@ def tree_to_json(nodes: dict[str, Any]) -> dict[str, Any]:
     once: the same values as one :func:`to_json` per path, for a fraction of the cost.
     Raises :class:`~ec2imds.errors.IMDSValidationError` for the first bad body.
     """
-    from ec2imds.models import InstanceMetadata
-    from ec2imds.models._base import dump, validate_raw
+    from ec2imds import _plain
 
     tree: dict[str, Any] = {}
     for path, node in nodes.items():
@@ -171,7 +170,15 @@ def tree_to_json(nodes: dict[str, Any]) -> dict[str, Any]:
         for segment in parents:
             parent = parent.setdefault(segment, {})
         parent[name] = node
-    dumped = dump(validate_raw(InstanceMetadata, tree, path=""), reveal_secrets=True)
+    try:
+        # Without pydantic when the plain dump can vouch for it (the same JSON), else the
+        # models decide (and name the error).
+        dumped = _plain.dump("InstanceMetadata", tree)
+    except _plain.Unsure:
+        from ec2imds.models import InstanceMetadata
+        from ec2imds.models._base import dump, validate_raw
+
+        dumped = dump(validate_raw(InstanceMetadata, tree, path=""), reveal_secrets=True)
     out: dict[str, Any] = {}
     for path in nodes:
         value: Any = dumped

@@ -239,7 +239,7 @@ class _Run:
     ) -> RawNode | None:
         """Run ``walk`` with ``concurrency`` requests in flight; meanwhile, on this thread,
         import the models and build their validators (CPU work the network wait hides),
-        unless ``models`` is False (simple leaves need no models)."""
+        unless ``models`` is False (values dumped by :mod:`ec2imds._plain` need none)."""
         import concurrent.futures
 
         from ec2imds.crawl import run_threaded
@@ -265,7 +265,8 @@ class _Run:
         simple leaf and none is listed, they are read one after the other and parsed by
         the models' own leaf parsers without importing pydantic: most of a single-value
         call's time is start-up. Otherwise one concurrent crawl, then one validation of
-        them all (simple leaves still without pydantic).
+        them all, without pydantic too when :mod:`ec2imds._plain` can vouch for every
+        value (the models decide, and name the error, otherwise).
         """
         from ec2imds.errors import PATH_ERRORS
 
@@ -273,7 +274,7 @@ class _Run:
         if listed or not simple:
             collected: dict[str, IMDSError] = {}
             walk = _values.category_walk(paths, listed=listed)
-            raw = self.crawl(walk, collected, models=not simple)
+            raw = self.crawl(walk, collected, models=False)
             out = _values.category_values(paths, raw, collected)
             _values.hand_over(collected, failures)
             return out
