@@ -74,7 +74,7 @@ def request_bytes(
     if method in ("PUT", "POST"):
         lines.append("Content-Length: 0")
     for name, value in headers.items():
-        if any(c in "\r\n" for c in name + value):
+        if "\r" in name or "\n" in name or "\r" in value or "\n" in value:
             raise ProtocolError(f"header {name!r} would split the request")
         lines.append(f"{name}: {value}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")

@@ -339,23 +339,33 @@ def run_threaded(
     there and the walk goes on; any other error cancels what is pending and is raised.
     """
     import concurrent.futures as cf
+    import queue
 
-    running = {pool.submit(get, p): p for p in walk.start()}
+    # Finished futures arrive on a queue (cheaper than cf.wait over every running future).
+    finished: queue.SimpleQueue[cf.Future[bytes | None]] = queue.SimpleQueue()
+    running: dict[cf.Future[bytes | None], str] = {}
+
+    def submit(path: str) -> None:
+        future = pool.submit(get, path)
+        running[future] = path
+        future.add_done_callback(finished.put)
+
     try:
+        for path in walk.start():
+            submit(path)
         while running:
-            done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
-            for future in done:
-                path = running.pop(future)
-                failed = False
-                try:
-                    body = future.result()
-                except PATH_ERRORS as exc:
-                    if failures is None:
-                        raise
-                    failures[path.rstrip("/")] = exc
-                    body, failed = None, True
-                for child in feed(walk, path, body, failures, failed=failed):
-                    running[pool.submit(get, child)] = child
+            future = finished.get()
+            path = running.pop(future)
+            failed = False
+            try:
+                body = future.result()
+            except PATH_ERRORS as exc:
+                if failures is None:
+                    raise
+                failures[path.rstrip("/")] = exc
+                body, failed = None, True
+            for child in feed(walk, path, body, failures, failed=failed):
+                submit(child)
     finally:
         for future in running:
             future.cancel()
