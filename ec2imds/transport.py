@@ -68,6 +68,12 @@ def _outgoing(base: str, request: Request, extensions: dict[str, Any]) -> httpx.
     )
 
 
+def _content(response: httpx.Response) -> bytes:
+    """The body a transport handed over already read (``httpx.MockTransport`` handlers
+    build their responses with their content, so there is no stream left to read)."""
+    return response.content if response.is_stream_consumed else b""
+
+
 def _failure(exc: httpx.HTTPError) -> Failure:
     # Messages of httpx exceptions never include our headers, so they are safe to keep.
     detail = str(exc) or type(exc).__name__
@@ -131,11 +137,14 @@ class Transport(SyncDriver):
                 too_big = self._too_large(response.headers.get("content-length"), request)
                 if too_big is not None:
                     return too_big
-                body = bytearray()
-                for chunk in response.iter_raw(_CHUNK):
-                    body += chunk
-                    if len(body) > self.settings.max_body:
-                        return Failure("too_large", request.path)
+                body = bytearray(_content(response))
+                if not response.is_stream_consumed:
+                    for chunk in response.iter_raw(_CHUNK):
+                        body += chunk
+                        if len(body) > self.settings.max_body:
+                            return Failure("too_large", request.path)
+                if len(body) > self.settings.max_body:
+                    return Failure("too_large", request.path)
             finally:
                 response.close()
         except httpx.HTTPError as exc:
@@ -176,11 +185,14 @@ class AsyncTransport(AsyncDriver):
                 too_big = self._too_large(response.headers.get("content-length"), request)
                 if too_big is not None:
                     return too_big
-                body = bytearray()
-                async for chunk in response.aiter_raw(_CHUNK):
-                    body += chunk
-                    if len(body) > self.settings.max_body:
-                        return Failure("too_large", request.path)
+                body = bytearray(_content(response))
+                if not response.is_stream_consumed:
+                    async for chunk in response.aiter_raw(_CHUNK):
+                        body += chunk
+                        if len(body) > self.settings.max_body:
+                            return Failure("too_large", request.path)
+                if len(body) > self.settings.max_body:
+                    return Failure("too_large", request.path)
             finally:
                 await response.aclose()
         except httpx.HTTPError as exc:

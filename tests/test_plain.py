@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,11 +50,11 @@ def agree(raw: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def served() -> Iterator[dict[str, Any]]:
+def served() -> dict[str, Any]:
     with IMDSSimulator() as sim, IMDS(endpoints=[sim.endpoint]) as imds:
         raw = imds.raw_tree()
     assert isinstance(raw, dict)
-    yield raw
+    return raw
 
 
 def test_the_default_instance_is_dumped_plainly_and_exactly(served: dict[str, Any]) -> None:

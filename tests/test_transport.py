@@ -533,3 +533,39 @@ def test_token_never_in_errors_reprs_or_logs(
     assert "GET /latest/meta-data/instance-id" in caplog.text  # the log did say something
     for value in tokens:
         assert value not in text
+
+
+# -- httpx.MockTransport: handlers build responses with their content already read --------
+
+
+def _mock_handler(request: Any) -> Any:
+    import httpx
+
+    if request.method == "PUT":
+        return httpx.Response(200, text="token")
+    if request.url.path.endswith("/big"):
+        return httpx.Response(200, content=b"x" * (1024 * 1024 + 1))
+    return httpx.Response(200, text="i-0123456789abcdef0")
+
+
+def test_httpx_mock_transport_serves_both_clients_with_the_body_cap() -> None:
+    import httpx
+
+    from ec2imds import IMDS, AsyncIMDS
+
+    endpoint = [("169.254.169.254", 80)]  # never reached: the mock answers
+    with IMDS(endpoints=endpoint, http_transport=httpx.MockTransport(_mock_handler)) as imds:
+        assert imds.meta_data.instance_id == "i-0123456789abcdef0"
+        with pytest.raises(ResponseTooLarge):
+            imds.transport.get("meta-data/big")
+
+    async def aio() -> str | None:
+        async with AsyncIMDS(
+            endpoints=endpoint, http_transport=httpx.MockTransport(_mock_handler)
+        ) as aimds:
+            with pytest.raises(ResponseTooLarge):
+                await aimds.transport.get("meta-data/big")
+            body = await aimds.transport.get("meta-data/instance-id")
+            return None if body is None else body.decode()
+
+    assert asyncio.run(aio()) == "i-0123456789abcdef0"
