@@ -3,8 +3,9 @@
 :class:`DriverBase` holds the per-endpoint token sessions and the chosen endpoint;
 :class:`SyncDriver` adds the blocking request, token and race logic, so a sync driver
 only says how one request is sent (:meth:`SyncDriver._send`): over httpx
-(:class:`ec2imds.transport.Transport`) or over ``http.client``
-(:class:`ec2imds._oneshot.OneShot`). The asyncio driver reuses :class:`DriverBase`.
+(:class:`ec2imds.transport.Transport`) or over :mod:`ec2imds._http11`
+(:class:`ec2imds._oneshot.OneShot`). The asyncio drivers (:mod:`ec2imds._aio`) reuse
+:class:`DriverBase`.
 """
 
 from __future__ import annotations

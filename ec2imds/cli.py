@@ -88,6 +88,23 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    #: The formatter's width while arguments are added. argparse builds a formatter for
+    #: every ``add_argument`` (to check its metavar); without a width each one asks
+    #: ``shutil`` for the terminal's (importing shutil, bz2 and lzma on the way). Help and
+    #: usage text are formatted to the terminal's width (None).
+    _width: int | None = 80
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        return self.formatter_class(prog=self.prog, width=self._width)
+
+    def format_help(self) -> str:
+        self._width = None
+        return super().format_help()
+
+    def format_usage(self) -> str:
+        self._width = None
+        return super().format_usage()
+
     def error(self, message: str) -> NoReturn:
         # argparse quotes arguments as given: escape control characters, so that an
         # argument cannot break the one-line message or send terminal escapes.

@@ -7,7 +7,7 @@ volatile ones (spot, events, autoscaling, IAM credentials, tags, security groups
 instance-action) and every listing that can gain or lose them are fetched every time.
 
 A crawl runs the :class:`~ec2imds.crawl.Walk` state machine with up to
-``Settings.concurrency`` requests in flight (threads over one httpx client, or tasks).
+``Settings.concurrency`` requests in flight (threads sharing one driver, or tasks).
 ``all()``, ``get(Model)`` and ``values(..., listed=True)`` go through the listings: a
 category its parent does not list is absent and never requested (IMDS.md §1.7). Each
 can raise at the first failure, or collect failures beside what validated.
