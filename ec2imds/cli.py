@@ -95,7 +95,7 @@ class _Parser(argparse.ArgumentParser):
     _width: int | None = 80
 
     def _get_formatter(self) -> argparse.HelpFormatter:
-        return self.formatter_class(prog=self.prog, width=self._width)
+        return argparse.RawDescriptionHelpFormatter(prog=self.prog, width=self._width)
 
     def format_help(self) -> str:
         self._width = None
@@ -118,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Read the EC2 Instance Metadata Service (IMDSv2) and print JSON.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # as _Parser._get_formatter
         add_help=False,
     )
     cmd = p.add_argument_group("commands (one at a time)")
