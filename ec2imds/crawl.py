@@ -395,16 +395,23 @@ async def run_async(
                 failures[path.rstrip("/")] = exc
                 return path, None, True
 
-    def spawn(paths: list[str]) -> set[asyncio.Task[tuple[str, bytes | None, bool]]]:
-        return {asyncio.ensure_future(one(p)) for p in paths}
+    # Finished tasks arrive on a queue (cheaper than asyncio.wait over every running task).
+    finished: asyncio.Queue[asyncio.Task[tuple[str, bytes | None, bool]]] = asyncio.Queue()
+    running: set[asyncio.Task[tuple[str, bytes | None, bool]]] = set()
 
-    running = spawn(walk.start())
+    def spawn(paths: list[str]) -> None:
+        for path in paths:
+            task = asyncio.ensure_future(one(path))
+            running.add(task)
+            task.add_done_callback(finished.put_nowait)
+
     try:
+        spawn(walk.start())
         while running:
-            done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                path, body, failed = task.result()
-                running |= spawn(feed(walk, path, body, failures, failed=failed))
+            task = await finished.get()
+            running.discard(task)
+            path, body, failed = task.result()
+            spawn(feed(walk, path, body, failures, failed=failed))
     finally:
         for task in running:
             task.cancel()
