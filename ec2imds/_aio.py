@@ -211,7 +211,9 @@ class AsyncOneShot(AsyncDriver):
     """GETs with a token over non-blocking sockets and :mod:`ec2imds._http11`'s parser.
 
     Every request is bounded by ``Settings.timeout`` twice over, as httpx's are: to
-    connect, then to receive the whole answer (``asyncio.timeout``).
+    connect, then to send it and receive the whole answer (``asyncio.timeout``), so an
+    attempt never takes more than twice the timeout. At most ``Settings.concurrency``
+    requests are in flight, however many tasks ask.
     """
 
     def __init__(
@@ -228,6 +230,7 @@ class AsyncOneShot(AsyncDriver):
         self._agent = f"ec2imds/{__version__}"
         #: TCP connections opened so far (a count, for tests and benchmarks).
         self.connections = 0
+        self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
     async def aclose(self) -> None:
         for conns in self._idle.values():
@@ -235,8 +238,12 @@ class AsyncOneShot(AsyncDriver):
                 conns.pop().sock.close()
 
     async def _send(self, ep: Endpoint, request: Request) -> Response | Failure:
-        started = time.perf_counter()
-        return self._logged(request, await self._exchange(ep, request), started)
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots[0] is not loop:  # one per event loop
+            self._slots = (loop, asyncio.Semaphore(self.settings.concurrency))
+        async with self._slots[1]:
+            started = time.perf_counter()
+            return self._logged(request, await self._exchange(ep, request), started)
 
     async def _exchange(self, ep: Endpoint, request: Request) -> Response | Failure:
         host, port = ep[0], ep[1] or DEFAULT_PORT

@@ -30,8 +30,9 @@ USER_AGENT = f"ec2imds/{__version__}"
 
 
 class OneShot(SyncDriver):
-    """GETs with a token over :mod:`ec2imds._http11`; thread-safe, with a keep-alive
-    connection per request in flight (a crawl's thread pool bounds their number)."""
+    """GETs with a token over :mod:`ec2imds._http11`; thread-safe, one connection per
+    request in flight (kept alive when the server allows it), at most
+    ``Settings.concurrency`` requests in flight however many threads ask."""
 
     def __init__(
         self, settings: Settings, store: TokenStore | None = None, *, seed: int | None = None
@@ -39,6 +40,7 @@ class OneShot(SyncDriver):
         super().__init__(settings, store, seed)
         self._idle: dict[Endpoint, list[Connection]] = {ep: [] for ep in settings.endpoints}
         self._pool_lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(settings.concurrency)
         #: TCP connections opened so far (a count, for tests and benchmarks).
         self.connections = 0
 
@@ -57,8 +59,9 @@ class OneShot(SyncDriver):
             conn.close()
 
     def _send(self, ep: Endpoint, request: Request) -> Response | Failure:
-        started = time.perf_counter()
-        return self._logged(request, self._exchange(ep, request), started)
+        with self._slots:
+            started = time.perf_counter()
+            return self._logged(request, self._exchange(ep, request), started)
 
     def _exchange(self, ep: Endpoint, request: Request) -> Response | Failure:
         with self._pool_lock:

@@ -569,3 +569,29 @@ def test_httpx_mock_transport_serves_both_clients_with_the_body_cap() -> None:
             return None if body is None else body.decode()
 
     assert asyncio.run(aio()) == "i-0123456789abcdef0"
+
+
+def test_at_most_concurrency_requests_in_flight(make_client: ClientFactory) -> None:
+    """However many threads (or tasks) ask at once, as httpx's pool bounds it."""
+    from tests._wire import RawServer, http_answer
+
+    state = {"active": 0, "most": 0}
+    lock = threading.Lock()
+
+    def answer(method: str, path: str, headers: Any) -> bytes:
+        with lock:
+            state["active"] += 1
+            state["most"] = max(state["most"], state["active"])
+        time.sleep(0.05)
+        with lock:
+            state["active"] -= 1
+        return http_answer("200 OK", b"token" if method == "PUT" else b"x")
+
+    with RawServer(answer) as server:
+        settings = Settings.resolve(endpoints=[server.endpoint], env={}, concurrency=3)
+        client = make_client(settings)
+        client.token()
+        with ThreadPoolExecutor(12) as pool:
+            bodies = list(pool.map(client.get, [f"meta-data/k{i}" for i in range(24)]))
+    assert bodies == [b"x"] * 24
+    assert 1 <= state["most"] <= 3
