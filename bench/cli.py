@@ -67,6 +67,7 @@ class Config:
     out: Path | None = None
     skip_peers: bool = False
     live_code: bool = False  #: measure ec2imds/ in place, even if it changes mid-run
+    keep_alive: bool = False  #: the simulator keeps connections open (EC2 closes them)
     notes: list[str] = field(default_factory=list)
 
 
@@ -98,8 +99,20 @@ def _config(argv: Sequence[str] | None) -> Config:
         help="run ec2imds from the project venv's editable install, as the tree changes "
         "(default: a regular install of the tree as it is at the start)",
     )
+    p.add_argument(
+        "--keep-alive",
+        action="store_true",
+        help="the simulator keeps connections open between requests (for comparison: EC2 "
+        "closes them after every answer, the default)",
+    )
     a = p.parse_args(argv)
-    cfg = Config(latencies=a.latency, out=a.out, skip_peers=a.skip_peers, live_code=a.live_code)
+    cfg = Config(
+        latencies=a.latency,
+        out=a.out,
+        skip_peers=a.skip_peers,
+        live_code=a.live_code,
+        keep_alive=a.keep_alive,
+    )
     if a.quick:
         cfg.reps, cfg.loop_reps, cfg.calls_low, cfg.calls_high, cfg.many = 2, 1, 100, 50, 10
     if a.reps is not None:
@@ -246,7 +259,16 @@ class Harness:
             for key, value in info.items():
                 row.notes.append(f"{key}: {value}")
             k = float(calls)
-            return Sample(float(reply["seconds"]) / k, total / k, puts / k, conns / k)
+            cpu = reply.get("cpu")
+            rss = reply.get("rss_kib")
+            return Sample(
+                float(reply["seconds"]) / k,
+                total / k,
+                puts / k,
+                conns / k,
+                int(rss) if rss is not None else None,
+                float(cpu) / k if cpu is not None else None,
+            )
 
         return job
 
@@ -284,7 +306,7 @@ class Harness:
                 raise CheckError(f"exit {res.returncode}: {tail}")
             if self.expected_id.encode() not in res.stdout:
                 raise CheckError(f"output lacks the instance id: {res.stdout[:120]!r}")
-            return Sample(res.seconds, total, puts, conns, res.maxrss_kib)
+            return Sample(res.seconds, total, puts, conns, res.maxrss_kib, res.cpu)
 
         return job
 
@@ -347,11 +369,13 @@ class Harness:
                 [
                     (OURS, "full_all", "`IMDS.all()`: crawl + validation"),
                     (OURS, "full_raw", "`IMDS.raw_tree()`: crawl only"),
+                    (OURS, "full_all_async", "`AsyncIMDS.all()`: crawl + validation"),
                     (OLD, "full_all", "`IMDSWrapper.all()`"),
                     (EC2MD, "full_all", "every property, NIC, public key, tag"),
                     (BOTO, "full_all", "IAM credentials + region (all its fetchers read)"),
                     (BASE, "full_8", "bare `http.client` crawler, 8 threads"),
                     (BASE, "full_seq", "bare `http.client` crawler, sequential"),
+                    (BASE, "sock_8", "bare sockets, 8 threads (the CPU floor)"),
                 ],
             ),
             (
@@ -359,9 +383,11 @@ class Harness:
                 "cold",
                 [
                     (OURS, "full_cold", "new `IMDS` + `all()` + `close()`"),
+                    (OURS, "full_cold_async", "new `AsyncIMDS` + `all()` + `aclose()`"),
                     (OLD, "full_cold", "new `IMDSWrapper` + `all()`"),
                     (EC2MD, "full_cold", "new `EC2Metadata`, every attribute"),
                     (BOTO, "full_cold", "new fetchers: credentials + region"),
+                    (BASE, "sock_8_cold", "bare sockets: token PUT + crawl, 8 threads (floor)"),
                 ],
             ),
             (
@@ -492,8 +518,21 @@ def _peer_lines(h: Harness, peers: dict[str, Peer]) -> list[str]:
     return out
 
 
-def _method_notes(spawner_kib: int) -> list[str]:
+def _method_notes(spawner_kib: int, keep_alive: bool) -> list[str]:
+    server = (
+        "**Server mode: keep-alive** (`--keep-alive`): the simulator keeps connections "
+        "open between requests, which EC2 does not; a warm client reuses them (0 new)."
+        if keep_alive
+        else "**Server mode: EC2-like** (the simulator's default): `Connection: close` and "
+        "the socket closed after every answer, as EC2 does, so every request is a new TCP "
+        "connection and a client's CPU per request is what a crawl costs."
+    )
     return [
+        server,
+        "Client CPU: the tool's process time (user + system, every thread), the median of "
+        "the same repetitions; library rows count only the timed calls (`time.process_time` "
+        "in the runner), whole-process rows the child's `ru_utime + ru_stime` (`wait4`). "
+        "The simulator's CPU is the harness's, never a tool's.",
         "Times are wall-clock medians over interleaved repetitions (A B C A B C …) after "
         "a warm-up round; the spread is min – max. Library rows time only the calls, inside "
         "a warm runner process per tool; whole-process rows time fork → exit.",
@@ -502,7 +541,7 @@ def _method_notes(spawner_kib: int) -> list[str]:
         "own venv's interpreter. 2 cores are shared by the simulator and the client: "
         "concurrent clients pay for the simulator's threads too.",
         "Requests, PUTs and new TCP connections are the simulator's counters, reset "
-        "before each run. A warm client reuses keep-alive connections (0 new).",
+        "before each run.",
         "Peak RSS: `ru_maxrss` from `os.wait4` on each child, forked by a small spawner "
         f"(`bench/spawner.py`, {spawner_kib / 1024:.1f} MiB peak) rather than by the "
         "harness, whose own high-water mark Linux would carry over into a child it "
@@ -535,7 +574,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     with (
         tempfile.TemporaryDirectory(prefix="ec2imds-bench-") as tmpdir,
-        IMDSSimulator(seed=0) as sim,
+        IMDSSimulator(seed=0, keep_alive=cfg.keep_alive) as sim,
     ):
         h = Harness(cfg, sim, Path(tmpdir), peers)
         code_at_start = machine.code_version()
@@ -592,7 +631,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{cfg.loop_reps} × {cfg.calls_low} calls (one key, ≤1 ms; "
             f"{cfg.calls_high} above), {cfg.many} invocations (scenario 5)"
         )
-        cfg.notes[:0] = _method_notes(spawner_kib)
+        cfg.notes[:0] = _method_notes(spawner_kib, cfg.keep_alive)
         targets = evaluate_targets(h.rows, h.floor, latency_ms=1.0)
         report = render(
             machine=describe,

@@ -51,6 +51,7 @@ class ProcResult:
     stdout: bytes
     stderr: bytes
     timed_out: bool = False
+    cpu: float | None = None  #: user + system CPU seconds of the child
 
 
 SPAWNER = Path(__file__).resolve().parent / "spawner.py"
@@ -91,11 +92,17 @@ class Spawner:
         marshal.dump(request, self.proc.stdin)
         self.proc.stdin.flush()
         try:
-            seconds, code, maxrss, killed = marshal.load(self.proc.stdout)  # noqa: S302
+            seconds, code, maxrss, killed, cpu = marshal.load(self.proc.stdout)  # noqa: S302
         except (EOFError, ValueError) as exc:
             raise RunnerError(f"the spawner died: {exc}") from exc
         return ProcResult(
-            float(seconds), int(code), int(maxrss), out.read_bytes(), err.read_bytes(), bool(killed)
+            float(seconds),
+            int(code),
+            int(maxrss),
+            out.read_bytes(),
+            err.read_bytes(),
+            bool(killed),
+            float(cpu),
         )
 
     def close(self) -> None:

@@ -11,13 +11,15 @@ __all__ = ["Row", "Sample", "ratios"]
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """One repetition: seconds (per call for loops) and the simulator's counters."""
+    """One repetition: seconds (per call for loops), the simulator's counters, the client's
+    CPU seconds (process time; per call for loops) and peak RSS when known."""
 
     seconds: float
     requests: float
     puts: float
     connections: float
     rss_kib: int | None = None
+    cpu: float | None = None
 
 
 @dataclass(slots=True)

@@ -8,7 +8,8 @@ would report at least the harness's size. Forked from this process instead, a ch
 Python program's is: ``python -c pass`` peaks at ~10.5 MiB).
 
 Protocol on stdin/stdout: ``marshal`` of ``(argv, env, cwd, out_path, err_path,
-timeout)`` in, ``marshal`` of ``(seconds, exit_code, maxrss_kib, timed_out)`` out.
+timeout)`` in, ``marshal`` of ``(seconds, exit_code, maxrss_kib, timed_out, cpu)`` out
+(``cpu``: the child's user + system CPU seconds, from the same rusage).
 ``seconds`` runs from just before ``fork`` to the child's exit; the child is waited for
 with ``waitid(WNOWAIT)`` first, so the timeout's kill can never hit a recycled pid, then
 reaped with ``wait4`` for its own rusage. Standard library builtins only, to stay small.
@@ -36,7 +37,7 @@ def _on_alarm(signum: int, frame: object) -> None:
 
 def _run(
     argv: list[str], env: dict[str, str], cwd: str, out_path: str, err_path: str, timeout: float
-) -> tuple[float, int, int, int]:
+) -> tuple[float, int, int, int, float]:
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
     fo = os.open(out_path, flags, 0o600)
     fe = os.open(err_path, flags, 0o600)
@@ -64,7 +65,8 @@ def _run(
     _, status, usage = os.wait4(pid, 0)
     for fd in (fo, fe, fi):
         os.close(fd)
-    return (seconds, os.waitstatus_to_exitcode(status), int(usage.ru_maxrss), _child[1])
+    cpu = float(usage.ru_utime + usage.ru_stime)
+    return (seconds, os.waitstatus_to_exitcode(status), int(usage.ru_maxrss), _child[1], cpu)
 
 
 def main() -> None:

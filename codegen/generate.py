@@ -533,6 +533,28 @@ def _table_text() -> str:
         + "CATEGORIES: dict[str, tuple[str, bool]] = {\n"
         + "".join(rows)
         + "}\n"
+        + _shapes_text()
+    )
+
+
+def _shapes_text() -> str:
+    """Every model's fields as plain data, ``(name, alias, annotation, required)`` in
+    declaration order (``required``: EC2 serves it on every instance, the model has no
+    default): what :mod:`ec2imds._plain` reads to dump a tree as the models would,
+    without importing pydantic."""
+    rows = []
+    for classes in collect().values():
+        for cls in classes:
+            fields = "".join(
+                f"        ({f.name!r}, {(f.alias or f.name)!r}, {f.annotation!r}, "
+                f"{f.required!r}),\n"
+                for f in cls.fields
+            )
+            rows.append(f"    {cls.name!r}: (\n{fields}    ),\n")
+    return (
+        "\n#: Model name -> its fields ``(name, alias, annotation, required)``, in declaration\n"
+        "#: order (the same as the generated models'; see ``ec2imds._plain``).\n"
+        "SHAPES: dict[str, tuple[tuple[str, str, str, bool], ...]] = {\n" + "".join(rows) + "}\n"
     )
 
 

@@ -3,8 +3,9 @@
 :class:`DriverBase` holds the per-endpoint token sessions and the chosen endpoint;
 :class:`SyncDriver` adds the blocking request, token and race logic, so a sync driver
 only says how one request is sent (:meth:`SyncDriver._send`): over httpx
-(:class:`ec2imds.transport.Transport`) or over ``http.client``
-(:class:`ec2imds._oneshot.OneShot`). The asyncio driver reuses :class:`DriverBase`.
+(:class:`ec2imds.transport.Transport`) or over :mod:`ec2imds._http11`
+(:class:`ec2imds._oneshot.OneShot`). The asyncio drivers (:mod:`ec2imds._aio`) reuse
+:class:`DriverBase`.
 """
 
 from __future__ import annotations
@@ -199,6 +200,10 @@ class SyncDriver(DriverBase):
         super().__init__(settings, store, seed)
         self._locks = {ep: threading.Lock() for ep in self.settings.endpoints}
         self._race_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the connections."""
+        raise NotImplementedError
 
     def get(self, path: str) -> bytes | None:
         """The body at ``path`` (relative to ``/latest/`` or absolute), None on 404."""

@@ -5,6 +5,10 @@ of a one-value command's run time, for features IMDS never uses. This module spe
 what IMDS needs: one request at a time on a keep-alive connection, no TLS, no proxy, no
 redirect, ``Content-Length``, chunked or close-delimited bodies, and hard limits on the
 status line, the headers and the body. Anything else is a :class:`ProtocolError`.
+
+The response is parsed without I/O by :class:`Reader`, whose generators ask for more
+bytes by yielding, so the blocking :class:`Connection` here and the asyncio one
+(:mod:`ec2imds._aio`) share every line of the parsing and its limits.
 """
 
 from __future__ import annotations
@@ -12,11 +16,28 @@ from __future__ import annotations
 import math
 import socket
 import time
+from collections.abc import Generator
+from typing import TypeVar
 
-__all__ = ["BodyTooLarge", "Connection", "DeadlineExceeded", "IncompleteBody", "ProtocolError"]
+__all__ = [
+    "BodyTooLarge",
+    "Connection",
+    "DeadlineExceeded",
+    "IncompleteBody",
+    "ProtocolError",
+    "Reader",
+    "ip_family",
+    "request_bytes",
+]
 
 MAX_LINE = 8192
 MAX_HEADERS = 100
+
+T = TypeVar("T")
+#: A parsing step: yields when it needs more bytes, is sent them (``b""`` at the end of
+#: the stream), returns its result.
+Needs = Generator[None, bytes, T]
+Answer = tuple[int, dict[str, str], bytes]
 
 
 class ProtocolError(ValueError):
@@ -35,18 +56,155 @@ class DeadlineExceeded(TimeoutError):
     """The answer began but was not complete by the request's deadline (a trickle)."""
 
 
-class Connection:
+def ip_family(host: str) -> int | None:
+    """``AF_INET``/``AF_INET6`` for an IP literal (no name lookup needed), else None."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+        except (OSError, ValueError):
+            continue
+        return family
+    return None
+
+
+def request_bytes(
+    method: str, path: str, host: str, port: int, user_agent: str, headers: dict[str, str]
+) -> bytes:
+    """The request head; a header that would split the request is a :class:`ProtocolError`."""
+    shown = f"[{host}]" if ":" in host else host
+    lines = [
+        f"{method} {path} HTTP/1.1",
+        f"Host: {shown}:{port}",
+        f"User-Agent: {user_agent}",
+        "Accept: */*",
+    ]
+    if method in ("PUT", "POST"):
+        lines.append("Content-Length: 0")
+    for name, value in headers.items():
+        if "\r" in name or "\n" in name or "\r" in value or "\n" in value:
+            raise ProtocolError(f"header {name!r} would split the request")
+        lines.append(f"{name}: {value}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+class Reader:
+    """Parses responses from the bytes its driver feeds it (no I/O of its own)."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        #: False once the peer asked to close or the body was close-delimited.
+        self.reusable = True
+
+    def response(self, method: str, limit: int) -> Needs[Answer]:
+        """One whole response: ``(status, headers, body)``, header names lower-case."""
+        status, response_headers = yield from self._read_head()
+        body = yield from self._read_body(method, status, response_headers, limit)
+        if response_headers.get("connection", "").lower() == "close":
+            self.reusable = False
+        return status, response_headers, body
+
+    def _more(self) -> Needs[None]:
+        data = yield
+        if not data:
+            raise IncompleteBody("the connection was closed")
+        self._buffer += data
+
+    def _readline(self) -> Needs[bytes]:
+        while b"\n" not in self._buffer:
+            if len(self._buffer) > MAX_LINE:
+                raise ProtocolError("a line longer than 8 KiB")
+            yield from self._more()
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        if len(line) > MAX_LINE:
+            raise ProtocolError("a line longer than 8 KiB")
+        return line.rstrip(b"\r")
+
+    def _read_exactly(self, n: int) -> Needs[bytes]:
+        while len(self._buffer) < n:
+            yield from self._more()
+        data, self._buffer = self._buffer[:n], self._buffer[n:]
+        return data
+
+    def _read_head(self) -> Needs[tuple[int, dict[str, str]]]:
+        try:
+            status_line = (yield from self._readline()).decode("latin-1")
+        except IncompleteBody:
+            raise IncompleteBody("the server closed the connection without a response") from None
+        parts = status_line.split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+            raise ProtocolError(f"not an HTTP/1.x status line: {status_line[:40]!r}")
+        status = int(parts[1])
+        if not 100 <= status <= 599:
+            raise ProtocolError(f"status {status} out of range")
+        headers: dict[str, str] = {}
+        for _ in range(MAX_HEADERS + 1):
+            line = yield from self._readline()
+            if not line:
+                return status, headers
+            name, sep, value = line.decode("latin-1").partition(":")
+            if not sep or not name or name != name.strip():
+                raise ProtocolError(f"malformed header line {line[:40]!r}")
+            headers[name.lower()] = value.strip()
+        raise ProtocolError(f"more than {MAX_HEADERS} headers")
+
+    def _read_body(
+        self, method: str, status: int, headers: dict[str, str], limit: int
+    ) -> Needs[bytes]:
+        if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+            return b""
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            return (yield from self._read_chunked(limit))
+        length = headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                raise ProtocolError(f"bad Content-Length {length[:20]!r}")
+            if int(length) > limit:
+                self.reusable = False
+                raise BodyTooLarge(f"Content-Length {length}")
+            return (yield from self._read_exactly(int(length)))
+        self.reusable = False  # delimited by the close of the connection
+        body = self._buffer
+        self._buffer = b""
+        while True:
+            if len(body) > limit:
+                raise BodyTooLarge(f"more than {limit} bytes")
+            data = yield
+            if not data:
+                return body
+            body += data
+
+    def _read_chunked(self, limit: int) -> Needs[bytes]:
+        body = b""
+        while True:
+            size_text = (yield from self._readline()).split(b";", 1)[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError:
+                raise ProtocolError(f"bad chunk size {size_text[:20]!r}") from None
+            if size < 0:
+                raise ProtocolError(f"bad chunk size {size_text[:20]!r}")
+            if size == 0:
+                while (yield from self._readline()):  # trailers, then the blank line
+                    pass
+                return body
+            if len(body) + size > limit:
+                self.reusable = False
+                raise BodyTooLarge(f"more than {limit} bytes")
+            body += yield from self._read_exactly(size)
+            if (yield from self._read_exactly(2)) != b"\r\n":
+                raise ProtocolError("chunk not followed by CRLF")
+
+
+class Connection(Reader):
     """One TCP connection to ``host:port``; :meth:`request` may be called repeatedly."""
 
     def __init__(self, host: str, port: int, timeout: float, user_agent: str) -> None:
+        super().__init__()
         self.host = host
         self.port = port
         self.timeout = timeout
         self.user_agent = user_agent
         self._sock: socket.socket | None = None
-        self._buffer = b""
-        #: False once the peer asked to close or the body was close-delimited.
-        self.reusable = True
         self._deadline = math.inf
         self._received = False
 
@@ -58,8 +216,22 @@ class Connection:
         return conn
 
     def connect(self) -> None:
-        """Open the TCP connection (raises ``OSError``/``TimeoutError``)."""
-        sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        """Open the TCP connection (raises ``OSError``/``TimeoutError``).
+
+        An IP literal (every IMDS endpoint) is connected to directly, without the name
+        lookup of ``socket.create_connection``: a tenth of a request's CPU here.
+        """
+        family = ip_family(self.host)
+        if family is None:
+            sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        else:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(self.timeout)
+                sock.connect((self.host, self.port))
+            except BaseException:
+                sock.close()
+                raise
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._sock = sock
 
@@ -76,7 +248,7 @@ class Connection:
         headers: dict[str, str],
         limit: int,
         deadline: float | None = None,
-    ) -> tuple[int, dict[str, str], bytes]:
+    ) -> Answer:
         """Send one request and read its whole response: ``(status, headers, body)``.
 
         Header names in the result are lower-case. Raises :class:`BodyTooLarge` past
@@ -90,29 +262,22 @@ class Connection:
             raise ConnectionError("not connected")
         self._deadline = math.inf if deadline is None else deadline
         self._received = bool(self._buffer)
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        lines = [
-            f"{method} {path} HTTP/1.1",
-            f"Host: {host}:{self.port}",
-            f"User-Agent: {self.user_agent}",
-            "Accept: */*",
-        ]
-        if method in ("PUT", "POST"):
-            lines.append("Content-Length: 0")
-        for name, value in headers.items():
-            if any(c in "\r\n" for c in name + value):
-                raise ProtocolError(f"header {name!r} would split the request")
-            lines.append(f"{name}: {value}")
-        self._sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-        status, response_headers = self._read_head()
-        body = self._read_body(method, status, response_headers, limit)
-        if response_headers.get("connection", "").lower() == "close":
-            self.reusable = False
-        return status, response_headers, body
-
-    # -- reading ---------------------------------------------------------------------
+        head = request_bytes(method, path, self.host, self.port, self.user_agent, headers)
+        self._sock.sendall(head)
+        reader = self.response(method, limit)
+        try:
+            next(reader)
+            while True:
+                reader.send(self._recv())
+        except StopIteration as stop:
+            answer: Answer = stop.value
+            return answer
+        finally:
+            reader.close()
 
     def _recv(self) -> bytes:
+        """The next bytes from the peer; ``b""`` once it closed the connection. No read
+        waits past the timeout, nor past the request's deadline."""
         assert self._sock is not None
         left = self._deadline - time.monotonic()
         wait = min(self.timeout, left)
@@ -125,90 +290,6 @@ class Connection:
             if self._received and left <= self.timeout:
                 raise DeadlineExceeded("the answer was not complete in time") from None
             raise
-        if not data:
-            raise IncompleteBody("the connection was closed")
-        self._received = True
+        if data:
+            self._received = True
         return data
-
-    def _readline(self) -> bytes:
-        while b"\n" not in self._buffer:
-            if len(self._buffer) > MAX_LINE:
-                raise ProtocolError("a line longer than 8 KiB")
-            self._buffer += self._recv()
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        if len(line) > MAX_LINE:
-            raise ProtocolError("a line longer than 8 KiB")
-        return line.rstrip(b"\r")
-
-    def _read_exactly(self, n: int) -> bytes:
-        while len(self._buffer) < n:
-            self._buffer += self._recv()
-        data, self._buffer = self._buffer[:n], self._buffer[n:]
-        return data
-
-    def _read_head(self) -> tuple[int, dict[str, str]]:
-        try:
-            status_line = self._readline().decode("latin-1")
-        except IncompleteBody:
-            raise IncompleteBody("the server closed the connection without a response") from None
-        parts = status_line.split(" ", 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-            raise ProtocolError(f"not an HTTP/1.x status line: {status_line[:40]!r}")
-        status = int(parts[1])
-        if not 100 <= status <= 599:
-            raise ProtocolError(f"status {status} out of range")
-        headers: dict[str, str] = {}
-        for _ in range(MAX_HEADERS + 1):
-            line = self._readline()
-            if not line:
-                return status, headers
-            name, sep, value = line.decode("latin-1").partition(":")
-            if not sep or not name or name != name.strip():
-                raise ProtocolError(f"malformed header line {line[:40]!r}")
-            headers[name.lower()] = value.strip()
-        raise ProtocolError(f"more than {MAX_HEADERS} headers")
-
-    def _read_body(self, method: str, status: int, headers: dict[str, str], limit: int) -> bytes:
-        if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
-            return b""
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            return self._read_chunked(limit)
-        length = headers.get("content-length")
-        if length is not None:
-            if not length.isdigit():
-                raise ProtocolError(f"bad Content-Length {length[:20]!r}")
-            if int(length) > limit:
-                self.reusable = False
-                raise BodyTooLarge(f"Content-Length {length}")
-            return self._read_exactly(int(length))
-        self.reusable = False  # delimited by the close of the connection
-        body = self._buffer
-        self._buffer = b""
-        while True:
-            if len(body) > limit:
-                raise BodyTooLarge(f"more than {limit} bytes")
-            try:
-                body += self._recv()
-            except IncompleteBody:
-                return body
-
-    def _read_chunked(self, limit: int) -> bytes:
-        body = b""
-        while True:
-            size_text = self._readline().split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise ProtocolError(f"bad chunk size {size_text[:20]!r}") from None
-            if size < 0:
-                raise ProtocolError(f"bad chunk size {size_text[:20]!r}")
-            if size == 0:
-                while self._readline():  # trailers, then the blank line
-                    pass
-                return body
-            if len(body) + size > limit:
-                self.reusable = False
-                raise BodyTooLarge(f"more than {limit} bytes")
-            body += self._read_exactly(size)
-            if self._read_exactly(2) != b"\r\n":
-                raise ProtocolError("chunk not followed by CRLF")

@@ -196,8 +196,7 @@ def tree_to_json(nodes: dict[str, Any], *, reveal_secrets: bool = True) -> dict[
     model requires what EC2 always serves; only the nodes given are read back.)
     Raises :class:`~ec2imds.errors.IMDSValidationError` for the first bad body.
     """
-    from ec2imds.models import InstanceMetadata
-    from ec2imds.models._base import dump, validate_raw
+    from ec2imds import _plain
 
     tree: dict[str, Any] = _copy_dirs(_skeleton())
     for path, node in nodes.items():
@@ -208,7 +207,15 @@ def tree_to_json(nodes: dict[str, Any], *, reveal_secrets: bool = True) -> dict[
         for segment in parents:
             parent = parent.setdefault(segment, {})
         parent[name] = node
-    dumped = dump(validate_raw(InstanceMetadata, tree, path=""), reveal_secrets=reveal_secrets)
+    try:
+        # Without pydantic when the plain dump can vouch for it (the same JSON), else the
+        # models decide (and name the error).
+        dumped = _plain.dump("InstanceMetadata", tree, reveal_secrets=reveal_secrets)
+    except _plain.Unsure:
+        from ec2imds.models import InstanceMetadata
+        from ec2imds.models._base import dump, validate_raw
+
+        dumped = dump(validate_raw(InstanceMetadata, tree, path=""), reveal_secrets=reveal_secrets)
     out: dict[str, Any] = {}
     for path, node in nodes.items():
         value: Any = None if node is None else dumped

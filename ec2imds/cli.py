@@ -89,6 +89,23 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    #: The formatter's width while arguments are added. argparse builds a formatter for
+    #: every ``add_argument`` (to check its metavar); without a width each one asks
+    #: ``shutil`` for the terminal's (importing shutil, bz2 and lzma on the way). Help and
+    #: usage text are formatted to the terminal's width (None).
+    _width: int | None = 80
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        return argparse.RawDescriptionHelpFormatter(prog=self.prog, width=self._width)
+
+    def format_help(self) -> str:
+        self._width = None
+        return super().format_help()
+
+    def format_usage(self) -> str:
+        self._width = None
+        return super().format_usage()
+
     def error(self, message: str) -> NoReturn:
         # argparse quotes arguments as given: escape control characters, so that an
         # argument cannot break the one-line message or send terminal escapes.
@@ -102,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Read the EC2 Instance Metadata Service (IMDSv2) and print JSON.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # as _Parser._get_formatter
         add_help=False,
     )
     cmd = p.add_argument_group("commands (one at a time)")
@@ -262,7 +279,7 @@ class _Run:
     ) -> RawNode | None:
         """Run ``walk`` with ``concurrency`` requests in flight; meanwhile, on this thread,
         import the models and build their validators (CPU work the network wait hides),
-        unless ``models`` is False (simple leaves need no models)."""
+        unless ``models`` is False (values dumped by :mod:`ec2imds._plain` need none)."""
         import concurrent.futures
 
         from ec2imds.crawl import run_threaded
@@ -289,7 +306,8 @@ class _Run:
         simple leaf and none is listed, they are read one after the other and parsed by
         the models' own leaf parsers without importing pydantic: most of a single-value
         call's time is start-up. Otherwise one concurrent crawl, then one validation of
-        them all (simple leaves still without pydantic).
+        them all, without pydantic too when :mod:`ec2imds._plain` can vouch for every
+        value (the models decide, and name the error, otherwise).
         """
         from ec2imds.errors import PATH_ERRORS
 
@@ -297,7 +315,7 @@ class _Run:
         if listed or not simple:
             collected: dict[str, IMDSError] = {}
             walk = _values.category_walk(paths, listed=listed)
-            raw = self.crawl(walk, collected, models=not simple)
+            raw = self.crawl(walk, collected, models=False)
             reveal = not listed or self.args.show_secrets
             out = _values.category_values(paths, raw, collected, reveal_secrets=reveal)
             _values.hand_over(collected, failures)

@@ -8,7 +8,7 @@ volatile ones (spot, events, autoscaling, IAM credentials, tags, security groups
 instance-action) and every listing that can gain or lose them are fetched every time.
 
 A crawl runs the :class:`~ec2imds.crawl.Walk` state machine with up to
-``Settings.concurrency`` requests in flight (threads over one httpx client, or tasks).
+``Settings.concurrency`` requests in flight (threads sharing one driver, or tasks).
 ``all()``, ``get(Model)`` and ``values(..., listed=True)`` go through the listings: a
 category its parent does not list is absent and never requested (IMDS.md §1.7). Each
 can raise at the first failure, or collect failures beside what validated.
@@ -25,6 +25,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar, Unpack
 
 from ec2imds import _values, catalog
+from ec2imds._driver import SyncDriver
+from ec2imds._oneshot import OneShot
 from ec2imds._paths import AsyncValues, Values
 from ec2imds._values import (
     ROOTS,
@@ -38,13 +40,13 @@ from ec2imds._values import (
 from ec2imds.crawl import INDEXED_DIRS, RawNode, Walk, parse_listing, run_async, run_threaded
 from ec2imds.settings import Options, Settings, check_options
 from ec2imds.tokens import TokenStore
-from ec2imds.transport import AsyncTransport, Transport
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Generator, Mapping
 
     import httpx
 
+    from ec2imds._aio import AsyncDriver
     from ec2imds.identity import CertificateArg, Kind, VerifiedIdentity
     from ec2imds.models import (
         AsyncDynamicView,
@@ -172,7 +174,10 @@ class IMDS(Values):
     Options (:class:`~ec2imds.settings.Options`: ``endpoints``, ``token_ttl``,
     ``timeout``, ``attempts``, ``concurrency``, ...) override the ``AWS_*`` environment;
     or pass a whole :class:`Settings`. ``store`` keeps tokens (memory by default);
-    ``http_transport`` replaces the network (tests, fakes).
+    ``http_transport`` (any ``httpx.BaseTransport``: a mock, respx, a real
+    ``httpx.HTTPTransport``) sends the requests through httpx instead of ec2imds's own
+    lean HTTP/1.1 client (:mod:`ec2imds._http11`), which is the default: httpx is
+    imported only then.
     """
 
     def __init__(
@@ -183,9 +188,14 @@ class IMDS(Values):
         http_transport: httpx.BaseTransport | None = None,
         **options: Unpack[Options],
     ) -> None:
-        self.transport = Transport(
-            _settings(settings, "IMDS", options), store=store, http_transport=http_transport
-        )
+        resolved = _settings(settings, "IMDS", options)
+        self.transport: SyncDriver
+        if http_transport is None:
+            self.transport = OneShot(resolved, store)
+        else:
+            from ec2imds.transport import Transport
+
+            self.transport = Transport(resolved, store=store, http_transport=http_transport)
         self.settings = self.transport.settings
         self._cache = _Cache()
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
@@ -414,7 +424,10 @@ class AsyncIMDS(AsyncValues):
 
     ``await aimds.meta_data.placement.availability_zone``, ``await aimds.value(path)``,
     ``await aimds.get(Placement)``, ``await aimds.all()``, ``await aimds.region``; the same
-    options as :class:`IMDS`.
+    options as :class:`IMDS`. Runs on asyncio. ``http_transport`` (any
+    ``httpx.AsyncBaseTransport``) sends the requests through httpx; by default they go
+    over non-blocking sockets with ec2imds's own HTTP/1.1 parser
+    (:class:`ec2imds._aio.AsyncOneShot`).
     """
 
     def __init__(
@@ -425,9 +438,16 @@ class AsyncIMDS(AsyncValues):
         http_transport: httpx.AsyncBaseTransport | None = None,
         **options: Unpack[Options],
     ) -> None:
-        self.transport = AsyncTransport(
-            _settings(settings, "AsyncIMDS", options), store=store, http_transport=http_transport
-        )
+        resolved = _settings(settings, "AsyncIMDS", options)
+        self.transport: AsyncDriver
+        if http_transport is None:
+            from ec2imds._aio import AsyncOneShot
+
+            self.transport = AsyncOneShot(resolved, store=store)
+        else:
+            from ec2imds.transport import AsyncTransport
+
+            self.transport = AsyncTransport(resolved, store=store, http_transport=http_transport)
         self.settings = self.transport.settings
         self._cache = _Cache()
 

@@ -342,23 +342,33 @@ def run_threaded(
     there and the walk goes on; any other error cancels what is pending and is raised.
     """
     import concurrent.futures as cf
+    import queue
 
-    running = {pool.submit(get, p): p for p in walk.start()}
+    # Finished futures arrive on a queue (cheaper than cf.wait over every running future).
+    finished: queue.SimpleQueue[cf.Future[bytes | None]] = queue.SimpleQueue()
+    running: dict[cf.Future[bytes | None], str] = {}
+
+    def submit(path: str) -> None:
+        future = pool.submit(get, path)
+        running[future] = path
+        future.add_done_callback(finished.put)
+
     try:
+        for path in walk.start():
+            submit(path)
         while running:
-            done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
-            for future in done:
-                path = running.pop(future)
-                failed = False
-                try:
-                    body = future.result()
-                except PATH_ERRORS as exc:
-                    if failures is None:
-                        raise
-                    failures[path.rstrip("/")] = exc
-                    body, failed = None, True
-                for child in feed(walk, path, body, failures, failed=failed):
-                    running[pool.submit(get, child)] = child
+            future = finished.get()
+            path = running.pop(future)
+            failed = False
+            try:
+                body = future.result()
+            except PATH_ERRORS as exc:
+                if failures is None:
+                    raise
+                failures[path.rstrip("/")] = exc
+                body, failed = None, True
+            for child in feed(walk, path, body, failures, failed=failed):
+                submit(child)
     finally:
         for future in running:
             future.cancel()
@@ -388,25 +398,28 @@ async def run_async(
                 failures[path.rstrip("/")] = exc
                 return path, None, True
 
-    def spawn(paths: list[str]) -> set[asyncio.Task[tuple[str, bytes | None, bool]]]:
-        return {asyncio.ensure_future(one(p)) for p in paths}
+    # Finished tasks arrive on a queue (cheaper than asyncio.wait over every running task).
+    finished: asyncio.Queue[asyncio.Task[tuple[str, bytes | None, bool]]] = asyncio.Queue()
+    running: set[asyncio.Task[tuple[str, bytes | None, bool]]] = set()
 
-    running = spawn(walk.start())
-    unread: set[asyncio.Task[tuple[str, bytes | None, bool]]] = set()
+    def spawn(paths: list[str]) -> None:
+        for path in paths:
+            task = asyncio.ensure_future(one(path))
+            running.add(task)
+            task.add_done_callback(finished.put_nowait)
+
     try:
+        spawn(walk.start())
         while running:
-            done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            unread = set(done)
-            for task in done:
-                unread.discard(task)
-                path, body, failed = task.result()
-                running |= spawn(feed(walk, path, body, failures, failed=failed))
+            task = await finished.get()
+            running.discard(task)
+            path, body, failed = task.result()
+            spawn(feed(walk, path, body, failures, failed=failed))
     finally:
         for task in running:
             task.cancel()
         if running:
+            # Finished tasks still queued behind the one that raised are in ``running``
+            # too: gathered here, their exceptions are retrieved, so never logged.
             await asyncio.gather(*running, return_exceptions=True)
-        for task in unread:  # finished with the one raised: retrieved, so never logged
-            if not task.cancelled():
-                task.exception()
     return walk.result()

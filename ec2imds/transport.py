@@ -17,30 +17,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Generator, Iterable
+from collections.abc import AsyncIterable, Iterable
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
 
 from ec2imds import __version__
-from ec2imds._driver import DriverBase, SyncDriver
-from ec2imds._protocol import (
-    ACQUIRE,
-    RELEASE,
-    Answer,
-    Failure,
-    Request,
-    Response,
-    Sleep,
-    Step,
-    exchange,
-    token_flow,
-)
-from ec2imds.endpoints import Endpoint, arace
-from ec2imds.errors import IMDSError, IMDSUnavailable
+from ec2imds._aio import AsyncDriver
+from ec2imds._driver import SyncDriver
+from ec2imds._protocol import Failure, Request, Response
+from ec2imds.endpoints import Endpoint
 from ec2imds.settings import Settings
-from ec2imds.tokens import Token, TokenStore
+from ec2imds.tokens import TokenStore
 
 __all__ = ["AsyncTransport", "Transport"]
 
@@ -199,7 +188,7 @@ class Transport(SyncDriver):
         return Response(response.status_code, bytes(body), dict(response.headers))
 
 
-class AsyncTransport(DriverBase):
+class AsyncTransport(AsyncDriver):
     """The asyncio twin of :class:`Transport`, over one ``httpx.AsyncHTTPTransport``."""
 
     def __init__(
@@ -217,96 +206,9 @@ class AsyncTransport(DriverBase):
             else httpx.AsyncHTTPTransport(**_pool_kwargs(self.settings))
         )
         self._extensions = _extensions(self.settings)
-        self._locks: dict[Endpoint, asyncio.Lock] = {}
-        self._race_lock: asyncio.Lock | None = None
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         await self._http.aclose()
-
-    async def get(self, path: str) -> bytes | None:
-        """The body at ``path`` (relative to ``/latest/`` or absolute), None on 404."""
-        response = await self.request("GET", path)
-        return None if response.status == 404 else response.body
-
-    async def request(self, method: str, path: str) -> Response:
-        """Send ``method path`` with a token; a 200 or 404 :class:`Response`, or raises."""
-        self._check_enabled()
-        full = self._path(path)
-        return await self._with_endpoint(
-            lambda ep: self._run(ep, exchange(self._sessions[ep], method, full, self._rng))
-        )
-
-    async def token(self) -> Token:
-        """A usable session token (a PUT only when none is cached)."""
-        self._check_enabled()
-        return await self._with_endpoint(
-            lambda ep: self._run(ep, token_flow(self._sessions[ep], self._rng))
-        )
-
-    async def _with_endpoint(self, call: Callable[[Endpoint], Awaitable[T]]) -> T:
-        chosen = self._chosen
-        if chosen is not None:
-            try:
-                return await call(chosen)
-            except IMDSUnavailable:
-                if len(self.settings.endpoints) == 1:
-                    raise
-                log.info("endpoint unreachable; racing the endpoints again")
-                self._chosen = None
-        return await self._race(call)
-
-    async def _race(self, call: Callable[[Endpoint], Awaitable[T]]) -> T:
-        if self._race_lock is None:
-            self._race_lock = asyncio.Lock()
-        async with self._race_lock:
-            if self._chosen is not None:
-                return await call(self._chosen)
-            self._chosen, outcome = await arace(
-                self.settings.endpoints, call, self.settings.race_delay
-            )
-        if isinstance(outcome, IMDSError):
-            raise outcome
-        return outcome
-
-    async def _run(self, ep: Endpoint, flow: Generator[Step, Answer, T]) -> T:
-        lock = self._locks.get(ep)
-        if lock is None:
-            lock = self._locks[ep] = asyncio.Lock()
-        held = False
-        try:
-            step = next(flow)
-            while True:
-                if step is ACQUIRE:
-                    await lock.acquire()
-                    held = True
-                    step = flow.send(None)
-                elif step is RELEASE:
-                    lock.release()
-                    held = False
-                    step = flow.send(None)
-                elif isinstance(step, Sleep):
-                    await asyncio.sleep(step.seconds)
-                    step = flow.send(None)
-                else:
-                    assert isinstance(step, Request)
-                    step = flow.send(await self._send(ep, step))
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        finally:
-            if held:
-                lock.release()
-            flow.close()
 
     async def _send(self, ep: Endpoint, request: Request) -> Response | Failure:
         started = time.perf_counter()

@@ -10,6 +10,7 @@ import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import settings as hypothesis_settings
 
+from ec2imds._aio import AsyncOneShot
 from ec2imds._oneshot import OneShot
 from ec2imds.settings import Settings
 from ec2imds.tokens import MemoryTokenStore, Token, TokenStore
@@ -46,7 +47,8 @@ def _clean_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 class Client:
     """One face for every driver, so a test is written once and run in each mode:
     ``sync`` (httpx), ``async`` (httpx, on an event loop in a helper thread: an anyio
-    portal) and ``stdlib`` (the command line's one-shot ``http.client`` driver).
+    portal), ``stdlib`` (the lean ``_http11`` driver: the command line's, and ``IMDS``'s
+    default) and ``aio`` (its asyncio twin, ``AsyncIMDS``'s default, on the portal).
     """
 
     def __init__(
@@ -60,18 +62,21 @@ class Client:
         self.mode = mode
         self._portal = portal
         self.sync: Transport | None = None
-        self.aio: AsyncTransport | None = None
+        self.aio: AsyncTransport | AsyncOneShot | None = None
         self.stdlib: OneShot | None = None
         if mode == "sync":
             self.sync = Transport(settings, store=store, http_transport=mock, seed=1)
         elif mode == "async":
             self.aio = AsyncTransport(settings, store=store, http_transport=mock, seed=1)
+        elif mode == "aio":
+            assert mock is None, "the lean asyncio driver has no mock transport"
+            self.aio = AsyncOneShot(settings, store=store, seed=1)
         else:
             assert mock is None, "the stdlib driver has no mock transport"
             self.stdlib = OneShot(settings, store if store is not None else MemoryTokenStore())
 
     @property
-    def transport(self) -> Transport | AsyncTransport | OneShot:
+    def transport(self) -> Transport | AsyncTransport | AsyncOneShot | OneShot:
         found = self.sync or self.aio or self.stdlib
         assert found is not None
         return found
@@ -120,7 +125,7 @@ def portal() -> Iterator[BlockingPortal]:
         yield p
 
 
-@pytest.fixture(params=["sync", "async", "stdlib"])
+@pytest.fixture(params=["sync", "async", "stdlib", "aio"])
 def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import httpx
 import pytest
 from anyio.from_thread import BlockingPortal
 
@@ -724,6 +725,18 @@ def _trickle_scenarios(sim: IMDSSimulator, tmp: Path) -> dict[str, Callable[[], 
         with OneShot(settings, store) as oneshot:
             return oneshot.get(LONG_TAG)
 
+    def httpx_key() -> object:  # the httpx drivers: when a transport is given
+        with IMDS(settings, store=store, http_transport=httpx.HTTPTransport()) as imds:
+            return imds.value(LONG_TAG)
+
+    def httpx_async_all() -> object:
+        async def main() -> object:
+            transport = httpx.AsyncHTTPTransport()
+            async with AsyncIMDS(settings, store=store, http_transport=transport) as aimds:
+                return await aimds.all()
+
+        return asyncio.run(main())
+
     def command(*args: str) -> Callable[[], object]:
         def call() -> object:
             result = run_command(*common, *args, env=env)
@@ -741,13 +754,15 @@ def _trickle_scenarios(sim: IMDSSimulator, tmp: Path) -> dict[str, Callable[[], 
         "async all()": lambda: asyncio.run(_async_all()),
         "cli key": command("--raw", LONG_TAG),
         "cli -a": command("-a"),
+        "httpx sync key": httpx_key,
+        "httpx async all()": httpx_async_all,
     }
 
 
 @pytest.mark.parametrize("warm", [False, True], ids=["the-put-trickles", "the-gets-trickle"])
 def test_a_trickling_server_fails_in_about_the_timeout(warm: bool, tmp_path: Path) -> None:
     """Each scenario against its own simulator, all at once (they mostly sleep)."""
-    sims = [IMDSSimulator(seed=5) for _ in range(7)]
+    sims = [IMDSSimulator(seed=5) for _ in range(9)]
     try:
         scenarios: dict[str, tuple[IMDSSimulator, Callable[[], object]]] = {}
         for i, sim in enumerate(sims):

@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ec2imds import _leaves, catalog, models
+from ec2imds._aio import AsyncOneShot
 from ec2imds._oneshot import OneShot
 from ec2imds.cli import main
 from ec2imds.crawl import INDEXED_DIRS, Entry, Walk, parse_listing, run_walk
@@ -423,6 +424,12 @@ def _drivers(server: FramedServer) -> Iterator[tuple[str, Callable[[str], bytes 
                 return await aio.get(path)
 
         yield "async", lambda path: asyncio.run(aget(path))
+
+        async def lean(path: str) -> bytes | None:
+            async with AsyncOneShot(conf) as aio:
+                return await aio.get(path)
+
+        yield "aio", lambda path: asyncio.run(lean(path))
 
 
 @settings(

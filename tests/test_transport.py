@@ -535,3 +535,65 @@ def test_token_never_in_errors_reprs_or_logs(
     assert "GET /latest/meta-data/instance-id" in caplog.text  # the log did say something
     for value in tokens:
         assert value not in text
+
+
+# -- httpx.MockTransport: handlers build responses with their content already read --------
+
+
+def _mock_handler(request: Any) -> Any:
+    import httpx
+
+    if request.method == "PUT":
+        return httpx.Response(200, text="token")
+    if request.url.path.endswith("/big"):
+        return httpx.Response(200, content=b"x" * (1024 * 1024 + 1))
+    return httpx.Response(200, text="i-0123456789abcdef0")
+
+
+def test_httpx_mock_transport_serves_both_clients_with_the_body_cap() -> None:
+    import httpx
+
+    from ec2imds import IMDS, AsyncIMDS
+
+    endpoint = [("169.254.169.254", 80)]  # never reached: the mock answers
+    with IMDS(endpoints=endpoint, http_transport=httpx.MockTransport(_mock_handler)) as imds:
+        assert imds.meta_data.instance_id == "i-0123456789abcdef0"
+        with pytest.raises(ResponseTooLarge):
+            imds.transport.get("meta-data/big")
+
+    async def aio() -> str | None:
+        async with AsyncIMDS(
+            endpoints=endpoint, http_transport=httpx.MockTransport(_mock_handler)
+        ) as aimds:
+            with pytest.raises(ResponseTooLarge):
+                await aimds.transport.get("meta-data/big")
+            body = await aimds.transport.get("meta-data/instance-id")
+            return None if body is None else body.decode()
+
+    assert asyncio.run(aio()) == "i-0123456789abcdef0"
+
+
+def test_at_most_concurrency_requests_in_flight(make_client: ClientFactory) -> None:
+    """However many threads (or tasks) ask at once, as httpx's pool bounds it."""
+    from tests._wire import RawServer, http_answer
+
+    state = {"active": 0, "most": 0}
+    lock = threading.Lock()
+
+    def answer(method: str, path: str, headers: Any) -> bytes:
+        with lock:
+            state["active"] += 1
+            state["most"] = max(state["most"], state["active"])
+        time.sleep(0.05)
+        with lock:
+            state["active"] -= 1
+        return http_answer("200 OK", b"token" if method == "PUT" else b"x")
+
+    with RawServer(answer) as server:
+        settings = Settings.resolve(endpoints=[server.endpoint], env={}, concurrency=3)
+        client = make_client(settings)
+        client.token()
+        with ThreadPoolExecutor(12) as pool:
+            bodies = list(pool.map(client.get, [f"meta-data/k{i}" for i in range(24)]))
+    assert bodies == [b"x"] * 24
+    assert 1 <= state["most"] <= 3

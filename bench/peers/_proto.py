@@ -4,8 +4,10 @@ The runner prints one hello line, then answers one JSON line per request line:
 
 * hello: ``{"hello": {"tool", "version", "tasks": {name: null | "n/a reason"}, "notes"}}``
 * request: ``{"task": NAME, "n": N}``: run the task N times, timing only the calls
-* reply: ``{"ok": true, "seconds": [per-call...] | total, "check": str, "info": {...}}``
-  or ``{"ok": false, "error": "..."}``
+* reply: ``{"ok": true, "seconds": total, "cpu": total, "rss_kib": peak, "check": str,
+  "info": {...}}`` or ``{"ok": false, "error": "..."}``. ``cpu`` is the runner process's
+  CPU time (``time.process_time``: user + system, every thread) spent in the timed calls,
+  ``rss_kib`` the process's peak resident set so far.
 
 End of stdin ends the runner. Everything the libraries print goes to stderr, so the
 protocol stream stays clean.
@@ -74,16 +76,31 @@ def arguments() -> argparse.Namespace:
     return args
 
 
+#: CPU seconds spent in the timed calls since the last request (read by :func:`serve`).
+_cpu = [0.0]
+
+
 def timed(n: int, call: Callable[[], Any], before: Callable[[], Any] | None = None) -> float:
-    """Seconds spent in ``n`` calls of ``call`` (``before`` runs untimed ahead of each)."""
+    """Seconds spent in ``n`` calls of ``call`` (``before`` runs untimed ahead of each);
+    the process CPU time of those calls is added up for the reply too."""
     total = 0.0
     for _ in range(n):
         if before is not None:
             before()
+        c0 = time.process_time()
         t0 = time.perf_counter()
         call()
         total += time.perf_counter() - t0
+        _cpu[0] += time.process_time() - c0
     return total
+
+
+def _peak_rss_kib() -> int | None:
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not Unix
+        return None
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def serve(
@@ -114,8 +131,19 @@ def serve(
             if name not in tasks:
                 send({"ok": False, "error": unavailable.get(name, f"unknown task {name!r}")})
                 continue
+            _cpu[0] = 0.0
             seconds, check, info = tasks[name](n)
-            send({"ok": True, "seconds": seconds, "n": n, "check": check, "info": info})
+            send(
+                {
+                    "ok": True,
+                    "seconds": seconds,
+                    "cpu": _cpu[0],
+                    "rss_kib": _peak_rss_kib(),
+                    "n": n,
+                    "check": check,
+                    "info": info,
+                }
+            )
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:  # 0.0.3's errors derive from BaseException

@@ -1,4 +1,4 @@
-"""Runner for a baseline: a bare standard-library crawler (``http.client``), no SDK.
+"""Runner for a baseline: bare standard-library crawlers (``http.client``, sockets), no SDK.
 
 Not a peer: it shows what the simulator plus the thinnest possible client cost on this
 machine, so a crawl's distance from the latency floor can be split into "client CPU" and
@@ -8,13 +8,19 @@ directory ``0/``), with one cached token, keep-alive connections, no parsing of 
 
 * ``full_seq``: one connection, one request at a time
 * ``full_8``: 8 threads, one connection each, fed from one queue (a streaming crawl)
+* ``sock_8``: the same 8-thread crawl over bare sockets: a new TCP connection per request
+  (EC2 closes it after every answer), the request written by hand, the answer read up to
+  its ``Content-Length``, nothing checked: the floor of client CPU per request
+* ``sock_8_cold``: a token PUT (bare socket) then ``sock_8``: what a fresh client must do
 """
 
 from __future__ import annotations
 
 import http.client
 import queue
+import socket
 import threading
+from collections.abc import Callable
 
 import _proto
 
@@ -76,8 +82,55 @@ def crawl_seq() -> dict[str, bytes | None]:
     return found
 
 
+def sock_request(head: bytes) -> tuple[int, bytes]:
+    """One request on a new connection: status and body (read up to Content-Length)."""
+    with socket.create_connection((HOST, PORT), timeout=5) as sock:
+        sock.sendall(head)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise RuntimeError("closed before the head")
+            data += chunk
+        head_end = data.index(b"\r\n\r\n") + 4
+        lines = data[:head_end].decode("latin-1").split("\r\n")
+        length = 0
+        for line in lines[1:]:
+            if line[:15].lower() == "content-length:":
+                length = int(line[15:])
+        body = data[head_end:]
+        while len(body) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        return int(lines[0].split(" ", 2)[1]), body
+
+
+def sock_token() -> str:
+    status, body = sock_request(
+        f"PUT /latest/api/token HTTP/1.1\r\nHost: {HOST}:{PORT}\r\n"
+        "X-aws-ec2-metadata-token-ttl-seconds: 21600\r\nContent-Length: 0\r\n\r\n".encode()
+    )
+    if status != 200:
+        raise RuntimeError(f"token PUT: {status}")
+    return body.decode()
+
+
+SOCK_TOKEN = [sock_token()]
+
+
+def sock_get(path: str) -> bytes | None:
+    status, body = sock_request(
+        f"GET /latest/{path} HTTP/1.1\r\nHost: {HOST}:{PORT}\r\n"
+        f"X-aws-ec2-metadata-token: {SOCK_TOKEN[0]}\r\n\r\n".encode()
+    )
+    return body if status == 200 else None
+
+
 class Pool:
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, getter: Callable[[], Callable[[str], bytes | None]]) -> None:
+        self.getter = getter
         self.jobs: queue.SimpleQueue[tuple[str, dict[str, bytes | None]] | None] = (
             queue.SimpleQueue()
         )
@@ -93,13 +146,13 @@ class Pool:
         self.jobs.put((path, found))
 
     def work(self) -> None:
-        conn = connect()
+        fetch = self.getter()
         while True:
             job = self.jobs.get()
             if job is None:
                 return
             path, found = job
-            body = get(conn, path)
+            body = fetch(path)
             found[path] = body
             for child in children(path, body):
                 self.submit(child, found)
@@ -118,7 +171,13 @@ class Pool:
         return found
 
 
-POOL = Pool(8)
+def _http_client_getter() -> Callable[[str], bytes | None]:
+    conn = connect()
+    return lambda path: get(conn, path)
+
+
+POOL = Pool(8, _http_client_getter)
+SOCK_POOL = Pool(8, lambda: sock_get)
 
 
 def full_seq(n: int) -> _proto.Result:
@@ -133,4 +192,26 @@ def full_8(n: int) -> _proto.Result:
     return t, (box[-1]["meta-data/instance-id"] or b"").decode(), {"paths": len(box[-1])}
 
 
-_proto.serve("http.client baseline", "stdlib", {"full_seq": full_seq, "full_8": full_8}, {})
+def sock_8(n: int) -> _proto.Result:
+    box = []
+    t = _proto.timed(n, lambda: box.append(SOCK_POOL.crawl()))
+    return t, (box[-1]["meta-data/instance-id"] or b"").decode(), {"paths": len(box[-1])}
+
+
+def sock_8_cold(n: int) -> _proto.Result:
+    box = []
+
+    def once() -> None:
+        SOCK_TOKEN[0] = sock_token()
+        box.append(SOCK_POOL.crawl())
+
+    t = _proto.timed(n, once)
+    return t, (box[-1]["meta-data/instance-id"] or b"").decode(), {"paths": len(box[-1])}
+
+
+_proto.serve(
+    "stdlib baseline",
+    "stdlib",
+    {"full_seq": full_seq, "full_8": full_8, "sock_8": sock_8, "sock_8_cold": sock_8_cold},
+    {},
+)

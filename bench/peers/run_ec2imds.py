@@ -11,15 +11,20 @@ Library mode, one warm ``IMDS`` client (token cached in memory, keep-alive pool 
 * ``one_key``: ``transport.get("meta-data/instance-id")``: always a GET on the network
   (the client caches immutable values, the transport does not)
 * ``one_key_typed``: ``clear_cache()`` + ``meta_data.instance_id`` (both timed)
+* ``full_all_async``: as ``full_all`` with one warm ``AsyncIMDS`` (on one event loop kept
+  for the runner's life)
+* ``full_cold_async``: as ``full_cold`` with a new ``AsyncIMDS`` per call
 """
 
 from __future__ import annotations
+
+import asyncio
 
 import _proto
 
 import ec2imds
 from ec2imds import __version__
-from ec2imds.client import IMDS
+from ec2imds.client import IMDS, AsyncIMDS
 
 args = _proto.arguments()
 ENDPOINT = (args.host, args.port)
@@ -30,8 +35,14 @@ def client() -> IMDS:
     return IMDS(endpoints=[ENDPOINT], token_ttl=_proto.TOKEN_TTL)
 
 
+def aclient() -> AsyncIMDS:
+    return AsyncIMDS(endpoints=[ENDPOINT], token_ttl=_proto.TOKEN_TTL)
+
+
 imds = client()
 _proto.require_loopback(imds.settings.endpoints[0][0], "IMDS endpoint")
+LOOP = asyncio.new_event_loop()
+AIMDS = aclient()
 
 
 def full_all(n: int) -> _proto.Result:
@@ -105,6 +116,23 @@ def one_key_typed(n: int) -> _proto.Result:
     return t, box[-1], {}
 
 
+def full_all_async(n: int) -> _proto.Result:
+    box = []
+    t = _proto.timed(n, lambda: box.append(LOOP.run_until_complete(AIMDS.all())), AIMDS.clear_cache)
+    return t, box[-1].meta_data.instance_id, {}
+
+
+def full_cold_async(n: int) -> _proto.Result:
+    box = []
+
+    async def once() -> None:
+        async with aclient() as c:
+            box.append(await c.all())
+
+    t = _proto.timed(n, lambda: LOOP.run_until_complete(once()))
+    return t, box[-1].meta_data.instance_id, {}
+
+
 _proto.serve(
     "ec2imds",
     __version__,
@@ -116,8 +144,12 @@ _proto.serve(
         "common_view": common_view,
         "one_key": one_key,
         "one_key_typed": one_key_typed,
+        "full_all_async": full_all_async,
+        "full_cold_async": full_cold_async,
     },
     {},
     notes=[f"imported from {ec2imds.__file__}"],
 )
 imds.close()
+LOOP.run_until_complete(AIMDS.aclose())
+LOOP.close()
