@@ -10,13 +10,13 @@ only says how one request is sent (:meth:`SyncDriver._send`): over httpx
 
 from __future__ import annotations
 
-import logging
 import random
 import threading
 import time
 from collections.abc import Callable, Generator
 from typing import TypeVar
 
+from ec2imds._log import DEBUG, log
 from ec2imds._protocol import (
     Answer,
     EndpointSession,
@@ -35,7 +35,6 @@ from ec2imds.tokens import MemoryTokenStore, Token, TokenStore
 
 __all__ = ["DriverBase", "SyncDriver"]
 
-log = logging.getLogger("ec2imds")
 T = TypeVar("T")
 
 
@@ -104,7 +103,7 @@ class DriverBase:
     ) -> Response | Failure:
         """Log one request at DEBUG (method, path, status or failure, time; no headers:
         the token never reaches a log) and return its outcome."""
-        if log.isEnabledFor(logging.DEBUG):
+        if log.isEnabledFor(DEBUG):
             ms = (time.perf_counter() - started) * 1000
             if isinstance(outcome, Response):
                 log.debug("%s %s -> %d (%.1f ms)", request.method, request.path, outcome.status, ms)

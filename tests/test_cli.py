@@ -237,9 +237,9 @@ def test_importing_the_package_stays_cheap() -> None:
 @pytest.mark.parametrize(
     ("args", "absent"),
     [
-        (["--raw", "meta-data/instance-id"], ["httpx", "pydantic"]),
-        (["meta-data/local-ipv4", "meta-data/security-groups"], ["httpx", "pydantic"]),
-        (["-a"], ["httpx"]),
+        (["--raw", "meta-data/instance-id"], ["httpx", "pydantic", "logging"]),
+        (["meta-data/local-ipv4", "meta-data/security-groups"], ["httpx", "pydantic", "logging"]),
+        (["-a"], ["httpx", "pydantic"]),
         (["--tree"], ["httpx"]),
         (["-U"], ["httpx", "pydantic"]),
         (["--watch", "--once", "--interval", "0.1"], ["httpx"]),
@@ -252,8 +252,9 @@ def test_a_run_imports_only_what_it_needs(
     absent: list[str],
     request: pytest.FixtureRequest,
 ) -> None:
-    """Start-up is most of a one-value call: no httpx in the command line at all, and no
-    pydantic unless a value needs the models."""
+    """Start-up is most of a one-value call: no httpx in the command line at all, no
+    pydantic unless a value needs the models (``-a`` does not: ``ec2imds._plain``), and no
+    logging when nothing is logged."""
     if "--watch" in args:  # a spot notice for --once to end on, removed afterwards
         sim.inject_spot_interruption()
         request.addfinalizer(lambda: sim.delete("meta-data/spot"))
