@@ -704,3 +704,21 @@ def test_help_shows_examples_and_exit_codes() -> None:
         "--validate",
     ):
         assert needle in text, needle
+
+
+@pytest.mark.parametrize("verbose", [[], ["-v"]], ids=["quiet", "-v"])
+def test_a_warning_is_one_line_in_the_command_lines_format(
+    sim: IMDSSimulator, tmp_path: Path, verbose: list[str]
+) -> None:
+    """The handler is set up on the first warning (logging is not imported before), or at
+    once with -v: either way one ``ec2imds: WARNING:`` line, and the value printed."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    result = run(*on(sim, shared), *verbose, "meta-data/instance-id")
+    assert result.code == 0, result.err
+    assert result.json() == {"meta-data/instance-id": "i-0123456789abcdef0"}
+    warnings = [line for line in result.err.splitlines() if "WARNING" in line]
+    assert len(warnings) == 1, result.err
+    assert warnings[0].startswith("ec2imds: WARNING: ")
+    assert "not persisted" in warnings[0]
