@@ -10,7 +10,6 @@ only says how one request is sent (:meth:`SyncDriver._send`): over httpx
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import random
@@ -19,6 +18,7 @@ import time
 from collections.abc import Callable, Generator
 from typing import TypeVar
 
+from ec2imds._log import DEBUG, log
 from ec2imds._protocol import (
     Answer,
     EndpointSession,
@@ -43,7 +43,6 @@ from ec2imds.tokens import FileTokenStore, MemoryTokenStore, Token, TokenStore
 
 __all__ = ["DriverBase", "SyncDriver"]
 
-log = logging.getLogger("ec2imds")
 T = TypeVar("T")
 
 
@@ -168,7 +167,7 @@ class DriverBase:
         headers: the token never reaches a log) and return its outcome."""
         with self._counts_lock:
             self._counts[request.method] = self._counts.get(request.method, 0) + 1
-        if log.isEnabledFor(logging.DEBUG):
+        if log.isEnabledFor(DEBUG):
             ms = (time.perf_counter() - started) * 1000
             if isinstance(outcome, Response):
                 log.debug("%s %s -> %d (%.1f ms)", request.method, request.path, outcome.status, ms)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-import logging
 import random
 import re
 import threading
@@ -31,6 +30,7 @@ from collections.abc import Callable, Generator, Mapping
 from types import MappingProxyType
 from typing import Final, Literal, NamedTuple, TypeVar
 
+from ec2imds._log import log
 from ec2imds.endpoints import Endpoint, construct_endpoint_str
 from ec2imds.errors import (
     IMDSDisabled,
@@ -64,7 +64,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-log = logging.getLogger("ec2imds")
 
 TOKEN_PATH: Final = "/latest/api/token"  # noqa: S105 - a path, not a secret
 TOKEN_HEADER: Final = "X-aws-ec2-metadata-token"  # noqa: S105 - a header name

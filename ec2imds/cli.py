@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import math
 import os
 import re
@@ -22,9 +21,12 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from ec2imds import __version__, _values
+from ec2imds._log import log
 from ec2imds.endpoints import DEFAULT_ENDPOINTS, construct_endpoint_list_str
 
 if TYPE_CHECKING:
+    import logging
+
     from ec2imds._oneshot import OneShot
     from ec2imds.crawl import RawNode, Walk
     from ec2imds.errors import IMDSError
@@ -39,8 +41,6 @@ EXIT_USAGE = 2
 
 IMDS_API_VERSION = "latest"
 PROG = "ec2imds"
-
-log = logging.getLogger("ec2imds")
 
 EPILOG = """\
 examples:
@@ -634,21 +634,41 @@ def _cmd_watch(run: _Run) -> None:
 
 @contextmanager
 def _logging_to_stderr(verbose: int) -> Iterator[None]:
-    """Show ec2imds's log on stderr for this invocation (warnings; -v info; -vv requests)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s: %(message)s"))
-    saved = log.level, log.propagate
-    log.addHandler(handler)
-    log.setLevel(
-        logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    )
-    log.propagate = False
+    """Show ec2imds's log on stderr for this invocation (warnings; -v info; -vv requests).
+
+    Without -v the handler is set up only if a warning is logged (:mod:`ec2imds._log`):
+    a run that logs nothing never imports :mod:`logging`."""
+    undo: list[Callable[[], None]] = []
+
+    def setup(real: logging.Logger) -> None:
+        import logging
+
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s: %(message)s"))
+        saved = real.level, real.propagate
+        real.addHandler(handler)
+        real.setLevel(
+            logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+        )
+        real.propagate = False
+
+        def restore() -> None:
+            real.removeHandler(handler)
+            real.setLevel(saved[0])
+            real.propagate = saved[1]
+
+        undo.append(restore)
+
+    if verbose or log.used:
+        setup(log.real)
+    else:
+        log.on_first_use = setup
     try:
         yield
     finally:
-        log.removeHandler(handler)
-        log.setLevel(saved[0])
-        log.propagate = saved[1]
+        log.on_first_use = None
+        for restore in undo:
+            restore()
 
 
 def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

@@ -35,11 +35,11 @@ IMDS lists it and does not serve it.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, NamedTuple
 
+from ec2imds._log import log
 from ec2imds.errors import PATH_ERRORS, IMDSError, IMDSValidationError
 
 if TYPE_CHECKING:
@@ -60,7 +60,6 @@ __all__ = [
     "run_walk",
 ]
 
-log = logging.getLogger("ec2imds")
 
 RawNode = bytes | dict[str, "RawNode"]
 RawTree = dict[str, RawNode]

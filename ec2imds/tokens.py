@@ -18,13 +18,13 @@ import contextlib
 import datetime as dt
 import errno
 import json
-import logging
 import os
 import stat
 import threading
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
+from ec2imds._log import log
 from ec2imds.endpoints import Endpoint, endpoint_file_name
 from ec2imds.errors import IMDSError
 
@@ -40,7 +40,6 @@ __all__ = [
     "default_token_dir",
 ]
 
-log = logging.getLogger("ec2imds")
 
 #: A token file larger than this is not a token file.
 MAX_TOKEN_FILE = 16 * 1024

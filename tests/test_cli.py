@@ -237,9 +237,9 @@ def test_importing_the_package_stays_cheap() -> None:
 @pytest.mark.parametrize(
     ("args", "absent"),
     [
-        (["--raw", "meta-data/instance-id"], ["httpx", "pydantic"]),
-        (["meta-data/local-ipv4", "meta-data/security-groups"], ["httpx", "pydantic"]),
-        (["-a"], ["httpx"]),
+        (["--raw", "meta-data/instance-id"], ["httpx", "pydantic", "logging"]),
+        (["meta-data/local-ipv4", "meta-data/security-groups"], ["httpx", "pydantic", "logging"]),
+        (["-a"], ["httpx", "pydantic"]),
         (["--tree"], ["httpx"]),
         (["-U"], ["httpx", "pydantic"]),
         (["--watch", "--once", "--interval", "0.1"], ["httpx"]),
@@ -252,8 +252,9 @@ def test_a_run_imports_only_what_it_needs(
     absent: list[str],
     request: pytest.FixtureRequest,
 ) -> None:
-    """Start-up is most of a one-value call: no httpx in the command line at all, and no
-    pydantic unless a value needs the models."""
+    """Start-up is most of a one-value call: no httpx in the command line at all, no
+    pydantic unless a value needs the models (``-a`` does not: ``ec2imds._plain``), and no
+    logging when nothing is logged."""
     if "--watch" in args:  # a spot notice for --once to end on, removed afterwards
         sim.inject_spot_interruption()
         request.addfinalizer(lambda: sim.delete("meta-data/spot"))
@@ -703,3 +704,21 @@ def test_help_shows_examples_and_exit_codes() -> None:
         "--validate",
     ):
         assert needle in text, needle
+
+
+@pytest.mark.parametrize("verbose", [[], ["-v"]], ids=["quiet", "-v"])
+def test_a_warning_is_one_line_in_the_command_lines_format(
+    sim: IMDSSimulator, tmp_path: Path, verbose: list[str]
+) -> None:
+    """The handler is set up on the first warning (logging is not imported before), or at
+    once with -v: either way one ``ec2imds: WARNING:`` line, and the value printed."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    result = run(*on(sim, shared), *verbose, "meta-data/instance-id")
+    assert result.code == 0, result.err
+    assert result.json() == {"meta-data/instance-id": "i-0123456789abcdef0"}
+    warnings = [line for line in result.err.splitlines() if "WARNING" in line]
+    assert len(warnings) == 1, result.err
+    assert warnings[0].startswith("ec2imds: WARNING: ")
+    assert "not persisted" in warnings[0]
