@@ -24,8 +24,8 @@ DEBUG, INFO, WARNING = 10, 20, 30
 
 
 class Logger:
-    """A stand-in for ``logging.getLogger(name)`` (``debug``, ``info``, ``warning``,
-    ``isEnabledFor``); :attr:`real` is the logger itself."""
+    """A stand-in for ``logging.getLogger(name)``: ``debug``, ``info``, ``warning`` and
+    ``isEnabledFor`` here, anything else from :attr:`real`, the logger itself."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -64,6 +64,12 @@ class Logger:
 
     def warning(self, msg: object, *args: object, **kwargs: Any) -> None:
         self.real.warning(msg, *args, stacklevel=2, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        # Anything else (error, exception, handlers, setLevel...) is the real logger's.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.real, name)
 
 
 log = Logger("ec2imds")
