@@ -546,10 +546,9 @@ def _method_notes(spawner_kib: int, keep_alive: bool) -> list[str]:
         f"(`bench/spawner.py`, {spawner_kib / 1024:.1f} MiB peak) rather than by the "
         "harness, whose own high-water mark Linux would carry over into a child it "
         "forks; peaks below the spawner's size cannot be seen (none of these are).",
-        "The simulator answers 404 to a leaf asked for with a trailing slash "
-        "(`placement/availability-zone/`); AWS serves it (boto/boto#1900). So botocore's "
-        "region fetcher returns None here, and ec2-metadata's `userdata_url` is set "
-        "without its default trailing slash. Reported as a simulator fidelity gap.",
+        "The simulator serves a leaf asked for with a trailing slash "
+        "(`placement/availability-zone/`, `user-data/`) as AWS does (boto/boto#1900): "
+        "botocore's region fetcher and ec2-metadata's default `userdata_url` ask that way.",
         "Tools do not fetch the same amount: 0.0.3's `all()` fetches its directives "
         "(some are 404s: it looks for `meta-data/instance-identity/document`), "
         "ec2-metadata its attributes, botocore credentials and region, ec2imds every path "

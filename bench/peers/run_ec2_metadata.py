@@ -5,10 +5,9 @@ default ``service_url`` in ``__init__``: setting ``service_url`` alone would sti
 every GET to 169.254.169.254 (checked below, without any network). All four URLs are set,
 and the runner refuses to start unless each one is loopback.
 
-``userdata_url`` is set without the library's trailing slash (``user-data/``): the
-simulator answers a leaf asked for as a directory with 404, and the point is to fetch the
-user data. Values are ``cached_property``s: between timed calls the runner forgets them
-with ``BaseLazyObject.clear_all`` (the base method: ``EC2Metadata.clear_all`` would also
+``userdata_url`` keeps the library's trailing slash (``user-data/``): the simulator
+serves a leaf asked for that way, as AWS does (boto/boto#1900). Values are
+``cached_property``s: between timed calls the runner forgets them with ``BaseLazyObject.clear_all`` (the base method: ``EC2Metadata.clear_all`` would also
 drop the token).
 
 * ``full_all``: read every public property of ``EC2Metadata``, of every
@@ -45,7 +44,7 @@ def make() -> EC2Metadata:
     md.service_url = BASE
     md.metadata_url = f"{BASE}meta-data/"
     md.dynamic_url = f"{BASE}dynamic/"
-    md.userdata_url = f"{BASE}user-data"
+    md.userdata_url = f"{BASE}user-data/"
     for attr in URL_ATTRS:
         _proto.require_loopback(getattr(md, attr), f"EC2Metadata.{attr}")
     return md
