@@ -7,8 +7,9 @@ and the runner refuses to start unless each one is loopback.
 
 ``userdata_url`` keeps the library's trailing slash (``user-data/``): the simulator
 serves a leaf asked for that way, as AWS does (boto/boto#1900). Values are
-``cached_property``s: between timed calls the runner forgets them with ``BaseLazyObject.clear_all`` (the base method: ``EC2Metadata.clear_all`` would also
-drop the token).
+``cached_property``s: between timed calls the runner forgets them with
+``BaseLazyObject.clear_all`` (the base method: ``EC2Metadata.clear_all`` would also drop
+the token).
 
 * ``full_all``: read every public property of ``EC2Metadata``, of every
   ``NetworkInterface`` and ``PublicKey``, and every tag value (errors counted, not raised)
