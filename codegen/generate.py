@@ -533,7 +533,33 @@ def _table_text() -> str:
         + "CATEGORIES: dict[str, tuple[str, bool]] = {\n"
         + "".join(rows)
         + "}\n"
+        + _always_text()
         + _shapes_text()
+    )
+
+
+def _always_text() -> str:
+    """What EC2 serves on every instance, as plain data: the paths (``value()``, ``-a``
+    and the views raise rather than give ``None`` for them) and an example body for each
+    leaf among them (the frame ``_values.tree_to_json`` validates a few categories in),
+    so that neither needs the catalog at run time."""
+    paths = catalog.always_present()
+    leaves = []
+    for path in paths:
+        e = catalog.entry(path)
+        if e.is_leaf:
+            text = catalog.leaf_text(e, e.example)
+            assert isinstance(text, str), path
+            leaves.append(f"    {path!r}: {py_str(text)},\n")
+    return (
+        "\n#: Catalog paths EC2 serves on every instance (``catalog.always_present()``).\n"
+        "ALWAYS: frozenset[str] = frozenset(\n    {\n"
+        + "".join(f"        {p!r},\n" for p in paths)
+        + "    }\n)\n"
+        + "\n#: An example body for each leaf in ALWAYS (from the catalog's examples).\n"
+        + "ALWAYS_EXAMPLES: dict[str, str] = {\n"
+        + "".join(leaves)
+        + "}\n"
     )
 
 

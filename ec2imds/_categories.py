@@ -67,6 +67,63 @@ CATEGORIES: dict[str, tuple[str, bool]] = {
     "meta-data/tags/instance": ("map", True),
 }
 
+#: Catalog paths EC2 serves on every instance (``catalog.always_present()``).
+ALWAYS: frozenset[str] = frozenset(
+    {
+        "dynamic",
+        "dynamic/instance-identity",
+        "dynamic/instance-identity/document",
+        "meta-data",
+        "meta-data/ami-id",
+        "meta-data/ami-launch-index",
+        "meta-data/ami-manifest-path",
+        "meta-data/block-device-mapping",
+        "meta-data/hostname",
+        "meta-data/instance-action",
+        "meta-data/instance-id",
+        "meta-data/instance-type",
+        "meta-data/local-hostname",
+        "meta-data/mac",
+        "meta-data/network",
+        "meta-data/network/interfaces",
+        "meta-data/network/interfaces/macs",
+        "meta-data/placement",
+        "meta-data/placement/availability-zone",
+        "meta-data/profile",
+        "meta-data/reservation-id",
+        "meta-data/security-groups",
+        "meta-data/services",
+        "meta-data/services/domain",
+    }
+)
+
+#: An example body for each leaf in ALWAYS (from the catalog's examples).
+ALWAYS_EXAMPLES: dict[str, str] = {
+    "dynamic/instance-identity/document": (
+        '{\n  "accountId": "123456789012",\n  "architecture": "x86_64",\n  '
+        '"availabilityZone": "us-east-1a",\n  "billingProducts": null,\n  '
+        '"devpayProductCodes": null,\n  "marketplaceProductCodes": null,\n  "imageId": '
+        '"ami-0abcdef1234567890",\n  "instanceId": "i-0123456789abcdef0",\n  '
+        '"instanceType": "m5.large",\n  "kernelId": null,\n  "pendingTime": '
+        '"2024-05-01T11:58:12Z",\n  "privateIp": "10.0.1.23",\n  "ramdiskId": null,\n  '
+        '"region": "us-east-1",\n  "version": "2017-09-30"\n}'
+    ),
+    "meta-data/ami-id": "ami-0abcdef1234567890",
+    "meta-data/ami-launch-index": "0",
+    "meta-data/ami-manifest-path": "(unknown)",
+    "meta-data/hostname": "ip-10-0-1-23.ec2.internal",
+    "meta-data/instance-action": "none",
+    "meta-data/instance-id": "i-0123456789abcdef0",
+    "meta-data/instance-type": "m5.large",
+    "meta-data/local-hostname": "ip-10-0-1-23.ec2.internal",
+    "meta-data/mac": "0e:49:61:0f:c3:11",
+    "meta-data/placement/availability-zone": "us-east-1a",
+    "meta-data/profile": "default-hvm",
+    "meta-data/reservation-id": "r-0a1b2c3d4e5f60718",
+    "meta-data/security-groups": "web\ndefault",
+    "meta-data/services/domain": "amazonaws.com",
+}
+
 #: Model name -> its fields ``(name, alias, annotation, required)``, in declaration
 #: order (the same as the generated models'; see ``ec2imds._plain``).
 SHAPES: dict[str, tuple[tuple[str, str, str, bool], ...]] = {

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_args, get_origin
 
-from ec2imds._categories import CATEGORIES
+from ec2imds._categories import ALWAYS, ALWAYS_EXAMPLES, CATEGORIES
 from ec2imds.crawl import Entry, RawNode, Walk
 from ec2imds.errors import IMDSError, IMDSValidationError, absent_error
 
@@ -228,29 +228,19 @@ def tree_to_json(nodes: dict[str, Any], *, reveal_secrets: bool = True) -> dict[
 @cache
 def _skeleton() -> dict[str, Any]:
     """A raw tree of just the values the models require (what EC2 always serves), from
-    the catalog's examples: the frame :func:`tree_to_json` puts categories in."""
-    from ec2imds import catalog
-
-    example = catalog.default_tree()
+    the catalog's examples (generated into ``_categories``: no catalog import here): the
+    frame :func:`tree_to_json` puts categories in."""
     tree: dict[str, Any] = {}
-    for path in catalog.always_present():
-        kind = catalog.entry(path).kind
-        if kind == "dir":
-            continue
-        node: Any = example
+    for path in sorted(ALWAYS):
         *parents, name = path.split("/")
         parent = tree
         for segment in parents:
-            node = node[segment]
             parent = parent.setdefault(segment, {})
-        parent[name] = {} if kind == "map" else _raw(node[name])  # a map: present is enough
+        if path in ALWAYS_EXAMPLES:
+            parent[name] = ALWAYS_EXAMPLES[path].encode()
+        elif CATEGORIES.get(path, ("",))[0] == "map":
+            parent.setdefault(name, {})  # a map: present is enough
     return tree
-
-
-def _raw(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {k: _raw(v) for k, v in node.items()}
-    return node if isinstance(node, bytes) else str(node).encode()
 
 
 def _copy_dirs(node: Any) -> Any:
@@ -381,12 +371,9 @@ def category_values(
     return out
 
 
-@cache
 def always() -> frozenset[str]:
     """The catalog paths EC2 serves on every instance (see ``catalog.always_present``)."""
-    from ec2imds.catalog import always_present
-
-    return frozenset(always_present())
+    return ALWAYS
 
 
 def hand_over(collected: Failures, failures: Failures | None) -> None:

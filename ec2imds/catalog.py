@@ -59,6 +59,7 @@ __all__ = [
     "categories",
     "default_tree",
     "entry",
+    "leaf_text",
     "match",
     "subtree_volatile",
 ]
@@ -825,7 +826,8 @@ def subtree_volatile(path: str) -> bool:
     return path in _VOLATILE_PATHS
 
 
-def _leaf_text(e: Entry, value: object) -> Node:
+def leaf_text(e: Entry, value: object) -> Node:
+    """An example value as IMDS serves it (JSON text, lines joined, bytes as they are)."""
     if e.kind == "bytes":
         assert isinstance(value, bytes)
         return value
@@ -872,7 +874,7 @@ def default_tree() -> dict[str, Node]:
             continue
         pattern = e.path.split("/")
         if not e.placeholders:
-            _insert(tree, pattern, _leaf_text(e, e.example))
+            _insert(tree, pattern, leaf_text(e, e.example))
             continue
         assert isinstance(e.example, dict)
         for binding, value in e.example.items():
@@ -881,7 +883,7 @@ def default_tree() -> dict[str, Node]:
             segs = [next(it) if p.startswith("{") else p for p in pattern]
             if pattern[:2] == ["meta-data", "public-keys"]:
                 segs[2] = key_names[segs[2]]
-            _insert(tree, segs, _leaf_text(e, value))
+            _insert(tree, segs, leaf_text(e, value))
     from ec2imds.simulator.identity import sign_default
 
     sign_default(tree)  # the identity document as AWS lays it out, signed by TEST keys
