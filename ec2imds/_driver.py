@@ -20,13 +20,15 @@ from typing import TypeVar
 
 from ec2imds._log import DEBUG, log
 from ec2imds._protocol import (
+    ACQUIRE,
+    RELEASE,
     Answer,
     EndpointSession,
     Failure,
     Request,
     Response,
+    Sleep,
     Step,
-    drive,
     exchange,
     token_flow,
 )
@@ -248,3 +250,40 @@ class SyncDriver(DriverBase):
     def _send(self, ep: Endpoint, request: Request) -> Response | Failure:
         """Send one request to ``ep``; a transport failure is returned, never raised."""
         raise NotImplementedError
+
+
+def drive(
+    flow: Generator[Step, Answer, T],
+    send: Callable[[Request], Response | Failure],
+    lock: threading.Lock,
+) -> T:
+    """Run a flow to its end with a blocking ``send``: the whole of a sync driver.
+
+    ``send`` must return a :class:`Failure` rather than raise for transport errors.
+    The endpoint ``lock`` is released whatever happens.
+    """
+    held = False
+    try:
+        step = next(flow)
+        while True:
+            if step is ACQUIRE:
+                lock.acquire()
+                held = True
+                step = flow.send(None)
+            elif step is RELEASE:
+                lock.release()
+                held = False
+                step = flow.send(None)
+            elif isinstance(step, Sleep):
+                time.sleep(step.seconds)
+                step = flow.send(None)
+            else:
+                assert isinstance(step, Request)
+                step = flow.send(send(step))
+    except StopIteration as stop:
+        result: T = stop.value
+        return result
+    finally:
+        if held:
+            lock.release()
+        flow.close()

@@ -25,10 +25,9 @@ import json
 import random
 import re
 import threading
-import time
 from collections.abc import Callable, Generator, Mapping
 from types import MappingProxyType
-from typing import Final, Literal, NamedTuple, TypeVar
+from typing import Final, Literal, NamedTuple
 
 from ec2imds._log import log
 from ec2imds.endpoints import Endpoint, construct_endpoint_str
@@ -57,12 +56,9 @@ __all__ = [
     "Response",
     "Sleep",
     "Step",
-    "drive",
     "exchange",
     "token_flow",
 ]
-
-T = TypeVar("T")
 
 
 TOKEN_PATH: Final = "/latest/api/token"  # noqa: S105 - a path, not a secret
@@ -225,7 +221,7 @@ class EndpointSession:
         token = self.cached_token()
         if token is not None:
             return token
-        stored = self._store_call("load")
+        stored = self._load()
         if (
             isinstance(stored, Token)
             and (self._stale is None or stored.value != self._stale.value)
@@ -240,7 +236,7 @@ class EndpointSession:
     def set_token(self, token: Token) -> None:
         with self._guard:
             self._token = token
-        self._store_call("save", token)
+        self._save(token)
 
     def drop_token(self, token: Token) -> None:
         """Forget ``token`` (IMDS rejected it), unless it was already replaced."""
@@ -249,7 +245,7 @@ class EndpointSession:
             if self._token is not None and self._token.value != token.value:
                 return
             self._token = None
-        self._store_call("discard")
+        self._discard()
 
     def expire(self) -> None:
         """Forget the cached token and never reuse it: the next request gets a new one."""
@@ -283,19 +279,32 @@ class EndpointSession:
             return None
         return copy.copy(failure)
 
-    def _store_call(self, op: str, token: Token | None = None) -> Token | None:
+    # The store: a store that cannot be used (an unsafe directory) is said once, and the
+    # requests go on without it.
+
+    def _load(self) -> Token | None:
         try:
-            if op == "load":
-                return self.store.load(self.endpoint)
-            if op == "save" and token is not None:
-                self.store.save(self.endpoint, token)
-            elif op == "discard":
-                self.store.discard(self.endpoint)
+            return self.store.load(self.endpoint)
         except TokenStoreError as exc:
-            if not self._store_warned:
-                self._store_warned = True
-                log.warning("%s; tokens are not persisted", exc)
-        return None
+            self._store_failed(exc)
+            return None
+
+    def _save(self, token: Token) -> None:
+        try:
+            self.store.save(self.endpoint, token)
+        except TokenStoreError as exc:
+            self._store_failed(exc)
+
+    def _discard(self) -> None:
+        try:
+            self.store.discard(self.endpoint)
+        except TokenStoreError as exc:
+            self._store_failed(exc)
+
+    def _store_failed(self, exc: TokenStoreError) -> None:
+        if not self._store_warned:
+            self._store_warned = True
+            log.warning("%s; tokens are not persisted", exc)
 
 
 def _backoff(settings: Settings, retry: int, rng: random.Random) -> float:
@@ -528,40 +537,3 @@ def exchange(
             status=answer.status,
             path=path,
         )
-
-
-def drive(
-    flow: Generator[Step, Answer, T],
-    send: Callable[[Request], Response | Failure],
-    lock: threading.Lock,
-) -> T:
-    """Run a flow to its end with a blocking ``send``: the whole of a sync driver.
-
-    ``send`` must return a :class:`Failure` rather than raise for transport errors.
-    The endpoint ``lock`` is released whatever happens.
-    """
-    held = False
-    try:
-        step = next(flow)
-        while True:
-            if step is ACQUIRE:
-                lock.acquire()
-                held = True
-                step = flow.send(None)
-            elif step is RELEASE:
-                lock.release()
-                held = False
-                step = flow.send(None)
-            elif isinstance(step, Sleep):
-                time.sleep(step.seconds)
-                step = flow.send(None)
-            else:
-                assert isinstance(step, Request)
-                step = flow.send(send(step))
-    except StopIteration as stop:
-        result: T = stop.value
-        return result
-    finally:
-        if held:
-            lock.release()
-        flow.close()

@@ -51,7 +51,6 @@ from typing import (
     Generic,
     NamedTuple,
     Protocol,
-    TypeAlias,
     TypeVar,
     get_args,
     get_origin,
@@ -101,6 +100,7 @@ from ec2imds._leaves import (
     parse_tag_key,
     parse_text,
 )
+from ec2imds.crawl import RawNode  # a crawled tree: the crawl's own type, listed in __all__
 from ec2imds.errors import ALWAYS_PRESENT, IMDSValidationError, absent_error
 
 __all__ = [
@@ -142,9 +142,6 @@ __all__ = [
     "validate_raw",
     "validate_value",
 ]
-
-RawNode: TypeAlias = "bytes | dict[str, RawNode]"
-"""A crawled tree: a dict is a directory, bytes is a leaf's body."""
 
 M = TypeVar("M", bound=BaseModel)
 K = TypeVar("K")
