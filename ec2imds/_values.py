@@ -9,7 +9,6 @@ to import); types and values come from the models, imported on first use.
 
 from __future__ import annotations
 
-import re
 import types
 import typing
 from collections.abc import Callable
@@ -17,7 +16,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_args, get_origin
 
 from ec2imds._categories import ALWAYS, ALWAYS_EXAMPLES, CATEGORIES
-from ec2imds.crawl import Entry, RawNode, Walk
+from ec2imds.crawl import NAME, Entry, RawNode, Walk
 from ec2imds.errors import IMDSError, IMDSValidationError, absent_error
 
 if TYPE_CHECKING:
@@ -96,10 +95,6 @@ def resolve_category(path: str) -> str | None:
     return path if path in CATEGORIES else None
 
 
-#: A name IMDS puts in a path below a map (a tag key, a MAC, a role, a key index).
-_SEGMENT = re.compile(r"[A-Za-z0-9+\-=.,_:@~]+")
-
-
 def resolve_path(path: str) -> str | None:
     """The category a user's path names, or a path below a map category that the
     catalog knows: one tag (``meta-data/tags/instance/Name``), one interface or one of
@@ -111,7 +106,7 @@ def resolve_path(path: str) -> str | None:
     path = path.strip().strip("/")
     if not any(path.startswith(c + "/") for c, (kind, _) in CATEGORIES.items() if kind == "map"):
         return None
-    if not all(_SEGMENT.fullmatch(s) and s not in (".", "..") for s in path.split("/")):
+    if not all(NAME.fullmatch(s) and s not in (".", "..") for s in path.split("/")):
         return None
     from ec2imds import catalog
 

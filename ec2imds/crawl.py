@@ -49,6 +49,7 @@ __all__ = [
     "INDEXED_DIRS",
     "MAX_DEPTH",
     "MAX_NODES",
+    "NAME",
     "Entry",
     "RawNode",
     "RawTree",
@@ -73,7 +74,8 @@ MAX_DEPTH = 12
 MAX_NODES = 20_000
 
 # IMDS names: tag keys allow [a-zA-Z0-9+-=.,_:@]; MACs, IPs, roles and CIDR-free names fit.
-_NAME = re.compile(r"[A-Za-z0-9+\-=.,_:@~]+")
+#: A plain listing name: what a walk (and a path under a keyed directory) may contain.
+NAME = re.compile(r"[A-Za-z0-9+\-=.,_:@~]+")
 
 
 class Entry(NamedTuple):
@@ -115,9 +117,9 @@ def parse_listing(body: bytes, *, path: str, indexed: bool = False) -> list[Entr
             segment = name.split("=", 1)[0]
             is_dir = True
         if (
-            not _NAME.fullmatch(segment)
+            not NAME.fullmatch(segment)
             or segment in (".", "..")
-            or (not indexed and not _NAME.fullmatch(name))
+            or (not indexed and not NAME.fullmatch(name))
         ):
             log.warning("%s: skipped listing entry %r (not a plain name)", path, line[:80])
             continue
