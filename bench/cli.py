@@ -412,7 +412,7 @@ class Harness:
 
         calls = self.cfg.calls_low if lat <= 1.0 else self.cfg.calls_high
         specs = [
-            (OURS, "one_key", "`transport.get()` (bytes, no value cache)"),
+            (OURS, "one_key", "`driver.get()` (bytes, no value cache)"),
             (OURS, "one_key_typed", "`clear_cache()` + `meta_data.instance_id`"),
             (OLD, "one_key", "the instance-id directive"),
             (EC2MD, "one_key", "`instance_id` (cached value dropped each call)"),

@@ -3,9 +3,11 @@
 :func:`exchange` is a generator, like ``httpx.Auth.auth_flow``: it yields
 :class:`Request` objects and receives a :class:`Response` (or a :class:`Failure` when
 the connection failed), and yields :data:`ACQUIRE` / :data:`RELEASE` around the token
-PUT and :class:`Sleep` between retries. A driver (httpx sync, httpx async, or a
-standard-library one-shot) only performs those steps; the token flow, the retry
-policy and the mapping of statuses to errors live here.
+PUT and :class:`Sleep` between retries. A driver (:mod:`ec2imds._drivers`) only performs
+those steps; the token flow, the retry policy and the meaning of each status (one
+table, ``_OUTCOMES``) live here. Like h11's state machine, this module has no clock, no
+lock, no socket and no event loop: the driver gives an :class:`EndpointSession` its
+clock and its lock.
 
 Driver contract:
 
@@ -24,10 +26,10 @@ import datetime as dt
 import json
 import random
 import re
-import threading
 from collections.abc import Callable, Generator, Mapping
+from contextlib import AbstractContextManager
 from types import MappingProxyType
-from typing import Final, Literal, NamedTuple
+from typing import Any, Final, Literal, NamedTuple
 
 from ec2imds._log import log
 from ec2imds.endpoints import Endpoint, construct_endpoint_str
@@ -52,11 +54,13 @@ __all__ = [
     "TTL_HEADER",
     "EndpointSession",
     "Failure",
+    "Outcome",
     "Request",
     "Response",
     "Sleep",
     "Step",
     "exchange",
+    "outcome",
     "token_flow",
 ]
 
@@ -82,10 +86,6 @@ def _half_written(path: str, body: bytes) -> bool:
         return not isinstance(json.loads(body), dict)
     except ValueError:
         return True
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 #: New tokens a request may get because its own expired while it waited (see exchange).
@@ -160,9 +160,12 @@ Answer = Response | Failure | None
 class EndpointSession:
     """Token state for one endpoint: the cached token, the store, whether it ever answered.
 
-    Thread-safe for reads and replacements; the single PUT at a time is the driver's
-    lock, taken when :func:`token_flow` yields :data:`ACQUIRE`. ``clock`` (aware UTC now)
-    is what token expiry is measured with; tests pass a fake one.
+    The driver gives it what this module does not have: ``clock`` (aware UTC now), what
+    token expiry is measured with (tests pass a fake one), and ``guard``, the lock that
+    makes reads and replacements of the token safe for the driver's concurrency (a
+    ``threading.Lock`` for the drivers, which asyncio tasks can share too). The single
+    PUT at a time is the driver's endpoint lock, taken when :func:`token_flow` yields
+    :data:`ACQUIRE`.
     """
 
     def __init__(
@@ -170,10 +173,12 @@ class EndpointSession:
         endpoint: Endpoint,
         store: TokenStore,
         settings: Settings,
-        clock: Callable[[], dt.datetime] | None = None,
+        *,
+        clock: Callable[[], dt.datetime],
+        guard: AbstractContextManager[Any],
     ) -> None:
         self.endpoint = endpoint
-        self.now: Callable[[], dt.datetime] = clock or _utc_now
+        self.now = clock
         self.store = store
         self.settings = settings
         #: The endpoint answered HTTP at least once: connection failures may be retried.
@@ -199,7 +204,7 @@ class EndpointSession:
         self.failure_memory = settings.timeout
         #: Every failed PUT flow is remembered, statuses too (the command line: one run).
         self.remember_every_failure = False
-        self._guard = threading.Lock()
+        self._guard = guard
         self._store_warned = False
 
     def __repr__(self) -> str:
@@ -313,12 +318,37 @@ def _backoff(settings: Settings, retry: int, rng: random.Random) -> float:
     return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
-def _retryable(answer: Response | Failure, session: EndpointSession) -> bool:
-    if isinstance(answer, Response):
-        return answer.status == 429 or answer.status >= 500
-    if answer.kind in ("too_large", "protocol"):
+# -- what an answer means ----------------------------------------------------------------
+
+Outcome = Literal["ok", "absent", "reauth", "redirect", "retry", "refused"]
+
+#: What a status means, for the token PUT and for a GET alike: ``ok`` (200), ``absent``
+#: (404: a GET's "no such value"), ``reauth`` (401: the token was rejected), ``redirect``
+#: (3xx: never followed), ``retry`` (429 and 5xx: asked again within the attempt budget),
+#: ``refused`` (anything else: final). What each means in its own flow is said in
+#: :func:`_put_token` and :func:`exchange`; the retries and the redirects in :func:`_ask`.
+_OUTCOMES: Final[Mapping[int, Outcome]] = MappingProxyType(
+    {
+        200: "ok",
+        404: "absent",
+        401: "reauth",
+        429: "retry",
+        **dict.fromkeys(range(300, 400), "redirect"),
+        **dict.fromkeys(range(500, 600), "retry"),
+    }
+)
+
+
+def outcome(status: int) -> Outcome:
+    """The outcome of an HTTP status (see ``_OUTCOMES``)."""
+    return _OUTCOMES.get(status, "refused")
+
+
+def _retryable(failure: Failure, session: EndpointSession) -> bool:
+    """A failed request is worth asking again (within the budget)."""
+    if failure.kind in ("too_large", "protocol"):
         return False
-    if answer.kind in ("read", "timeout", "deadline"):
+    if failure.kind in ("read", "timeout", "deadline"):
         # Connected, then dropped or silent: something is there. (A GET's token came from
         # this endpoint, in this process or, through the store, in an earlier one; a PUT
         # that times out before the endpoint ever answered is the hop limit, decided
@@ -355,6 +385,85 @@ def _unavailable(answer: Failure, session: EndpointSession, what: str) -> IMDSEr
     return IMDSUnavailable(f"{what}: cannot reach IMDS at {where}{detail}")
 
 
+class _Budget:
+    """The attempts of one call, shared by every reason to ask again (a failure, a
+    retryable status, a credentials document not written yet); a new token after a 401
+    is not an attempt."""
+
+    __slots__ = ("attempt", "rng", "settings")
+
+    def __init__(self, settings: Settings, rng: random.Random) -> None:
+        self.settings = settings
+        self.rng = rng
+        self.attempt = 1
+
+    @property
+    def left(self) -> bool:
+        return self.attempt < self.settings.attempts
+
+    def wait(self) -> Generator[Step, Answer, None]:
+        """Back off before the next attempt."""
+        yield Sleep(_backoff(self.settings, self.attempt, self.rng))
+        self.attempt += 1
+
+
+def _ask(
+    session: EndpointSession, request: Request, budget: _Budget
+) -> Generator[Step, Answer, tuple[Response, dt.datetime]]:
+    """Send ``request`` until an answer is final: the one place retries and redirects
+    are handled, for the token PUT and the GETs alike.
+
+    Failures and ``retry`` statuses are asked again while the budget lasts; a redirect
+    raises :class:`RedirectRefused`; a failure left over raises. Returns the final
+    :class:`Response` (any outcome but ``redirect``; ``retry`` once the budget is spent)
+    and when it was sent.
+    """
+    put = request.method == "PUT"
+    what = "token request" if put else request.path
+    while True:
+        sent = session.now()
+        if put:
+            session.puts += 1
+        answer = yield request
+        if answer is None:  # pragma: no cover - driver contract
+            raise TypeError("driver sent no answer to a request")
+        if isinstance(answer, Response):
+            session.answered = True
+            kind = outcome(answer.status)
+            if kind == "redirect":
+                where = f"IMDS at {session.label} answered "
+                raise RedirectRefused(
+                    (
+                        f"{where}the token request with a redirect"
+                        if put
+                        else f"{what}: {where}with a redirect"
+                    )
+                    + f" ({answer.status}); redirects are never followed",
+                    status=answer.status,
+                    path=request.path,
+                )
+            if kind != "retry" or not budget.left:
+                return answer, sent
+        else:
+            if put and not session.answered and answer.kind == "timeout":
+                raise IMDSTimeout(
+                    f"IMDS at {session.label} accepted the connection but did not answer the "
+                    f"token request within {session.settings.timeout:g} s. In a container this "
+                    "is usually the instance's PUT response hop limit: set "
+                    "HttpPutResponseHopLimit to 2 or more (aws ec2 "
+                    "modify-instance-metadata-options --http-put-response-hop-limit 2)"
+                )
+            if put and not session.answered and answer.kind == "deadline":
+                # A first answer that trickles: a retry would trickle as well.
+                raise _unavailable(answer, session, what)
+            if not (budget.left and _retryable(answer, session)):
+                raise _unavailable(answer, session, what)
+        yield from budget.wait()
+
+
+# -- the flows ---------------------------------------------------------------------------
+
+
 def token_flow(session: EndpointSession, rng: random.Random) -> Generator[Step, Answer, Token]:
     """Get a usable token: reuse one, or PUT for a new one (under the endpoint lock).
 
@@ -382,70 +491,34 @@ def token_flow(session: EndpointSession, rng: random.Random) -> Generator[Step, 
 def _put_token(session: EndpointSession, rng: random.Random) -> Generator[Step, Answer, Token]:
     settings = session.settings
     request = Request("PUT", TOKEN_PATH, ((TTL_HEADER, str(settings.token_ttl)),))
-    attempt = 1
-    while True:
-        sent = session.now()
-        session.puts += 1
-        answer = yield request
-        if isinstance(answer, Response):
-            session.answered = True
-        if answer is None:  # pragma: no cover - driver contract
-            raise TypeError("driver sent no answer to a request")
-        if isinstance(answer, Failure):
-            if answer.kind == "timeout" and not session.answered:
-                raise IMDSTimeout(
-                    f"IMDS at {session.label} accepted the connection but did not answer the "
-                    f"token request within {settings.timeout:g} s. In a container this is "
-                    "usually the instance's PUT response hop limit: set "
-                    "HttpPutResponseHopLimit to 2 or more (aws ec2 "
-                    "modify-instance-metadata-options --http-put-response-hop-limit 2)"
-                )
-            if answer.kind == "deadline" and not session.answered:
-                # A first answer that trickles: a retry would trickle as well.
-                raise _unavailable(answer, session, "token request")
-            if attempt < settings.attempts and _retryable(answer, session):
-                yield Sleep(_backoff(settings, attempt, rng))
-                attempt += 1
-                continue
-            raise _unavailable(answer, session, "token request")
-        status = answer.status
-        if status == 200:
-            token = _new_token(answer, sent, settings.token_ttl, session.label)
-            session.set_token(token)
-            return token
-        if status == 400:
-            raise TokenError(
-                f"IMDS at {session.label} refused the token request (400 Bad Request: "
-                f"TTL {settings.token_ttl} s rejected)",
-                status=400,
-            )
-        if status == 403:
-            raise IMDSDisabled(
-                f"IMDS is turned off for this instance (403 on the token request at "
-                f"{session.label})"
-            )
-        if status in (404, 405):
-            raise TokenError(
-                f"IMDSv2 is not available at {session.label} ({status} on the token request); "
-                "ec2imds does not fall back to IMDSv1",
-                status=status,
-            )
-        if 300 <= status < 400:
-            raise RedirectRefused(
-                f"IMDS at {session.label} answered the token request with a redirect "
-                f"({status}); redirects are never followed",
-                status=status,
-                path=TOKEN_PATH,
-            )
-        if _retryable(answer, session) and attempt < settings.attempts:
-            yield Sleep(_backoff(settings, attempt, rng))
-            attempt += 1
-            continue
+    budget = _Budget(settings, rng)
+    answer, sent = yield from _ask(session, request, budget)
+    status = answer.status
+    if outcome(status) == "ok":
+        token = _new_token(answer, sent, settings.token_ttl, session.label)
+        session.set_token(token)
+        return token
+    where = f"IMDS at {session.label}"
+    if status == 400:
         raise TokenError(
-            f"IMDS at {session.label} answered the token request with {status} "
-            f"after {attempt} attempt(s)",
+            f"{where} refused the token request (400 Bad Request: "
+            f"TTL {settings.token_ttl} s rejected)",
+            status=400,
+        )
+    if status == 403:
+        raise IMDSDisabled(
+            f"IMDS is turned off for this instance (403 on the token request at {session.label})"
+        )
+    if status in (404, 405):
+        raise TokenError(
+            f"IMDSv2 is not available at {session.label} ({status} on the token request); "
+            "ec2imds does not fall back to IMDSv1",
             status=status,
         )
+    raise TokenError(
+        f"{where} answered the token request with {status} after {budget.attempt} attempt(s)",
+        status=status,
+    )
 
 
 def _new_token(answer: Response, sent: dt.datetime, requested: int, where: str) -> Token:
@@ -473,67 +546,44 @@ def exchange(
     credentials document that comes back empty or not JSON is retried too, then returned
     as it is (the model's validation names it).
     """
-    settings = session.settings
     token = session.usable_token()
     if token is None:
         token = yield from token_flow(session, rng)
+    budget = _Budget(session.settings, rng)
     refreshed = False
     lapsed = 0
-    attempt = 1
     while True:
-        answer = yield Request(method, path, ((TOKEN_HEADER, token.value),))
-        if answer is None:  # pragma: no cover - driver contract
-            raise TypeError("driver sent no answer to a request")
-        if isinstance(answer, Response):
-            session.answered = True
-            status = answer.status
-            if (
-                status == 200
-                and method == "GET"
-                and attempt < settings.attempts
-                and _half_written(path, answer.body)
-            ):
-                log.debug("%s %s: credentials not JSON yet, asking again", method, path)
-                yield Sleep(_backoff(settings, attempt, rng))
-                attempt += 1
-                continue
-            if status == 200 or status == 404:
-                return answer
-            # A token that expired by our own clock while the request waited (for a pooled
-            # connection, the event loop, a busy CPU) was not rejected by IMDS: get a new
-            # one without spending the one retry a rejected token gets. Bounded, in case
-            # every wait is longer than a token's whole life.
-            lapse = status == 401 and not token.usable(0.0, session.now()) and lapsed < _MAX_LAPSES
-            if status == 401 and (lapse or not refreshed):
-                log.debug("%s %s: 401, getting a new token", method, path)
-                session.drop_token(token)
-                token = yield from token_flow(session, rng)
-                if lapse:
-                    lapsed += 1
-                else:
-                    refreshed = True
-                continue
-            if status == 401:
+        request = Request(method, path, ((TOKEN_HEADER, token.value),))
+        answer, _ = yield from _ask(session, request, budget)
+        kind = outcome(answer.status)
+        if kind == "ok" and method == "GET" and budget.left and _half_written(path, answer.body):
+            log.debug("%s %s: credentials not JSON yet, asking again", method, path)
+            yield from budget.wait()
+            continue
+        if kind in ("ok", "absent"):
+            return answer
+        if kind == "reauth":
+            # A token that expired by our own clock while the request waited (for a
+            # pooled connection, the event loop, a busy CPU) was not rejected by IMDS:
+            # get a new one without spending the one retry a rejected token gets.
+            # Bounded, in case every wait is longer than a token's whole life.
+            lapse = not token.usable(0.0, session.now()) and lapsed < _MAX_LAPSES
+            if not (lapse or not refreshed):
                 raise TokenError(
                     f"{path}: IMDS at {session.label} rejected a fresh token (401)", status=401
                 )
-            if 300 <= status < 400:
-                raise RedirectRefused(
-                    f"{path}: IMDS at {session.label} answered with a redirect ({status}); "
-                    "redirects are never followed",
-                    status=status,
-                    path=path,
-                )
-        if attempt < settings.attempts and _retryable(answer, session):
-            yield Sleep(_backoff(settings, attempt, rng))
-            attempt += 1
+            log.debug("%s %s: 401, getting a new token", method, path)
+            session.drop_token(token)
+            token = yield from token_flow(session, rng)
+            if lapse:
+                lapsed += 1
+            else:
+                refreshed = True
             continue
-        if isinstance(answer, Failure):
-            raise _unavailable(answer, session, path)
         reason = {403: "forbidden", 429: "throttled"}.get(answer.status, "unexpected status")
         raise IMDSHTTPError(
             f"{path}: IMDS at {session.label} answered {answer.status} ({reason})"
-            + (f" after {attempt} attempts" if attempt > 1 else ""),
+            + (f" after {budget.attempt} attempts" if budget.attempt > 1 else ""),
             status=answer.status,
             path=path,
         )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_args, get_origin
 
 from ec2imds._categories import ALWAYS, ALWAYS_EXAMPLES, CATEGORIES
 from ec2imds.crawl import NAME, Entry, RawNode, Walk
-from ec2imds.errors import IMDSError, IMDSValidationError, absent_error
+from ec2imds.errors import Failures, IMDSValidationError, absent_error
 
 if TYPE_CHECKING:
     from ec2imds.models._base import IMDSModel
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 M = TypeVar("M", bound="IMDSModel")
 
 #: Errors by path, as a tolerant crawl or category listing collects them.
-Failures = dict[str, IMDSError]
 
 #: What a full crawl walks below ``/latest/`` (``/latest/`` lists these without slashes).
 ROOTS = (
@@ -48,7 +47,6 @@ __all__ = [
     "SIMPLE_LEAVES",
     "categories",
     "category_is_dir",
-    "hand_over",
     "is_simple",
     "leaf_to_json",
     "model_at",
@@ -369,15 +367,6 @@ def category_values(
 def always() -> frozenset[str]:
     """The catalog paths EC2 serves on every instance (see ``catalog.always_present``)."""
     return ALWAYS
-
-
-def hand_over(collected: Failures, failures: Failures | None) -> None:
-    """The contract of ``values(paths, failures)``: with a ``failures`` dict, the errors
-    collected go there; without one, the first is raised."""
-    if failures is not None:
-        failures.update(collected)
-    elif collected:
-        raise next(iter(collected.values()))
 
 
 def _below(path: str, directory: str) -> bool:

@@ -27,9 +27,9 @@ from ec2imds.endpoints import DEFAULT_ENDPOINTS, construct_endpoint_list_str
 if TYPE_CHECKING:
     import logging
 
-    from ec2imds._oneshot import OneShot
+    from ec2imds._drivers.default import DefaultDriver
     from ec2imds.crawl import RawNode, Walk
-    from ec2imds.errors import IMDSError
+    from ec2imds.errors import Failures
 
 __all__ = ["EXIT_OK", "EXIT_RUNTIME", "EXIT_USAGE", "main"]
 
@@ -242,10 +242,11 @@ def _category(text: str) -> str:
 class _Run:
     """One invocation: parsed arguments, the driver when a request is needed, the outcome.
 
-    The command line talks to IMDS with the standard-library one-shot driver
-    (:class:`ec2imds._oneshot.OneShot`: the library's exchange, token flow and race over a
-    minimal HTTP/1.1 client), never importing httpx; the models (pydantic) are imported
-    only when a value needs more than a leaf parser, and then while the crawl runs.
+    The command line talks to IMDS with the standard-library default driver
+    (:class:`ec2imds._drivers.default.DefaultDriver`: the library's exchange, token flow
+    and race over a minimal HTTP/1.1 client), never importing httpx; the models (pydantic)
+    are imported only when a value needs more than a leaf parser, and then while the
+    crawl runs.
     """
 
     def __init__(self, args: argparse.Namespace) -> None:
@@ -253,8 +254,8 @@ class _Run:
         self.failed = False
 
     @contextmanager
-    def driver(self) -> Iterator[OneShot]:
-        from ec2imds._oneshot import OneShot
+    def driver(self) -> Iterator[DefaultDriver]:
+        from ec2imds._drivers.default import DefaultDriver
         from ec2imds.settings import Settings
         from ec2imds.tokens import FileTokenStore, MemoryTokenStore
 
@@ -265,24 +266,26 @@ class _Run:
             with IMDSSimulator() as sim:
                 print(f"{PROG}: querying the embedded IMDS simulator at {sim.url}", file=sys.stderr)
                 with (
-                    OneShot(Settings.resolve(endpoints=[sim.endpoint]), MemoryTokenStore()) as d,
+                    DefaultDriver(
+                        Settings.resolve(endpoints=[sim.endpoint]), MemoryTokenStore()
+                    ) as d,
                     _one_run(d),
                 ):
                     yield d
             return
         settings = Settings.resolve(endpoints=args.imds)
-        with OneShot(settings, FileTokenStore(args.token_dir)) as d, _one_run(d):
+        with DefaultDriver(settings, FileTokenStore(args.token_dir)) as d, _one_run(d):
             yield d
 
     def crawl(
-        self, walk: Walk, failures: dict[str, IMDSError] | None, *, models: bool = True
+        self, walk: Walk, failures: Failures | None, *, models: bool = True
     ) -> RawNode | None:
         """Run ``walk`` with ``concurrency`` requests in flight; meanwhile, on this thread,
         import the models and build their validators (CPU work the network wait hides),
         unless ``models`` is False (values dumped by :mod:`ec2imds._plain` need none)."""
         import concurrent.futures
 
-        from ec2imds.crawl import run_threaded
+        from ec2imds._drivers.walk import run_threaded
 
         with (
             self.driver() as driver,
@@ -295,7 +298,7 @@ class _Run:
             return done.result()
 
     def values(
-        self, paths: list[str], failures: dict[str, IMDSError] | None, *, listed: bool = False
+        self, paths: list[str], failures: Failures | None, *, listed: bool = False
     ) -> dict[str, Any]:
         """Categories' JSON values (see :meth:`ec2imds.client.IMDS.values`). Credentials'
         secrets are masked when ``listed``, unless ``--show-secrets``.
@@ -309,16 +312,16 @@ class _Run:
         them all, without pydantic too when :mod:`ec2imds._plain` can vouch for every
         value (the models decide, and name the error, otherwise).
         """
-        from ec2imds.errors import PATH_ERRORS
+        from ec2imds.errors import PATH_ERRORS, collect, hand_over
 
         simple = all(_values.is_simple(p) for p in paths)
         if listed or not simple:
-            collected: dict[str, IMDSError] = {}
+            collected: Failures = {}
             walk = _values.category_walk(paths, listed=listed)
             raw = self.crawl(walk, collected, models=False)
             reveal = not listed or self.args.show_secrets
             out = _values.category_values(paths, raw, collected, reveal_secrets=reveal)
-            _values.hand_over(collected, failures)
+            hand_over(collected, failures)
             return out
         out = {}
         with self.driver() as driver:
@@ -326,9 +329,7 @@ class _Run:
                 try:
                     out[path] = _values.leaf_to_json(path, driver.get(path))
                 except PATH_ERRORS as exc:
-                    if failures is None:
-                        raise
-                    failures[path] = exc
+                    collect(failures, path, exc)
         return out
 
     def error(self, message: object) -> None:
@@ -337,7 +338,7 @@ class _Run:
 
 
 @contextmanager
-def _one_run(driver: OneShot) -> Iterator[None]:
+def _one_run(driver: DefaultDriver) -> Iterator[None]:
     """A run's driver: a failed token PUT fails the rest of the run at once, per
     endpoint (one timeout, not one per category); with ``-v``, what the driver did, one
     line each, when it is done (failed or not)."""
@@ -370,14 +371,14 @@ def _cmd_values(run: _Run, keys: dict[str, str], *, listed: bool = False) -> Non
     """Print ``{key: value}``; ``keys`` maps each output key to its category; ``listed``
     for a selection (``-a``, ``-E``) rather than categories named one by one."""
 
-    failures: dict[str, IMDSError] = {}
+    failures: Failures = {}
     values = run.values(list(dict.fromkeys(keys.values())), failures, listed=listed)
     # Every category asked for appears, in order; failed ones are named on stderr.
     _write_json({k: values[p] for k, p in keys.items() if p in values})
     _report(run, failures)
 
 
-def _report(run: _Run, failures: dict[str, IMDSError]) -> None:
+def _report(run: _Run, failures: Failures) -> None:
     """One stderr line per failed path (the run then exits 1); an error recorded under a
     category and under the path inside it that failed is said once."""
     said: set[int] = set()
@@ -435,7 +436,7 @@ def _cmd_tree(run: _Run) -> None:
     from ec2imds.models import InstanceMetadata
     from ec2imds.models._base import dump
 
-    failures: dict[str, IMDSError] = {}
+    failures: Failures = {}
     raw = run.crawl(Walk("", seed=list(_values.ROOTS)), failures)
     try:
         tree = _values.validate_tree(InstanceMetadata, raw, path="", failures=failures)

@@ -25,19 +25,19 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar, Unpack
 
 from ec2imds import _values, catalog
-from ec2imds._driver import SyncDriver
-from ec2imds._oneshot import OneShot
+from ec2imds._drivers.default import DefaultDriver
+from ec2imds._drivers.sync import SyncDriver
+from ec2imds._drivers.walk import run_async, run_threaded
 from ec2imds._paths import AsyncValues, Values
 from ec2imds._values import (
     ROOTS,
-    Failures,
     category_values,
     category_walk,
-    hand_over,
     model_at,
     validate_tree,
 )
-from ec2imds.crawl import INDEXED_DIRS, RawNode, Walk, parse_listing, run_async, run_threaded
+from ec2imds.crawl import INDEXED_DIRS, RawNode, Walk, parse_listing
+from ec2imds.errors import Failures, hand_over
 from ec2imds.settings import Options, Settings, check_options
 from ec2imds.tokens import TokenStore
 
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from ec2imds._aio import AsyncDriver
+    from ec2imds._drivers.aio import AsyncDriver
     from ec2imds.identity import CertificateArg, Kind, VerifiedIdentity
     from ec2imds.models import (
         AsyncDynamicView,
@@ -176,7 +176,7 @@ class IMDS(Values):
     or pass a whole :class:`Settings`. ``store`` keeps tokens (memory by default);
     ``http_transport`` (any ``httpx.BaseTransport``: a mock, respx, a real
     ``httpx.HTTPTransport``) sends the requests through httpx instead of ec2imds's own
-    lean HTTP/1.1 client (:mod:`ec2imds._http11`), which is the default: httpx is
+    lean HTTP/1.1 client (:mod:`ec2imds._drivers.http11`), which is the default: httpx is
     imported only then.
     """
 
@@ -189,14 +189,14 @@ class IMDS(Values):
         **options: Unpack[Options],
     ) -> None:
         resolved = _settings(settings, "IMDS", options)
-        self.transport: SyncDriver
+        self.driver: SyncDriver
         if http_transport is None:
-            self.transport = OneShot(resolved, store)
+            self.driver = DefaultDriver(resolved, store)
         else:
-            from ec2imds.transport import Transport
+            from ec2imds._drivers.httpx import HttpxDriver
 
-            self.transport = Transport(resolved, store=store, http_transport=http_transport)
-        self.settings = self.transport.settings
+            self.driver = HttpxDriver(resolved, store=store, http_transport=http_transport)
+        self.settings = self.driver.settings
         self._cache = _Cache()
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
@@ -217,7 +217,7 @@ class IMDS(Values):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
-        self.transport.close()
+        self.driver.close()
 
     def clear_cache(self) -> None:
         """Forget every cached value: the next read fetches again."""
@@ -230,18 +230,18 @@ class IMDS(Values):
         cached = self._cache.get(path)
         if cached is not _MISSING:
             return cached  # type: ignore[return-value]
-        body = self.transport.get(path)
+        body = self.driver.get(path)
         self._cache.put(path, body)
         return body
 
     # -- the TreeSource protocol (what the generated views call) -----------------------
 
     def leaf(self, path: str, *, volatile: bool) -> bytes | None:
-        return self.transport.get(path) if volatile else self.fetch(path)
+        return self.driver.get(path) if volatile else self.fetch(path)
 
     def listing(self, path: str, *, volatile: bool) -> list[str] | None:
         path = path.rstrip("/") + "/"
-        body = self.transport.get(path) if volatile else self.fetch(path)
+        body = self.driver.get(path) if volatile else self.fetch(path)
         return _listing_names(body, path)
 
     def subtree(self, path: str, *, volatile: bool) -> RawNode | None:
@@ -382,7 +382,7 @@ class IMDS(Values):
         from ec2imds.watch import DEFAULT_GRACE, watch_events
 
         return watch_events(
-            self.transport.get,
+            self.driver.get,
             *categories,
             interval=interval,
             existing=existing,
@@ -400,7 +400,7 @@ class IMDS(Values):
             return self._pool
 
     def _walk(self, walk: Walk, *, fresh: bool, failures: Failures | None = None) -> RawNode | None:
-        get = self.transport.get if fresh else self._walk_fetch()
+        get = self.driver.get if fresh else self._walk_fetch()
         return run_threaded(walk, get, self._executor(), failures)
 
     def _walk_fetch(self) -> Callable[[str], bytes | None]:
@@ -412,7 +412,7 @@ class IMDS(Values):
             if path not in asked:
                 asked.add(path)
                 return self.fetch(path)
-            body = self.transport.get(path)
+            body = self.driver.get(path)
             self._cache.put(path, body)
             return body
 
@@ -427,7 +427,7 @@ class AsyncIMDS(AsyncValues):
     options as :class:`IMDS`. Runs on asyncio. ``http_transport`` (any
     ``httpx.AsyncBaseTransport``) sends the requests through httpx; by default they go
     over non-blocking sockets with ec2imds's own HTTP/1.1 parser
-    (:class:`ec2imds._aio.AsyncOneShot`).
+    (:class:`ec2imds._drivers.default_async.AsyncDefaultDriver`).
     """
 
     def __init__(
@@ -439,16 +439,16 @@ class AsyncIMDS(AsyncValues):
         **options: Unpack[Options],
     ) -> None:
         resolved = _settings(settings, "AsyncIMDS", options)
-        self.transport: AsyncDriver
+        self.driver: AsyncDriver
         if http_transport is None:
-            from ec2imds._aio import AsyncOneShot
+            from ec2imds._drivers.default_async import AsyncDefaultDriver
 
-            self.transport = AsyncOneShot(resolved, store=store)
+            self.driver = AsyncDefaultDriver(resolved, store=store)
         else:
-            from ec2imds.transport import AsyncTransport
+            from ec2imds._drivers.httpx import AsyncHttpxDriver
 
-            self.transport = AsyncTransport(resolved, store=store, http_transport=http_transport)
-        self.settings = self.transport.settings
+            self.driver = AsyncHttpxDriver(resolved, store=store, http_transport=http_transport)
+        self.settings = self.driver.settings
         self._cache = _Cache()
 
     async def __aenter__(self) -> Self:
@@ -464,7 +464,7 @@ class AsyncIMDS(AsyncValues):
 
     async def aclose(self) -> None:
         """Close the connection pool."""
-        await self.transport.aclose()
+        await self.driver.aclose()
 
     def clear_cache(self) -> None:
         """Forget every cached value: the next read fetches again."""
@@ -475,18 +475,18 @@ class AsyncIMDS(AsyncValues):
         cached = self._cache.get(path)
         if cached is not _MISSING:
             return cached  # type: ignore[return-value]
-        body = await self.transport.get(path)
+        body = await self.driver.get(path)
         self._cache.put(path, body)
         return body
 
     # -- the AsyncTreeSource protocol (what the generated async views call) ------------
 
     async def leaf(self, path: str, *, volatile: bool) -> bytes | None:
-        return await (self.transport.get(path) if volatile else self.fetch(path))
+        return await (self.driver.get(path) if volatile else self.fetch(path))
 
     async def listing(self, path: str, *, volatile: bool) -> list[str] | None:
         path = path.rstrip("/") + "/"
-        body = await (self.transport.get(path) if volatile else self.fetch(path))
+        body = await (self.driver.get(path) if volatile else self.fetch(path))
         return _listing_names(body, path)
 
     async def subtree(self, path: str, *, volatile: bool) -> RawNode | None:
@@ -598,7 +598,7 @@ class AsyncIMDS(AsyncValues):
         from ec2imds.watch import DEFAULT_GRACE, awatch_events
 
         return awatch_events(
-            self.transport.get,
+            self.driver.get,
             *categories,
             interval=interval,
             existing=existing,
@@ -615,9 +615,9 @@ class AsyncIMDS(AsyncValues):
             if path not in asked:
                 asked.add(path)
                 return await self.fetch(path)
-            body = await self.transport.get(path)
+            body = await self.driver.get(path)
             self._cache.put(path, body)
             return body
 
-        get: Callable[[str], Awaitable[bytes | None]] = self.transport.get if fresh else cached
+        get: Callable[[str], Awaitable[bytes | None]] = self.driver.get if fresh else cached
         return await run_async(walk, get, self.settings.concurrency, failures)

@@ -36,14 +36,10 @@ IMDS lists it and does not serve it.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from ec2imds._log import log
-from ec2imds.errors import PATH_ERRORS, IMDSError, IMDSValidationError
-
-if TYPE_CHECKING:
-    import concurrent.futures
+from ec2imds.errors import IMDSValidationError
 
 __all__ = [
     "INDEXED_DIRS",
@@ -54,11 +50,7 @@ __all__ = [
     "RawNode",
     "RawTree",
     "Walk",
-    "feed",
     "parse_listing",
-    "run_async",
-    "run_threaded",
-    "run_walk",
 ]
 
 
@@ -300,127 +292,3 @@ class Walk:
 def _below(path: str, directory: str) -> bool:
     """True when ``path`` is strictly inside ``directory`` (``""`` is the root)."""
     return path.startswith(directory + "/") if directory else bool(path)
-
-
-def run_walk(walk: Walk, fetch: Callable[[list[str]], list[bytes | None]]) -> RawNode | None:
-    """Drive ``walk`` level by level with a batch fetcher (a simple reference driver)."""
-    batch = walk.start()
-    while batch:
-        bodies = fetch(batch)
-        batch = [p for path, body in zip(batch, bodies, strict=True) for p in walk.feed(path, body)]
-    return walk.result()
-
-
-def feed(
-    walk: Walk,
-    path: str,
-    body: bytes | None,
-    failures: dict[str, IMDSError] | None,
-    *,
-    failed: bool = False,
-) -> list[str]:
-    """:meth:`Walk.feed`, recording a bad listing in ``failures`` (if given) instead of
-    raising, and going on as if that directory were absent."""
-    if failures is None:
-        return walk.feed(path, body, failed=failed)
-    try:
-        return walk.feed(path, body, failed=failed)
-    except IMDSValidationError as exc:
-        failures[path.rstrip("/")] = exc
-        return walk.feed(path, None, failed=True)
-
-
-def run_threaded(
-    walk: Walk,
-    get: Callable[[str], bytes | None],
-    pool: concurrent.futures.Executor,
-    failures: dict[str, IMDSError] | None = None,
-) -> RawNode | None:
-    """Drive ``walk`` with ``get`` on a thread pool: as soon as a listing arrives its
-    children are submitted, so the pool's size is the number of requests in flight.
-
-    With ``failures``, an error that concerns one path only (``PATH_ERRORS``) is recorded
-    there and the walk goes on; any other error cancels what is pending and is raised.
-    """
-    import concurrent.futures as cf
-    import queue
-
-    # Finished futures arrive on a queue (cheaper than cf.wait over every running future).
-    finished: queue.SimpleQueue[cf.Future[bytes | None]] = queue.SimpleQueue()
-    running: dict[cf.Future[bytes | None], str] = {}
-
-    def submit(path: str) -> None:
-        future = pool.submit(get, path)
-        running[future] = path
-        future.add_done_callback(finished.put)
-
-    try:
-        for path in walk.start():
-            submit(path)
-        while running:
-            future = finished.get()
-            path = running.pop(future)
-            failed = False
-            try:
-                body = future.result()
-            except PATH_ERRORS as exc:
-                if failures is None:
-                    raise
-                failures[path.rstrip("/")] = exc
-                body, failed = None, True
-            for child in feed(walk, path, body, failures, failed=failed):
-                submit(child)
-    finally:
-        for future in running:
-            future.cancel()
-        cf.wait(running)
-    return walk.result()
-
-
-async def run_async(
-    walk: Walk,
-    get: Callable[[str], Awaitable[bytes | None]],
-    concurrency: int,
-    failures: dict[str, IMDSError] | None = None,
-) -> RawNode | None:
-    """The asyncio twin of :func:`run_threaded`: one task per path, at most
-    ``concurrency`` requests in flight; cancelled cleanly with whatever is pending."""
-    import asyncio
-
-    limit = asyncio.Semaphore(concurrency)
-
-    async def one(path: str) -> tuple[str, bytes | None, bool]:
-        async with limit:
-            try:
-                return path, await get(path), False
-            except PATH_ERRORS as exc:
-                if failures is None:
-                    raise
-                failures[path.rstrip("/")] = exc
-                return path, None, True
-
-    # Finished tasks arrive on a queue (cheaper than asyncio.wait over every running task).
-    finished: asyncio.Queue[asyncio.Task[tuple[str, bytes | None, bool]]] = asyncio.Queue()
-    running: set[asyncio.Task[tuple[str, bytes | None, bool]]] = set()
-
-    def spawn(paths: list[str]) -> None:
-        for path in paths:
-            task = asyncio.ensure_future(one(path))
-            running.add(task)
-            task.add_done_callback(finished.put_nowait)
-
-    try:
-        spawn(walk.start())
-        while running:
-            task = await finished.get()
-            running.discard(task)
-            path, body, failed = task.result()
-            spawn(feed(walk, path, body, failures, failed=failed))
-    finally:
-        for task in running:
-            task.cancel()
-        if running:
-            # Finished tasks still queued behind the one that raised are in ``running``
-            # too: gathered here, their exceptions are retrieved, so never logged.
-            await asyncio.gather(*running, return_exceptions=True)
-    return walk.result()

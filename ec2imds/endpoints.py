@@ -14,19 +14,14 @@ from __future__ import annotations
 import ipaddress
 import re
 import sys
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
 
-from ec2imds.errors import IMDSConfigError, IMDSError, IMDSUnavailable
-
-T = TypeVar("T")
+from ec2imds.errors import IMDSConfigError
 
 __all__ = [
     "DEFAULT_ENDPOINTS",
     "IPV4_ENDPOINT",
     "IPV6_ENDPOINT",
     "Endpoint",
-    "arace",
     "construct_endpoint_list_str",
     "construct_endpoint_str",
     "endpoint_file_name",
@@ -34,8 +29,6 @@ __all__ = [
     "is_ipv6",
     "mk_endpoint_from_str",
     "mk_endpoint_list_from_str",
-    "race",
-    "race_order",
 ]
 
 Endpoint = tuple[str, int | None]
@@ -140,87 +133,3 @@ def endpoint_file_name(t: Endpoint) -> str:
 def is_ipv6(t: Endpoint) -> bool:
     """True for an IPv6 literal endpoint (host names count as not IPv6)."""
     return ":" in t[0]
-
-
-def race_order(endpoints: Sequence[Endpoint]) -> list[Endpoint]:
-    """RFC 8305 order: IPv6 literals first, the rest in their configured order."""
-    return sorted(endpoints, key=lambda ep: not is_ipv6(ep))
-
-
-def _all_failed(errors: dict[Endpoint, IMDSError]) -> IMDSUnavailable:
-    return IMDSUnavailable("no IMDS endpoint answered: " + "; ".join(map(str, errors.values())))
-
-
-def race(
-    endpoints: Sequence[Endpoint], call: Callable[[Endpoint], T], delay: float
-) -> tuple[Endpoint, T | IMDSError]:
-    """Race ``call`` over ``endpoints`` (RFC 8305): IPv6 first, each next one ``delay``
-    seconds later or as soon as the previous fails; the first endpoint that *answers* wins.
-
-    Returns the winner and its result, or the :class:`IMDSError` it answered with (an
-    endpoint that says "disabled" is still the IMDS). Raises :class:`IMDSUnavailable`
-    naming every endpoint when none answers. Losers still running are abandoned to their
-    own timeouts (their threads are not waited for).
-    """
-    import concurrent.futures as cf
-
-    queue = race_order(endpoints)
-    errors: dict[Endpoint, IMDSError] = {}
-    pool = cf.ThreadPoolExecutor(len(queue), "ec2imds-race")
-    try:
-        pending: dict[cf.Future[T], Endpoint] = {}
-        while queue or pending:
-            if queue:
-                ep = queue.pop(0)
-                pending[pool.submit(call, ep)] = ep
-            done, _ = cf.wait(
-                pending, timeout=delay if queue else None, return_when=cf.FIRST_COMPLETED
-            )
-            for future in done:
-                ep = pending.pop(future)
-                try:
-                    return ep, future.result()
-                except IMDSUnavailable as exc:
-                    errors[ep] = exc
-                except IMDSError as exc:
-                    return ep, exc
-        raise _all_failed(errors)
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-
-
-async def arace(
-    endpoints: Sequence[Endpoint], call: Callable[[Endpoint], Awaitable[T]], delay: float
-) -> tuple[Endpoint, T | IMDSError]:
-    """The asyncio twin of :func:`race`; losers are cancelled."""
-    import asyncio
-
-    queue = race_order(endpoints)
-    errors: dict[Endpoint, IMDSError] = {}
-    pending: dict[asyncio.Future[T], Endpoint] = {}
-
-    async def attempt(ep: Endpoint) -> T:
-        return await call(ep)
-
-    try:
-        while queue or pending:
-            if queue:
-                ep = queue.pop(0)
-                pending[asyncio.ensure_future(attempt(ep))] = ep
-            done, _ = await asyncio.wait(
-                pending, timeout=delay if queue else None, return_when=asyncio.FIRST_COMPLETED
-            )
-            for future in done:
-                ep = pending.pop(future)
-                try:
-                    return ep, future.result()
-                except IMDSUnavailable as exc:
-                    errors[ep] = exc
-                except IMDSError as exc:
-                    return ep, exc
-        raise _all_failed(errors)
-    finally:
-        for future in pending:
-            future.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)

@@ -23,6 +23,8 @@ Tokens never appear in a message, a repr or a log line.
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 __all__ = [
     "IMDSConfigError",
     "IMDSDisabled",
@@ -125,3 +127,29 @@ def absent_error(path: str, why: str = "IMDS answered 404") -> IMDSValidationErr
 #: Errors that concern one path only: a crawl or a listing of categories goes on past
 #: them (and reports them), where an unreachable or disabled IMDS stops everything.
 PATH_ERRORS = (IMDSHTTPError, ResponseTooLarge, IMDSValidationError)
+
+# The raise-or-collect contract (not in __all__: ``from ec2imds.errors import *`` gives the
+# error tree, which the package exports).
+
+#: Errors by IMDS path (no trailing slash), collected beside what succeeded: the
+#: ``failures`` dict of ``all()``, ``get()``, ``values()``, the crawl and the command line.
+Failures: TypeAlias = dict[str, IMDSError]
+
+
+def collect(failures: Failures | None, path: str, exc: IMDSError) -> None:
+    """Record ``exc`` under ``path``, or raise it when no ``failures`` dict was given.
+
+    The one place of the raise-or-collect contract: without a dict the first error
+    raises; with one, it is recorded and the caller goes on past it."""
+    if failures is None:
+        raise exc
+    failures[path.rstrip("/")] = exc
+
+
+def hand_over(collected: Failures, failures: Failures | None) -> None:
+    """Pass errors collected internally on to the caller: into its ``failures`` dict, or,
+    without one, the first of them raised."""
+    if failures is not None:
+        failures.update(collected)
+    elif collected:
+        raise next(iter(collected.values()))

@@ -29,7 +29,7 @@ Three layers, the lower two without I/O (the project's style: logic once, thin d
 * :func:`watch_events` / :func:`awatch_events`: the sync and async drivers (a dozen lines
   each), over any ``get(path) -> bytes | None``: the httpx transports of
   :class:`~ec2imds.client.IMDS` and :class:`~ec2imds.client.AsyncIMDS`, or the command
-  line's standard-library :class:`~ec2imds._oneshot.OneShot`.
+  line's standard-library :class:`~ec2imds._drivers.default.DefaultDriver`.
 
 Robustness:
 

@@ -167,22 +167,22 @@ class IMDSWrapper:
 
     def get_token(self) -> tuple[str, dt.datetime, Endpoint]:
         """A usable token, its expiry and the endpoint it is for (a PUT only if needed)."""
-        token = self._imds.transport.token()
-        endpoint = self._imds.transport.endpoint
+        token = self._imds.driver.token()
+        endpoint = self._imds.driver.endpoint
         assert endpoint is not None
         return token.value, token.expiry, endpoint
 
     def expire_token(self) -> None:
         """Forget the cached token; the next request gets one (from the callback or a PUT)."""
-        self._imds.transport.expire_token()
+        self._imds.driver.expire_token()
 
     def token_expired(self) -> bool:
         """True when no usable token is cached in memory."""
-        return not self._imds.transport.has_usable_token()
+        return not self._imds.driver.has_usable_token()
 
     def reset_states(self) -> None:
         """Forget the token and the chosen endpoint (the next request races again)."""
-        self._imds.transport.reset()
+        self._imds.driver.reset()
         self._imds.clear_cache()
 
     # -- requests ----------------------------------------------------------------------
@@ -190,7 +190,7 @@ class IMDSWrapper:
     def open_url(self, path: str, apiver: str | None = None) -> io.BufferedIOBase | None:
         """The body at ``path`` as a binary stream, or None on 404."""
         full = f"/{apiver or 'latest'}/{path.lstrip('/')}"
-        body = self._imds.transport.get(full)
+        body = self._imds.driver.get(full)
         return None if body is None else io.BytesIO(body)
 
     def load_scalar(self, path: str, tf: Callable[[str], Any] | None = None) -> Any:

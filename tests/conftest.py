@@ -10,11 +10,11 @@ import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import settings as hypothesis_settings
 
-from ec2imds._aio import AsyncOneShot
-from ec2imds._oneshot import OneShot
+from ec2imds._drivers.default import DefaultDriver
+from ec2imds._drivers.default_async import AsyncDefaultDriver
+from ec2imds._drivers.httpx import AsyncHttpxDriver, HttpxDriver
 from ec2imds.settings import Settings
 from ec2imds.tokens import MemoryTokenStore, Token, TokenStore
-from ec2imds.transport import AsyncTransport, Transport
 
 # The real-IMDS guard: importing it makes any connection to, or name lookup of,
 # 169.254.169.254 or fd00:ec2::254 fail loudly, for the whole test process. It is the
@@ -61,22 +61,24 @@ class Client:
     ) -> None:
         self.mode = mode
         self._portal = portal
-        self.sync: Transport | None = None
-        self.aio: AsyncTransport | AsyncOneShot | None = None
-        self.stdlib: OneShot | None = None
+        self.sync: HttpxDriver | None = None
+        self.aio: AsyncHttpxDriver | AsyncDefaultDriver | None = None
+        self.stdlib: DefaultDriver | None = None
         if mode == "sync":
-            self.sync = Transport(settings, store=store, http_transport=mock, seed=1)
+            self.sync = HttpxDriver(settings, store=store, http_transport=mock, seed=1)
         elif mode == "async":
-            self.aio = AsyncTransport(settings, store=store, http_transport=mock, seed=1)
+            self.aio = AsyncHttpxDriver(settings, store=store, http_transport=mock, seed=1)
         elif mode == "aio":
             assert mock is None, "the lean asyncio driver has no mock transport"
-            self.aio = AsyncOneShot(settings, store=store, seed=1)
+            self.aio = AsyncDefaultDriver(settings, store=store, seed=1)
         else:
             assert mock is None, "the stdlib driver has no mock transport"
-            self.stdlib = OneShot(settings, store if store is not None else MemoryTokenStore())
+            self.stdlib = DefaultDriver(
+                settings, store if store is not None else MemoryTokenStore()
+            )
 
     @property
-    def transport(self) -> Transport | AsyncTransport | AsyncOneShot | OneShot:
+    def driver(self) -> HttpxDriver | AsyncHttpxDriver | AsyncDefaultDriver | DefaultDriver:
         found = self.sync or self.aio or self.stdlib
         assert found is not None
         return found
@@ -105,7 +107,7 @@ class Client:
 
     @property
     def token_puts(self) -> int:
-        return self.transport.token_puts
+        return self.driver.token_puts
 
     def close(self) -> None:
         if self.sync is not None:

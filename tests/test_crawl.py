@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ec2imds._drivers.walk import run_walk
 from ec2imds.client import IMDS, AsyncIMDS
-from ec2imds.crawl import Entry, RawNode, Walk, parse_listing, run_walk
+from ec2imds.crawl import Entry, RawNode, Walk, parse_listing
 from ec2imds.errors import IMDSHTTPError, IMDSValidationError
 from ec2imds.simulator import IMDSSimulator
 from ec2imds.simulator.tree import Node
@@ -320,7 +321,8 @@ def test_async_walk_retrieves_every_failure_of_a_batch(
     import asyncio
     import gc
 
-    from ec2imds.crawl import Walk, run_async
+    from ec2imds._drivers.walk import run_async
+    from ec2imds.crawl import Walk
     from ec2imds.errors import IMDSUnavailable
 
     async def get(path: str) -> bytes | None:

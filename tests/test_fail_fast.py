@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from ec2imds import IMDS, AsyncIMDS
+from ec2imds._drivers.httpx import HttpxDriver
 from ec2imds._protocol import Failure, Response
 from ec2imds.errors import IMDSTimeout, IMDSUnavailable, TokenError
 from ec2imds.settings import Settings
 from ec2imds.simulator import IMDSSimulator
 from ec2imds.tokens import MemoryTokenStore
-from ec2imds.transport import Transport
 from tests.test_cli import error_line, run
 from tests.test_protocol import PATH, Clock, drive, get, session, token_answer
 from tests.test_transport import Listener
@@ -83,7 +83,7 @@ def test_an_async_crawl_pays_one_put_timeout(silent: Listener) -> None:
 
 def test_the_library_asks_again_once_the_memory_is_over(silent: Listener) -> None:
     """Only for the timeout: a long-lived client is not stuck with an old failure."""
-    with Transport(settings(silent)) as transport:
+    with HttpxDriver(settings(silent)) as transport:
         for session in transport._sessions.values():
             session.failure_memory = 0.0  # as if the timeout had passed since
         for _ in range(2):
@@ -96,7 +96,7 @@ def test_the_library_does_not_remember_a_status() -> None:
     """A 400 or 503 on the PUT costs no timeout: the next call asks again."""
     with IMDSSimulator() as sim:
         s = Settings.resolve(endpoints=[sim.endpoint], env={}, backoff_base=0.001)
-        with Transport(s, store=MemoryTokenStore()) as transport:
+        with HttpxDriver(s, store=MemoryTokenStore()) as transport:
             sim.faults.burst(400, 1, method="PUT")
             with pytest.raises(TokenError):
                 transport.get("meta-data/instance-id")

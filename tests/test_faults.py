@@ -39,11 +39,12 @@ import httpx
 import pytest
 from anyio.from_thread import BlockingPortal
 
-from ec2imds._oneshot import OneShot
+from ec2imds._drivers.default import DefaultDriver
+from ec2imds._drivers.walk import run_threaded
 from ec2imds._values import ROOTS
 from ec2imds.cli import main
 from ec2imds.client import IMDS, AsyncIMDS
-from ec2imds.crawl import Walk, run_threaded
+from ec2imds.crawl import Walk
 from ec2imds.errors import (
     IMDSDisabled,
     IMDSError,
@@ -478,20 +479,20 @@ def run_library(
     if driver == "sync":
         with IMDS(settings) as imds:
             if warm:
-                imds.transport.token()
+                imds.driver.token()
             inject()
             return bounded(imds.raw_tree)
     if driver == "async":
         aimds = AsyncIMDS(settings)
         try:
             if warm:
-                portal.call(aimds.transport.token)
+                portal.call(aimds.driver.token)
             inject()
             return bounded(lambda: portal.call(aimds.raw_tree))
         finally:
             portal.call(aimds.aclose)
     with (
-        OneShot(settings) as oneshot,
+        DefaultDriver(settings) as oneshot,
         concurrent.futures.ThreadPoolExecutor(settings.concurrency) as pool,
     ):
         if warm:
@@ -722,7 +723,7 @@ def _trickle_scenarios(sim: IMDSSimulator, tmp: Path) -> dict[str, Callable[[], 
         return asyncio.run(main())
 
     def stdlib_key() -> object:
-        with OneShot(settings, store) as oneshot:
+        with DefaultDriver(settings, store) as oneshot:
             return oneshot.get(LONG_TAG)
 
     def httpx_key() -> object:  # the httpx drivers: when a transport is given
@@ -771,7 +772,7 @@ def test_a_trickling_server_fails_in_about_the_timeout(warm: bool, tmp_path: Pat
             token_dir = tmp_path / str(i)
             name, call = list(_trickle_scenarios(sim, token_dir).items())[i]
             if warm:  # a token in hand: the library clients get one; the CLI saves one
-                with OneShot(settings_for(sim), FileTokenStore(token_dir)) as first:
+                with DefaultDriver(settings_for(sim), FileTokenStore(token_dir)) as first:
                     first.token()
             scenarios[name] = (sim, call)
         for sim in sims:

@@ -28,10 +28,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ec2imds import _leaves, catalog, models
-from ec2imds._aio import AsyncOneShot
-from ec2imds._oneshot import OneShot
+from ec2imds._drivers.default import DefaultDriver
+from ec2imds._drivers.default_async import AsyncDefaultDriver
+from ec2imds._drivers.httpx import AsyncHttpxDriver, HttpxDriver
+from ec2imds._drivers.walk import run_walk
 from ec2imds.cli import main
-from ec2imds.crawl import INDEXED_DIRS, Entry, Walk, parse_listing, run_walk
+from ec2imds.crawl import INDEXED_DIRS, Entry, Walk, parse_listing
 from ec2imds.endpoints import (
     construct_endpoint_list_str,
     mk_endpoint_from_str,
@@ -40,7 +42,6 @@ from ec2imds.endpoints import (
 from ec2imds.errors import IMDSConfigError, IMDSValidationError, ResponseTooLarge
 from ec2imds.models._base import IMDSModel, validate_raw
 from ec2imds.settings import Settings
-from ec2imds.transport import AsyncTransport, Transport
 from tests.conftest import RealIMDSAccess
 
 # -- inputs shaped like trouble ------------------------------------------------------------
@@ -415,18 +416,18 @@ def framed() -> Iterator[FramedServer]:
 
 def _drivers(server: FramedServer) -> Iterator[tuple[str, Callable[[str], bytes | None]]]:
     conf = Settings.resolve(endpoints=[server.endpoint], env={}, max_body=CAP, attempts=1)
-    with Transport(conf) as sync, OneShot(conf) as stdlib:
+    with HttpxDriver(conf) as sync, DefaultDriver(conf) as stdlib:
         yield "sync", sync.get
         yield "stdlib", stdlib.get
 
         async def aget(path: str) -> bytes | None:
-            async with AsyncTransport(conf) as aio:
+            async with AsyncHttpxDriver(conf) as aio:
                 return await aio.get(path)
 
         yield "async", lambda path: asyncio.run(aget(path))
 
         async def lean(path: str) -> bytes | None:
-            async with AsyncOneShot(conf) as aio:
+            async with AsyncDefaultDriver(conf) as aio:
                 return await aio.get(path)
 
         yield "aio", lambda path: asyncio.run(lean(path))

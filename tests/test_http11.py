@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ec2imds._http11 import (
+from ec2imds._drivers.http11 import (
     BodyTooLarge,
     Connection,
     DeadlineExceeded,

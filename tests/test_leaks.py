@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from ec2imds._oneshot import OneShot
+from ec2imds._drivers.default import DefaultDriver
 from ec2imds.client import IMDS, AsyncIMDS
 from ec2imds.errors import IMDSError, IMDSValidationError
 from ec2imds.models import IamCredentials, InstanceMetadata
@@ -132,7 +132,7 @@ def test_no_token_in_any_output_of_the_command_line(tmp_path: Path) -> None:
             with simulator() as sim:
                 token_dir = tmp_path / f"{len(outputs)}"
                 if not name.startswith("PUT"):  # a saved token, as a previous run leaves
-                    with OneShot(settings_for(sim), FileTokenStore(token_dir)) as warm:
+                    with DefaultDriver(settings_for(sim), FileTokenStore(token_dir)) as warm:
                         warm.token()
                 fault(sim)
                 env = {"AWS_METADATA_SERVICE_TIMEOUT": "0.3"}
@@ -215,8 +215,8 @@ def test_no_token_in_library_logs_errors_or_reprs(caplog: pytest.LogCaptureFixtu
             with pytest.raises(IMDSError) as info:
                 imds.all()
             said.append(_everything_said(info.value))
-        session = next(iter(imds.transport._sessions.values()))
-        said.append(_everything_said(None, imds, imds.transport, session, imds.transport.store))
+        session = next(iter(imds.driver._sessions.values()))
+        said.append(_everything_said(None, imds, imds.driver, session, imds.driver.store))
         tokens = issued(sim)
     said.append(caplog.text)
     said += [repr(r.args) for r in caplog.records]
@@ -233,8 +233,8 @@ def test_no_token_in_async_reprs_or_file_store(tmp_path: Path) -> None:
             store = FileTokenStore(tmp_path / "tokens")
             async with AsyncIMDS(endpoints=[sim.endpoint], store=store) as aimds:
                 await aimds.raw_tree()
-                session = next(iter(aimds.transport._sessions.values()))
-                text = _everything_said(None, aimds, aimds.transport, session, store)
+                session = next(iter(aimds.driver._sessions.values()))
+                text = _everything_said(None, aimds, aimds.driver, session, store)
             return text, issued(sim)
 
     text, tokens = asyncio.run(main())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import threading
 from collections.abc import Generator, Iterable
 from typing import Any
 
@@ -28,6 +29,7 @@ from ec2imds._protocol import (
     Sleep,
     Step,
     exchange,
+    outcome,
     token_flow,
 )
 from ec2imds.errors import (
@@ -67,7 +69,11 @@ def token_answer(value: str = "tok-1", ttl: int | None = 21600) -> Response:
 def session(clock: Clock, **settings: Any) -> EndpointSession:
     settings.setdefault("attempts", 3)
     return EndpointSession(
-        EP, MemoryTokenStore(), Settings.resolve(endpoints=[EP], env={}, **settings), clock
+        EP,
+        MemoryTokenStore(),
+        Settings.resolve(endpoints=[EP], env={}, **settings),
+        clock=clock,
+        guard=threading.Lock(),
     )
 
 
@@ -401,3 +407,54 @@ def test_a_credentials_document_not_yet_json_is_asked_again() -> None:
     assert last.result.body == b"<html>"  # the budget spent: returned for the model to refuse
     other = drive(get(ready(), "/latest/meta-data/iam/info"), [Response(200, b"")])
     assert other.shape() == ["GET"]  # only credentials documents are retried
+
+
+# -- the module itself ---------------------------------------------------------------------
+
+
+def _imported_modules(source: str) -> set[str]:
+    import ast
+
+    tree = ast.parse(source)
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module is not None and not node.level:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_the_protocol_has_no_clock_lock_socket_or_event_loop() -> None:
+    import inspect
+
+    import ec2imds._protocol as protocol
+
+    source = inspect.getsource(protocol)
+    forbidden = {"threading", "time", "socket", "asyncio", "selectors", "httpx", "httpcore"}
+    assert not _imported_modules(source) & forbidden
+    # The time it measures tokens with is the session's clock, which the driver gives.
+    assert ".now(" not in source
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (200, "ok"),
+        (404, "absent"),
+        (401, "reauth"),
+        (301, "redirect"),
+        (308, "redirect"),
+        (429, "retry"),
+        (500, "retry"),
+        (503, "retry"),
+        (599, "retry"),
+        (400, "refused"),
+        (403, "refused"),
+        (405, "refused"),
+        (204, "refused"),
+        (600, "refused"),
+    ],
+)
+def test_one_table_says_what_each_status_means(status: int, expected: str) -> None:
+    assert outcome(status) == expected

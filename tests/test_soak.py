@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from ec2imds._oneshot import OneShot
+from ec2imds._drivers.default import DefaultDriver
 from ec2imds.client import IMDS, AsyncIMDS
 from ec2imds.models import Placement, Spot
 from ec2imds.settings import Settings
@@ -72,7 +72,7 @@ SYNC_READS: dict[str, SyncRead] = {
     "tag (volatile)": lambda c: c.value("meta-data/tags/instance/Name"),
     "spot (volatile subtree, absent)": lambda c: c.get(Spot).instance_action,
     "placement (subtree)": lambda c: c.get(Placement).availability_zone,
-    "credentials (volatile)": lambda c: c.transport.get(
+    "credentials (volatile)": lambda c: c.driver.get(
         "meta-data/iam/security-credentials/my-app-role"
     ),
     "user data": lambda c: c.user_data(),
@@ -94,11 +94,11 @@ async def _aplacement(c: AsyncIMDS) -> Any:
 ASYNC_READS: dict[str, AsyncRead] = {
     "region (cached)": lambda c: c.fetch("meta-data/placement/region"),
     "security groups (volatile)": lambda c: _avalue(c, "meta-data/security-groups"),
-    "instance action (volatile)": lambda c: c.transport.get("meta-data/instance-action"),
+    "instance action (volatile)": lambda c: c.driver.get("meta-data/instance-action"),
     "tags (volatile)": lambda c: _avalue(c, "meta-data/tags/instance"),
     "spot (volatile subtree, absent)": _aspot,
     "placement (subtree)": _aplacement,
-    "credentials (volatile)": lambda c: c.transport.get(
+    "credentials (volatile)": lambda c: c.driver.get(
         "meta-data/iam/security-credentials/my-app-role"
     ),
     "user data": lambda c: c.user_data(),
@@ -248,7 +248,7 @@ def test_many_clients_one_after_the_other_leave_nothing_behind(
             assert (await aimds.get(Placement)).region == "us-east-1"
 
     def stdlib() -> None:
-        with OneShot(settings) as oneshot:
+        with DefaultDriver(settings) as oneshot:
             assert oneshot.get("meta-data/instance-id") == b"i-0123456789abcdef0"
 
     def run_many(n: int) -> None:

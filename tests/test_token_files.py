@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from ec2imds._oneshot import OneShot
+from ec2imds._drivers.default import DefaultDriver
 from ec2imds.settings import Settings
 from ec2imds.simulator import IMDSSimulator
 from ec2imds.tokens import FileTokenStore
@@ -237,7 +237,7 @@ def _refresh(directory: str, port: int, rounds: int) -> None:
     """Get a token, then refuse it and get another, ``rounds`` times (one PUT each, unless
     the other process just saved one): the command line's refresh, through the file."""
     settings = Settings.resolve(endpoints=[("127.0.0.1", port)], env={})
-    with OneShot(settings, FileTokenStore(directory)) as driver:
+    with DefaultDriver(settings, FileTokenStore(directory)) as driver:
         for _ in range(rounds):
             driver.token()
             driver.expire_token()
@@ -275,7 +275,7 @@ def test_two_processes_refreshing_one_token_50_times_leave_a_whole_file(
     assert sim.stats.statuses[401] == 0
     final = FileTokenStore(token_dir).load(("127.0.0.1", sim.port))
     assert final is not None
-    with OneShot(
+    with DefaultDriver(
         Settings.resolve(endpoints=[sim.endpoint], env={}), FileTokenStore(token_dir)
     ) as d:
         assert d.get("meta-data/instance-id") == INSTANCE_ID.encode()

@@ -8,10 +8,12 @@ import logging
 import multiprocessing
 import os
 import stat
+import threading
 from pathlib import Path
 
 import pytest
 
+from ec2imds._drivers.base import utc_now
 from ec2imds.endpoints import Endpoint
 from ec2imds.tokens import (
     CallbackTokenStore,
@@ -277,7 +279,9 @@ def test_token_store_warning_is_logged_once(
     directory = tmp_path / "tokens"
     directory.mkdir()
     directory.chmod(0o777)
-    session = EndpointSession(EP, FileTokenStore(directory), Settings())
+    session = EndpointSession(
+        EP, FileTokenStore(directory), Settings(), clock=utc_now, guard=threading.Lock()
+    )
     with caplog.at_level(logging.WARNING, logger="ec2imds"):
         for _ in range(3):
             session.set_token(_token())

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from ec2imds._drivers.httpx import AsyncHttpxDriver, HttpxDriver
 from ec2imds.endpoints import Endpoint
 from ec2imds.errors import (
     IMDSDisabled,
@@ -28,7 +29,6 @@ from ec2imds.settings import Settings
 from ec2imds.simulator import IMDSSimulator
 from ec2imds.simulator.tree import Node
 from ec2imds.tokens import CallbackTokenStore, MemoryTokenStore
-from ec2imds.transport import AsyncTransport, Transport
 from tests.conftest import ClientFactory
 
 TREE: dict[str, Node] = {
@@ -167,7 +167,7 @@ def test_second_401_is_a_token_error(sim: IMDSSimulator, make_client: ClientFact
 
 def test_single_flight_32_threads(sim: IMDSSimulator) -> None:
     sim.faults.latency = 0.05  # every request overlaps with the others
-    with Transport(fast(sim.endpoint)) as transport, ThreadPoolExecutor(32) as pool:
+    with HttpxDriver(fast(sim.endpoint)) as transport, ThreadPoolExecutor(32) as pool:
         results = list(pool.map(lambda _: transport.get("meta-data/instance-id"), range(32)))
     assert results == [IID] * 32
     assert sim.stats.puts == 1
@@ -177,7 +177,7 @@ def test_single_flight_32_tasks(sim: IMDSSimulator) -> None:
     sim.faults.latency = 0.05
 
     async def main() -> list[bytes | None]:
-        async with AsyncTransport(fast(sim.endpoint)) as transport:
+        async with AsyncHttpxDriver(fast(sim.endpoint)) as transport:
             return await asyncio.gather(
                 *(transport.get("meta-data/instance-id") for _ in range(32))
             )
@@ -189,12 +189,12 @@ def test_single_flight_32_tasks(sim: IMDSSimulator) -> None:
 def test_terminal_put_failure_is_shared_by_queued_threads(sim: IMDSSimulator) -> None:
     sim.faults.latency = 0.05
     sim.faults.burst(403, 1, method="PUT")
-    with Transport(fast(sim.endpoint)) as transport, ThreadPoolExecutor(16) as pool:
+    with HttpxDriver(fast(sim.endpoint)) as transport, ThreadPoolExecutor(16) as pool:
         futures = [pool.submit(transport.get, "meta-data/instance-id") for _ in range(16)]
         errors = [f.exception() for f in futures]
     assert all(isinstance(e, IMDSDisabled) for e in errors)
     assert sim.stats.puts == 1  # one PUT answered for all of them
-    with Transport(fast(sim.endpoint)) as transport:
+    with HttpxDriver(fast(sim.endpoint)) as transport:
         assert transport.get("meta-data/instance-id") == IID  # a later caller asks again
 
 
@@ -203,7 +203,7 @@ def test_terminal_put_failure_is_shared_by_queued_tasks(sim: IMDSSimulator) -> N
     sim.faults.burst(403, 1, method="PUT")
 
     async def main() -> list[BaseException | bytes | None]:
-        async with AsyncTransport(fast(sim.endpoint)) as transport:
+        async with AsyncHttpxDriver(fast(sim.endpoint)) as transport:
             return await asyncio.gather(
                 *(transport.get("meta-data/instance-id") for _ in range(16)),
                 return_exceptions=True,
@@ -232,7 +232,7 @@ def test_expire_token_forces_a_new_one(sim: IMDSSimulator, make_client: ClientFa
     store = MemoryTokenStore()
     client = make_client(fast(sim.endpoint), store=store)
     old = client.token()
-    client.transport.expire_token()
+    client.driver.expire_token()
     new = client.token()
     assert new.value != old.value  # the stored copy of the old one is not reused
     assert sim.stats.puts == 2
@@ -462,7 +462,7 @@ def test_race_picks_the_live_endpoint_when_the_other_is_closed(
     client = make_client(fast(closed_port(), sim.endpoint))
     assert client.get("meta-data/instance-id") == IID
     assert client.get("meta-data/instance-id") == IID
-    assert client.transport.endpoint == sim.endpoint
+    assert client.driver.endpoint == sim.endpoint
     assert sim.stats.puts == 1
 
 
@@ -475,14 +475,14 @@ def test_race_picks_the_live_endpoint_when_the_other_is_silent(
         started = time.monotonic()
         assert client.get("meta-data/instance-id") == IID
         elapsed = time.monotonic() - started
-    assert client.transport.endpoint == sim.endpoint
+    assert client.driver.endpoint == sim.endpoint
     assert elapsed < 1.5  # the live one answered without waiting for the silent one's timeout
 
 
 def test_race_prefers_ipv6() -> None:
     with IMDSSimulator(TREE, host="::1") as v6, IMDSSimulator(TREE) as v4:
         settings = fast(v4.endpoint, v6.endpoint)
-        with Transport(settings) as transport:
+        with HttpxDriver(settings) as transport:
             assert transport.get("meta-data/instance-id") == IID
             assert transport.endpoint == v6.endpoint
         assert v4.stats.total == 0  # IPv6 answered within its head start
@@ -501,10 +501,10 @@ def test_race_again_when_the_winner_goes_away(make_client: ClientFactory) -> Non
     with IMDSSimulator(TREE) as first, IMDSSimulator(TREE) as second:
         client = make_client(fast(first.endpoint, second.endpoint))
         assert client.get("meta-data/instance-id") == IID
-        winner = client.transport.endpoint
+        winner = client.driver.endpoint
         (first if winner == first.endpoint else second).stop()
         assert client.get("meta-data/instance-id") == IID
-        assert client.transport.endpoint != winner
+        assert client.driver.endpoint != winner
 
 
 # -- no secrets in messages or logs ----------------------------------------------------------
@@ -559,15 +559,15 @@ def test_httpx_mock_transport_serves_both_clients_with_the_body_cap() -> None:
     with IMDS(endpoints=endpoint, http_transport=httpx.MockTransport(_mock_handler)) as imds:
         assert imds.meta_data.instance_id == "i-0123456789abcdef0"
         with pytest.raises(ResponseTooLarge):
-            imds.transport.get("meta-data/big")
+            imds.driver.get("meta-data/big")
 
     async def aio() -> str | None:
         async with AsyncIMDS(
             endpoints=endpoint, http_transport=httpx.MockTransport(_mock_handler)
         ) as aimds:
             with pytest.raises(ResponseTooLarge):
-                await aimds.transport.get("meta-data/big")
-            body = await aimds.transport.get("meta-data/instance-id")
+                await aimds.driver.get("meta-data/big")
+            body = await aimds.driver.get("meta-data/instance-id")
             return None if body is None else body.decode()
 
     assert asyncio.run(aio()) == "i-0123456789abcdef0"

@@ -537,11 +537,11 @@ def test_token_errors_carry_the_status_behind_them() -> None:
     with IMDSSimulator() as sim, IMDS(endpoints=[sim.endpoint], attempts=2) as imds:
         sim.faults.burst(503, 2, method="PUT")
         with pytest.raises(TokenError) as caught:
-            imds.transport.get("meta-data/ami-id")
+            imds.driver.get("meta-data/ami-id")
         assert caught.value.status == 503
         sim.faults.burst(400, 1, method="PUT")
         with pytest.raises(TokenError) as caught:
-            imds.transport.get("meta-data/ami-id")
+            imds.driver.get("meta-data/ami-id")
         assert caught.value.status == 400
         assert is_transient(caught.value) is False
 

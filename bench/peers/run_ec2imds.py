@@ -8,7 +8,7 @@ Library mode, one warm ``IMDS`` client (token cached in memory, keep-alive pool 
 * ``common``: ``clear_cache()`` (untimed), then ``IMDS.values(COMMON_SUBSET)``
 * ``common_view``: ``clear_cache()`` (untimed), then the typed lazy view, one attribute
   after another (sequential GETs)
-* ``one_key``: ``transport.get("meta-data/instance-id")``: always a GET on the network
+* ``one_key``: ``driver.get("meta-data/instance-id")``: always a GET on the network
   (the client caches immutable values, the transport does not)
 * ``one_key_typed``: ``clear_cache()`` + ``meta_data.instance_id`` (both timed)
 * ``full_all_async``: as ``full_all`` with one warm ``AsyncIMDS`` (on one event loop kept
@@ -98,7 +98,7 @@ def common_view(n: int) -> _proto.Result:
 
 
 def one_key(n: int) -> _proto.Result:
-    get = imds.transport.get
+    get = imds.driver.get
     box = []
     t = _proto.timed(1, lambda: box.extend(get(_proto.ONE_KEY) for _ in range(n)))
     return t, box[-1].decode(), {}

@@ -1,5 +1,5 @@
-"""The standard-library sync driver: the command line's, and :class:`~ec2imds.client.IMDS`'s
-default.
+"""The default sync driver: :class:`DefaultDriver`, the command line's and
+:class:`~ec2imds.client.IMDS`'s (standard library only).
 
 ``ec2imds --raw meta-data/instance-id`` is called once per value from shell scripts, so
 its start-up is most of its cost; importing httpx and pydantic would triple it. And EC2
@@ -7,8 +7,8 @@ closes the connection after every answer, so a crawl is a new TCP connection per
 and the client's CPU per request is what it costs: httpx's is about twice this one's. This
 driver runs the same sans-I/O exchange (:mod:`ec2imds._protocol`: token flow, retries,
 status mapping) and the same endpoint race over a minimal HTTP/1.1 connection
-(:mod:`ec2imds._http11`), kept alive when the server allows it. No proxy is consulted
-and no redirect followed, bodies are capped as in the httpx transport.
+(:mod:`ec2imds._drivers.http11`), kept alive when the server allows it. No proxy is consulted
+and no redirect followed, bodies are capped as in the httpx driver.
 """
 
 from __future__ import annotations
@@ -17,20 +17,20 @@ import threading
 import time
 
 from ec2imds import __version__
-from ec2imds._driver import SyncDriver
-from ec2imds._http11 import BodyTooLarge, Connection, DeadlineExceeded, ProtocolError
+from ec2imds._drivers.http11 import BodyTooLarge, Connection, DeadlineExceeded, ProtocolError
+from ec2imds._drivers.sync import SyncDriver
 from ec2imds._protocol import Failure, Request, Response
 from ec2imds.endpoints import DEFAULT_PORT, Endpoint
 from ec2imds.settings import Settings
 from ec2imds.tokens import TokenStore
 
-__all__ = ["OneShot"]
+__all__ = ["USER_AGENT", "DefaultDriver"]
 
 USER_AGENT = f"ec2imds/{__version__}"
 
 
-class OneShot(SyncDriver):
-    """GETs with a token over :mod:`ec2imds._http11`; thread-safe, one connection per
+class DefaultDriver(SyncDriver):
+    """GETs with a token over :mod:`ec2imds._drivers.http11`; thread-safe, one connection per
     request in flight (kept alive when the server allows it), at most
     ``Settings.concurrency`` requests in flight however many threads ask."""
 
@@ -44,7 +44,7 @@ class OneShot(SyncDriver):
         #: TCP connections opened so far (a count, for tests and benchmarks).
         self.connections = 0
 
-    def __enter__(self) -> OneShot:
+    def __enter__(self) -> DefaultDriver:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,51 +1,35 @@
-"""What every driver of the IMDSv2 exchange shares (standard library only).
+"""What every driver of the IMDSv2 exchange shares: no I/O, no event loop.
 
-:class:`DriverBase` holds the per-endpoint token sessions and the chosen endpoint;
-:class:`SyncDriver` adds the blocking request, token and race logic, so a sync driver
-only says how one request is sent (:meth:`SyncDriver._send`): over httpx
-(:class:`ec2imds.transport.Transport`) or over :mod:`ec2imds._http11`
-(:class:`ec2imds._oneshot.OneShot`). The asyncio drivers (:mod:`ec2imds._aio`) reuse
-:class:`DriverBase`.
+:class:`DriverBase` holds the settings, the token store, one
+:class:`~ec2imds._protocol.EndpointSession` per endpoint (given the driver's clock and
+lock, so the protocol has neither) and the chosen endpoint, counts and logs the requests
+sent, and says what it did (``ec2imds -v``). :class:`~ec2imds._drivers.sync.SyncDriver`
+and :class:`~ec2imds._drivers.aio.AsyncDriver` add the loop that runs the protocol's
+generators.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import os
 import random
 import threading
 import time
-from collections.abc import Callable, Generator
-from typing import TypeVar
 
 from ec2imds._log import DEBUG, log
-from ec2imds._protocol import (
-    ACQUIRE,
-    RELEASE,
-    Answer,
-    EndpointSession,
-    Failure,
-    Request,
-    Response,
-    Sleep,
-    Step,
-    exchange,
-    token_flow,
-)
-from ec2imds.endpoints import (
-    Endpoint,
-    construct_endpoint_str,
-    endpoint_file_name,
-    endpoint_url,
-    race,
-)
-from ec2imds.errors import IMDSConfigError, IMDSDisabled, IMDSError, IMDSUnavailable
+from ec2imds._protocol import EndpointSession, Failure, Request, Response
+from ec2imds.endpoints import Endpoint, construct_endpoint_str, endpoint_file_name, endpoint_url
+from ec2imds.errors import IMDSConfigError, IMDSDisabled
 from ec2imds.settings import Settings
-from ec2imds.tokens import FileTokenStore, MemoryTokenStore, Token, TokenStore
+from ec2imds.tokens import FileTokenStore, MemoryTokenStore, TokenStore
 
-__all__ = ["DriverBase", "SyncDriver"]
+__all__ = ["DriverBase", "utc_now"]
 
-T = TypeVar("T")
+
+def utc_now() -> dt.datetime:
+    """The drivers' clock for token expiry (aware UTC)."""
+    return dt.datetime.now(dt.UTC)
 
 
 class DriverBase:
@@ -61,7 +45,10 @@ class DriverBase:
         self.store: TokenStore = store if store is not None else MemoryTokenStore()
         self._rng = random.Random(seed)
         self._sessions = {
-            ep: EndpointSession(ep, self.store, self.settings) for ep in self.settings.endpoints
+            ep: EndpointSession(
+                ep, self.store, self.settings, clock=utc_now, guard=threading.Lock()
+            )
+            for ep in self.settings.endpoints
         }
         self._chosen: Endpoint | None = (
             self.settings.endpoints[0] if len(self.settings.endpoints) == 1 else None
@@ -187,103 +174,3 @@ class DriverBase:
         if declared is not None and declared.isdigit() and int(declared) > self.settings.max_body:
             return Failure("too_large", f"{request.path}: Content-Length {declared}")
         return None
-
-
-class SyncDriver(DriverBase):
-    """The blocking driver: thread-safe requests, single-flight tokens, the race."""
-
-    def __init__(
-        self,
-        settings: Settings | None,
-        store: TokenStore | None,
-        seed: int | None,
-    ) -> None:
-        super().__init__(settings, store, seed)
-        self._locks = {ep: threading.Lock() for ep in self.settings.endpoints}
-        self._race_lock = threading.Lock()
-
-    def close(self) -> None:
-        """Close the connections."""
-        raise NotImplementedError
-
-    def get(self, path: str) -> bytes | None:
-        """The body at ``path`` (relative to ``/latest/`` or absolute), None on 404."""
-        response = self.request("GET", path)
-        return None if response.status == 404 else response.body
-
-    def request(self, method: str, path: str) -> Response:
-        """Send ``method path`` with a token; a 200 or 404 :class:`Response`, or raises."""
-        self._check_enabled()
-        full = self._path(path)
-        return self._with_endpoint(
-            lambda ep: self._run(ep, exchange(self._sessions[ep], method, full, self._rng))
-        )
-
-    def token(self) -> Token:
-        """A usable session token (a PUT only when none is cached)."""
-        self._check_enabled()
-        return self._with_endpoint(
-            lambda ep: self._run(ep, token_flow(self._sessions[ep], self._rng))
-        )
-
-    def _with_endpoint(self, call: Callable[[Endpoint], T]) -> T:
-        chosen = self._chosen
-        if chosen is not None:
-            try:
-                return call(chosen)
-            except IMDSUnavailable:
-                if len(self.settings.endpoints) == 1:
-                    raise
-                log.info("endpoint unreachable; racing the endpoints again")
-                self._chosen = None
-        with self._race_lock:
-            if self._chosen is not None:  # another thread decided meanwhile
-                return call(self._chosen)
-            self._chosen, outcome = race(self.settings.endpoints, call, self.settings.race_delay)
-        if isinstance(outcome, IMDSError):
-            raise outcome
-        return outcome
-
-    def _run(self, ep: Endpoint, flow: Generator[Step, Answer, T]) -> T:
-        return drive(flow, lambda request: self._send(ep, request), self._locks[ep])
-
-    def _send(self, ep: Endpoint, request: Request) -> Response | Failure:
-        """Send one request to ``ep``; a transport failure is returned, never raised."""
-        raise NotImplementedError
-
-
-def drive(
-    flow: Generator[Step, Answer, T],
-    send: Callable[[Request], Response | Failure],
-    lock: threading.Lock,
-) -> T:
-    """Run a flow to its end with a blocking ``send``: the whole of a sync driver.
-
-    ``send`` must return a :class:`Failure` rather than raise for transport errors.
-    The endpoint ``lock`` is released whatever happens.
-    """
-    held = False
-    try:
-        step = next(flow)
-        while True:
-            if step is ACQUIRE:
-                lock.acquire()
-                held = True
-                step = flow.send(None)
-            elif step is RELEASE:
-                lock.release()
-                held = False
-                step = flow.send(None)
-            elif isinstance(step, Sleep):
-                time.sleep(step.seconds)
-                step = flow.send(None)
-            else:
-                assert isinstance(step, Request)
-                step = flow.send(send(step))
-    except StopIteration as stop:
-        result: T = stop.value
-        return result
-    finally:
-        if held:
-            lock.release()
-        flow.close()

@@ -7,8 +7,9 @@ redirect, ``Content-Length``, chunked or close-delimited bodies, and hard limits
 status line, the headers and the body. Anything else is a :class:`ProtocolError`.
 
 The response is parsed without I/O by :class:`Reader`, whose generators ask for more
-bytes by yielding, so the blocking :class:`Connection` here and the asyncio one
-(:mod:`ec2imds._aio`) share every line of the parsing and its limits.
+bytes by yielding, so the blocking :class:`Connection` and the non-blocking
+:class:`AsyncConnection` share every line of the parsing and its limits. (This module
+imports neither ``asyncio`` nor any driver: the command line's start-up path.)
 """
 
 from __future__ import annotations
@@ -17,15 +18,20 @@ import math
 import socket
 import time
 from collections.abc import Generator
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = [
+    "AsyncConnection",
     "BodyTooLarge",
     "Connection",
     "DeadlineExceeded",
     "IncompleteBody",
     "ProtocolError",
     "Reader",
+    "connect_async",
     "ip_family",
     "request_bytes",
 ]
@@ -293,3 +299,59 @@ class Connection(Reader):
         if data:
             self._received = True
         return data
+
+
+class AsyncConnection(Reader):
+    """One non-blocking TCP connection for an asyncio loop (:func:`connect_async`), read
+    through the same :class:`Reader`; the caller bounds it with ``asyncio.timeout``."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self.sock = sock
+        #: Bytes of the current answer arrived (a deadline then cut a trickle short).
+        self.received = False
+
+    async def request(
+        self, loop: asyncio.AbstractEventLoop, head: bytes, method: str, limit: int
+    ) -> Answer:
+        self.received = bool(self._buffer)
+        await loop.sock_sendall(self.sock, head)
+        reader = self.response(method, limit)
+        try:
+            next(reader)
+            while True:
+                data = await loop.sock_recv(self.sock, 65536)
+                if data:
+                    self.received = True
+                reader.send(data)
+        except StopIteration as stop:
+            answer: Answer = stop.value
+            return answer
+        finally:
+            reader.close()
+
+
+async def connect_async(loop: asyncio.AbstractEventLoop, host: str, port: int) -> socket.socket:
+    family = ip_family(host)
+    addresses: list[tuple[int, Any]]
+    if family is not None:  # an IP literal (every IMDS endpoint): no name lookup
+        addresses = [(family, (host, port))]
+    else:
+        found = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = [(info[0], info[4]) for info in found]
+    error: OSError = OSError(f"{host}: no address")
+    for family, address in addresses:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            await loop.sock_connect(sock, address)
+        except OSError as exc:
+            sock.close()
+            error = exc
+            continue
+        except BaseException:
+            sock.close()
+            raise
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+    raise error

@@ -1,4 +1,5 @@
-"""httpx drivers for the IMDSv2 exchange: :class:`Transport` (sync) and :class:`AsyncTransport`.
+"""The httpx drivers: :class:`HttpxDriver` (sync) and :class:`AsyncHttpxDriver`, used when a
+client is given an httpx transport (``http_transport=``).
 
 Both run the generators of :mod:`ec2imds._protocol`, so the token flow and the retry
 policy exist once. Both talk to httpx's transport layer (``httpx.HTTPTransport``,
@@ -24,14 +25,14 @@ from typing import Any, Self, TypeVar
 import httpx
 
 from ec2imds import __version__
-from ec2imds._aio import AsyncDriver
-from ec2imds._driver import SyncDriver
+from ec2imds._drivers.aio import AsyncDriver
+from ec2imds._drivers.sync import SyncDriver
 from ec2imds._protocol import Failure, Request, Response
 from ec2imds.endpoints import Endpoint
 from ec2imds.settings import Settings
 from ec2imds.tokens import TokenStore
 
-__all__ = ["AsyncTransport", "Transport"]
+__all__ = ["AsyncHttpxDriver", "HttpxDriver"]
 
 log = logging.getLogger("ec2imds")
 T = TypeVar("T")
@@ -120,10 +121,10 @@ def _failure(exc: httpx.HTTPError | httpx.StreamError) -> Failure:
     return Failure("protocol", detail)
 
 
-class Transport(SyncDriver):
+class HttpxDriver(SyncDriver):
     """A thread-safe sync IMDSv2 client over one ``httpx.HTTPTransport`` (one pool).
 
-    >>> with Transport(Settings.resolve(endpoints="127.0.0.1:1338")) as t:  # doctest: +SKIP
+    >>> with HttpxDriver(Settings.resolve(endpoints="127.0.0.1:1338")) as t:  # doctest: +SKIP
     ...     t.get("meta-data/instance-id")
     b'i-0123456789abcdef0'
     """
@@ -188,8 +189,8 @@ class Transport(SyncDriver):
         return Response(response.status_code, bytes(body), dict(response.headers))
 
 
-class AsyncTransport(AsyncDriver):
-    """The asyncio twin of :class:`Transport`, over one ``httpx.AsyncHTTPTransport``."""
+class AsyncHttpxDriver(AsyncDriver):
+    """The asyncio twin of :class:`HttpxDriver`, over one ``httpx.AsyncHTTPTransport``."""
 
     def __init__(
         self,

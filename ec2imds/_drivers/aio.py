@@ -1,0 +1,156 @@
+"""The asyncio driver loop: :class:`AsyncDriver` and :func:`adrive`.
+
+The asyncio twin of :mod:`ec2imds._drivers.sync`: it runs the generators of
+:mod:`ec2imds._protocol` (token flow, retries, status mapping: written once) with an
+asyncio lock per endpoint, ``asyncio.sleep`` between retries and the asyncio endpoint
+race; a concrete driver only says how one request is sent (:meth:`AsyncDriver._send`):
+over non-blocking sockets (:class:`~ec2imds._drivers.default_async.AsyncDefaultDriver`)
+or over httpx (:class:`~ec2imds._drivers.httpx.AsyncHttpxDriver`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Generator
+from types import TracebackType
+from typing import Self, TypeVar
+
+from ec2imds._drivers.base import DriverBase
+from ec2imds._drivers.race import arace
+from ec2imds._log import log
+from ec2imds._protocol import (
+    ACQUIRE,
+    RELEASE,
+    Answer,
+    Failure,
+    Request,
+    Response,
+    Sleep,
+    Step,
+    exchange,
+    token_flow,
+)
+from ec2imds.endpoints import Endpoint
+from ec2imds.errors import IMDSError, IMDSUnavailable
+from ec2imds.settings import Settings
+from ec2imds.tokens import Token, TokenStore
+
+__all__ = ["AsyncDriver", "adrive"]
+
+T = TypeVar("T")
+
+
+class AsyncDriver(DriverBase):
+    """The asyncio driver: requests, single-flight tokens per endpoint, the race."""
+
+    def __init__(
+        self, settings: Settings | None, store: TokenStore | None, seed: int | None
+    ) -> None:
+        super().__init__(settings, store, seed)
+        self._locks: dict[Endpoint, asyncio.Lock] = {}
+        self._race_lock: asyncio.Lock | None = None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connections."""
+        raise NotImplementedError
+
+    async def get(self, path: str) -> bytes | None:
+        """The body at ``path`` (relative to ``/latest/`` or absolute), None on 404."""
+        response = await self.request("GET", path)
+        return None if response.status == 404 else response.body
+
+    async def request(self, method: str, path: str) -> Response:
+        """Send ``method path`` with a token; a 200 or 404 :class:`Response`, or raises."""
+        self._check_enabled()
+        full = self._path(path)
+        return await self._with_endpoint(
+            lambda ep: self._run(ep, exchange(self._sessions[ep], method, full, self._rng))
+        )
+
+    async def token(self) -> Token:
+        """A usable session token (a PUT only when none is cached)."""
+        self._check_enabled()
+        return await self._with_endpoint(
+            lambda ep: self._run(ep, token_flow(self._sessions[ep], self._rng))
+        )
+
+    async def _with_endpoint(self, call: Callable[[Endpoint], Awaitable[T]]) -> T:
+        chosen = self._chosen
+        if chosen is not None:
+            try:
+                return await call(chosen)
+            except IMDSUnavailable:
+                if len(self.settings.endpoints) == 1:
+                    raise
+                log.info("endpoint unreachable; racing the endpoints again")
+                self._chosen = None
+        return await self._race(call)
+
+    async def _race(self, call: Callable[[Endpoint], Awaitable[T]]) -> T:
+        if self._race_lock is None:
+            self._race_lock = asyncio.Lock()
+        async with self._race_lock:
+            if self._chosen is not None:
+                return await call(self._chosen)
+            self._chosen, outcome = await arace(
+                self.settings.endpoints, call, self.settings.race_delay
+            )
+        if isinstance(outcome, IMDSError):
+            raise outcome
+        return outcome
+
+    async def _run(self, ep: Endpoint, flow: Generator[Step, Answer, T]) -> T:
+        lock = self._locks.get(ep)
+        if lock is None:
+            lock = self._locks[ep] = asyncio.Lock()
+        return await adrive(flow, lambda request: self._send(ep, request), lock)
+
+    async def _send(self, ep: Endpoint, request: Request) -> Response | Failure:
+        """Send one request to ``ep``; a transport failure is returned, never raised."""
+        raise NotImplementedError
+
+
+async def adrive(
+    flow: Generator[Step, Answer, T],
+    send: Callable[[Request], Awaitable[Response | Failure]],
+    lock: asyncio.Lock,
+) -> T:
+    """The asyncio twin of :func:`ec2imds._drivers.sync.drive`: run a flow to its end
+    with an awaitable ``send`` (which returns a :class:`Failure` rather than raise); the
+    endpoint ``lock`` is released whatever happens."""
+    held = False
+    try:
+        step = next(flow)
+        while True:
+            if step is ACQUIRE:
+                await lock.acquire()
+                held = True
+                step = flow.send(None)
+            elif step is RELEASE:
+                lock.release()
+                held = False
+                step = flow.send(None)
+            elif isinstance(step, Sleep):
+                await asyncio.sleep(step.seconds)
+                step = flow.send(None)
+            else:
+                assert isinstance(step, Request)
+                step = flow.send(await send(step))
+    except StopIteration as stop:
+        result: T = stop.value
+        return result
+    finally:
+        if held:
+            lock.release()
+        flow.close()
