@@ -16,12 +16,10 @@ import os
 import pty
 import re
 import select
-import socket
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,20 +28,19 @@ import pytest
 import ec2imds
 from ec2imds.catalog import default_tree
 from ec2imds.simulator import IMDSSimulator
-from tests._guard.sitecustomize import GUARD_MESSAGE  # what the guard writes on refusal
-
-TESTS = Path(__file__).resolve().parent
-GUARD_DIR = TESTS / "_guard"
-GOLDEN = TESTS / "golden"
-HELP_LINE = "Run 'ec2imds -h' for help."
-
-#: User data with NUL bytes, invalid UTF-8 and a real gzip member in the middle.
-USER_DATA = (
-    b"\x00\x01\xff\xfe#!/bin/sh\r\n"
-    + gzip.compress(b"#cloud-config\npackages: [jq]\n" * 40, mtime=0)
-    + b"\x00\x00tail\n\x00"
+from tests.helpers import (
+    GOLDEN,
+    GUARD_DIR,
+    GUARD_MESSAGE,  # what the guard writes on refusal
+    INSTANCE_ID,
+    USER_DATA,
+    cli_env,
+    closed_port,
+    error_line,
+    on,
+    run,
 )
-INSTANCE_ID = "i-0123456789abcdef0"
+
 PLACEMENT = [
     "meta-data/placement/availability-zone",
     "meta-data/placement/availability-zone-id",
@@ -57,94 +54,11 @@ PLACEMENT = [
 # -- running the command ----------------------------------------------------------------
 
 
-def cli_env(
-    extra: Mapping[str, str] | None = None, base: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """The environment of every subprocess: ``base`` (default: ours) with the guard first
-    on PYTHONPATH and without AWS_* or proxy variables; ``extra`` is applied last, so a
-    test can set one on purpose."""
-    env = {
-        name: value
-        for name, value in (os.environ if base is None else base).items()
-        if not name.upper().startswith("AWS_") and not name.lower().endswith("_proxy")
-    }
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(GUARD_DIR), os.environ.get("PYTHONPATH", "")) if p
-    )
-    env.update(extra or {})
-    return env
-
-
-@dataclass(frozen=True)
-class Result:
-    code: int
-    out: bytes
-    err: str
-
-    @property
-    def text(self) -> str:
-        return self.out.decode()
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-PYTHON_M = [sys.executable, "-m", "ec2imds"]
-
-
 def console_script() -> list[str]:
     """The installed ``ec2imds`` entry point, next to the interpreter running the tests."""
     script = Path(sys.executable).parent / "ec2imds"
     assert script.is_file(), f"no console script at {script}"
     return [str(script)]
-
-
-def run(
-    *args: str,
-    env: Mapping[str, str] | None = None,
-    stdin: bytes | None = None,
-    stdout: int | None = None,
-    command: Sequence[str] = PYTHON_M,
-) -> Result:
-    """Run the command line; ``stdout`` may be a file descriptor (e.g. a pty)."""
-    proc = subprocess.run(
-        [*command, *args],
-        input=stdin if stdin is not None else b"",
-        stdout=stdout if stdout is not None else subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=cli_env(env),
-        timeout=30,  # a generous bound: the command must never hang
-        check=False,
-    )
-    return Result(proc.returncode, proc.stdout or b"", proc.stderr.decode())
-
-
-def on(sim: IMDSSimulator, token_dir: Path) -> list[str]:
-    """The options pointing the command at ``sim`` with its own token directory."""
-    return [f"--imds=127.0.0.1:{sim.port}", "-t", str(token_dir)]
-
-
-def error_line(result: Result, code: int) -> str:
-    """Assert a clean failure (the exit code, no traceback, one line of message, plus the
-    help line for usage errors) and return the message line."""
-    assert result.code == code, (result.code, result.err)
-    assert "Traceback" not in result.err
-    lines = result.err.splitlines()
-    if code == 2:
-        assert len(lines) == 2, result.err
-        assert lines[1] == HELP_LINE
-        assert result.out == b""
-    else:
-        assert len(lines) == 1, result.err
-    assert lines[0].startswith("ec2imds: ")
-    return lines[0]
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- fixtures ------------------------------------------------------------------------

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from ec2imds.simulator import IMDSSimulator
-from tests.test_cli import on, run
-from tests.test_transport import closed_port
+from tests.helpers import closed_endpoint, on, run
 
 REQUEST_LINE = re.compile(r"ec2imds: DEBUG: (GET|PUT) /latest/\S+ -> \d{3} \(\d+\.\d ms\)")
 
@@ -81,7 +80,7 @@ def test_quiet_by_default(sim: IMDSSimulator, tmp_path: Path) -> None:
 
 
 def test_v_when_no_endpoint_answers(tmp_path: Path) -> None:
-    (h1, p1), (h2, p2) = closed_port(), closed_port()
+    (h1, p1), (h2, p2) = closed_endpoint(), closed_endpoint()
     imds = f"--imds={h1}:{p1},{h2}:{p2}"
     result = run("-v", "--raw", "meta-data/instance-id", imds, "-t", str(tmp_path))
     assert result.code == 1

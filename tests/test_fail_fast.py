@@ -18,9 +18,17 @@ from ec2imds.errors import IMDSTimeout, IMDSUnavailable, TokenError
 from ec2imds.settings import Settings
 from ec2imds.simulator import IMDSSimulator
 from ec2imds.tokens import MemoryTokenStore
-from tests.test_cli import error_line, run
-from tests.test_protocol import PATH, Clock, drive, get, session, token_answer
-from tests.test_transport import Listener
+from tests.helpers import (
+    PATH,
+    Clock,
+    Listener,
+    drive,
+    error_line,
+    get,
+    run,
+    session,
+    token_answer,
+)
 
 TIMEOUT = "0.5"
 

@@ -2,7 +2,7 @@
 crawl, through every driver (httpx sync, httpx async, the standard-library one-shot
 driver, and the command line).
 
-Each trial ends one of three ways, counted in :data:`tests._reliability.TALLY` and
+Each trial ends one of three ways, counted in :data:`tests.helpers.TALLY` and
 printed after the run (the README's "Reliability" figures):
 
 * **survived**: the result is exactly the fault-free one (after retries within the
@@ -26,11 +26,10 @@ import asyncio
 import concurrent.futures
 import contextlib
 import io
-import itertools
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -56,19 +55,24 @@ from ec2imds.errors import (
     TokenError,
 )
 from ec2imds.settings import Settings
-from ec2imds.simulator import IMDSSimulator, SimResponse, SimulatorCore
+from ec2imds.simulator import IMDSSimulator
 from ec2imds.tokens import FileTokenStore, MemoryTokenStore
-from tests._reliability import TALLY, Trial, Verdict
-from tests.conftest import Client, ClientFactory
-from tests.test_cli import run as run_command
-from tests.test_transport import Listener
+from tests.helpers import (
+    ATTEMPTS,
+    README,
+    TALLY,
+    TIMEOUT,
+    Client,
+    ClientFactory,
+    HookedCore,
+    Listener,
+    Trial,
+    Verdict,
+    settings_for,
+    simulator,
+)
+from tests.helpers import run as run_command
 
-pytestmark = pytest.mark.slow
-
-#: Connect and read timeout of every trial (the CLI's via AWS_METADATA_SERVICE_TIMEOUT).
-TIMEOUT = 0.2
-#: Attempts per request (the default); a burst of ATTEMPTS - 1 is survivable.
-ATTEMPTS = 3
 #: The one key, and the directory whose listing a crawl's faults hit.
 KEY = "meta-data/placement/region"
 CRAWL_DIR = "meta-data/network/interfaces/macs/"
@@ -83,78 +87,6 @@ DRIVERS: tuple[Driver, ...] = ("sync", "async", "stdlib", "cli")
 
 
 # -- the simulator, with hooks -------------------------------------------------------------
-
-
-def _same(requested: str, path: str) -> bool:
-    return requested.rstrip("/") == "/latest/" + path.rstrip("/")
-
-
-class HookedCore(SimulatorCore):
-    """The simulator's core plus test hooks: an action before the n-th matching request
-    (a token revoked, an interface detached), a slow body on one path, and the tokens
-    issued (to look for them where they must never be)."""
-
-    def __init__(self, *, seed: int) -> None:
-        super().__init__(seed=seed)
-        self.before: list[Callable[[str, str], None]] = []
-        self.after: list[Callable[[str, str, SimResponse], None]] = []
-        self.issued: list[str] = []
-        self.fired: list[str] = []
-
-    def handle(self, method: str, path: str, headers: Mapping[str, str]) -> SimResponse:
-        for hook in self.before:
-            hook(method, path)
-        response = super().handle(method, path, headers)
-        if method == "PUT" and response.status == 200:
-            self.issued.append(response.body.decode())
-        for shape in self.after:
-            shape(method, path, response)
-        return response
-
-    def before_nth(
-        self, match: Callable[[str, str], bool], nth: int, action: Callable[[], object]
-    ) -> None:
-        """Run ``action`` just before the ``nth`` request that ``match``es."""
-        count = itertools.count(1)
-        lock = threading.Lock()
-
-        def hook(method: str, path: str) -> None:
-            if match(method, path):
-                with lock:
-                    n = next(count)
-                if n == nth:
-                    action()
-                    self.fired.append(f"before #{nth}")
-
-        self.before.append(hook)
-
-    def slow(self, path: str, delay: float, count: int, size: int = 0) -> None:
-        """The next ``count`` GETs of ``path``: each body chunk ``delay`` s late (chunks
-        of ``size`` bytes: ``1`` is a trickle)."""
-        left = [count]
-        lock = threading.Lock()
-
-        def shape(method: str, requested: str, response: SimResponse) -> None:
-            if method != "GET" or not _same(requested, path):
-                return
-            with lock:
-                if left[0] == 0:
-                    return
-                left[0] -= 1
-                if left[0] == 0:
-                    self.fired.append(f"slow x{count}")
-            response.chunk_delay = delay
-            response.chunk_size = size
-
-        self.after.append(shape)
-
-
-@contextlib.contextmanager
-def simulator(seed: int = 5) -> Iterator[IMDSSimulator]:
-    sim = IMDSSimulator(seed=seed)
-    sim.core = HookedCore(seed=seed)
-    with sim:
-        yield sim
 
 
 def core(sim: IMDSSimulator) -> HookedCore:
@@ -446,17 +378,6 @@ def bounded(call: Callable[[], Any], seconds: float = 60.0) -> Ok | Err:
     return box[0]
 
 
-def settings_for(sim: IMDSSimulator) -> Settings:
-    return Settings.resolve(
-        endpoints=[sim.endpoint],
-        env={},
-        timeout=TIMEOUT,
-        attempts=ATTEMPTS,
-        backoff_base=0.001,
-        backoff_cap=0.01,
-    )
-
-
 def run_library(
     driver: Driver,
     target: Target,
@@ -621,6 +542,7 @@ def listener() -> Iterator[Listener]:
     lst.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("driver", DRIVERS)
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.id for f in FAULTS])
@@ -669,6 +591,7 @@ def test_fault(
 # -- regressions the matrix found ------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_read_timeout_with_a_stored_token_is_retried(make_client: ClientFactory) -> None:
     """The command line's case: the token comes from the file store, so the first request
     of the process is a GET. A read timeout there (the endpoint accepted the connection)
@@ -760,6 +683,7 @@ def _trickle_scenarios(sim: IMDSSimulator, tmp: Path) -> dict[str, Callable[[], 
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("warm", [False, True], ids=["the-put-trickles", "the-gets-trickle"])
 def test_a_trickling_server_fails_in_about_the_timeout(warm: bool, tmp_path: Path) -> None:
     """Each scenario against its own simulator, all at once (they mostly sleep)."""
@@ -799,3 +723,15 @@ def test_a_trickling_server_fails_in_about_the_timeout(warm: bool, tmp_path: Pat
             assert sim.stats.gets > 0, name
         else:
             assert sim.stats.puts == 1, name  # a trickled first PUT is not retried
+
+
+def test_the_readme_s_fault_matrix_counts_are_the_matrix_s() -> None:
+    """The README's "Reliability" row counts this table (the fast tier checks it)."""
+    per_fault = len(TARGETS) * len(DRIVERS)
+    survive = sum(isinstance(f.expect, Exact) for f in FAULTS) * per_fault
+    fail = (len(FAULTS) * per_fault) - survive
+    row = (
+        f"| {len(FAULTS) * per_fault} ({len(FAULTS)} faults x {len(TARGETS)} targets x "
+        f"{len(DRIVERS)} drivers) | {survive} | {fail} | **0** |"
+    )
+    assert row in " ".join(README.read_text(encoding="utf-8").split())

@@ -42,7 +42,7 @@ from ec2imds.endpoints import (
 from ec2imds.errors import IMDSConfigError, IMDSValidationError, ResponseTooLarge
 from ec2imds.models._base import IMDSModel, validate_raw
 from ec2imds.settings import Settings
-from tests.conftest import RealIMDSAccess
+from tests.helpers import RealIMDSAccess
 
 # -- inputs shaped like trouble ------------------------------------------------------------
 

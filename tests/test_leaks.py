@@ -27,9 +27,7 @@ from ec2imds.models import IamCredentials, InstanceMetadata
 from ec2imds.models._base import dump, validate_raw
 from ec2imds.simulator import IMDSSimulator
 from ec2imds.tokens import FileTokenStore, MemoryTokenStore
-from tests.test_cli import Result, on, run
-from tests.test_faults import HookedCore, settings_for, simulator
-from tests.test_transport import Listener
+from tests.helpers import HookedCore, Listener, Result, on, run, settings_for, simulator
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
 ROLE_PATH = "meta-data/iam/security-credentials/my-app-role"

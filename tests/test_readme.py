@@ -100,16 +100,3 @@ def test_the_readme_s_numbers_are_the_code_s() -> None:
     prose = _prose()
     missing = [e for e in expected if e not in prose]
     assert not missing, missing
-
-
-def test_the_readme_s_fault_matrix_counts_are_the_matrix_s() -> None:
-    from tests.test_faults import DRIVERS, FAULTS, TARGETS, Exact
-
-    per_fault = len(TARGETS) * len(DRIVERS)
-    survive = sum(isinstance(f.expect, Exact) for f in FAULTS) * per_fault
-    fail = (len(FAULTS) * per_fault) - survive
-    row = (
-        f"| {len(FAULTS) * per_fault} ({len(FAULTS)} faults x {len(TARGETS)} targets x "
-        f"{len(DRIVERS)} drivers) | {survive} | {fail} | **0** |"
-    )
-    assert row in _prose()

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from ec2imds.simulator import IMDSSimulator
-from tests._snippets import mypy
+from tests.helpers import mypy
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

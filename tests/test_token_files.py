@@ -24,7 +24,7 @@ from ec2imds._drivers.default import DefaultDriver
 from ec2imds.settings import Settings
 from ec2imds.simulator import IMDSSimulator
 from ec2imds.tokens import FileTokenStore
-from tests.test_cli import INSTANCE_ID, Result, on, run
+from tests.helpers import INSTANCE_ID, Result, on, run
 
 ROOT = os.geteuid() == 0
 NOBODY = 65534

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from ec2imds._drivers.httpx import AsyncHttpxDriver, HttpxDriver
-from ec2imds.endpoints import Endpoint
 from ec2imds.errors import (
     IMDSDisabled,
     IMDSError,
@@ -29,7 +28,7 @@ from ec2imds.settings import Settings
 from ec2imds.simulator import IMDSSimulator
 from ec2imds.simulator.tree import Node
 from ec2imds.tokens import CallbackTokenStore, MemoryTokenStore
-from tests.conftest import ClientFactory
+from tests.helpers import ClientFactory, Listener, RawServer, closed_endpoint, fast, http_answer
 
 TREE: dict[str, Node] = {
     "meta-data": {
@@ -49,58 +48,11 @@ def sim() -> Iterator[IMDSSimulator]:
         yield s
 
 
-def fast(*endpoints: Endpoint, **kw: Any) -> Settings:
-    """Settings for tests: quick backoff so retries cost milliseconds."""
-    kw.setdefault("backoff_base", 0.001)
-    kw.setdefault("backoff_cap", 0.01)
-    return Settings.resolve(endpoints=list(endpoints), env={}, **kw)
-
-
-class Listener:
-    """A loopback TCP listener that counts connections and never answers."""
-
-    def __init__(self, host: str = "127.0.0.1") -> None:
-        self.sock = socket.create_server((host, 0))
-        self.endpoint: Endpoint = (host, self.sock.getsockname()[1])
-        self.accepted = 0
-        self._conns: list[socket.socket] = []
-        self._stop = False
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        self.sock.settimeout(0.05)
-        while not self._stop:
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.accepted += 1
-            self._conns.append(conn)
-
-    def close(self) -> None:
-        self._stop = True
-        self._thread.join()
-        for conn in self._conns:
-            conn.close()
-        self.sock.close()
-
-
 @pytest.fixture
 def listener() -> Iterator[Listener]:
     lst = Listener()
     yield lst
     lst.close()
-
-
-def closed_port() -> Endpoint:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return ("127.0.0.1", port)
 
 
 # -- token flow ---------------------------------------------------------------------------
@@ -323,7 +275,7 @@ def test_put_404_405_means_no_imdsv2(
 
 
 def test_nothing_listening_fails_fast(make_client: ClientFactory) -> None:
-    ep = closed_port()
+    ep = closed_endpoint()
     client = make_client(fast(ep))
     started = time.monotonic()
     with pytest.raises(IMDSUnavailable, match="cannot reach IMDS"):
@@ -459,7 +411,7 @@ def test_redirect_is_refused(
 def test_race_picks_the_live_endpoint_when_the_other_is_closed(
     sim: IMDSSimulator, make_client: ClientFactory
 ) -> None:
-    client = make_client(fast(closed_port(), sim.endpoint))
+    client = make_client(fast(closed_endpoint(), sim.endpoint))
     assert client.get("meta-data/instance-id") == IID
     assert client.get("meta-data/instance-id") == IID
     assert client.driver.endpoint == sim.endpoint
@@ -489,7 +441,7 @@ def test_race_prefers_ipv6() -> None:
 
 
 def test_race_all_endpoints_down_names_each(make_client: ClientFactory) -> None:
-    a, b = closed_port(), closed_port()
+    a, b = closed_endpoint(), closed_endpoint()
     client = make_client(fast(a, b))
     with pytest.raises(IMDSUnavailable, match="no IMDS endpoint answered") as info:
         client.get("meta-data/instance-id")
@@ -575,8 +527,6 @@ def test_httpx_mock_transport_serves_both_clients_with_the_body_cap() -> None:
 
 def test_at_most_concurrency_requests_in_flight(make_client: ClientFactory) -> None:
     """However many threads (or tasks) ask at once, as httpx's pool bounds it."""
-    from tests._wire import RawServer, http_answer
-
     state = {"active": 0, "most": 0}
     lock = threading.Lock()
 

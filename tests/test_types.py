@@ -29,7 +29,7 @@ from ec2imds.models import (
     Placement,
 )
 from ec2imds.simulator import IMDSSimulator
-from tests._snippets import mypy
+from tests.helpers import mypy
 
 MAC0 = "0e:49:61:0f:c3:11"
 MAC1 = "0e:49:61:0f:c3:22"

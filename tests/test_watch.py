@@ -62,7 +62,7 @@ from ec2imds.watch import (
     is_transient,
     watch_flow,
 )
-from tests.test_cli import PYTHON_M, cli_env
+from tests.helpers import PYTHON_M, cli_env
 
 ACTION = "meta-data/spot/instance-action"
 TERMINATION = "meta-data/spot/termination-time"

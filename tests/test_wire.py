@@ -26,20 +26,20 @@ from ec2imds.models import (
 )
 from ec2imds.simulator import IMDSSimulator
 from ec2imds.simulator.server import reachable_url
-from tests._wire import (
+from tests.helpers import (
     EIA_ID,
     IAM_INFO,
     RECORDED_TOKEN,
-    USER_DATA,
     AEMMLike,
+    ClientFactory,
     RawServer,
+    fast,
     http_answer,
     read_answer,
     recorded,
+    run,
 )
-from tests.conftest import ClientFactory
-from tests.test_cli import run
-from tests.test_transport import fast
+from tests.helpers import RECORDED_USER_DATA as USER_DATA
 
 TTL = "X-aws-ec2-metadata-token-ttl-seconds"
 
