@@ -2,8 +2,8 @@
 token reaches an output, a message, a repr or a log, and IAM credentials' secrets are
 never shown unless asked for.
 
-The library side of proxies and redirects is in ``tests/test_transport.py`` (all three
-drivers); here the command line runs as a real subprocess. The fault matrix
+The library side of proxies and redirects is in ``tests/drivers/test_drivers.py`` (all
+the drivers); here the command line runs as a real subprocess. The fault matrix
 (``tests/test_faults.py``) also looks for every issued token in every error it sees.
 """
 

@@ -3,7 +3,7 @@ script of answers and a fake clock, as httpx's ``tests/test_auth.py`` drives ``a
 
 Each case names the steps the flow takes (the requests it sends, the sleeps it asks for,
 the endpoint lock it takes) and what it returns or raises. The socket tests of each driver
-are in ``test_transport.py``, ``test_wire.py`` and ``test_http11.py``.
+are in ``drivers/test_drivers.py``, ``drivers/test_http11.py`` and ``test_wire.py``.
 """
 
 from __future__ import annotations
