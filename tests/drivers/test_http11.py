@@ -53,8 +53,8 @@ class Peer:
         return Connection.over(self.client, "127.0.0.1", 80, "ec2imds/test")
 
     def done(self) -> None:
+        self.client.close()  # a peer still waiting for a request (none was sent) stops now
         self._thread.join(3)
-        self.client.close()
         self.server.close()
 
 
