@@ -22,8 +22,13 @@ from tests.helpers import Client, ClientFactory
 T = TypeVar("T")
 
 # Property tests are deterministic: the same examples on every run and in CI, so a
-# failure is reproducible and a pass means the same thing each time.
+# failure is reproducible and a pass means the same thing each time. The fast tier
+# (scripts/check) picks the "ec2imds-fast" profile: a quarter of each test's examples
+# (see helpers.examples); everything else (--full, CI, a bare pytest) runs them all.
 hypothesis_settings.register_profile("ec2imds", derandomize=True, deadline=None)
+hypothesis_settings.register_profile(
+    "ec2imds-fast", hypothesis_settings.get_profile("ec2imds"), max_examples=25
+)
 hypothesis_settings.load_profile("ec2imds")
 
 __all__ = ["RealIMDSAccess"]

@@ -10,7 +10,8 @@
 * the fault matrix's tally (:data:`TALLY`), printed after the run by ``conftest.py``;
 * servers that answer with bytes (:class:`RawServer`): answers recorded from real
   instances (:data:`RECORDED`) and Amazon's mock's quirks (:class:`AEMMLike`), loopback only;
-* :func:`mypy`: snippets type-checked as a user's application would be.
+* :func:`mypy`: snippets type-checked as a user's application would be;
+* :func:`examples`: a property test's example count, scaled down in the fast tier.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from typing import Any, Final, Literal, Self, TypeVar
 
 import httpx
 from anyio.from_thread import BlockingPortal
+from hypothesis import settings as hypothesis_settings
 
 from ec2imds._drivers.default import DefaultDriver
 from ec2imds._drivers.default_async import AsyncDefaultDriver
@@ -860,3 +862,14 @@ def mypy(files: dict[str, str], where: Path) -> dict[str, list[str]]:
         if name in out:
             out[name].append(f"{lineno}: {message}")
     return out
+
+
+# -- property tests ---------------------------------------------------------------------------
+
+
+def examples(count: int) -> int:
+    """``count`` hypothesis examples in a full run, scaled by the loaded profile: the
+    default (100 examples) keeps ``count``, the fast tier's ``ec2imds-fast`` (25) runs a
+    quarter of them (``conftest.py``). Read when the test module is imported, after
+    pytest's ``--hypothesis-profile`` is applied."""
+    return max(1, count * hypothesis_settings().max_examples // 100)

@@ -17,6 +17,7 @@ from ec2imds.crawl import Entry, RawNode, Walk, parse_listing
 from ec2imds.errors import IMDSHTTPError, IMDSValidationError
 from ec2imds.simulator import IMDSSimulator
 from ec2imds.simulator.tree import Node
+from tests.helpers import examples
 
 
 def as_raw(node: Node) -> RawNode:
@@ -252,7 +253,7 @@ def test_walk_of_a_huge_tree_stops() -> None:
         run_walk(Walk("meta-data", max_nodes=5000), fetch)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.dictionaries(st.text(min_size=1, max_size=30), st.binary(max_size=300), max_size=30))
 def test_walk_never_leaves_its_subtree(server: dict[str, bytes]) -> None:
     asked: list[str] = []

@@ -42,7 +42,7 @@ from ec2imds.endpoints import (
 from ec2imds.errors import IMDSConfigError, IMDSValidationError, ResponseTooLarge
 from ec2imds.models._base import IMDSModel, validate_raw
 from ec2imds.settings import Settings
-from tests.helpers import RealIMDSAccess
+from tests.helpers import RealIMDSAccess, examples
 
 # -- inputs shaped like trouble ------------------------------------------------------------
 
@@ -131,7 +131,7 @@ LEAF_PARSERS: list[Callable[[object], object]] = [
 
 
 @pytest.mark.slow
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(parse=st.sampled_from(LEAF_PARSERS), value=py_values | weird_bytes)
 def test_every_leaf_parser_gives_a_value_or_a_leaf_error(
     parse: Callable[[object], object], value: object
@@ -147,7 +147,7 @@ def test_every_leaf_parser_gives_a_value_or_a_leaf_error(
 TIME_PARSERS = [_leaves.parse_iso_time, _leaves.parse_imds_time, _leaves.parse_lenient_time]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(
     parse=st.sampled_from(TIME_PARSERS),
     value=time_texts() | time_texts().map(str.encode) | aware_datetimes | moments,
@@ -178,7 +178,7 @@ def test_a_time_before_year_one_in_utc_is_a_validation_error_naming_the_path() -
 
 
 @pytest.mark.slow
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=listing_body, indexed=st.booleans())
 def test_hostile_listings_never_name_a_way_out(body: bytes, indexed: bool) -> None:
     error: IMDSValidationError | None = None
@@ -231,7 +231,7 @@ def paths_in(node: object, prefix: str) -> set[str]:
 
 
 @pytest.mark.slow
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(model=st.sampled_from(CATEGORY_MODELS), raw=raw_tree)
 def test_any_raw_subtree_validates_or_names_a_path_in_it(model: type[IMDSModel], raw: Any) -> None:
     path = model.__imds_path__
@@ -293,7 +293,7 @@ def listed_and_served(server: dict[str, bytes], directory: str) -> dict[str, Any
     return out
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(server=static_servers())
 def test_the_walk_is_complete_bounded_and_stays_inside(server: dict[str, bytes]) -> None:
     asked: list[str] = []
@@ -434,7 +434,9 @@ def _drivers(server: FramedServer) -> Iterator[tuple[str, Callable[[str], bytes 
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(40),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     size=st.sampled_from([0, 1, CAP - 1, CAP, CAP + 1, 3 * CAP]) | st.integers(0, 3 * CAP),
@@ -490,7 +492,7 @@ endpoint_text = st.builds(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(text=endpoint_text)
 def test_endpoint_strings_parse_or_are_refused_by_name(text: str) -> None:
     try:
@@ -525,7 +527,7 @@ def test_long_endpoint_strings_are_refused_at_once(text: str) -> None:
     assert isinstance(outcome[0], IMDSConfigError)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(items=st.lists(endpoint_text, min_size=1, max_size=4), sep=st.sampled_from([",", ", "]))
 def test_endpoint_lists_parse_whole_or_not_at_all(items: list[str], sep: str) -> None:
     text = sep.join(items)
@@ -552,7 +554,7 @@ ENV_NAMES = [
 ]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(env=st.dictionaries(st.sampled_from(ENV_NAMES), env_value))
 def test_aws_settings_resolve_or_name_the_variable(env: dict[str, str]) -> None:
     try:
@@ -609,7 +611,9 @@ def closed_port() -> int:
 
 
 @settings(
-    max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(250),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(argv=st.lists(cli_arg, max_size=6))
 @example(argv=["-a", "--bogus\n\x1b[2J"])  # was printed raw: two lines and an escape

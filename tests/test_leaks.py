@@ -159,6 +159,7 @@ NORMAL_RUNS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("verbose", ["-v", "-vv"])
 def test_no_token_in_the_verbose_output_of_normal_runs(verbose: str, tmp_path: Path) -> None:
     """What -v and -vv say on runs that work, with a new token and with a saved one."""

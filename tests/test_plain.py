@@ -19,6 +19,7 @@ from ec2imds.errors import IMDSValidationError
 from ec2imds.models import InstanceMetadata
 from ec2imds.models._base import dump, validate_raw
 from ec2imds.simulator import IMDSSimulator
+from tests.helpers import examples
 
 REFUSED = object()
 UNSURE = object()
@@ -203,7 +204,9 @@ subtrees = st.recursive(
 
 
 @settings(
-    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(400),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     changes=st.lists(
@@ -219,7 +222,7 @@ def test_changed_trees_dump_as_the_models_do_or_are_left_to_them(
     agree(raw)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(raw=st.dictionaries(st.sampled_from(["meta-data", "dynamic", "x"]), subtrees, max_size=3))
 def test_arbitrary_trees_dump_as_the_models_do_or_are_left_to_them(raw: dict[str, Any]) -> None:
     agree(raw)

@@ -266,6 +266,7 @@ def test_jsonschema_gives_the_same_verdicts(good_dump: Any) -> None:
     assert jsonschema_errors(bad_tag) != []
 
 
+@pytest.mark.slow
 def test_jsonschema_requires_each_always_present_value(good_dump: Any) -> None:
     for path in ALWAYS_VALUES:
         bad = copy.deepcopy(good_dump)

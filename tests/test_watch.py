@@ -62,7 +62,7 @@ from ec2imds.watch import (
     is_transient,
     watch_flow,
 )
-from tests.helpers import PYTHON_M, cli_env
+from tests.helpers import PYTHON_M, cli_env, examples
 
 ACTION = "meta-data/spot/instance-action"
 TERMINATION = "meta-data/spot/termination-time"
@@ -297,7 +297,7 @@ def blank_polls(draw: st.DrawFn) -> dict[str, bytes | None]:
     }
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.lists(polls(), max_size=6), polls(), st.booleans())
 def test_feeding_the_same_poll_twice_never_emits_twice(
     history: list[dict[str, bytes | None]], poll: dict[str, bytes | None], existing: bool
@@ -309,7 +309,7 @@ def test_feeding_the_same_poll_twice_never_emits_twice(
     assert tracker.feed(poll, T0) == []
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(polls(full=True), st.lists(st.tuples(polls(), st.lists(blank_polls(), max_size=3))))
 def test_outages_between_polls_change_no_event(
     first: dict[str, bytes | None],

@@ -18,6 +18,7 @@ from ec2imds._drivers.http11 import (
     IncompleteBody,
     ProtocolError,
 )
+from tests.helpers import examples
 
 ERRORS = (ProtocolError, IncompleteBody, BodyTooLarge, TimeoutError, ConnectionError)
 
@@ -201,7 +202,7 @@ def test_header_injection_is_refused(peer_factory: list[Peer]) -> None:
         peer.connection().request("GET", "/x", {"X-A": "a\r\nEvil: 1"}, 10)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.binary(max_size=600))
 def test_any_answer_is_a_response_or_a_documented_error(answer: bytes) -> None:
     peer = Peer(answer)

@@ -29,6 +29,7 @@ from ec2imds.models import (
     validate_value,
 )
 from ec2imds.models import _base as base
+from tests.helpers import examples
 
 MAC0 = "0e:49:61:0f:c3:11"
 MAC1 = "0e:49:61:0f:c3:22"
@@ -466,7 +467,7 @@ leaf_bytes = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(tp=st.sampled_from(LEAF_TYPES), data=leaf_bytes)
 def test_any_bytes_into_any_leaf_parser(tp: object, data: bytes) -> None:
     error: IMDSValidationError | None = None
@@ -488,7 +489,7 @@ LEAVES = sorted(leaf_paths(default_tree()))
 
 
 @pytest.mark.slow
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(leaf=st.sampled_from(LEAVES), data=leaf_bytes)
 def test_any_bytes_at_any_leaf_names_that_leaf(leaf: str, data: bytes) -> None:
     raw = to_raw(default_tree())
@@ -514,7 +515,7 @@ raw_trees = st.recursive(
 
 
 @pytest.mark.slow
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(tree=st.dictionaries(st.sampled_from(["meta-data", "dynamic", "user-data"]), raw_trees))
 def test_any_raw_tree_validates_or_raises_imds_validation_error(tree: Any) -> None:
     snapshot = copy.deepcopy(tree)

@@ -68,6 +68,7 @@ def first() -> Iterator[IMDSSimulator]:
         yield sim
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("secrets", [["--show-secrets"], []], ids=["secrets", "masked"])
 def test_the_simulator_serves_a_tree_dump_round_trip(
     secrets: list[str], first: IMDSSimulator, tmp_path: Path
