@@ -28,7 +28,16 @@ from ec2imds.settings import Settings
 from ec2imds.simulator import IMDSSimulator
 from ec2imds.simulator.tree import Node
 from ec2imds.tokens import CallbackTokenStore, MemoryTokenStore
-from tests.helpers import ClientFactory, Listener, RawServer, closed_endpoint, fast, http_answer
+from tests.helpers import (
+    ClientFactory,
+    HookedCore,
+    Listener,
+    RawServer,
+    closed_endpoint,
+    fast,
+    http_answer,
+    simulator,
+)
 
 TREE: dict[str, Node] = {
     "meta-data": {
@@ -138,16 +147,34 @@ def test_single_flight_32_tasks(sim: IMDSSimulator) -> None:
     assert sim.stats.puts == 1
 
 
-def test_terminal_put_failure_is_shared_by_queued_threads(sim: IMDSSimulator) -> None:
-    sim.faults.latency = 0.05
-    sim.faults.burst(403, 1, method="PUT")
-    with HttpxDriver(fast(sim.endpoint)) as transport, ThreadPoolExecutor(16) as pool:
-        futures = [pool.submit(transport.get, "meta-data/instance-id") for _ in range(16)]
-        errors = [f.exception() for f in futures]
-    assert all(isinstance(e, IMDSDisabled) for e in errors)
-    assert sim.stats.puts == 1  # one PUT answered for all of them
-    with HttpxDriver(fast(sim.endpoint)) as transport:
-        assert transport.get("meta-data/instance-id") == IID  # a later caller asks again
+def test_terminal_put_failure_is_shared_by_queued_threads() -> None:
+    # The PUT is held until every thread has called get() (then 0.2 s more, for the few
+    # lines up to the endpoint lock): however loaded the machine, all 16 queue behind it.
+    called = threading.Semaphore(0)
+    queued = threading.Event()
+
+    def hold(method: str, path: str) -> None:
+        if method == "PUT":
+            queued.wait(30)
+
+    def get() -> bytes | None:
+        called.release()
+        return transport.get("meta-data/instance-id")
+
+    with simulator() as sim:
+        assert isinstance(sim.core, HookedCore)
+        sim.core.before.append(hold)
+        sim.faults.burst(403, 1, method="PUT")
+        with HttpxDriver(fast(sim.endpoint)) as transport, ThreadPoolExecutor(16) as pool:
+            futures = [pool.submit(get) for _ in range(16)]
+            assert all(called.acquire(timeout=30) for _ in range(16))
+            time.sleep(0.2)
+            queued.set()
+            errors = [f.exception() for f in futures]
+        assert all(isinstance(e, IMDSDisabled) for e in errors), errors
+        assert sim.stats.puts == 1  # one PUT answered for all of them
+        with HttpxDriver(fast(sim.endpoint)) as transport:
+            assert transport.get("meta-data/instance-id") == IID  # a later caller asks again
 
 
 def test_terminal_put_failure_is_shared_by_queued_tasks(sim: IMDSSimulator) -> None:
