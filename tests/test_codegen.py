@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,25 @@ def repo(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.fixture
+def in_process(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The generator's ``main`` on the copy, in this process (no interpreter to start):
+    its root is the copy; the models it imports again to export the schemas are put back
+    afterwards, so the rest of the run keeps the classes it knows."""
+    import ec2imds
+
+    monkeypatch.setattr(generate, "ROOT", repo)
+    ours = [m for m in sys.modules if m == "ec2imds.schema" or m.startswith("ec2imds.models")]
+    saved = {m: sys.modules[m] for m in ours}
+    yield repo
+    for m in [m for m in sys.modules if m == "ec2imds.schema" or m.startswith("ec2imds.models")]:
+        del sys.modules[m]
+    sys.modules.update(saved)
+    for name in ("models", "schema"):
+        if f"ec2imds.{name}" in saved:
+            setattr(ec2imds, name, saved[f"ec2imds.{name}"])
+
+
 def run(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     return subprocess.run(
@@ -39,10 +59,9 @@ def run(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_check_passes_on_a_clean_tree(repo: Path) -> None:
-    done = run(repo, "--check")
-    assert done.returncode == 0, done.stderr
-    assert "up to date" in done.stdout
+def test_check_passes_on_a_clean_tree(in_process: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert generate.main(["--check"]) == 0
+    assert "up to date" in capsys.readouterr().out
 
 
 @pytest.mark.slow
@@ -76,15 +95,18 @@ def test_check_fails_when_schema_drifts(repo: Path) -> None:
     assert run(repo, "--check").returncode == 0
 
 
-def test_check_fails_on_missing_and_extra_model_files(repo: Path) -> None:
+def test_check_fails_on_missing_and_extra_model_files(
+    in_process: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = in_process
     (repo / "ec2imds/models/tags.py").unlink()
     (repo / "ec2imds/models/stale.py").write_text(generate.HEADER + '"""Left over."""\n')
     (repo / "ec2imds/models/handwritten.py").write_text('"""Not generated: left alone."""\n')
-    done = run(repo, "--check")
-    assert done.returncode == 1
-    assert "ec2imds/models/tags.py: missing" in done.stderr
-    assert "ec2imds/models/stale.py: extra" in done.stderr
-    assert "handwritten" not in done.stderr
+    assert generate.main(["--check"]) == 1
+    err = capsys.readouterr().err
+    assert "ec2imds/models/tags.py: missing" in err
+    assert "ec2imds/models/stale.py: extra" in err
+    assert "handwritten" not in err
 
 
 @pytest.mark.slow
@@ -150,3 +172,35 @@ def test_long_strings_are_split_losslessly() -> None:
     assert literal.startswith("(")
     assert ast.literal_eval(literal) == text
     assert generate.py_str("short") == "'short'"
+
+
+def test_imports_are_pruned_and_sorted_as_ruff_check_fix_would(tmp_path: Path) -> None:
+    """One ruff run per generation: the generator sorts and prunes imports itself, to the
+    byte what ``ruff check --fix --select I,F401`` then ``ruff format`` make of them."""
+    long = ", ".join(f"Name{i}" for i in range(12))
+    text = (
+        '"""A module."""\n\nfrom __future__ import annotations\n\n'
+        "from typing import TYPE_CHECKING, Literal, Any, ClassVar, overload\n"
+        "from collections.abc import Awaitable\n\nfrom pydantic import Field, SecretStr\n\n"
+        "from ec2imds.models.b import dump, JSON, Beta\n"
+        f"from ec2imds.models.a import {long}, Alpha\n\n"
+        "if TYPE_CHECKING:\n    from ipaddress import IPv6Address, IPv4Address\n\n"
+        "x: ClassVar[Alpha | Beta | IPv4Address] = Field()\n"
+        "y = (JSON, dump, Name3, Name11, TYPE_CHECKING)\n"
+    )
+    ours = generate.ruff({"ec2imds/models/m.py": text})["ec2imds/models/m.py"]
+    path = tmp_path / "ec2imds/models/m.py"
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+    config = ["--config", str(ROOT / "pyproject.toml")]
+    first_party = ["--config", "lint.isort.known-first-party = ['ec2imds']"]
+    for step in (["check", "--fix", "--select", "I,F401", "--exit-zero", *first_party], ["format"]):
+        subprocess.run(
+            [sys.executable, "-m", "ruff", *step, "--quiet", *config, str(path)],
+            cwd=tmp_path,
+            check=True,
+        )
+    assert ours == path.read_text()
+    assert "Name11,\n" in ours  # a long import stays one name a line once pruned
+    assert "Awaitable" not in ours
+    assert "SecretStr" not in ours
