@@ -31,20 +31,20 @@ def repo(tmp_path: Path) -> Path:
 @pytest.fixture
 def in_process(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """The generator's ``main`` on the copy, in this process (no interpreter to start):
-    its root is the copy; the models it imports again to export the schemas are put back
-    afterwards, so the rest of the run keeps the classes it knows."""
+    its root is the copy. It imports the models again to export the schemas, as a fresh
+    process would (none imported yet); they are put back afterwards, so the rest of the
+    run keeps the classes it knows."""
     import ec2imds
 
     monkeypatch.setattr(generate, "ROOT", repo)
     ours = [m for m in sys.modules if m == "ec2imds.schema" or m.startswith("ec2imds.models")]
     saved = {m: sys.modules[m] for m in ours}
+    monkeypatch.delattr(ec2imds, "models", raising=False)  # put back by monkeypatch
+    monkeypatch.delattr(ec2imds, "schema", raising=False)
     yield repo
     for m in [m for m in sys.modules if m == "ec2imds.schema" or m.startswith("ec2imds.models")]:
         del sys.modules[m]
     sys.modules.update(saved)
-    for name in ("models", "schema"):
-        if f"ec2imds.{name}" in saved:
-            setattr(ec2imds, name, saved[f"ec2imds.{name}"])
 
 
 def run(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
