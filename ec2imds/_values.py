@@ -45,7 +45,6 @@ __all__ = [
     "CATEGORY_ALIASES",
     "ROOTS",
     "SIMPLE_LEAVES",
-    "categories",
     "category_is_dir",
     "is_simple",
     "leaf_to_json",
@@ -68,11 +67,6 @@ CATEGORY_ALIASES = {
     "meta-data/instance-identity/pkcs7": "dynamic/instance-identity/pkcs7",
     "meta-data/instance-identity/signature": "dynamic/instance-identity/signature",
 }
-
-
-def categories() -> list[str]:
-    """Every category path, sorted (``user-data`` is not one: it is bytes, see ``-U``)."""
-    return list(CATEGORIES)
 
 
 def category_is_dir(path: str) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import importlib
 import json
 import random
 import re
@@ -210,6 +211,26 @@ def test_star_import_provides_the_api() -> None:
     assert set(ec2imds.errors.__all__) <= set(namespace)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = ec2imds.nope  # type: ignore[attr-defined]
+
+
+def test_the_type_checkers_see_the_names_the_package_gives() -> None:
+    """``ec2imds._PUBLIC`` is the list; the ``TYPE_CHECKING`` imports must say the same."""
+    import ast
+    import inspect
+
+    seen: dict[str, set[str]] = {}
+    for node in ast.walk(ast.parse(inspect.getsource(ec2imds))):
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            for stmt in node.body:
+                assert isinstance(stmt, ast.ImportFrom)
+                assert stmt.module is not None
+                for alias in stmt.names:
+                    assert alias.asname == alias.name  # an explicit re-export
+                    seen.setdefault(stmt.module, set()).add(alias.name)
+    assert seen == {module: set(names) for module, names in ec2imds._PUBLIC.items()}
+    for module, names in ec2imds._PUBLIC.items():
+        for name in names:
+            assert getattr(ec2imds, name) is getattr(importlib.import_module(module), name)
 
 
 # -- dir_dict and values -----------------------------------------------------------
