@@ -1,5 +1,14 @@
 """Lazy views: typed access to IMDS directories that fetches only what is read, from a
-:class:`TreeSource` (the client) or an :class:`AsyncTreeSource` (the async client)."""
+:class:`TreeSource` (the client) or an :class:`AsyncTreeSource` (the async client).
+
+The sync and async twins share one core that does no I/O.  Every fetch a view needs is
+planned as a :class:`_Read`: which call of the source (a leaf, a listing, a subtree, or
+none), on which path, how volatile, and how to make the value from the answer.
+:class:`_ViewCore` and :class:`_MapCore` plan the reads; :class:`View` and
+:class:`MapView` do them on a :class:`TreeSource` (:func:`_do`), :class:`AsyncView` and
+:class:`AsyncMapView` await them on an :class:`AsyncTreeSource` (:func:`_ado`).  So a
+path, a parse or an error message is written once, for both.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +18,8 @@ from typing import (
     Any,
     ClassVar,
     Generic,
+    Literal,
+    NamedTuple,
     Protocol,
     TypeVar,
     get_args,
@@ -32,9 +43,12 @@ __all__ = [
     "View",
 ]
 
-M = TypeVar("M", bound=BaseModel)
+S = TypeVar("S")  # the source a view reads: a TreeSource or an AsyncTreeSource
 K = TypeVar("K")
 V = TypeVar("V")
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+CV = TypeVar("CV", bound="_ViewCore[Any]")
 VT = TypeVar("VT", bound="View")
 AVT = TypeVar("AVT", bound="AsyncView")
 
@@ -78,30 +92,54 @@ class AsyncTreeSource(Protocol):
         ...
 
 
-def _leaf_value(
-    model: type[IMDSModel], name: str, raw: bytes | None, path: str, *, required: bool
-) -> Any:
-    """A leaf body as the model's field: ``None`` when absent, unless EC2 always serves it."""
-    if raw is None:
-        if required:
-            raise absent_error(path)
-        return None
-    return validate_value(field_type(model, name), raw, path=path)
+# -- the sans-I/O core -----------------------------------------------------------------
+class _Read(NamedTuple, Generic[T]):
+    """One fetch a view needs, planned but not done: ``call`` names the source's method
+    (``None``: no request, e.g. a child view), ``path`` and ``volatile`` are its
+    arguments, and ``make`` turns the answer (``None`` when there was no request) into
+    the value."""
+
+    call: Literal["leaf", "listing", "subtree"] | None
+    path: str
+    volatile: bool
+    make: Callable[[Any], T]
 
 
-def _map_entries(
-    listing: list[str] | None, key: Callable[[str], tuple[K, str]]
-) -> dict[K, tuple[str, str]]:
-    entries: dict[K, tuple[str, str]] = {}
-    for item in listing or ():
-        entry = item.strip().rstrip("/")
-        if entry:
-            k, segment = key(entry)
-            entries[k] = (entry, segment)
-    return entries
+def _do(source: TreeSource, read: _Read[T]) -> T:
+    """Do ``read`` on a sync source."""
+    if read.call == "leaf":
+        return read.make(source.leaf(read.path, volatile=read.volatile))
+    if read.call == "listing":
+        return read.make(source.listing(read.path, volatile=read.volatile))
+    if read.call == "subtree":
+        return read.make(source.subtree(read.path, volatile=read.volatile))
+    return read.make(None)
+
+
+async def _ado(source: AsyncTreeSource, read: _Read[T]) -> T:
+    """Do ``read`` on an async source: :func:`_do`, awaited."""
+    if read.call == "leaf":
+        return read.make(await source.leaf(read.path, volatile=read.volatile))
+    if read.call == "listing":
+        return read.make(await source.listing(read.path, volatile=read.volatile))
+    if read.call == "subtree":
+        return read.make(await source.subtree(read.path, volatile=read.volatile))
+    return read.make(None)
+
+
+class _MapPlan(NamedTuple, Generic[K, V]):
+    """A keyed directory, planned: its ``path`` and volatility, ``key`` (a listed entry
+    to its key and its path segment) and ``value`` (the read that makes a key's value,
+    given the key, the listed entry and the child's path)."""
+
+    path: str
+    volatile: bool
+    key: Callable[[str], tuple[K, str]]
+    value: Callable[[K, str, str], _Read[V]]
 
 
 def _map_types(model: type[IMDSModel], name: str) -> tuple[object, object, str]:
+    """A map field's key type, value type and IMDS name."""
     info = model.model_fields[name]
     annotation = info.annotation
     if get_origin(annotation) is Annotated:  # public keys: Annotated[dict[...], ...]
@@ -110,75 +148,14 @@ def _map_types(model: type[IMDSModel], name: str) -> tuple[object, object, str]:
     return key_type, value_type, info.alias or name
 
 
-def _load_data(raw: RawNode | None, model: type[BaseModel], listed_name: str | None) -> object:
-    data: object = {} if raw is None else raw
-    if listed_name is not None and "name" in model.model_fields and isinstance(raw, dict):
-        data = {**raw, "name": listed_name}  # a public key's name lives in its parent's listing
-    return data
-
-
-class MapView(Mapping[K, V]):
-    """A read-only mapping over an IMDS directory keyed by its listing.
-
-    The listing is fetched once, on first use; values are produced lazily, per key (a
-    child view costs no request; a leaf value costs one GET each time it is read).
-    """
-
-    __slots__ = ("_entries", "_key", "_path", "_source", "_value", "_volatile")
-
-    def __init__(
-        self,
-        source: TreeSource,
-        path: str,
-        *,
-        volatile: bool,
-        key: Callable[[str], tuple[K, str]],
-        value: Callable[[K, str, str], V],
-    ) -> None:
-        self._source = source
-        self._path = path
-        self._volatile = volatile
-        self._key = key
-        self._value = value
-        self._entries: dict[K, tuple[str, str]] | None = None
-
-    @property
-    def path(self) -> str:
-        """The directory's IMDS path."""
-        return self._path
-
-    def _listed(self) -> dict[K, tuple[str, str]]:
-        if self._entries is None:
-            listing = self._source.listing(self._path, volatile=self._volatile)
-            self._entries = _map_entries(listing, self._key)
-        return self._entries
-
-    def __getitem__(self, key: K) -> V:
-        entry, segment = self._listed()[key]
-        return self._value(key, entry, _join(self._path, segment))
-
-    def __iter__(self) -> Iterator[K]:
-        return iter(self._listed())
-
-    def __len__(self) -> int:
-        return len(self._listed())
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._path!r})"
-
-
-class View:
-    """Lazy, typed access to one IMDS directory (generated subclasses add properties).
-
-    A leaf property is one ``source.leaf`` call, parsed with the model field's own
-    validator; a group property returns the child view (no request); a map property
-    returns a :class:`MapView`; :meth:`_load` fetches the subtree and validates it.
-    """
+class _ViewCore(Generic[S]):
+    """What :class:`View` and :class:`AsyncView` share: the source, the directory's path,
+    the child views and maps, and the reads a leaf or a load makes."""
 
     __model__: ClassVar[type[IMDSModel]] = IMDSModel
     __slots__ = ("_entry", "_path", "_source")
 
-    def __init__(self, source: TreeSource, path: str | None = None, *, entry: str = "") -> None:
+    def __init__(self, source: S, path: str | None = None, *, entry: str = "") -> None:
         self._source = source
         self._path = type(self).__model__.__imds_path__ if path is None else path
         self._entry = entry
@@ -191,22 +168,45 @@ class View:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._path!r})"
 
-    def _leaf(self, name: str, *, volatile: bool, required: bool = False) -> Any:
-        model = type(self).__model__
-        path = _join(self._path, model.model_fields[name].alias or name)
-        raw = self._source.leaf(path, volatile=volatile)
-        return _leaf_value(model, name, raw, path, required=required)
-
-    def _child(self, cls: type[VT], alias: str) -> VT:
+    def _child(self, cls: type[CV], alias: str) -> CV:
         return cls(self._source, _join(self._path, alias))
 
-    def _map_types(self, name: str) -> tuple[object, object, str]:
-        return _map_types(type(self).__model__, name)
+    def _listed_name(self) -> str | None:
+        _, eq, name = self._entry.partition("=")
+        return name if eq else None
 
-    def _dir_map(
-        self, name: str, cls: type[VT], *, volatile: bool, indexed: bool = False
-    ) -> MapView[Any, VT]:
-        key_type, _, alias = self._map_types(name)
+    def _leaf_read(self, name: str, *, volatile: bool, required: bool) -> _Read[Any]:
+        """One GET of a leaf, parsed with the model field's own validator: ``None`` when
+        absent, unless EC2 always serves it."""
+        model = type(self).__model__
+        path = _join(self._path, model.model_fields[name].alias or name)
+
+        def make(raw: bytes | None) -> Any:
+            if raw is None:
+                if required:
+                    raise absent_error(path)
+                return None
+            return validate_value(field_type(model, name), raw, path=path)
+
+        return _Read("leaf", path, volatile, make)
+
+    def _load_read(self, model: type[M]) -> _Read[M]:
+        """The subtree, validated into ``model``."""
+        path, listed_name = self._path, self._listed_name()
+
+        def make(raw: RawNode | None) -> M:
+            data: object = {} if raw is None else raw
+            if listed_name is not None and "name" in model.model_fields and isinstance(raw, dict):
+                data = {**raw, "name": listed_name}  # a public key's name is in the listing
+            return validate_raw(model, data, path=path)
+
+        return _Read("subtree", path, getattr(model, "__imds_volatile__", False), make)
+
+    def _dir_map_plan(
+        self, name: str, cls: type[CV], *, volatile: bool, indexed: bool
+    ) -> _MapPlan[Any, CV]:
+        """A map of child views (``macs``, ``public-keys``): a value costs no request."""
+        key_type, _, alias = _map_types(type(self).__model__, name)
         path = _join(self._path, alias)
         source = self._source
 
@@ -214,38 +214,124 @@ class View:
             segment = entry.partition("=")[0] if indexed else entry
             return validate_value(key_type, segment, path=_join(path, entry)), segment
 
-        def value(_key: Any, entry: str, child: str) -> VT:
-            return cls(source, child, entry=entry)
+        def value(_key: Any, entry: str, child: str) -> _Read[CV]:
+            return _Read(None, child, volatile, lambda _: cls(source, child, entry=entry))
 
-        return MapView(source, path, volatile=volatile, key=key, value=value)
+        return _MapPlan(path, volatile, key, value)
 
-    def _leaf_map(self, name: str, *, volatile: bool) -> MapView[Any, Any]:
-        key_type, value_type, alias = self._map_types(name)
+    def _leaf_map_plan(self, name: str, *, volatile: bool) -> _MapPlan[Any, Any]:
+        """A map of leaves (tags, credentials): a value is one GET each time it is read;
+        a listed leaf that is gone is a ``KeyError``."""
+        key_type, value_type, alias = _map_types(type(self).__model__, name)
         path = _join(self._path, alias)
-        source = self._source
 
         def key(entry: str) -> tuple[Any, str]:
             return validate_value(key_type, entry, path=_join(path, entry)), entry
 
-        def value(k: Any, _entry: str, child: str) -> Any:
-            raw = source.leaf(child, volatile=volatile)
-            if raw is None:
-                raise KeyError(k)
-            return validate_value(value_type, raw, path=child)
+        def value(k: Any, _entry: str, child: str) -> _Read[Any]:
+            def make(raw: bytes | None) -> Any:
+                if raw is None:
+                    raise KeyError(k)
+                return validate_value(value_type, raw, path=child)
 
-        return MapView(source, path, volatile=volatile, key=key, value=value)
+            return _Read("leaf", child, volatile, make)
 
-    def _listed_name(self) -> str | None:
-        _, eq, name = self._entry.partition("=")
-        return name if eq else None
+        return _MapPlan(path, volatile, key, value)
+
+
+class _MapCore(Generic[S, K, V]):
+    """What :class:`MapView` and :class:`AsyncMapView` share: the plan, the listing (read
+    once, on first use) and the read of each value."""
+
+    __slots__ = ("_entries", "_plan", "_source")
+
+    def __init__(self, source: S, plan: _MapPlan[K, V]) -> None:
+        self._source = source
+        self._plan = plan
+        self._entries: dict[K, tuple[str, str]] | None = None
+
+    @property
+    def path(self) -> str:
+        """The directory's IMDS path."""
+        return self._plan.path
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._plan.path!r})"
+
+    def _listing_read(self) -> _Read[dict[K, tuple[str, str]]]:
+        """The listing, as ``{key: (listed entry, path segment)}`` in listing order."""
+        key = self._plan.key
+
+        def make(listing: list[str] | None) -> dict[K, tuple[str, str]]:
+            entries: dict[K, tuple[str, str]] = {}
+            for item in listing or ():
+                entry = item.strip().rstrip("/")
+                if entry:
+                    k, segment = key(entry)
+                    entries[k] = (entry, segment)
+            return entries
+
+        return _Read("listing", self._plan.path, self._plan.volatile, make)
+
+    def _value_read(self, entries: dict[K, tuple[str, str]], key: K) -> _Read[V]:
+        """The read that makes ``key``'s value (``KeyError`` when the listing lacks it)."""
+        entry, segment = entries[key]
+        return self._plan.value(key, entry, _join(self._plan.path, segment))
+
+
+# -- the sync twins --------------------------------------------------------------------
+class MapView(_MapCore[TreeSource, K, V], Mapping[K, V]):
+    """A read-only mapping over an IMDS directory keyed by its listing.
+
+    The listing is fetched once, on first use; values are produced lazily, per key (a
+    child view costs no request; a leaf value costs one GET each time it is read).
+    """
+
+    __slots__ = ()
+
+    def _listed(self) -> dict[K, tuple[str, str]]:
+        if self._entries is None:
+            self._entries = _do(self._source, self._listing_read())
+        return self._entries
+
+    def __getitem__(self, key: K) -> V:
+        return _do(self._source, self._value_read(self._listed(), key))
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self._listed())
+
+    def __len__(self) -> int:
+        return len(self._listed())
+
+
+class View(_ViewCore[TreeSource]):
+    """Lazy, typed access to one IMDS directory (generated subclasses add properties).
+
+    A leaf property is one ``source.leaf`` call, parsed with the model field's own
+    validator; a group property returns the child view (no request); a map property
+    returns a :class:`MapView`; :meth:`_load` fetches the subtree and validates it.
+    """
+
+    __slots__ = ()
+
+    def _leaf(self, name: str, *, volatile: bool, required: bool = False) -> Any:
+        return _do(self._source, self._leaf_read(name, volatile=volatile, required=required))
+
+    def _dir_map(
+        self, name: str, cls: type[VT], *, volatile: bool, indexed: bool = False
+    ) -> MapView[Any, VT]:
+        plan = self._dir_map_plan(name, cls, volatile=volatile, indexed=indexed)
+        return MapView(self._source, plan)
+
+    def _leaf_map(self, name: str, *, volatile: bool) -> MapView[Any, Any]:
+        return MapView(self._source, self._leaf_map_plan(name, volatile=volatile))
 
     def _load(self, model: type[M]) -> M:
-        volatile = getattr(model, "__imds_volatile__", False)
-        raw = self._source.subtree(self._path, volatile=volatile)
-        return validate_raw(model, _load_data(raw, model, self._listed_name()), path=self._path)
+        return _do(self._source, self._load_read(model))
 
 
-class AsyncMapView(Generic[K, V]):
+# -- the async twins -------------------------------------------------------------------
+class AsyncMapView(_MapCore[AsyncTreeSource, K, V]):
     """The async counterpart of :class:`MapView`: an IMDS directory keyed by its listing.
 
     ``await m.keys()``, ``await m.items()``, ``await m.load()`` (a ``dict``),
@@ -253,33 +339,11 @@ class AsyncMapView(Generic[K, V]):
     fetched once, on first use; a child view costs no request, a leaf value one GET.
     """
 
-    __slots__ = ("_entries", "_key", "_path", "_source", "_value", "_volatile")
-
-    def __init__(
-        self,
-        source: AsyncTreeSource,
-        path: str,
-        *,
-        volatile: bool,
-        key: Callable[[str], tuple[K, str]],
-        value: Callable[[K, str, str], Awaitable[V]],
-    ) -> None:
-        self._source = source
-        self._path = path
-        self._volatile = volatile
-        self._key = key
-        self._value = value
-        self._entries: dict[K, tuple[str, str]] | None = None
-
-    @property
-    def path(self) -> str:
-        """The directory's IMDS path."""
-        return self._path
+    __slots__ = ()
 
     async def _listed(self) -> dict[K, tuple[str, str]]:
         if self._entries is None:
-            listing = await self._source.listing(self._path, volatile=self._volatile)
-            self._entries = _map_entries(listing, self._key)
+            self._entries = await _ado(self._source, self._listing_read())
         return self._entries
 
     async def keys(self) -> list[K]:
@@ -288,8 +352,7 @@ class AsyncMapView(Generic[K, V]):
 
     async def get(self, key: K) -> V:
         """The value for ``key`` (``KeyError`` when the listing does not name it)."""
-        entry, segment = (await self._listed())[key]
-        return await self._value(key, entry, _join(self._path, segment))
+        return await _ado(self._source, self._value_read(await self._listed(), key))
 
     def __getitem__(self, key: K) -> Awaitable[V]:
         return self.get(key)
@@ -313,11 +376,8 @@ class AsyncMapView(Generic[K, V]):
         for key in await self.keys():
             yield key
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._path!r})"
 
-
-class AsyncView:
+class AsyncView(_ViewCore[AsyncTreeSource]):
     """The async counterpart of :class:`View`: lazy, typed access to one IMDS directory.
 
     A leaf property returns an awaitable (``await aimds.meta_data.placement.region``); a
@@ -325,70 +385,19 @@ class AsyncView:
     :class:`AsyncMapView`; ``await view.load()`` fetches the subtree and validates it.
     """
 
-    __model__: ClassVar[type[IMDSModel]] = IMDSModel
-    __slots__ = ("_entry", "_path", "_source")
-
-    def __init__(
-        self, source: AsyncTreeSource, path: str | None = None, *, entry: str = ""
-    ) -> None:
-        self._source = source
-        self._path = type(self).__model__.__imds_path__ if path is None else path
-        self._entry = entry
-
-    @property
-    def path(self) -> str:
-        """The directory's IMDS path."""
-        return self._path
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._path!r})"
+    __slots__ = ()
 
     async def _leaf(self, name: str, *, volatile: bool, required: bool = False) -> Any:
-        model = type(self).__model__
-        path = _join(self._path, model.model_fields[name].alias or name)
-        raw = await self._source.leaf(path, volatile=volatile)
-        return _leaf_value(model, name, raw, path, required=required)
-
-    def _child(self, cls: type[AVT], alias: str) -> AVT:
-        return cls(self._source, _join(self._path, alias))
+        return await _ado(self._source, self._leaf_read(name, volatile=volatile, required=required))
 
     def _dir_map(
         self, name: str, cls: type[AVT], *, volatile: bool, indexed: bool = False
     ) -> AsyncMapView[Any, AVT]:
-        key_type, _, alias = _map_types(type(self).__model__, name)
-        path = _join(self._path, alias)
-        source = self._source
-
-        def key(entry: str) -> tuple[Any, str]:
-            segment = entry.partition("=")[0] if indexed else entry
-            return validate_value(key_type, segment, path=_join(path, entry)), segment
-
-        async def value(_key: Any, entry: str, child: str) -> AVT:
-            return cls(source, child, entry=entry)
-
-        return AsyncMapView(source, path, volatile=volatile, key=key, value=value)
+        plan = self._dir_map_plan(name, cls, volatile=volatile, indexed=indexed)
+        return AsyncMapView(self._source, plan)
 
     def _leaf_map(self, name: str, *, volatile: bool) -> AsyncMapView[Any, Any]:
-        key_type, value_type, alias = _map_types(type(self).__model__, name)
-        path = _join(self._path, alias)
-        source = self._source
-
-        def key(entry: str) -> tuple[Any, str]:
-            return validate_value(key_type, entry, path=_join(path, entry)), entry
-
-        async def value(k: Any, _entry: str, child: str) -> Any:
-            raw = await source.leaf(child, volatile=volatile)
-            if raw is None:
-                raise KeyError(k)
-            return validate_value(value_type, raw, path=child)
-
-        return AsyncMapView(source, path, volatile=volatile, key=key, value=value)
-
-    def _listed_name(self) -> str | None:
-        _, eq, name = self._entry.partition("=")
-        return name if eq else None
+        return AsyncMapView(self._source, self._leaf_map_plan(name, volatile=volatile))
 
     async def _load(self, model: type[M]) -> M:
-        volatile = getattr(model, "__imds_volatile__", False)
-        raw = await self._source.subtree(self._path, volatile=volatile)
-        return validate_raw(model, _load_data(raw, model, self._listed_name()), path=self._path)
+        return await _ado(self._source, self._load_read(model))
