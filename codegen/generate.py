@@ -40,52 +40,52 @@ TABLE = "ec2imds/_categories.py"
 #: ``value()`` typed by path: the overloads both clients inherit.
 PATHS = "ec2imds/_paths.py"
 
-BASE_NAMES = (
-    "JSON",
-    "AsyncMapView",
-    "AsyncView",
-    "Bool",
-    "CredentialsModel",
-    "MAC",
-    "PUBLIC_KEYS_IN",
-    "PUBLIC_KEYS_OUT",
-    "TAG_KEYS",
-    "Bytes",
-    "ExactText",
-    "IMDSModel",
-    "IMDSTime",
-    "IPv4",
-    "IPv4Lines",
-    "IPv4Net",
-    "IPv4NetLines",
-    "IPv6",
-    "IPv6Lines",
-    "IPv6NetLines",
-    "Int",
-    "JsonObject",
-    "LenientTime",
-    "Lines",
-    "MapView",
-    "Secret",
-    "TagKey",
-    "Text",
-    "Timestamp",
-    "View",
-)
-PUBLIC_BASE_NAMES = (
-    "AwsCredentials",
-    "AsyncMapView",
-    "AsyncTreeSource",
-    "AsyncView",
-    "IMDSModel",
-    "MapView",
-    "RawNode",
-    "TreeSource",
-    "View",
-    "dump",
-    "validate_raw",
-    "validate_value",
-)
+#: What the generated modules may use from the hand-written ones, by module (each
+#: imports what it uses): the base models, the leaf types, the lazy views.
+BASE_NAMES: dict[str, tuple[str, ...]] = {
+    "_base": ("CredentialsModel", "IMDSModel"),
+    "_types": (
+        "JSON",
+        "MAC",
+        "PUBLIC_KEYS_IN",
+        "PUBLIC_KEYS_OUT",
+        "TAG_KEYS",
+        "Bool",
+        "Bytes",
+        "ExactText",
+        "IMDSTime",
+        "IPv4",
+        "IPv4Lines",
+        "IPv4Net",
+        "IPv4NetLines",
+        "IPv6",
+        "IPv6Lines",
+        "IPv6NetLines",
+        "Int",
+        "JsonObject",
+        "LenientTime",
+        "Lines",
+        "Secret",
+        "TagKey",
+        "Text",
+        "Timestamp",
+    ),
+    "_views": ("AsyncMapView", "AsyncView", "MapView", "View"),
+}
+#: What ``ec2imds.models`` exports from the hand-written modules, by module.
+PUBLIC_BASE_NAMES: dict[str, tuple[str, ...]] = {
+    "_base": ("AwsCredentials", "IMDSModel", "dump"),
+    "_validation": ("validate_raw", "validate_value"),
+    "_views": (
+        "AsyncMapView",
+        "AsyncTreeSource",
+        "AsyncView",
+        "MapView",
+        "RawNode",
+        "TreeSource",
+        "View",
+    ),
+}
 
 LEAF_TYPES: dict[tuple[str, str], str] = {
     ("text", "str"): "Text",
@@ -445,8 +445,10 @@ def _module_text(module: str, classes: list[Class_], owners: dict[str, str]) -> 
         "from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network\n",
         "from typing import Annotated, Any, ClassVar, Literal\n\n",
         "from pydantic import Field, SecretStr\n\n",
-        f"from ec2imds.models._base import {', '.join(BASE_NAMES)}\n",
     ]
+    for module_name, names in BASE_NAMES.items():
+        if wanted := [n for n in names if n in used]:
+            imports.append(f"from ec2imds.models.{module_name} import {', '.join(wanted)}\n")
     imports += [f"from ec2imds.models.{m} import {', '.join(n)}\n" for m, n in siblings.items()]
     return HEADER + docstring(doc, 0) + "\n" + "".join(imports) + "\n\n" + code
 
@@ -457,12 +459,13 @@ def _init_text(modules: dict[str, list[Class_]]) -> str:
         HEADER,
         '"""Typed models of everything IMDS serves, and lazy views over a ``TreeSource``.\n\n',
         "``InstanceMetadata`` is the root (``meta-data``, ``dynamic``, ``user-data``);\n",
-        "``InstanceMetadataView`` is its lazy counterpart.  See ``_base`` for the raw tree\n",
+        "``InstanceMetadataView`` is its lazy counterpart.  See ``_types`` for the raw tree\n",
         'format and the leaf types."""\n\n',
         "from __future__ import annotations\n\n",
-        f"from ec2imds.models._base import {', '.join(PUBLIC_BASE_NAMES)}\n",
     ]
-    names += PUBLIC_BASE_NAMES
+    for module, public in PUBLIC_BASE_NAMES.items():
+        lines.append(f"from ec2imds.models.{module} import {', '.join(public)}\n")
+        names += public
     for module, classes in modules.items():
         exported = sorted(
             [c.name for c in classes]

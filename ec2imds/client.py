@@ -97,7 +97,7 @@ def _value_of(path: str, raw: RawNode | None) -> object:
     """``value(path)`` from what IMDS served: ``None`` when absent, unless EC2 serves the
     path on every instance (then an error naming it)."""
     from ec2imds.errors import absent_error
-    from ec2imds.models._base import validate_value
+    from ec2imds.models._validation import validate_value
 
     tp = _values.type_at(path)  # KeyError for a path the models do not know
     if raw is None:

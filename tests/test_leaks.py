@@ -23,8 +23,7 @@ import pytest
 from ec2imds._drivers.default import DefaultDriver
 from ec2imds.client import IMDS, AsyncIMDS
 from ec2imds.errors import IMDSError, IMDSValidationError
-from ec2imds.models import IamCredentials, InstanceMetadata
-from ec2imds.models._base import dump, validate_raw
+from ec2imds.models import IamCredentials, InstanceMetadata, dump, validate_raw
 from ec2imds.simulator import IMDSSimulator
 from ec2imds.tokens import FileTokenStore, MemoryTokenStore
 from tests.test_cli import Result, on, run
