@@ -173,4 +173,4 @@ if not TYPE_CHECKING:  # mypy sees the imports above; a misspelt name stays an e
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    return sorted({*globals(), *_LAZY})

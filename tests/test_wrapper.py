@@ -201,7 +201,9 @@ def test_a_stale_token_from_the_callback_is_replaced(sim: IMDSSimulator) -> None
 def test_star_import_provides_the_api() -> None:
     namespace: dict[str, Any] = {}
     exec("from ec2imds import *", namespace)  # noqa: S102
-    for name in ec2imds.__all__:
+    exported = vars(ec2imds)["__all__"]  # made at run time from ec2imds._PUBLIC
+    assert exported == sorted(n for names in ec2imds._PUBLIC.values() for n in names)
+    for name in exported:
         assert namespace[name] is getattr(ec2imds, name)
     assert {"IMDSWrapper", "IMDSCategory", "IMDS", "AsyncIMDS", "Settings", "IMDSError"} <= set(
         namespace
