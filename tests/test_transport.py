@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from ec2imds.catalog import Node
 from ec2imds.endpoints import Endpoint
 from ec2imds.errors import (
     IMDSDisabled,
@@ -26,7 +27,6 @@ from ec2imds.errors import (
 )
 from ec2imds.settings import Settings
 from ec2imds.simulator import IMDSSimulator
-from ec2imds.simulator.tree import Node
 from ec2imds.tokens import CallbackTokenStore, MemoryTokenStore
 from ec2imds.transport import AsyncTransport, Transport
 from tests.conftest import ClientFactory

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from ec2imds.catalog import Node
 from ec2imds.simulator.core import (
     METADATA_VERSIONS,
     SimResponse,
@@ -21,7 +22,6 @@ from ec2imds.simulator.faults import DEFAULT_ERROR_STATUSES, Faults
 from ec2imds.simulator.server import IMDSSimulator
 from ec2imds.simulator.stats import Stats
 from ec2imds.simulator.tree import (
-    Node,
     TreeError,
     TreeLike,
     copy_tree,

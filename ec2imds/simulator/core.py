@@ -37,9 +37,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote
 
+from ec2imds.catalog import Node
 from ec2imds.simulator.faults import Faults
 from ec2imds.simulator.stats import Stats
-from ec2imds.simulator.tree import Node, TreeLike, copy_tree, is_indexed_key
+from ec2imds.simulator.tree import TreeLike, copy_tree, is_indexed_key
 
 __all__ = [
     "MAX_TOKEN_TTL",
