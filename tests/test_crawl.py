@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ec2imds._drivers.walk import run_walk
+from ec2imds.catalog import Node
 from ec2imds.client import IMDS, AsyncIMDS
 from ec2imds.crawl import Entry, RawNode, Walk, parse_listing
 from ec2imds.errors import IMDSHTTPError, IMDSValidationError
 from ec2imds.simulator import IMDSSimulator
-from ec2imds.simulator.tree import Node
 
 
 def as_raw(node: Node) -> RawNode:

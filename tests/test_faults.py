@@ -56,7 +56,7 @@ from ec2imds.errors import (
     TokenError,
 )
 from ec2imds.settings import Settings
-from ec2imds.simulator import IMDSSimulator, SimResponse, SimulatorCore
+from ec2imds.simulator import IMDSSimulator, SimResponse
 from ec2imds.tokens import FileTokenStore, MemoryTokenStore
 from tests._reliability import TALLY, Trial, Verdict
 from tests.conftest import Client, ClientFactory
@@ -89,8 +89,8 @@ def _same(requested: str, path: str) -> bool:
     return requested.rstrip("/") == "/latest/" + path.rstrip("/")
 
 
-class HookedCore(SimulatorCore):
-    """The simulator's core plus test hooks: an action before the n-th matching request
+class HookedCore(IMDSSimulator):
+    """The simulator plus test hooks: an action before the n-th matching request
     (a token revoked, an interface detached), a slow body on one path, and the tokens
     issued (to look for them where they must never be)."""
 
@@ -151,8 +151,7 @@ class HookedCore(SimulatorCore):
 
 @contextlib.contextmanager
 def simulator(seed: int = 5) -> Iterator[IMDSSimulator]:
-    sim = IMDSSimulator(seed=seed)
-    sim.core = HookedCore(seed=seed)
+    sim = HookedCore(seed=seed)
     with sim:
         yield sim
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ec2imds._drivers.httpx import AsyncHttpxDriver, HttpxDriver
+from ec2imds.catalog import Node
 from ec2imds.endpoints import Endpoint
 from ec2imds.errors import (
     IMDSDisabled,
@@ -27,7 +28,6 @@ from ec2imds.errors import (
 )
 from ec2imds.settings import Settings
 from ec2imds.simulator import IMDSSimulator
-from ec2imds.simulator.tree import Node
 from ec2imds.tokens import CallbackTokenStore, MemoryTokenStore
 from tests.conftest import ClientFactory
 
