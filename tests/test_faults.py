@@ -157,8 +157,8 @@ def simulator(seed: int = 5) -> Iterator[IMDSSimulator]:
 
 
 def core(sim: IMDSSimulator) -> HookedCore:
-    assert isinstance(sim.core, HookedCore)
-    return sim.core
+    assert isinstance(sim, HookedCore)
+    return sim
 
 
 # -- the table -----------------------------------------------------------------------------

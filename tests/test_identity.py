@@ -262,7 +262,7 @@ def test_a_tree_with_its_own_blobs_is_served_as_given() -> None:
     """Blobs the simulator did not sign (a tree saved from a real instance) are kept."""
     own = doc_with(instanceId="i-0mine000000000003")
     tree = tree_with(own, rsa2048="bm90IGEgc2lnbmF0dXJl", pkcs7=None)
-    core = FakeIMDS(tree).core
+    core = FakeIMDS(tree)
     assert core.get(PATHS["rsa2048"]) == "bm90IGEgc2lnbmF0dXJl"
     assert core.get(PATHS["pkcs7"]) is None
     signature = core.get(PATHS["signature"])

@@ -42,7 +42,7 @@ def listener() -> Iterator[Listener]:
 
 
 def issued(sim: IMDSSimulator) -> list[str]:
-    hooked = sim.core
+    hooked = sim
     assert isinstance(hooked, HookedCore)
     assert hooked.issued, "no token was issued: nothing to look for"
     return list(hooked.issued)
@@ -139,7 +139,7 @@ def test_no_token_in_any_output_of_the_command_line(tmp_path: Path) -> None:
                 assert "Traceback" not in result.err, (name, result.err)
                 assert result.code == (0 if name.startswith("ok") else 1), (name, result.err)
                 outputs.append(result)
-                hooked = sim.core
+                hooked = sim
                 assert isinstance(hooked, HookedCore)
                 tokens += hooked.issued  # none when every PUT failed
     assert len(set(tokens)) >= len(ERROR_PATHS)

@@ -186,10 +186,44 @@ def test_single_flight_32_tasks(sim: IMDSSimulator) -> None:
     assert sim.stats.puts == 1
 
 
-def test_terminal_put_failure_is_shared_by_queued_threads(sim: IMDSSimulator) -> None:
-    sim.faults.latency = 0.05
+class _CountingLock:
+    """An endpoint lock that says when ``expected`` callers have asked for it."""
+
+    def __init__(self, expected: int) -> None:
+        self._lock = threading.Lock()
+        self._asked = 0
+        self._count_lock = threading.Lock()
+        self.all_queued = threading.Event()
+        self.expected = expected
+
+    def acquire(self) -> bool:
+        with self._count_lock:
+            self._asked += 1
+            if self._asked >= self.expected:
+                self.all_queued.set()
+        return self._lock.acquire()
+
+    def release(self) -> None:
+        self._lock.release()
+
+
+def test_terminal_put_failure_is_shared_by_queued_threads(
+    sim: IMDSSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sim.faults.burst(403, 1, method="PUT")
     with HttpxDriver(fast(sim.endpoint)) as transport, ThreadPoolExecutor(16) as pool:
+        # The PUT is answered once all 16 callers wait for the endpoint lock (not after a
+        # time that a busy machine could outlast): each is queued behind the PUT.
+        lock = _CountingLock(16)
+        transport._locks[sim.endpoint] = lock  # type: ignore[assignment]
+        handle = sim.handle
+
+        def answer_when_all_queued(method: str, path: str, headers: Any) -> Any:
+            if method == "PUT":
+                assert lock.all_queued.wait(60), "the callers never queued"
+            return handle(method, path, headers)
+
+        monkeypatch.setattr(sim, "handle", answer_when_all_queued)
         futures = [pool.submit(transport.get, "meta-data/instance-id") for _ in range(16)]
         errors = [f.exception() for f in futures]
     assert all(isinstance(e, IMDSDisabled) for e in errors)

@@ -484,7 +484,7 @@ def test_fixed_no_header_state_is_shared_between_wrappers() -> None:
         presented: dict[str, list[str | None]] = {"a": [], "b": []}
 
         def record(name: str, sim: IMDSSimulator, monkeypatch: pytest.MonkeyPatch) -> None:
-            handle = sim.core.handle
+            handle = sim.handle
 
             def recording(method: str, path: str, headers: Mapping[str, str]) -> SimResponse:
                 token = {k.lower(): v for k, v in headers.items()}.get("x-aws-ec2-metadata-token")
@@ -497,7 +497,7 @@ def test_fixed_no_header_state_is_shared_between_wrappers() -> None:
                     presented[name].append(token)
                 return response
 
-            monkeypatch.setattr(sim.core, "handle", recording)
+            monkeypatch.setattr(sim, "handle", recording)
 
         with pytest.MonkeyPatch.context() as mp:
             record("a", sim_a, mp)

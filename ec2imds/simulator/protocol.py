@@ -212,12 +212,6 @@ class SimulatorCore(Events):
         self.faults = Faults(self._lock, seed=seed, on_expire_tokens=self.expire_tokens)
         self.faults.latency = latency
 
-    @property
-    def core(self) -> SimulatorCore:
-        """The object that answers requests: this one (the server and the fake are cores
-        themselves); where tests look at, or hook, what is answered."""
-        return self
-
     # -- the protocol ------------------------------------------------------------------
 
     def handle(self, method: str, path: str, headers: Mapping[str, str]) -> SimResponse:
