@@ -15,6 +15,7 @@ so ``--check`` compares like with like.  The repository root is this file's gran
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
 import json
 import re
@@ -40,38 +41,25 @@ TABLE = "ec2imds/_categories.py"
 #: ``value()`` typed by path: the overloads both clients inherit.
 PATHS = "ec2imds/_paths.py"
 
-#: What the generated modules may use from the hand-written ones, by module (each
-#: imports what it uses): the base models, the leaf types, the lazy views.
-BASE_NAMES: dict[str, tuple[str, ...]] = {
-    "_base": ("CredentialsModel", "IMDSModel"),
-    "_types": (
-        "JSON",
-        "MAC",
-        "PUBLIC_KEYS_IN",
-        "PUBLIC_KEYS_OUT",
-        "TAG_KEYS",
-        "Bool",
-        "Bytes",
-        "ExactText",
-        "IMDSTime",
-        "IPv4",
-        "IPv4Lines",
-        "IPv4Net",
-        "IPv4NetLines",
-        "IPv6",
-        "IPv6Lines",
-        "IPv6NetLines",
-        "Int",
-        "JsonObject",
-        "LenientTime",
-        "Lines",
-        "Secret",
-        "TagKey",
-        "Text",
-        "Timestamp",
-    ),
-    "_views": ("AsyncMapView", "AsyncView", "MapView", "View"),
-}
+#: The hand-written modules the generated ones may import from (each imports, of a
+#: module's ``__all__``, the names it uses): the base models, the leaf types, the views.
+BASE_MODULES = ("_base", "_types", "_views")
+
+
+def _exported(module_name: str) -> list[str]:
+    """The ``__all__`` of a hand-written module of ``ec2imds.models``, read from its
+    source (importing it would import the generated models being replaced)."""
+    source = (ROOT / MODELS_DIR / f"{module_name}.py").read_text()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            names = ast.literal_eval(node.value)
+            assert isinstance(names, list)
+            return [str(n) for n in names]
+    raise LookupError(f"{MODELS_DIR}/{module_name}.py has no __all__")
+
+
 #: What ``ec2imds.models`` exports from the hand-written modules, by module.
 PUBLIC_BASE_NAMES: dict[str, tuple[str, ...]] = {
     "_base": ("AwsCredentials", "IMDSModel", "dump"),
@@ -446,8 +434,8 @@ def _module_text(module: str, classes: list[Class_], owners: dict[str, str]) -> 
         "from typing import Annotated, Any, ClassVar, Literal\n\n",
         "from pydantic import Field, SecretStr\n\n",
     ]
-    for module_name, names in BASE_NAMES.items():
-        if wanted := [n for n in names if n in used]:
+    for module_name in BASE_MODULES:
+        if wanted := [n for n in _exported(module_name) if n in used]:
             imports.append(f"from ec2imds.models.{module_name} import {', '.join(wanted)}\n")
     imports += [f"from ec2imds.models.{m} import {', '.join(n)}\n" for m, n in siblings.items()]
     return HEADER + docstring(doc, 0) + "\n" + "".join(imports) + "\n\n" + code
