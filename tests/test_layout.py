@@ -28,6 +28,8 @@ def _imports(path: Path) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module == "ec2imds":
+            names = [f"ec2imds.{alias.name}" for alias in node.names]  # modules or names
         elif isinstance(node, ast.ImportFrom) and node.module is not None and not node.level:
             names = [node.module]
         else:
@@ -51,7 +53,11 @@ def _modules() -> list[tuple[str, Path]]:
     return [(name, path) for name, path in out if _layer_of(name) is not None]
 
 
-@pytest.mark.parametrize(("module", "path"), _modules(), ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    ("module", "path"),
+    _modules(),
+    ids=lambda v: v.relative_to(PACKAGE).as_posix() if isinstance(v, Path) else v,
+)
 def test_nothing_imports_upwards(module: str, path: Path) -> None:
     own = _layer_of(module)
     assert own is not None
