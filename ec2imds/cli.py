@@ -682,8 +682,6 @@ class _Command(NamedTuple):
     categories: bool = False
     #: ``--show-secrets`` applies to it.
     secrets: bool = False
-    #: Its own options: (argparse dest, flag), refused with any other command.
-    options: tuple[tuple[str, str], ...] = ()
 
 
 def _cmd_all(run: _Run) -> None:
@@ -712,21 +710,10 @@ _COMMANDS: dict[str, _Command] = {
     "tree": _Command("--tree", _cmd_tree, secrets=True),
     "schema": _Command("--schema", lambda run: _cmd_schema(run.args.schema)),
     "validate": _Command(
-        "--validate",
-        lambda run: _cmd_validate(run, run.args.validate, strict=run.args.strict),
-        options=(("strict", "--strict"),),
+        "--validate", lambda run: _cmd_validate(run, run.args.validate, strict=run.args.strict)
     ),
-    "watch": _Command(
-        "--watch",
-        _cmd_watch,
-        categories=True,
-        options=(("exec_cmd", "--exec"), ("once", "--once"), ("interval", "--interval")),
-    ),
-    "verify_identity": _Command(
-        "--verify-identity",
-        _cmd_verify_identity,
-        options=(("signature", "--signature"), ("certificate", "--certificate")),
-    ),
+    "watch": _Command("--watch", _cmd_watch, categories=True),
+    "verify_identity": _Command("--verify-identity", _cmd_verify_identity),
     "categories": _Command(
         "CATEGORY",
         lambda run: _cmd_values(run, _requested(run.args.categories)),
@@ -734,6 +721,18 @@ _COMMANDS: dict[str, _Command] = {
         secrets=True,
     ),
 }
+
+
+#: The options that belong to one command: (argparse dest, flag, the command's dest), in
+#: the order they are checked; any other command refuses them.
+_OWNED_OPTIONS: tuple[tuple[str, str, str], ...] = (
+    ("exec_cmd", "--exec", "watch"),
+    ("once", "--once", "watch"),
+    ("interval", "--interval", "watch"),
+    ("signature", "--signature", "verify_identity"),
+    ("certificate", "--certificate", "verify_identity"),
+    ("strict", "--strict", "validate"),
+)
 
 
 def _given(args: argparse.Namespace, dest: str) -> bool:
@@ -757,11 +756,9 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         raise UsageError(f"{command.flag} takes no category arguments")
     if args.show_secrets and not command.secrets:
         raise UsageError(f"--show-secrets does not go with {command.flag}")
-    for other in _COMMANDS.values():
-        if other is not command:
-            for dest, flag in other.options:
-                if _given(args, dest):
-                    raise UsageError(f"{flag} goes with {other.flag}")
+    for dest, flag, owner in _OWNED_OPTIONS:
+        if owner != name and _given(args, dest):
+            raise UsageError(f"{flag} goes with {_COMMANDS[owner].flag}")
     if args.imds is not None:
         from ec2imds.endpoints import mk_endpoint_list_from_str
 

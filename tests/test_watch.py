@@ -993,6 +993,10 @@ def test_a_watch_that_cannot_reach_imds_fails_with_one_line(tmp_path: Path) -> N
         (["--watch", "--exec", "no-such-command-here --now"], "command not found"),
         (["--watch", "--exec", "'unbalanced"], "No closing quotation"),
         (["--watch", "--tree"], "conflicting commands: --tree, --watch"),
+        # Options of other commands are named in one order: --watch's, then
+        # --verify-identity's, then --validate's.
+        (["--once", "--strict"], "--once goes with --watch"),
+        (["--watch", "--signature", "rsa2048", "--strict"], "--signature goes with --verify"),
     ],
 )
 def test_bad_watch_arguments_exit_2(args: list[str], message: str) -> None:
