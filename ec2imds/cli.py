@@ -5,7 +5,8 @@ Keeps ec2imds 0.0.3's flags and output (one JSON object keyed by category path) 
 ``--simulate``.
 Start-up matters (one call per value in shell scripts), so this module imports only the
 standard library and the catalog; the client, the models and httpx are imported when a
-request needs them (never httpx: requests go through the default driver, :mod:`ec2imds._drivers.default`).
+request needs them (never httpx: requests go through the default driver,
+:mod:`ec2imds._drivers.default`).
 """
 
 from __future__ import annotations
