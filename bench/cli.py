@@ -143,7 +143,7 @@ class Harness:
         self.home.mkdir()
         self.cwd = tmp / "cwd"  # neutral: never the repository (python -m would import ours)
         self.cwd.mkdir()
-        tree = sim.core.snapshot()
+        tree = sim.snapshot()
         meta = tree["meta-data"]
         assert isinstance(meta, dict)
         ident = meta["instance-id"]

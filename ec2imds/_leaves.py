@@ -2,7 +2,7 @@
 
 Standard library only, so the command line can parse a simple leaf without importing
 pydantic; the models use the very same functions (wrapped as ``BeforeValidator`` in
-:mod:`ec2imds.models._base`), so there is one parsing logic. A parser raises
+:mod:`ec2imds.models._types`), so there is one parsing logic. A parser raises
 :class:`LeafError` (a ``ValueError``) with a message naming the offending value.
 """
 

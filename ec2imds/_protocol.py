@@ -324,24 +324,22 @@ Outcome = Literal["ok", "absent", "reauth", "redirect", "retry", "refused"]
 
 #: What a status means, for the token PUT and for a GET alike: ``ok`` (200), ``absent``
 #: (404: a GET's "no such value"), ``reauth`` (401: the token was rejected), ``redirect``
-#: (3xx: never followed), ``retry`` (429 and 5xx: asked again within the attempt budget),
-#: ``refused`` (anything else: final). What each means in its own flow is said in
-#: :func:`_put_token` and :func:`exchange`; the retries and the redirects in :func:`_ask`.
+#: (3xx: never followed), ``retry`` (429 and every status from 500 up: asked again within
+#: the attempt budget), ``refused`` (anything else: final). What each means in its own flow
+#: is said in :func:`_put_token` and :func:`exchange`; the retries and the redirects in
+#: :func:`_ask`.
+_REDIRECTS: dict[int, Outcome] = {status: "redirect" for status in range(300, 400)}
 _OUTCOMES: Final[Mapping[int, Outcome]] = MappingProxyType(
-    {
-        200: "ok",
-        404: "absent",
-        401: "reauth",
-        429: "retry",
-        **dict.fromkeys(range(300, 400), "redirect"),
-        **dict.fromkeys(range(500, 600), "retry"),
-    }
+    {200: "ok", 404: "absent", 401: "reauth", 429: "retry", **_REDIRECTS}
 )
 
 
 def outcome(status: int) -> Outcome:
-    """The outcome of an HTTP status (see ``_OUTCOMES``)."""
-    return _OUTCOMES.get(status, "refused")
+    """The outcome of an HTTP status (see ``_OUTCOMES``; from 500 up, ``retry``)."""
+    found = _OUTCOMES.get(status)
+    if found is not None:
+        return found
+    return "retry" if status >= 500 else "refused"
 
 
 def _retryable(failure: Failure, session: EndpointSession) -> bool:
@@ -408,21 +406,22 @@ class _Budget:
 
 
 def _ask(
-    session: EndpointSession, request: Request, budget: _Budget
-) -> Generator[Step, Answer, tuple[Response, dt.datetime]]:
+    session: EndpointSession, request: Request, budget: _Budget, *, token_request: bool
+) -> Generator[Step, Answer, tuple[Response, dt.datetime | None]]:
     """Send ``request`` until an answer is final: the one place retries and redirects
     are handled, for the token PUT and the GETs alike.
 
     Failures and ``retry`` statuses are asked again while the budget lasts; a redirect
     raises :class:`RedirectRefused`; a failure left over raises. Returns the final
     :class:`Response` (any outcome but ``redirect``; ``retry`` once the budget is spent)
-    and when it was sent.
+    and, for the ``token_request``, when it was sent (the token's life starts then).
     """
-    put = request.method == "PUT"
+    put = token_request
     what = "token request" if put else request.path
     while True:
-        sent = session.now()
+        sent = None
         if put:
+            sent = session.now()
             session.puts += 1
         answer = yield request
         if answer is None:  # pragma: no cover - driver contract
@@ -492,9 +491,10 @@ def _put_token(session: EndpointSession, rng: random.Random) -> Generator[Step, 
     settings = session.settings
     request = Request("PUT", TOKEN_PATH, ((TTL_HEADER, str(settings.token_ttl)),))
     budget = _Budget(settings, rng)
-    answer, sent = yield from _ask(session, request, budget)
+    answer, sent = yield from _ask(session, request, budget, token_request=True)
     status = answer.status
     if outcome(status) == "ok":
+        assert sent is not None
         token = _new_token(answer, sent, settings.token_ttl, session.label)
         session.set_token(token)
         return token
@@ -554,7 +554,7 @@ def exchange(
     lapsed = 0
     while True:
         request = Request(method, path, ((TOKEN_HEADER, token.value),))
-        answer, _ = yield from _ask(session, request, budget)
+        answer, _ = yield from _ask(session, request, budget, token_request=False)
         kind = outcome(answer.status)
         if kind == "ok" and method == "GET" and budget.left and _half_written(path, answer.body):
             log.debug("%s %s: credentials not JSON yet, asking again", method, path)

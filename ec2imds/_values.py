@@ -45,7 +45,6 @@ __all__ = [
     "CATEGORY_ALIASES",
     "ROOTS",
     "SIMPLE_LEAVES",
-    "categories",
     "category_is_dir",
     "is_simple",
     "leaf_to_json",
@@ -68,11 +67,6 @@ CATEGORY_ALIASES = {
     "meta-data/instance-identity/pkcs7": "dynamic/instance-identity/pkcs7",
     "meta-data/instance-identity/signature": "dynamic/instance-identity/signature",
 }
-
-
-def categories() -> list[str]:
-    """Every category path, sorted (``user-data`` is not one: it is bytes, see ``-U``)."""
-    return list(CATEGORIES)
 
 
 def category_is_dir(path: str) -> bool:
@@ -136,7 +130,7 @@ def type_at(path: str) -> object:
     from pydantic import BaseModel
 
     from ec2imds.models import InstanceMetadata
-    from ec2imds.models._base import field_type
+    from ec2imds.models._validation import field_type
 
     tp: object = InstanceMetadata
     for segment in path.strip("/").split("/"):
@@ -155,7 +149,7 @@ def type_at(path: str) -> object:
 
 def validate_at(path: str, raw: object) -> Any:
     """Validate a raw body (or subtree) as the models do for ``path``."""
-    from ec2imds.models._base import validate_value
+    from ec2imds.models._validation import validate_value
 
     return validate_value(type_at(path), raw, path=path)
 
@@ -168,7 +162,7 @@ def to_json(path: str, raw: object, *, reveal_secrets: bool = True) -> Any:
     """
     if raw is None:
         return None
-    from ec2imds.models._base import _adapter
+    from ec2imds.models._validation import _adapter
 
     value = validate_at(path, raw)
     return _adapter(type_at(path)).dump_python(
@@ -206,7 +200,8 @@ def tree_to_json(nodes: dict[str, Any], *, reveal_secrets: bool = True) -> dict[
         dumped = _plain.dump("InstanceMetadata", tree, reveal_secrets=reveal_secrets)
     except _plain.Unsure:
         from ec2imds.models import InstanceMetadata
-        from ec2imds.models._base import dump, validate_raw
+        from ec2imds.models._base import dump
+        from ec2imds.models._validation import validate_raw
 
         dumped = dump(validate_raw(InstanceMetadata, tree, path=""), reveal_secrets=reveal_secrets)
     out: dict[str, Any] = {}
@@ -413,7 +408,7 @@ def validate_tree(
     validated again: nothing valid is lost because something else is bad. A value the
     model requires cannot be left out: if one is bad or missing, its error is raised.
     """
-    from ec2imds.models._base import validate_raw
+    from ec2imds.models._validation import validate_raw
 
     tree: dict[str, Any] = raw if isinstance(raw, dict) else {}
     if failures is None:

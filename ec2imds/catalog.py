@@ -56,12 +56,12 @@ __all__ = [
     "Node",
     "Presence",
     "always_present",
-    "categories",
     "default_tree",
     "entry",
     "leaf_text",
     "match",
     "subtree_volatile",
+    "top_level",
 ]
 
 Kind: TypeAlias = Literal["text", "int", "lines", "json", "bytes", "dir", "map"]
@@ -761,8 +761,8 @@ def always_present() -> list[str]:
     return sorted(out)
 
 
-def categories() -> list[Entry]:
-    """The top-level categories (children of ``meta-data``, ``dynamic``, and ``user-data``)."""
+def top_level() -> list[Entry]:
+    """The top-level entries: the children of ``meta-data`` and ``dynamic``, and ``user-data``."""
     return [e for e in ENTRIES if e.parent in ("meta-data", "dynamic") or e.path == "user-data"]
 
 

@@ -5,7 +5,8 @@ Keeps ec2imds 0.0.3's flags and output (one JSON object keyed by category path) 
 ``--simulate``.
 Start-up matters (one call per value in shell scripts), so this module imports only the
 standard library and the catalog; the client, the models and httpx are imported when a
-request needs them (never httpx: requests go through the one-shot driver).
+request needs them (never httpx: requests go through the default driver,
+:mod:`ec2imds._drivers.default`).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, NoReturn, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, cast
 
 from ec2imds import __version__, _values
+from ec2imds._categories import CATEGORIES
 from ec2imds._log import log
 from ec2imds.endpoints import DEFAULT_ENDPOINTS, construct_endpoint_list_str
 
@@ -214,7 +216,7 @@ def _compile(pattern: str, flag: str) -> re.Pattern[str]:
 
 def _matching(pattern: re.Pattern[str]) -> list[str]:
     # re.match, as 0.0.3 did: anchored at the start, not at the end.
-    return [c for c in _values.categories() if pattern.match(c)]
+    return [c for c in CATEGORIES if pattern.match(c)]
 
 
 def _category(text: str) -> str:
@@ -234,7 +236,7 @@ def _category(text: str) -> str:
         return found
     import difflib
 
-    close = difflib.get_close_matches(path.strip("/"), _values.categories(), n=3, cutoff=0.6)
+    close = difflib.get_close_matches(path.strip("/"), list(CATEGORIES), n=3, cutoff=0.6)
     hint = f" (did you mean {', '.join(close)}?)" if close else " (ec2imds -L lists them)"
     raise UsageError(f"{path!r}: unknown category{hint}")
 
@@ -513,16 +515,16 @@ def _cmd_verify_identity(run: _Run) -> None:
 
 
 def _watch_categories(texts: list[str]) -> list[str]:
-    from ec2imds.watch import CATEGORIES
+    from ec2imds.watch import EVENT_CATEGORIES
 
     for text in texts:
-        if text not in CATEGORIES:
+        if text not in EVENT_CATEGORIES:
             import difflib
 
-            close = difflib.get_close_matches(text.strip("/").split("/")[-1], CATEGORIES, n=1)
+            close = difflib.get_close_matches(text.strip("/").split("/")[-1], EVENT_CATEGORIES, n=1)
             hint = f"did you mean {close[0]}? " if close else ""
             raise UsageError(
-                f"--watch {text!r}: unknown category ({hint}one of: {', '.join(CATEGORIES)})"
+                f"--watch {text!r}: unknown category ({hint}one of: {', '.join(EVENT_CATEGORIES)})"
             )
     return texts
 
@@ -606,10 +608,10 @@ def _cmd_watch(run: _Run) -> None:
     """One JSON line per event on stdout, flushed; ``--exec`` runs per event; ``--once``
     stops after the first. SIGINT and SIGTERM end it with status 0."""
     from ec2imds.errors import IMDSConfigError, IMDSError
-    from ec2imds.watch import Category, watch_events
+    from ec2imds.watch import EventCategory, watch_events
 
     args = run.args
-    categories = cast("list[Category]", _watch_categories(args.categories))
+    categories = cast("list[EventCategory]", _watch_categories(args.categories))
     interval = _interval(args.interval)
     argv = _exec_argv(args.exec_cmd)
     with _sigterm_as_interrupt():
@@ -672,6 +674,72 @@ def _logging_to_stderr(verbose: int) -> Iterator[None]:
             restore()
 
 
+class _Command(NamedTuple):
+    """One command of the command line: its flag, what it does, what goes with it."""
+
+    flag: str
+    run: Callable[[_Run], None]
+    #: It takes CATEGORY arguments.
+    categories: bool = False
+    #: ``--show-secrets`` applies to it.
+    secrets: bool = False
+
+
+def _cmd_all(run: _Run) -> None:
+    if run.args.categories:
+        _cmd_values(run, _requested(run.args.categories))
+    else:
+        _cmd_values(run, dict(zip(CATEGORIES, CATEGORIES, strict=True)), listed=True)
+
+
+def _cmd_exec_re(run: _Run) -> None:
+    chosen = _matching(_compile(run.args.exec_re, "-E"))
+    _cmd_values(run, dict(zip(chosen, chosen, strict=True)), listed=True)
+
+
+#: The commands, by argparse dest, in the order a conflict names them; ``categories`` is
+#: the command of CATEGORY arguments alone. The one table of the command line.
+_COMMANDS: dict[str, _Command] = {
+    "all": _Command("-a", _cmd_all, categories=True, secrets=True),
+    "exec_re": _Command("-E", _cmd_exec_re, secrets=True),
+    "list_all": _Command("-L", lambda run: print("\n".join(CATEGORIES))),
+    "list_re": _Command(
+        "-l", lambda run: _print_lines(_matching(_compile(run.args.list_re, "-l")))
+    ),
+    "user_data": _Command("-U", _cmd_user_data),
+    "raw": _Command("--raw", lambda run: _cmd_raw(run, run.args.raw), secrets=True),
+    "tree": _Command("--tree", _cmd_tree, secrets=True),
+    "schema": _Command("--schema", lambda run: _cmd_schema(run.args.schema)),
+    "validate": _Command(
+        "--validate", lambda run: _cmd_validate(run, run.args.validate, strict=run.args.strict)
+    ),
+    "watch": _Command("--watch", _cmd_watch, categories=True),
+    "verify_identity": _Command("--verify-identity", _cmd_verify_identity),
+    "categories": _Command(
+        "CATEGORY",
+        lambda run: _cmd_values(run, _requested(run.args.categories)),
+        categories=True,
+        secrets=True,
+    ),
+}
+
+
+#: The options that belong to one command: (argparse dest, flag, the command's dest), in
+#: the order they are checked; any other command refuses them.
+_OWNED_OPTIONS: tuple[tuple[str, str, str], ...] = (
+    ("exec_cmd", "--exec", "watch"),
+    ("once", "--once", "watch"),
+    ("interval", "--interval", "watch"),
+    ("signature", "--signature", "verify_identity"),
+    ("certificate", "--certificate", "verify_identity"),
+    ("strict", "--strict", "validate"),
+)
+
+
+def _given(args: argparse.Namespace, dest: str) -> bool:
+    return getattr(args, dest) not in (None, False)
+
+
 def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.help:
         parser.print_help(sys.stdout)
@@ -679,89 +747,31 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.version:
         print(f"Version: {__version__}\nIMDS version: {IMDS_API_VERSION}")
         return EXIT_OK
-    commands = [
-        name
-        for name in (
-            "all",
-            "exec_re",
-            "list_all",
-            "list_re",
-            "user_data",
-            "raw",
-            "tree",
-            "schema",
-            "validate",
-            "watch",
-            "verify_identity",
-        )
-        if getattr(args, name) not in (None, False)
-    ]
-    if len(commands) > 1:
-        flags = ", ".join(_FLAG[c] for c in commands)
+    chosen = [dest for dest in _COMMANDS if dest != "categories" and _given(args, dest)]
+    if len(chosen) > 1:
+        flags = ", ".join(_COMMANDS[c].flag for c in chosen)
         raise UsageError(f"conflicting commands: {flags} (give one)")
-    command = commands[0] if commands else ("categories" if args.categories else "all")
-    if args.categories and command not in ("categories", "all", "watch"):
-        raise UsageError(f"{_FLAG[command]} takes no category arguments")
-    if args.show_secrets and command not in ("all", "categories", "exec_re", "raw", "tree"):
-        raise UsageError(f"--show-secrets does not go with {_FLAG[command]}")
-    if command != "watch":
-        for name, flag in (("exec_cmd", "--exec"), ("once", "--once"), ("interval", "--interval")):
-            if getattr(args, name) not in (None, False):
-                raise UsageError(f"{flag} goes with --watch")
-    if command != "verify_identity":
-        for name, flag in (("signature", "--signature"), ("certificate", "--certificate")):
-            if getattr(args, name) is not None:
-                raise UsageError(f"{flag} goes with --verify-identity")
-    if args.strict and command != "validate":
-        raise UsageError("--strict goes with --validate")
+    name = chosen[0] if chosen else ("categories" if args.categories else "all")
+    command = _COMMANDS[name]
+    if args.categories and not command.categories:
+        raise UsageError(f"{command.flag} takes no category arguments")
+    if args.show_secrets and not command.secrets:
+        raise UsageError(f"--show-secrets does not go with {command.flag}")
+    for dest, flag, owner in _OWNED_OPTIONS:
+        if owner != name and _given(args, dest):
+            raise UsageError(f"{flag} goes with {_COMMANDS[owner].flag}")
     if args.imds is not None:
         from ec2imds.endpoints import mk_endpoint_list_from_str
 
         mk_endpoint_list_from_str(args.imds)  # a usage error if malformed
     run = _Run(args)
-    handlers: dict[str, Callable[[], None]] = {
-        "all": lambda: (
-            _cmd_values(run, _requested(args.categories))
-            if args.categories
-            else _cmd_values(run, {c: c for c in _values.categories()}, listed=True)
-        ),
-        "categories": lambda: _cmd_values(run, _requested(args.categories)),
-        "exec_re": lambda: _cmd_values(
-            run, {c: c for c in _matching(_compile(args.exec_re, "-E"))}, listed=True
-        ),
-        "list_all": lambda: print("\n".join(_values.categories())),
-        "list_re": lambda: _print_lines(_matching(_compile(args.list_re, "-l"))),
-        "user_data": lambda: _cmd_user_data(run),
-        "raw": lambda: _cmd_raw(run, args.raw),
-        "tree": lambda: _cmd_tree(run),
-        "schema": lambda: _cmd_schema(args.schema),
-        "validate": lambda: _cmd_validate(run, args.validate, strict=args.strict),
-        "watch": lambda: _cmd_watch(run),
-        "verify_identity": lambda: _cmd_verify_identity(run),
-    }
-    handlers[command]()
+    command.run(run)
     return EXIT_RUNTIME if run.failed else EXIT_OK
 
 
 def _print_lines(lines: list[str]) -> None:
     if lines:
         print("\n".join(lines))
-
-
-_FLAG = {
-    "all": "-a",
-    "exec_re": "-E",
-    "list_all": "-L",
-    "list_re": "-l",
-    "user_data": "-U",
-    "raw": "--raw",
-    "tree": "--tree",
-    "schema": "--schema",
-    "validate": "--validate",
-    "watch": "--watch",
-    "verify_identity": "--verify-identity",
-    "categories": "CATEGORY",
-}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     import httpx
 
     from ec2imds._drivers.aio import AsyncDriver
-    from ec2imds.identity import CertificateArg, Kind, VerifiedIdentity
+    from ec2imds.identity import CertificateArg, SignatureKind, VerifiedIdentity
     from ec2imds.models import (
         AsyncDynamicView,
         AsyncInstanceMetadataView,
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
         MetaDataView,
     )
     from ec2imds.models._base import IMDSModel
-    from ec2imds.watch import Category, WatchEvent
+    from ec2imds.watch import EventCategory, WatchEvent
 
 __all__ = ["IMDS", "AsyncIMDS"]
 
@@ -97,7 +97,7 @@ def _value_of(path: str, raw: RawNode | None) -> object:
     """``value(path)`` from what IMDS served: ``None`` when absent, unless EC2 serves the
     path on every instance (then an error naming it)."""
     from ec2imds.errors import absent_error
-    from ec2imds.models._base import validate_value
+    from ec2imds.models._validation import validate_value
 
     tp = _values.type_at(path)  # KeyError for a path the models do not know
     if raw is None:
@@ -344,7 +344,7 @@ class IMDS(Values):
         return self.fetch("user-data")
 
     def verified_identity(
-        self, *, kind: Kind | None = None, certificate: CertificateArg | None = None
+        self, *, kind: SignatureKind | None = None, certificate: CertificateArg | None = None
     ) -> VerifiedIdentity:
         """The identity document, only once a signature of its exact bytes verified with
         AWS's pinned certificate for its region (see :mod:`ec2imds.identity`).
@@ -366,8 +366,8 @@ class IMDS(Values):
 
     def watch(
         self,
-        *categories: Category,
-        interval: float | Mapping[Category, float] | None = None,
+        *categories: EventCategory,
+        interval: float | Mapping[EventCategory, float] | None = None,
         existing: bool = True,
         grace: float | None = None,
     ) -> Generator[WatchEvent, None, None]:
@@ -575,7 +575,7 @@ class AsyncIMDS(AsyncValues):
         return await self.fetch("user-data")
 
     async def verified_identity(
-        self, *, kind: Kind | None = None, certificate: CertificateArg | None = None
+        self, *, kind: SignatureKind | None = None, certificate: CertificateArg | None = None
     ) -> VerifiedIdentity:
         """The verified identity document (see :meth:`IMDS.verified_identity`)."""
         from ec2imds.identity import averify_served
@@ -589,8 +589,8 @@ class AsyncIMDS(AsyncValues):
 
     def watch(
         self,
-        *categories: Category,
-        interval: float | Mapping[Category, float] | None = None,
+        *categories: EventCategory,
+        interval: float | Mapping[EventCategory, float] | None = None,
         existing: bool = True,
         grace: float | None = None,
     ) -> AsyncGenerator[WatchEvent, None]:

@@ -45,13 +45,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DOCUMENT_PATH",
-    "KINDS",
     "MAX_BLOB",
     "MAX_DOCUMENT",
+    "SIGNATURE_KINDS",
     "CertificateArg",
     "CertificateSource",
     "IdentityCertificate",
-    "Kind",
+    "SignatureKind",
     "VerifiedIdentity",
     "averify_served",
     "certificate_for",
@@ -62,9 +62,9 @@ __all__ = [
     "verify_served",
 ]
 
-Kind: TypeAlias = Literal["rsa2048", "pkcs7", "signature"]
+SignatureKind: TypeAlias = Literal["rsa2048", "pkcs7", "signature"]
 #: The signatures in the order :func:`verify_served` tries them (the next only on a 404).
-KINDS: tuple[Kind, ...] = ("rsa2048", "pkcs7", "signature")
+SIGNATURE_KINDS: tuple[SignatureKind, ...] = ("rsa2048", "pkcs7", "signature")
 DOCUMENT_PATH = "dynamic/instance-identity/document"
 #: Size caps: a real document is ~0.5 KiB, a blob ~1.5 KiB.
 MAX_DOCUMENT = 64 * 1024
@@ -86,7 +86,7 @@ class IdentityCertificate:
     """A certificate that verifies identity documents: one of AWS's pinned set
     (``source="aws"``) or one the caller supplied (``source="supplied"``)."""
 
-    kind: Kind
+    kind: SignatureKind
     #: AWS's name for it ("US East (N. Virginia)"), or where a supplied one came from.
     label: str
     #: The region codes it serves as published (``"other"``: every commercial region no
@@ -114,7 +114,7 @@ class VerifiedIdentity:
     #: The exact bytes that verified (as IMDS served them).
     raw: bytes
     #: The signature that verified it.
-    kind: Kind
+    kind: SignatureKind
     certificate: IdentityCertificate
 
 
@@ -142,7 +142,7 @@ def pinned_certificates() -> tuple[IdentityCertificate, ...]:
     # the China and GovCloud partitions.
     known = {r for e in data["rsa2048"] for r in e["regions"]}
     out: list[IdentityCertificate] = []
-    for kind in KINDS:
+    for kind in SIGNATURE_KINDS:
         named = {r for e in data[kind] for r in e["regions"] if r != "other"}
         other = frozenset(r for r in known - named if not r.startswith(("cn-", "us-gov-")))
         for e in data[kind]:
@@ -164,7 +164,7 @@ def pinned_certificates() -> tuple[IdentityCertificate, ...]:
     return tuple(out)
 
 
-def certificate_for(kind: Kind, region: str) -> IdentityCertificate | None:
+def certificate_for(kind: SignatureKind, region: str) -> IdentityCertificate | None:
     """The pinned AWS certificate for ``kind`` in ``region``; ``None`` if there is none
     (a region opened after the pinned set: supply its certificate)."""
     _check_kind(kind)
@@ -181,7 +181,7 @@ def verify_identity(
     document: bytes | str,
     blob: bytes | str,
     *,
-    kind: Kind = "rsa2048",
+    kind: SignatureKind = "rsa2048",
     certificate: CertificateSource | None = None,
 ) -> VerifiedIdentity:
     """Verify ``document`` (the exact bytes IMDS served) with ``blob`` (the ``kind``
@@ -211,11 +211,13 @@ def verify_identity(
     return VerifiedIdentity(_model(raw, kind), raw, kind, cert)
 
 
-def _check_kind(kind: object) -> Kind:
-    for known in KINDS:
+def _check_kind(kind: object) -> SignatureKind:
+    for known in SIGNATURE_KINDS:
         if kind == known:
             return known
-    raise IMDSConfigError(f"kind={kind!r}: not a signature kind (one of: {', '.join(KINDS)})")
+    raise IMDSConfigError(
+        f"kind={kind!r}: not a signature kind (one of: {', '.join(SIGNATURE_KINDS)})"
+    )
 
 
 class _Crypto:
@@ -278,7 +280,9 @@ def _region(raw: bytes, kind: str) -> str:
     return region
 
 
-def _certificate(kind: Kind, region: str, given: CertificateSource | None) -> IdentityCertificate:
+def _certificate(
+    kind: SignatureKind, region: str, given: CertificateSource | None
+) -> IdentityCertificate:
     if given is None:
         cert = certificate_for(kind, region)
         if cert is None:
@@ -303,7 +307,7 @@ def _certificate(kind: Kind, region: str, given: CertificateSource | None) -> Id
 
 
 def load_certificate(
-    source: bytes | str | os.PathLike[str], *, kind: Kind = "rsa2048"
+    source: bytes | str | os.PathLike[str], *, kind: SignatureKind = "rsa2048"
 ) -> IdentityCertificate:
     """A certificate of your own for ``kind``: PEM (or DER) bytes, PEM text, or the path
     of a PEM file. Raises :class:`~ec2imds.errors.IMDSConfigError` when it cannot be read
@@ -525,14 +529,14 @@ def _model(raw: bytes, kind: str) -> InstanceIdentityDocument:
 CertificateArg: TypeAlias = "CertificateSource | Mapping[str, CertificateSource]"
 
 
-def _pick(certificate: CertificateArg | None, kind: Kind) -> CertificateSource | None:
+def _pick(certificate: CertificateArg | None, kind: SignatureKind) -> CertificateSource | None:
     if isinstance(certificate, Mapping):
         return certificate.get(kind)
     return certificate
 
 
 def identity_flow(
-    kind: Kind | None = None, certificate: CertificateArg | None = None
+    kind: SignatureKind | None = None, certificate: CertificateArg | None = None
 ) -> Generator[str, bytes | None, VerifiedIdentity]:
     """The reads behind :func:`verify_served`, without I/O: yields each path (relative to
     ``/latest/``), is sent its body (``None`` for a 404), returns the verified identity.
@@ -541,7 +545,7 @@ def identity_flow(
     if neither, ``signature``. A check that fails raises: it never falls through to the
     next kind. With ``kind``, only that one is read.
     """
-    kinds = KINDS if kind is None else (_check_kind(kind),)
+    kinds = SIGNATURE_KINDS if kind is None else (_check_kind(kind),)
     _crypto(kind)  # before any request: a missing extra is said first
     document = yield DOCUMENT_PATH
     if document is None:
@@ -560,7 +564,7 @@ def identity_flow(
 def verify_served(
     get: Callable[[str], bytes | None],
     *,
-    kind: Kind | None = None,
+    kind: SignatureKind | None = None,
     certificate: CertificateArg | None = None,
 ) -> VerifiedIdentity:
     """Read the document and a signature with ``get`` (a path relative to ``/latest/`` to
@@ -578,7 +582,7 @@ def verify_served(
 async def averify_served(
     get: Callable[[str], Awaitable[bytes | None]],
     *,
-    kind: Kind | None = None,
+    kind: SignatureKind | None = None,
     certificate: CertificateArg | None = None,
 ) -> VerifiedIdentity:
     """:func:`verify_served` with an async ``get``."""

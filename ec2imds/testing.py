@@ -8,7 +8,7 @@ Enable the fixtures in your tests with ``pytest_plugins = ["ec2imds.testing"]``:
 * ``imds_tree``: the tree both serve; ``None`` (the default) is the built-in instance.
   Override it in your own ``conftest.py`` or test module to serve another instance.
 
-:class:`FakeIMDS` runs the simulator's own core behind an :class:`httpx.MockTransport`,
+:class:`FakeIMDS` is the simulator's own core behind an :class:`httpx.MockTransport`,
 so sync and async httpx clients see exactly the simulator's answers, faults included::
 
     fake = FakeIMDS({"meta-data": {"instance-id": "i-0123"}})
@@ -36,9 +36,9 @@ from typing import Any
 import anyio
 import httpx
 
-from ec2imds.simulator.core import SimResponse, SimulatorControls, SimulatorCore
 from ec2imds.simulator.identity import certificates
 from ec2imds.simulator.identity import sign_document as sign_identity_document
+from ec2imds.simulator.protocol import SimResponse, SimulatorCore
 from ec2imds.simulator.server import IMDSSimulator
 from ec2imds.simulator.tree import TreeLike
 
@@ -131,9 +131,9 @@ def _to_httpx(request: httpx.Request, resp: SimResponse) -> httpx.Response:
     return httpx.Response(resp.status, headers=resp.headers, content=resp.body, request=request)
 
 
-class FakeIMDS(SimulatorControls):
-    """The simulator without sockets: an :class:`httpx.MockTransport` over a
-    :class:`~ec2imds.simulator.SimulatorCore`.
+class FakeIMDS(SimulatorCore):
+    """The simulator without sockets: a :class:`~ec2imds.simulator.SimulatorCore` that
+    answers through an :class:`httpx.MockTransport`.
 
     Same arguments, ``stats``, ``faults``, ``set``/``delete``/``schedule`` and ``inject_*``
     as :class:`~ec2imds.simulator.IMDSSimulator`.  Socket faults surface as the httpx
@@ -155,8 +155,8 @@ class FakeIMDS(SimulatorControls):
         seed: int = 0,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        self.core = SimulatorCore(tree, allow_v1=allow_v1, latency=latency, seed=seed, clock=clock)
-        self._transport = _FakeTransport(self.core)
+        super().__init__(tree, allow_v1=allow_v1, latency=latency, seed=seed, clock=clock)
+        self._transport = _FakeTransport(self)
 
     @property
     def transport(self) -> httpx.MockTransport:

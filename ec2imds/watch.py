@@ -89,16 +89,16 @@ if TYPE_CHECKING:  # the models (pydantic) are imported when a body is first par
     )
 
 __all__ = [
-    "CATEGORIES",
     "DEFAULT_GRACE",
     "DEFAULT_INTERVALS",
+    "EVENT_CATEGORIES",
     "PATHS",
-    "Category",
     "Change",
     "Event",
+    "EventCategory",
+    "EventKind",
     "EventTracker",
     "Get",
-    "Kind",
     "LifecycleStateEvent",
     "RebalanceRecommendationEvent",
     "Reply",
@@ -118,11 +118,16 @@ log = logging.getLogger("ec2imds")
 
 T = TypeVar("T")
 
-Category = Literal["spot", "rebalance", "maintenance", "autoscaling"]
+EventCategory = Literal["spot", "rebalance", "maintenance", "autoscaling"]
 #: Every category, in the order a poll reads them (spot first: it has the least time).
-CATEGORIES: Final[tuple[Category, ...]] = ("spot", "rebalance", "maintenance", "autoscaling")
+EVENT_CATEGORIES: Final[tuple[EventCategory, ...]] = (
+    "spot",
+    "rebalance",
+    "maintenance",
+    "autoscaling",
+)
 #: Seconds between two reads of a category (see the module docstring for why).
-DEFAULT_INTERVALS: Final[Mapping[Category, float]] = {
+DEFAULT_INTERVALS: Final[Mapping[EventCategory, float]] = {
     "spot": 5.0,
     "rebalance": 5.0,
     "maintenance": 30.0,
@@ -133,7 +138,7 @@ DEFAULT_GRACE: Final = 60.0
 #: The longest wait between two reads of a failing category (unless its interval is longer).
 BACKOFF_CAP: Final = 30.0
 
-Kind = Literal[
+EventKind = Literal[
     "spot-instance-action",
     "spot-termination-time",
     "rebalance-recommendation",
@@ -176,8 +181,8 @@ class Event(Generic[T]):
     watch's first read. ``kind``, ``category`` and ``path`` are fixed per class.
     """
 
-    kind: ClassVar[Kind]
-    category: ClassVar[Category]
+    kind: ClassVar[EventKind]
+    category: ClassVar[EventCategory]
     path: ClassVar[str]
 
     value: T
@@ -287,9 +292,9 @@ _EVENT_CLASSES: Final[tuple[type[WatchEvent], ...]] = (
     LifecycleStateEvent,
 )
 #: The paths each category reads, in order.
-PATHS: Final[Mapping[Category, tuple[str, ...]]] = {
+PATHS: Final[Mapping[EventCategory, tuple[str, ...]]] = {
     category: tuple(c.path for c in _EVENT_CLASSES if c.category == category)
-    for category in CATEGORIES
+    for category in EVENT_CATEGORIES
 }
 _BY_PATH: Final[Mapping[str, type[WatchEvent]]] = {c.path: c for c in _EVENT_CLASSES}
 
@@ -409,15 +414,15 @@ def is_transient(exc: IMDSError) -> bool:
     return False
 
 
-def _categories(categories: Iterable[str]) -> tuple[Category, ...]:
+def _categories(categories: Iterable[str]) -> tuple[EventCategory, ...]:
     wanted = set()
     for name in categories:
-        if name not in CATEGORIES:
+        if name not in EVENT_CATEGORIES:
             raise IMDSConfigError(
-                f"{name!r}: unknown watch category (one of: {', '.join(CATEGORIES)})"
+                f"{name!r}: unknown watch category (one of: {', '.join(EVENT_CATEGORIES)})"
             )
         wanted.add(name)
-    return tuple(c for c in CATEGORIES if c in wanted) if wanted else CATEGORIES
+    return tuple(c for c in EVENT_CATEGORIES if c in wanted) if wanted else EVENT_CATEGORIES
 
 
 def _positive(name: str, value: object) -> float:
@@ -430,11 +435,11 @@ def _positive(name: str, value: object) -> float:
 
 
 def _intervals(
-    categories: tuple[Category, ...], interval: float | Mapping[Category, float] | None
-) -> dict[Category, float]:
+    categories: tuple[EventCategory, ...], interval: float | Mapping[EventCategory, float] | None
+) -> dict[EventCategory, float]:
     if interval is None or isinstance(interval, Mapping):
         given = dict(interval or {})
-        unknown = sorted(set(given) - set(CATEGORIES))
+        unknown = sorted(set(given) - set(EVENT_CATEGORIES))
         if unknown:
             raise IMDSConfigError(
                 f"interval: {', '.join(map(repr, unknown))}: unknown watch category"
@@ -447,8 +452,8 @@ def _intervals(
 
 
 def watch_flow(
-    *categories: Category,
-    interval: float | Mapping[Category, float] | None = None,
+    *categories: EventCategory,
+    interval: float | Mapping[EventCategory, float] | None = None,
     existing: bool = True,
     grace: float = DEFAULT_GRACE,
     clock: Callable[[], float] = time.monotonic,
@@ -465,8 +470,8 @@ def watch_flow(
 
 
 def _flow(
-    categories: tuple[Category, ...],
-    intervals: Mapping[Category, float],
+    categories: tuple[EventCategory, ...],
+    intervals: Mapping[EventCategory, float],
     tracker: EventTracker,
     grace: float,
     clock: Callable[[], float],
@@ -505,12 +510,12 @@ def _flow(
 
 
 def _after_failure(
-    category: Category,
+    category: EventCategory,
     error: IMDSError,
     reached: bool,
-    failures: dict[Category, int],
+    failures: dict[EventCategory, int],
     last_ok: float,
-    intervals: Mapping[Category, float],
+    intervals: Mapping[EventCategory, float],
     grace: float,
     clock: Callable[[], float],
 ) -> float:
@@ -537,8 +542,8 @@ def _after_failure(
 
 def watch_events(
     get: Callable[[str], bytes | None],
-    *categories: Category,
-    interval: float | Mapping[Category, float] | None = None,
+    *categories: EventCategory,
+    interval: float | Mapping[EventCategory, float] | None = None,
     existing: bool = True,
     grace: float = DEFAULT_GRACE,
 ) -> Generator[WatchEvent, None, None]:
@@ -573,8 +578,8 @@ def _drive(
 
 def awatch_events(
     get: Callable[[str], Awaitable[bytes | None]],
-    *categories: Category,
-    interval: float | Mapping[Category, float] | None = None,
+    *categories: EventCategory,
+    interval: float | Mapping[EventCategory, float] | None = None,
     existing: bool = True,
     grace: float = DEFAULT_GRACE,
 ) -> AsyncGenerator[WatchEvent, None]:

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ec2imds import _values
+from ec2imds._categories import CATEGORIES
 from ec2imds.client import IMDS
 from ec2imds.crawl import RawNode, Walk
 from ec2imds.endpoints import (
@@ -120,7 +121,7 @@ class IMDSWrapper:
         self._imds = IMDS(settings, store=self._store)
         self._endpoints = settings.endpoints or DEFAULT_ENDPOINTS
         self.dir_dict: dict[str, IMDSCategory] = _DirDict()
-        for path in _values.categories():
+        for path in CATEGORIES:
             self.dir_dict[path] = IMDSCategory(path, self._category_func(path))
 
     def _category_func(self, path: str) -> Callable[..., Any]:

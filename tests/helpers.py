@@ -59,7 +59,7 @@ from ec2imds.catalog import default_tree
 from ec2imds.endpoints import Endpoint
 from ec2imds.errors import IMDSError
 from ec2imds.settings import Settings
-from ec2imds.simulator import IMDSSimulator, SimResponse, SimulatorCore
+from ec2imds.simulator import IMDSSimulator, SimResponse
 from ec2imds.tokens import MemoryTokenStore, Token, TokenStore
 
 # The real-IMDS guard (``conftest.py`` imports it for the test process; every subprocess
@@ -413,8 +413,8 @@ def _same(requested: str, path: str) -> bool:
     return requested.rstrip("/") == "/latest/" + path.rstrip("/")
 
 
-class HookedCore(SimulatorCore):
-    """The simulator's core plus test hooks: an action before the n-th matching request
+class HookedCore(IMDSSimulator):
+    """The simulator plus test hooks: an action before the n-th matching request
     (a token revoked, an interface detached), a slow body on one path, and the tokens
     issued (to look for them where they must never be)."""
 
@@ -475,8 +475,7 @@ class HookedCore(SimulatorCore):
 
 @contextlib.contextmanager
 def simulator(seed: int = 5) -> Iterator[IMDSSimulator]:
-    sim = IMDSSimulator(seed=seed)
-    sim.core = HookedCore(seed=seed)
+    sim = HookedCore(seed=seed)
     with sim:
         yield sim
 

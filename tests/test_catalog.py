@@ -381,7 +381,7 @@ def test_entry_lookup_and_categories() -> None:
     assert catalog.entry("meta-data/placement").model == "Placement"
     with pytest.raises(KeyError):
         catalog.entry("meta-data/nope")
-    names = {e.path for e in catalog.categories()}
+    names = {e.path for e in catalog.top_level()}
     assert {"meta-data/placement", "meta-data/spot", "dynamic/instance-identity"} <= names
     assert "user-data" in names
     assert "meta-data/placement/region" not in names

@@ -91,7 +91,7 @@ def test_get_fetches_one_category(sim: IMDSSimulator, imds: IMDS) -> None:
 
 def test_get_of_a_volatile_category_reads_it_again(sim: IMDSSimulator, imds: IMDS) -> None:
     assert imds.get(Spot).instance_action is None
-    sim.core.inject_spot_interruption(action="stop")
+    sim.inject_spot_interruption(action="stop")
     action = imds.get(Spot).instance_action
     assert isinstance(action, SpotInstanceAction)
     assert action.action == "stop"
@@ -116,7 +116,7 @@ def test_all_round_trip_and_request_counts(sim: IMDSSimulator, imds: IMDS) -> No
     assert tree.meta_data is not None
     assert tree.meta_data.placement is not None
     assert tree.meta_data.placement.region == "us-east-1"
-    assert tree.user_data == sim.core.get("user-data")
+    assert tree.user_data == sim.get("user-data")
     assert max(sim.stats.requests.values()) == 1
     assert sim.stats.puts == 1
     # The dump validates back into the same model: nothing lost on the way.
@@ -161,7 +161,7 @@ def test_values_raises_without_a_failures_dict(sim: IMDSSimulator, imds: IMDS) -
 
 
 def test_user_data_and_stream(sim: IMDSSimulator, imds: IMDS) -> None:
-    expected = sim.core.get("user-data")
+    expected = sim.get("user-data")
     assert isinstance(expected, bytes)
     assert imds.user_data() == expected
     stream = imds.open_user_data()
@@ -192,7 +192,7 @@ def test_async_client() -> None:
                 assert tree.meta_data is not None
                 values = await aimds.values(["meta-data/instance-id"])
                 assert values == {"meta-data/instance-id": "i-0123456789abcdef0"}
-                assert await aimds.user_data() == sim.core.get("user-data")
+                assert await aimds.user_data() == sim.get("user-data")
             assert sim.stats.puts == 1
 
     asyncio.run(main())

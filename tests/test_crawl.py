@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ec2imds._drivers.walk import run_walk
+from ec2imds.catalog import Node
 from ec2imds.client import IMDS, AsyncIMDS
 from ec2imds.crawl import Entry, RawNode, Walk, parse_listing
 from ec2imds.errors import IMDSHTTPError, IMDSValidationError
 from ec2imds.simulator import IMDSSimulator
-from ec2imds.simulator.tree import Node
 from tests.helpers import examples
 
 
@@ -274,7 +274,7 @@ def test_walk_never_leaves_its_subtree(server: dict[str, bytes]) -> None:
 
 def test_full_crawl_matches_the_tree_served_and_counts_requests() -> None:
     with IMDSSimulator() as sim, IMDS(endpoints=[sim.endpoint]) as imds:
-        served = as_raw(sim.core.snapshot())
+        served = as_raw(sim.snapshot())
         raw = imds.raw_tree()
         assert raw == served
         dirs, leaves = count_nodes(served)
@@ -298,7 +298,7 @@ def test_async_full_crawl_matches_too() -> None:
         with IMDSSimulator() as sim:
             async with AsyncIMDS(endpoints=[sim.endpoint]) as aimds:
                 raw = await aimds.raw_tree()
-            return raw, as_raw(sim.core.snapshot()), max(sim.stats.requests.values())
+            return raw, as_raw(sim.snapshot()), max(sim.stats.requests.values())
 
     raw, served, most = asyncio.run(main())
     assert raw == served
@@ -311,7 +311,7 @@ def test_crawl_error_cancels_the_rest() -> None:
         with pytest.raises(IMDSHTTPError, match="500"):
             imds.raw_tree()
         # Nothing is left running: the client still works and answers the whole tree.
-        assert imds.raw_tree() == as_raw(sim.core.snapshot())
+        assert imds.raw_tree() == as_raw(sim.snapshot())
 
 
 def test_async_walk_retrieves_every_failure_of_a_batch(

@@ -90,8 +90,8 @@ DRIVERS: tuple[Driver, ...] = ("sync", "async", "stdlib", "cli")
 
 
 def core(sim: IMDSSimulator) -> HookedCore:
-    assert isinstance(sim.core, HookedCore)
-    return sim.core
+    assert isinstance(sim, HookedCore)
+    return sim
 
 
 # -- the table -----------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from ec2imds.endpoints import (
     mk_endpoint_list_from_str,
 )
 from ec2imds.errors import IMDSConfigError, IMDSValidationError, ResponseTooLarge
-from ec2imds.models._base import IMDSModel, validate_raw
+from ec2imds.models import IMDSModel, validate_raw
 from ec2imds.settings import Settings
 from tests.helpers import RealIMDSAccess, examples
 

@@ -30,10 +30,10 @@ from ec2imds.cli import main as cli_main
 from ec2imds.client import IMDS, AsyncIMDS
 from ec2imds.errors import IdentityVerificationError, IMDSConfigError, IMDSHTTPError
 from ec2imds.identity import (
-    KINDS,
     MAX_BLOB,
+    SIGNATURE_KINDS,
     IdentityCertificate,
-    Kind,
+    SignatureKind,
     VerifiedIdentity,
     certificate_for,
     load_certificate,
@@ -55,7 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 GUARD_DIR = ROOT / "tests" / "_guard"
 DOC = default_document()
 BLOBS = blobs_for(DOC) or {}
-PATHS: dict[str, str] = {kind: f"dynamic/instance-identity/{kind}" for kind in KINDS}
+PATHS: dict[str, str] = {kind: f"dynamic/instance-identity/{kind}" for kind in SIGNATURE_KINDS}
 DOC_PATH = "dynamic/instance-identity/document"
 
 
@@ -75,7 +75,7 @@ def b64(data: bytes) -> str:
 def fails(
     document: bytes | str,
     blob: bytes | str,
-    kind: Kind,
+    kind: SignatureKind,
     certificate: Any = "test",
 ) -> str:
     """The message of the IdentityVerificationError ``verify_identity`` must raise."""
@@ -117,7 +117,10 @@ class Recorder:
 
 
 def served(**overrides: bytes | str | None) -> dict[str, bytes | str | None]:
-    bodies: dict[str, bytes | str | None] = {DOC_PATH: DOC, **{PATHS[k]: BLOBS[k] for k in KINDS}}
+    bodies: dict[str, bytes | str | None] = {
+        DOC_PATH: DOC,
+        **{PATHS[k]: BLOBS[k] for k in SIGNATURE_KINDS},
+    }
     for kind, value in overrides.items():
         bodies[DOC_PATH if kind == "document" else PATHS[kind]] = value
     return bodies
@@ -143,9 +146,9 @@ def test_shipped_certificates_are_the_published_file() -> None:
 def test_pinned_certificates_parse_and_match_their_fingerprints() -> None:
     published = json.loads(_published_file().read_text(encoding="utf-8"))
     pinned = pinned_certificates()
-    assert [c.kind for c in pinned] == [k for k in KINDS for _ in published[k]]
-    assert [len(published[k]) for k in KINDS] == [31, 12, 13]
-    for cert, entry in zip(pinned, [e for k in KINDS for e in published[k]], strict=True):
+    assert [c.kind for c in pinned] == [k for k in SIGNATURE_KINDS for _ in published[k]]
+    assert [len(published[k]) for k in SIGNATURE_KINDS] == [31, 12, 13]
+    for cert, entry in zip(pinned, [e for k in SIGNATURE_KINDS for e in published[k]], strict=True):
         assert (cert.label, cert.regions, cert.sha256) == (
             entry["label"],
             tuple(entry["regions"]),
@@ -179,7 +182,7 @@ def test_pinned_certificates_parse_and_match_their_fingerprints() -> None:
         ("signature", "cn-north-1", "China"),
     ],
 )
-def test_certificate_for_a_region(kind: Kind, region: str, label: str | None) -> None:
+def test_certificate_for_a_region(kind: SignatureKind, region: str, label: str | None) -> None:
     found = certificate_for(kind, region)
     assert (found.label if found is not None else None) == label
     if found is not None:
@@ -194,7 +197,7 @@ def test_certificate_for_a_region(kind: Kind, region: str, label: str | None) ->
 def test_simulator_serves_the_document_as_aws_lays_it_out() -> None:
     with IMDSSimulator() as sim, IMDS(endpoints=[sim.endpoint]) as imds:
         document = imds.fetch(DOC_PATH)
-        blobs = {kind: imds.fetch(PATHS[kind]) for kind in KINDS}
+        blobs = {kind: imds.fetch(PATHS[kind]) for kind in SIGNATURE_KINDS}
     assert document == DOC
     assert document.startswith(b'{\n  "accountId" : "123456789012",\n  "architecture" : ')
     assert b'  "billingProducts" : null,\n' in document
@@ -222,14 +225,14 @@ def test_presigned_blobs_are_for_the_default_document() -> None:
     assert data["presigned"]["document"].encode() == default_document(), (
         "the catalog's identity document changed: run python -m ec2imds.simulator.identity"
     )
-    for kind in KINDS:
+    for kind in SIGNATURE_KINDS:
         verify_identity(
             DOC, data["presigned"][kind], kind=kind, certificate=TEST_CERTIFICATES[kind]
         )
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_simulator_signs_a_custom_document(kind: Kind) -> None:
+@pytest.mark.parametrize("kind", SIGNATURE_KINDS)
+def test_simulator_signs_a_custom_document(kind: SignatureKind) -> None:
     custom = doc_with(instanceId="i-0custom0000000001", region="eu-central-2")
     with IMDSSimulator(tree_with(custom)) as s, IMDS(endpoints=[s.endpoint]) as imds:
         result = imds.verified_identity(kind=kind, certificate=TEST_CERTIFICATES)
@@ -259,7 +262,7 @@ def test_a_tree_with_its_own_blobs_is_served_as_given() -> None:
     """Blobs the simulator did not sign (a tree saved from a real instance) are kept."""
     own = doc_with(instanceId="i-0mine000000000003")
     tree = tree_with(own, rsa2048="bm90IGEgc2lnbmF0dXJl", pkcs7=None)
-    core = FakeIMDS(tree).core
+    core = FakeIMDS(tree)
     assert core.get(PATHS["rsa2048"]) == "bm90IGEgc2lnbmF0dXJl"
     assert core.get(PATHS["pkcs7"]) is None
     signature = core.get(PATHS["signature"])
@@ -333,7 +336,10 @@ def sim() -> Iterator[IMDSSimulator]:
 
 
 def verified(
-    sim: IMDSSimulator, mode: str, kind: Kind | None = None, certificate: Any = TEST_CERTIFICATES
+    sim: IMDSSimulator,
+    mode: str,
+    kind: SignatureKind | None = None,
+    certificate: Any = TEST_CERTIFICATES,
 ) -> VerifiedIdentity:
     """``verified_identity()`` from a sync or an async client."""
     if mode == "sync":
@@ -361,8 +367,10 @@ def test_verified_identity(sim: IMDSSimulator, mode: str) -> None:
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
-@pytest.mark.parametrize("kind", KINDS)
-def test_verified_identity_of_a_forced_kind(sim: IMDSSimulator, mode: str, kind: Kind) -> None:
+@pytest.mark.parametrize("kind", SIGNATURE_KINDS)
+def test_verified_identity_of_a_forced_kind(
+    sim: IMDSSimulator, mode: str, kind: SignatureKind
+) -> None:
     # One certificate (not a dict): the one of the forced kind.
     result = verified(sim, mode, kind, TEST_CERTIFICATES[kind])
     assert (result.kind, result.raw) == (kind, DOC)
@@ -377,7 +385,9 @@ def test_verified_identity_of_a_forced_kind(sim: IMDSSimulator, mode: str, kind:
         (("pkcs7",), ["rsa2048"], "rsa2048"),
     ],
 )
-def test_fallback_order_on_404(absent: tuple[Kind, ...], reads: list[Kind], kind: Kind) -> None:
+def test_fallback_order_on_404(
+    absent: tuple[SignatureKind, ...], reads: list[SignatureKind], kind: SignatureKind
+) -> None:
     get = Recorder(served(**dict.fromkeys(absent)))
     result = verify_served(get, certificate=TEST_CERTIFICATES)
     assert result.kind == kind
@@ -403,7 +413,7 @@ def test_fallback_through_the_simulator(mode: str) -> None:
     ],
 )
 def test_a_failed_check_never_falls_through(
-    bad: Kind, absent: tuple[Kind, ...], reads: list[Kind]
+    bad: SignatureKind, absent: tuple[SignatureKind, ...], reads: list[SignatureKind]
 ) -> None:
     other = sign_identity_document(doc_with(instanceId="i-0other0000000004"))
     get = Recorder(served(**{bad: other[bad]}, **dict.fromkeys(absent)))
@@ -445,12 +455,12 @@ def test_a_certificate_per_kind_leaves_the_others_pinned() -> None:
 # -- bad input: each gives the library's error, one line, and no document -----------------------
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", SIGNATURE_KINDS)
 @pytest.mark.parametrize(
     "where",
     [0, DOC.index(b"456789012"), DOC.index(b"89abcdef0"), DOC.index(b"east-1a"), len(DOC) - 1],
 )
-def test_a_document_changed_by_one_byte(kind: Kind, where: int) -> None:
+def test_a_document_changed_by_one_byte(kind: SignatureKind, where: int) -> None:
     changed = bytearray(DOC)
     changed[where] ^= 0x01
     message = fails(bytes(changed), BLOBS[kind], kind)
@@ -462,8 +472,8 @@ def test_a_document_changed_by_one_byte(kind: Kind, where: int) -> None:
         assert "does not verify" in message
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_another_instances_valid_signature(kind: Kind) -> None:
+@pytest.mark.parametrize("kind", SIGNATURE_KINDS)
+def test_another_instances_valid_signature(kind: SignatureKind) -> None:
     other_doc = doc_with(instanceId="i-0another000000005", privateIp="10.0.9.9")
     other = sign_identity_document(other_doc)
     verify_identity(other_doc, other[kind], kind=kind, certificate=TEST_CERTIFICATES[kind])
@@ -473,7 +483,7 @@ def test_another_instances_valid_signature(kind: Kind) -> None:
 
 
 @pytest.mark.parametrize("kind", ["rsa2048", "pkcs7"])
-def test_a_pkcs7_by_a_self_made_certificate_copying_aws_subject(kind: Kind) -> None:
+def test_a_pkcs7_by_a_self_made_certificate_copying_aws_subject(kind: SignatureKind) -> None:
     """The forger embeds a certificate that looks like AWS's (same subject, issuer and
     serial): trust comes from the pinned certificate only, so it fails."""
     pinned = certificate_for(kind, "us-east-1")
@@ -513,7 +523,7 @@ def _truncated(blob: str) -> str:
     return b64(data[: len(data) // 2])
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", SIGNATURE_KINDS)
 @pytest.mark.parametrize(
     ("make", "expected"),
     [
@@ -529,20 +539,20 @@ def _truncated(blob: str) -> str:
         (lambda blob: b64(b"{" + DOC), ""),
     ],
 )
-def test_malformed_blobs(kind: Kind, make: Callable[[str], str], expected: str) -> None:
+def test_malformed_blobs(kind: SignatureKind, make: Callable[[str], str], expected: str) -> None:
     message = fails(DOC, make(BLOBS[kind]), kind)
     assert expected in message
 
 
 @pytest.mark.parametrize("kind", ["rsa2048", "pkcs7"])
-def test_a_pkcs7_whose_content_differs_from_the_served_document(kind: Kind) -> None:
+def test_a_pkcs7_whose_content_differs_from_the_served_document(kind: SignatureKind) -> None:
     other = sign_identity_document(DOC + b" ")
     message = fails(DOC, other[kind], kind)
     assert message == f"{kind}: the document inside the PKCS#7 differs from the served document"
 
 
 @pytest.mark.parametrize("kind", ["rsa2048", "pkcs7"])
-def test_the_signed_message_digest_must_be_the_documents(kind: Kind) -> None:
+def test_the_signed_message_digest_must_be_the_documents(kind: SignatureKind) -> None:
     """Content swapped for a same-length document: the signature over the signed
     attributes is intact, but their message digest is of the other document."""
     twin = DOC.replace(b"m5.large", b"m5.LARGE")
@@ -552,7 +562,7 @@ def test_the_signed_message_digest_must_be_the_documents(kind: Kind) -> None:
 
 
 @pytest.mark.parametrize("kind", ["rsa2048", "pkcs7"])
-def test_a_changed_signature_value(kind: Kind) -> None:
+def test_a_changed_signature_value(kind: SignatureKind) -> None:
     data = bytearray(der(BLOBS[kind]))
     data[-15] ^= 0x40  # inside the signature value, before the closing end-of-contents
     message = fails(DOC, b64(bytes(data)), kind)
@@ -560,7 +570,7 @@ def test_a_changed_signature_value(kind: Kind) -> None:
 
 
 @pytest.mark.parametrize("kind", ["rsa2048", "pkcs7"])
-def test_every_truncation_and_byte_flip_is_a_clean_outcome(kind: Kind) -> None:
+def test_every_truncation_and_byte_flip_is_a_clean_outcome(kind: SignatureKind) -> None:
     """No input raises anything but IdentityVerificationError; whatever still verifies
     (a change in an unsigned field, such as the version) verified the served bytes."""
     data = der(BLOBS[kind])
@@ -577,9 +587,9 @@ def test_every_truncation_and_byte_flip_is_a_clean_outcome(kind: Kind) -> None:
     assert verified_count < len(data) // 4  # most changes are caught
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", SIGNATURE_KINDS)
 @pytest.mark.parametrize("region", ["ca-west-1", "mx-central-1"])
-def test_a_region_without_a_pinned_certificate(kind: Kind, region: str) -> None:
+def test_a_region_without_a_pinned_certificate(kind: SignatureKind, region: str) -> None:
     document = doc_with(region=region, availabilityZone=f"{region}a")
     blob = sign_identity_document(document)[kind]
     message = fails(document, blob, kind, certificate=None)
@@ -603,8 +613,8 @@ def test_an_rsa2048_blob_given_as_pkcs7() -> None:
     assert "holds a DSA key" in message
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_aws_pinned_certificates_do_not_verify_test_signatures(kind: Kind) -> None:
+@pytest.mark.parametrize("kind", SIGNATURE_KINDS)
+def test_aws_pinned_certificates_do_not_verify_test_signatures(kind: SignatureKind) -> None:
     message = fails(DOC, BLOBS[kind], kind, certificate=None)
     if kind == "rsa2048":
         assert "AWS's rsa2048 certificate for US East (N. Virginia)" in message
@@ -748,7 +758,7 @@ def cli(
 @pytest.fixture
 def cert_files(tmp_path: Path) -> dict[str, str]:
     paths: dict[str, str] = {}
-    for kind in KINDS:
+    for kind in SIGNATURE_KINDS:
         path = tmp_path / f"{kind}.pem"
         path.write_bytes(TEST_CERTIFICATES[kind])
         paths[kind] = str(path)

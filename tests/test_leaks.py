@@ -23,8 +23,7 @@ import pytest
 from ec2imds._drivers.default import DefaultDriver
 from ec2imds.client import IMDS, AsyncIMDS
 from ec2imds.errors import IMDSError, IMDSValidationError
-from ec2imds.models import IamCredentials, InstanceMetadata
-from ec2imds.models._base import dump, validate_raw
+from ec2imds.models import IamCredentials, InstanceMetadata, dump, validate_raw
 from ec2imds.simulator import IMDSSimulator
 from ec2imds.tokens import FileTokenStore, MemoryTokenStore
 from tests.helpers import HookedCore, Listener, Result, on, run, settings_for, simulator
@@ -41,7 +40,7 @@ def listener() -> Iterator[Listener]:
 
 
 def issued(sim: IMDSSimulator) -> list[str]:
-    hooked = sim.core
+    hooked = sim
     assert isinstance(hooked, HookedCore)
     assert hooked.issued, "no token was issued: nothing to look for"
     return list(hooked.issued)
@@ -138,7 +137,7 @@ def test_no_token_in_any_output_of_the_command_line(tmp_path: Path) -> None:
                 assert "Traceback" not in result.err, (name, result.err)
                 assert result.code == (0 if name.startswith("ok") else 1), (name, result.err)
                 outputs.append(result)
-                hooked = sim.core
+                hooked = sim
                 assert isinstance(hooked, HookedCore)
                 tokens += hooked.issued  # none when every PUT failed
     assert len(set(tokens)) >= len(ERROR_PATHS)

@@ -16,8 +16,7 @@ from hypothesis import strategies as st
 from ec2imds import IMDS, _plain, catalog
 from ec2imds._categories import SHAPES
 from ec2imds.errors import IMDSValidationError
-from ec2imds.models import InstanceMetadata
-from ec2imds.models._base import dump, validate_raw
+from ec2imds.models import InstanceMetadata, dump, validate_raw
 from ec2imds.simulator import IMDSSimulator
 from tests.helpers import examples
 

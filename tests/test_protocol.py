@@ -124,6 +124,18 @@ def test_put_5xx_and_429_are_retried_with_backoff() -> None:
     assert 0 < first <= second  # exponential (with jitter), capped
 
 
+def test_statuses_above_599_are_retried_like_5xx() -> None:
+    """h11 (the httpx drivers) passes statuses up to 999 on: they are server errors too."""
+    run = drive(get(session(Clock())), [Response(600)] * 3)
+    assert run.shape() == ["acquire", "PUT", "sleep", "PUT", "sleep", "PUT"]
+    assert "600 after 3 attempt(s)" in str(run.error)
+    run = drive(
+        get(session(Clock())), [token_answer(), Response(799), Response(799), Response(200)]
+    )
+    assert run.shape() == ["acquire", "PUT", "release", "GET", "sleep", "GET", "sleep", "GET"]
+    assert run.error is None
+
+
 def test_put_5xx_beyond_the_budget_is_a_token_error() -> None:
     run = drive(get(session(Clock())), [Response(503)] * 3)
     assert isinstance(run.error, TokenError)
@@ -349,7 +361,9 @@ def test_the_protocol_has_no_clock_lock_socket_or_event_loop() -> None:
         (403, "refused"),
         (405, "refused"),
         (204, "refused"),
-        (600, "refused"),
+        (600, "retry"),
+        (999, "retry"),
+        (100, "refused"),
     ],
 )
 def test_one_table_says_what_each_status_means(status: int, expected: str) -> None:

@@ -7,6 +7,7 @@ import io
 import re
 from pathlib import Path
 
+from ec2imds._categories import CATEGORIES
 from ec2imds.cli import main
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -66,7 +67,6 @@ def test_the_readme_s_numbers_are_the_code_s() -> None:
     are the lead's, after each full run; benchmark figures are measurements)."""
     import tomllib
 
-    from ec2imds import _values
     from ec2imds.crawl import MAX_DEPTH, MAX_NODES
     from ec2imds.settings import Settings
     from ec2imds.watch import DEFAULT_GRACE, DEFAULT_INTERVALS
@@ -78,7 +78,7 @@ def test_the_readme_s_numbers_are_the_code_s() -> None:
     assert s.max_body == 1024 * 1024
     expected = [
         f"Python {python} or newer.",
-        f"`ec2imds -L` lists the {len(_values.categories())} of them",
+        f"`ec2imds -L` lists the {len(CATEGORIES)} of them",
         f"| `AWS_METADATA_SERVICE_TIMEOUT` | connect and read timeout, seconds | `{s.timeout:g}` |",
         f"| `AWS_METADATA_SERVICE_NUM_ATTEMPTS` | total attempts per request | `{s.attempts}` |",
         f"requested for {s.token_ttl} s and replaced {s.refresh_margin:g} s before it expires",

@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 
 from ec2imds import IMDS, catalog, models
-from ec2imds._values import categories
+from ec2imds._categories import CATEGORIES
 from ec2imds.catalog import default_tree
 from ec2imds.cli import main
 from ec2imds.models import IMDSModel, InstanceMetadata, Placement, validate_raw
@@ -157,7 +157,7 @@ ALWAYS_VALUES = [p for p in catalog.always_present() if catalog.entry(p).kind !=
 def flat_dump() -> dict[str, Any]:
     """What ``ec2imds -a`` prints: one object keyed by category path."""
     with IMDSSimulator() as sim, IMDS(endpoints=[sim.endpoint]) as imds:
-        return imds.values(categories())
+        return imds.values(list(CATEGORIES))
 
 
 def misspelt(good: Any) -> Any:

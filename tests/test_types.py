@@ -250,7 +250,7 @@ def test_async_views_cost_what_sync_views_cost(sim: IMDSSimulator) -> None:
             assert placement == await aimds.get(Placement)
             ud = await aimds.open_user_data()
             assert ud is not None
-            assert ud.read() == sim.core.get("user-data")
+            assert ud.read() == sim.get("user-data")
             assert await aimds.value("meta-data/ami-launch-index") == 0
 
     asyncio.run(main())

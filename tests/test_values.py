@@ -7,9 +7,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ec2imds import _values, catalog
+from ec2imds._categories import CATEGORIES
 from ec2imds.errors import IMDSValidationError
 
-SIMPLE = [p for p in _values.categories() if _values.is_simple(p)]
+SIMPLE = [p for p in CATEGORIES if _values.is_simple(p)]
 ODD_BODIES = [
     b"",
     b"  padded \n",
@@ -44,7 +45,7 @@ def _default_body(path: str) -> bytes | None:
 
 
 def test_categories_are_sorted_unique_and_concrete() -> None:
-    cats = _values.categories()
+    cats = list(CATEGORIES)
     assert cats == sorted(set(cats))
     assert not any("{" in c for c in cats)
     assert "user-data" not in cats
@@ -86,7 +87,7 @@ def _raw(node: object) -> object:
 def test_all_at_once_equals_one_by_one_on_the_default_instance() -> None:
     tree = _raw(catalog.default_tree())
     nodes = {}
-    for path in _values.categories():
+    for path in CATEGORIES:
         node: object = tree
         for segment in path.split("/"):
             node = node.get(segment) if isinstance(node, dict) else None

@@ -47,8 +47,8 @@ from ec2imds.errors import (
 from ec2imds.models import MaintenanceEvent, SpotInstanceAction
 from ec2imds.simulator import IMDSSimulator, format_imds_time
 from ec2imds.watch import (
-    CATEGORIES,
     DEFAULT_INTERVALS,
+    EVENT_CATEGORIES,
     EventTracker,
     Get,
     LifecycleStateEvent,
@@ -247,7 +247,7 @@ def test_events_are_typed_and_serialize_to_json() -> None:
     assert lines[2]["value"] == {"noticeTime": "2024-05-01T11:50:00Z"}
     assert lines[3]["value"] == maintenance("instance-event-1")  # IMDS's keys and times
     assert lines[4]["value"] == "Terminated"
-    assert {line["category"] for line in lines} == set(CATEGORIES)
+    assert {line["category"] for line in lines} == set(EVENT_CATEGORIES)
     for event in events:  # mypy narrows the union on the kind
         if event.kind == "spot-instance-action":
             assert_type(event, SpotInstanceActionEvent)
@@ -993,6 +993,10 @@ def test_a_watch_that_cannot_reach_imds_fails_with_one_line(tmp_path: Path) -> N
         (["--watch", "--exec", "no-such-command-here --now"], "command not found"),
         (["--watch", "--exec", "'unbalanced"], "No closing quotation"),
         (["--watch", "--tree"], "conflicting commands: --tree, --watch"),
+        # Options of other commands are named in one order: --watch's, then
+        # --verify-identity's, then --validate's.
+        (["--once", "--strict"], "--once goes with --watch"),
+        (["--watch", "--signature", "rsa2048", "--strict"], "--signature goes with --verify"),
     ],
 )
 def test_bad_watch_arguments_exit_2(args: list[str], message: str) -> None:

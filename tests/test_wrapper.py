@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import importlib
 import json
 import random
 import re
@@ -200,6 +201,7 @@ def test_a_stale_token_from_the_callback_is_replaced(sim: IMDSSimulator) -> None
 def test_star_import_provides_the_api() -> None:
     namespace: dict[str, Any] = {}
     exec("from ec2imds import *", namespace)  # noqa: S102
+    assert sorted(ec2imds.__all__) == sorted(n for ns in ec2imds._PUBLIC.values() for n in ns)
     for name in ec2imds.__all__:
         assert namespace[name] is getattr(ec2imds, name)
     assert {"IMDSWrapper", "IMDSCategory", "IMDS", "AsyncIMDS", "Settings", "IMDSError"} <= set(
@@ -210,6 +212,26 @@ def test_star_import_provides_the_api() -> None:
     assert set(ec2imds.errors.__all__) <= set(namespace)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = ec2imds.nope  # type: ignore[attr-defined]
+
+
+def test_the_type_checkers_see_the_names_the_package_gives() -> None:
+    """``ec2imds._PUBLIC`` is the list; the ``TYPE_CHECKING`` imports generated from it
+    (``python -m codegen.generate``) say the same, and each name is its module's."""
+    import ast
+    import inspect
+
+    seen: dict[str, set[str]] = {}
+    for node in ast.walk(ast.parse(inspect.getsource(ec2imds))):
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            for stmt in node.body:
+                assert isinstance(stmt, ast.ImportFrom)
+                assert stmt.module is not None
+                for alias in stmt.names:
+                    seen.setdefault(stmt.module, set()).add(alias.name)
+    assert seen == {module: set(names) for module, names in ec2imds._PUBLIC.items()}
+    for module, names in ec2imds._PUBLIC.items():
+        for name in names:
+            assert getattr(ec2imds, name) is getattr(importlib.import_module(module), name)
 
 
 # -- dir_dict and values -----------------------------------------------------------
@@ -461,7 +483,7 @@ def test_fixed_no_header_state_is_shared_between_wrappers() -> None:
         presented: dict[str, list[str | None]] = {"a": [], "b": []}
 
         def record(name: str, sim: IMDSSimulator, monkeypatch: pytest.MonkeyPatch) -> None:
-            handle = sim.core.handle
+            handle = sim.handle
 
             def recording(method: str, path: str, headers: Mapping[str, str]) -> SimResponse:
                 token = {k.lower(): v for k, v in headers.items()}.get("x-aws-ec2-metadata-token")
@@ -474,7 +496,7 @@ def test_fixed_no_header_state_is_shared_between_wrappers() -> None:
                     presented[name].append(token)
                 return response
 
-            monkeypatch.setattr(sim.core, "handle", recording)
+            monkeypatch.setattr(sim, "handle", recording)
 
         with pytest.MonkeyPatch.context() as mp:
             record("a", sim_a, mp)

@@ -1,4 +1,4 @@
-"""A minimal HTTP/1.1 client connection over a socket, for the one-shot driver.
+"""A minimal HTTP/1.1 client connection over a socket, for the default drivers.
 
 Why not ``http.client``: importing it brings ``ssl`` and ``email`` (about 14 ms), a fifth
 of a one-value command's run time, for features IMDS never uses. This module speaks just

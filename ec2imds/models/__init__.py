@@ -2,24 +2,21 @@
 """Typed models of everything IMDS serves, and lazy views over a ``TreeSource``.
 
 ``InstanceMetadata`` is the root (``meta-data``, ``dynamic``, ``user-data``);
-``InstanceMetadataView`` is its lazy counterpart.  See ``_base`` for the raw tree
+``InstanceMetadataView`` is its lazy counterpart.  See ``_types`` for the raw tree
 format and the leaf types."""
 
 from __future__ import annotations
 
-from ec2imds.models._base import (
+from ec2imds.models._base import AwsCredentials, IMDSModel, dump
+from ec2imds.models._validation import validate_raw, validate_value
+from ec2imds.models._views import (
     AsyncMapView,
     AsyncTreeSource,
     AsyncView,
-    AwsCredentials,
-    IMDSModel,
     MapView,
     RawNode,
     TreeSource,
     View,
-    dump,
-    validate_raw,
-    validate_value,
 )
 from ec2imds.models.autoscaling import AsyncAutoscalingView, Autoscaling, AutoscalingView
 from ec2imds.models.dynamic import (

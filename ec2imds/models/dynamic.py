@@ -8,14 +8,9 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from ec2imds.models._base import (
-    JSON,
-    AsyncView,
-    IMDSModel,
-    Text,
-    Timestamp,
-    View,
-)
+from ec2imds.models._base import IMDSModel
+from ec2imds.models._types import JSON, Text, Timestamp
+from ec2imds.models._views import AsyncView, View
 
 
 class InstanceIdentityDocument(IMDSModel):

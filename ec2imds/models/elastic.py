@@ -7,14 +7,9 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from ec2imds.models._base import (
-    AsyncMapView,
-    AsyncView,
-    IMDSModel,
-    JsonObject,
-    MapView,
-    View,
-)
+from ec2imds.models._base import IMDSModel
+from ec2imds.models._types import JsonObject
+from ec2imds.models._views import AsyncMapView, AsyncView, MapView, View
 
 
 class ElasticGpus(IMDSModel):

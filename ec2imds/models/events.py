@@ -11,14 +11,9 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from ec2imds.models._base import (
-    JSON,
-    AsyncView,
-    IMDSModel,
-    IMDSTime,
-    Timestamp,
-    View,
-)
+from ec2imds.models._base import IMDSModel
+from ec2imds.models._types import JSON, IMDSTime, Timestamp
+from ec2imds.models._views import AsyncView, View
 
 
 class MaintenanceEvent(IMDSModel):

@@ -8,12 +8,9 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from ec2imds.models._base import (
-    AsyncView,
-    Bool,
-    IMDSModel,
-    View,
-)
+from ec2imds.models._base import IMDSModel
+from ec2imds.models._types import Bool
+from ec2imds.models._views import AsyncView, View
 
 
 class Hibernation(IMDSModel):

@@ -12,17 +12,9 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from ec2imds.models._base import (
-    JSON,
-    AsyncMapView,
-    AsyncView,
-    CredentialsModel,
-    IMDSModel,
-    MapView,
-    Secret,
-    Timestamp,
-    View,
-)
+from ec2imds.models._base import CredentialsModel, IMDSModel
+from ec2imds.models._types import JSON, Secret, Timestamp
+from ec2imds.models._views import AsyncMapView, AsyncView, MapView, View
 
 
 class IamInfo(IMDSModel):

@@ -8,22 +8,19 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from ec2imds.models._base import (
+from ec2imds.models._base import IMDSModel
+from ec2imds.models._types import (
     MAC,
     PUBLIC_KEYS_IN,
     PUBLIC_KEYS_OUT,
-    AsyncMapView,
-    AsyncView,
     Bytes,
-    IMDSModel,
     Int,
     IPv4,
     IPv6,
     Lines,
-    MapView,
     Text,
-    View,
 )
+from ec2imds.models._views import AsyncMapView, AsyncView, MapView, View
 from ec2imds.models.autoscaling import AsyncAutoscalingView, Autoscaling, AutoscalingView
 from ec2imds.models.dynamic import AsyncDynamicView, Dynamic, DynamicView
 from ec2imds.models.elastic import (

@@ -11,11 +11,9 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from ec2imds.models._base import (
+from ec2imds.models._base import IMDSModel
+from ec2imds.models._types import (
     MAC,
-    AsyncMapView,
-    AsyncView,
-    IMDSModel,
     Int,
     IPv4,
     IPv4Lines,
@@ -24,10 +22,9 @@ from ec2imds.models._base import (
     IPv6Lines,
     IPv6NetLines,
     Lines,
-    MapView,
     Text,
-    View,
 )
+from ec2imds.models._views import AsyncMapView, AsyncView, MapView, View
 
 
 class NetworkInterface(IMDSModel):

@@ -8,12 +8,9 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from ec2imds.models._base import (
-    AsyncView,
-    IMDSModel,
-    Text,
-    View,
-)
+from ec2imds.models._base import IMDSModel
+from ec2imds.models._types import Text
+from ec2imds.models._views import AsyncView, View
 
 
 class PublicKey(IMDSModel):

@@ -8,14 +8,9 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from ec2imds.models._base import (
-    JSON,
-    AsyncView,
-    IMDSModel,
-    LenientTime,
-    Timestamp,
-    View,
-)
+from ec2imds.models._base import IMDSModel
+from ec2imds.models._types import JSON, LenientTime, Timestamp
+from ec2imds.models._views import AsyncView, View
 
 
 class SpotInstanceAction(IMDSModel):

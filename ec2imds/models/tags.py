@@ -7,16 +7,9 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from ec2imds.models._base import (
-    TAG_KEYS,
-    AsyncMapView,
-    AsyncView,
-    ExactText,
-    IMDSModel,
-    MapView,
-    TagKey,
-    View,
-)
+from ec2imds.models._base import IMDSModel
+from ec2imds.models._types import TAG_KEYS, ExactText, TagKey
+from ec2imds.models._views import AsyncMapView, AsyncView, MapView, View
 
 
 class Tags(IMDSModel):

@@ -1,27 +1,24 @@
 """An embedded IMDS simulator: the real protocol on loopback, with faults and live events.
 
 * :class:`IMDSSimulator`: the server (``with IMDSSimulator(tree) as sim: sim.url``).
-* :class:`SimulatorCore`: the same behaviour without sockets (used by
-  :class:`ec2imds.testing.FakeIMDS`).
+* :class:`SimulatorCore`: the same behaviour without sockets (the server and
+  :class:`ec2imds.testing.FakeIMDS` are cores), one module per job:
+  :mod:`~ec2imds.simulator.protocol` (the IMDS protocol), :mod:`~ec2imds.simulator.editing`
+  (the tree, edited live), :mod:`~ec2imds.simulator.events` (spot, rebalance, maintenance).
 * :mod:`ec2imds.simulator.tree`: the tree format and its JSON file form.
 * ``python -m ec2imds.simulator --help``: the command line.
 """
 
 from __future__ import annotations
 
-from ec2imds.simulator.core import (
-    METADATA_VERSIONS,
-    SimResponse,
-    SimulatorControls,
-    SimulatorCore,
-    format_imds_time,
-    format_iso_z,
-)
+from ec2imds.catalog import Node
+from ec2imds.simulator.editing import TreeEditor
+from ec2imds.simulator.events import Events, format_imds_time, format_iso_z
 from ec2imds.simulator.faults import DEFAULT_ERROR_STATUSES, Faults
+from ec2imds.simulator.protocol import METADATA_VERSIONS, SimResponse, SimulatorCore
 from ec2imds.simulator.server import IMDSSimulator
 from ec2imds.simulator.stats import Stats
 from ec2imds.simulator.tree import (
-    Node,
     TreeError,
     TreeLike,
     copy_tree,
@@ -34,13 +31,14 @@ from ec2imds.simulator.tree import (
 __all__ = [
     "DEFAULT_ERROR_STATUSES",
     "METADATA_VERSIONS",
+    "Events",
     "Faults",
     "IMDSSimulator",
     "Node",
     "SimResponse",
-    "SimulatorControls",
     "SimulatorCore",
     "Stats",
+    "TreeEditor",
     "TreeError",
     "TreeLike",
     "copy_tree",

@@ -14,8 +14,9 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from ec2imds.catalog import Node
 from ec2imds.simulator.server import IMDSSimulator
-from ec2imds.simulator.tree import Node, load_tree
+from ec2imds.simulator.tree import load_tree
 
 __all__ = ["build_parser", "main"]
 

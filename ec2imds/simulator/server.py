@@ -1,12 +1,13 @@
 """The simulator served over real sockets on loopback, as EC2 serves IMDS.
 
-:class:`IMDSSimulator` runs a :class:`~http.server.ThreadingHTTPServer` in a background
-thread and hands every request to its :class:`~ec2imds.simulator.core.SimulatorCore`;
-this module only carries out the core's answers (delays, hangs, drops, resets, slow
-bodies).  Like EC2 (IMDS.md §1.7), every answer says ``Connection: close`` and the
-connection is closed after it, even when the client asks for keep-alive; ``keep_alive=True``
-keeps HTTP/1.1 connections open instead, for comparisons.  :meth:`IMDSSimulator.stop`
-closes idle connections and releases hanging handlers, then joins every thread it started.
+:class:`IMDSSimulator` is a :class:`~ec2imds.simulator.protocol.SimulatorCore` that runs a
+:class:`~http.server.ThreadingHTTPServer` in a background thread and answers every
+request it receives; this module only carries out the core's answers (delays, hangs,
+drops, resets, slow bodies).  Like EC2 (IMDS.md §1.7), every answer says
+``Connection: close`` and the connection is closed after it, even when the client asks for
+keep-alive; ``keep_alive=True`` keeps HTTP/1.1 connections open instead, for comparisons.
+:meth:`IMDSSimulator.stop` closes idle connections and releases hanging handlers, then
+joins every thread it started.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 
-from ec2imds.simulator.core import SimResponse, SimulatorControls, SimulatorCore
+from ec2imds.simulator.protocol import SimResponse, SimulatorCore
 from ec2imds.simulator.tree import TreeLike
 
 __all__ = ["IMDSSimulator"]
@@ -215,7 +216,7 @@ class _Server6(_Server):
     address_family = socket.AF_INET6
 
 
-class IMDSSimulator(SimulatorControls):
+class IMDSSimulator(SimulatorCore):
     """An IMDS on loopback, for tests and benchmarks.
 
     ``tree`` is the instance to serve (``None``: the catalog's default instance).  Binds
@@ -227,8 +228,10 @@ class IMDSSimulator(SimulatorControls):
     ``disabled`` answers 403 to everything, as an instance with ``HttpEndpoint=disabled``.
 
     Use as a context manager (``with IMDSSimulator(tree) as sim: ...``) or call
-    :meth:`start` / :meth:`stop`.  The control surface (``stats``, ``faults``, ``set``,
-    ``schedule``, ``inject_*`` …) comes from :class:`SimulatorControls`.
+    :meth:`start` / :meth:`stop`.  The control surface is the simulator's own (it is a
+    :class:`~ec2imds.simulator.protocol.SimulatorCore`): ``stats``, ``faults``, ``get``,
+    ``set``, ``delete``, ``schedule``, ``snapshot``, ``expire_tokens``, the ``inject_*``
+    events, ``set_lifecycle_state``, ``allow_v1`` and ``disabled``.
     """
 
     def __init__(
@@ -245,8 +248,8 @@ class IMDSSimulator(SimulatorControls):
         keep_alive: bool = False,
         disabled: bool = False,
     ) -> None:
-        self.core = SimulatorCore(tree, allow_v1=allow_v1, latency=latency, seed=seed, clock=clock)
-        self.core.disabled = disabled
+        super().__init__(tree, allow_v1=allow_v1, latency=latency, seed=seed, clock=clock)
+        self.disabled = disabled
         self.keep_alive = keep_alive
         self._host = host
         self._port = port
@@ -263,7 +266,7 @@ class IMDSSimulator(SimulatorControls):
             if self._server is not None:
                 raise RuntimeError("the simulator is already running")
             cls = _Server6 if ":" in self._host else _Server
-            server = cls((self._host, self._port), self.core, self._verbose, self.keep_alive)
+            server = cls((self._host, self._port), self, self._verbose, self.keep_alive)
             thread = threading.Thread(
                 target=server.serve_forever,
                 kwargs={"poll_interval": 0.05},
@@ -271,7 +274,7 @@ class IMDSSimulator(SimulatorControls):
                 daemon=True,
             )
             self._server, self._thread = server, thread
-            self.core.base_url = reachable_url(self._host, self.port)
+            self.base_url = reachable_url(self._host, self.port)
             thread.start()
         return self
 

@@ -1,10 +1,10 @@
 """The instance tree the simulator serves, and its JSON file form.
 
-A tree is nested dicts (``Node = str | bytes | dict[str, Node]``).  The root keys are
-``"meta-data"``, ``"dynamic"`` and ``"user-data"`` (bytes; absent means 404).  A dict is a
-directory, listed in insertion order; a ``str`` leaf is served as UTF-8, a ``bytes`` leaf
-byte for byte.  A directory key of the form ``"<index>=<name>"`` (as under
-``meta-data/public-keys``) is listed verbatim and addressed by its index.
+A tree is nested dicts (:data:`ec2imds.catalog.Node`: ``str | bytes | dict[str, Node]``).
+The root keys are ``"meta-data"``, ``"dynamic"`` and ``"user-data"`` (bytes; absent means
+404).  A dict is a directory, listed in insertion order; a ``str`` leaf is served as
+UTF-8, a ``bytes`` leaf byte for byte.  A directory key of the form ``"<index>=<name>"``
+(as under ``meta-data/public-keys``) is listed verbatim and addressed by its index.
 
 JSON file form (``--tree FILE``): the same nesting; a bytes leaf is written
 ``{"$base64": "..."}``.  Numbers in a file are accepted as leaves and turned into text.
@@ -26,8 +26,9 @@ import re
 from collections.abc import Mapping
 from typing import TypeAlias
 
+from ec2imds.catalog import Node
+
 __all__ = [
-    "Node",
     "TreeError",
     "TreeLike",
     "copy_tree",
@@ -39,7 +40,6 @@ __all__ = [
     "validate_tree",
 ]
 
-Node: TypeAlias = "str | bytes | dict[str, Node]"
 TreeLike: TypeAlias = Mapping[str, Node]
 
 _BASE64_KEY = "$base64"

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ec2imds._drivers.httpx import AsyncHttpxDriver, HttpxDriver
+from ec2imds.catalog import Node
 from ec2imds.errors import (
     IMDSDisabled,
     IMDSError,
@@ -26,17 +27,14 @@ from ec2imds.errors import (
 )
 from ec2imds.settings import Settings
 from ec2imds.simulator import IMDSSimulator
-from ec2imds.simulator.tree import Node
 from ec2imds.tokens import CallbackTokenStore, MemoryTokenStore
 from tests.helpers import (
     ClientFactory,
-    HookedCore,
     Listener,
     RawServer,
     closed_endpoint,
     fast,
     http_answer,
-    simulator,
 )
 
 TREE: dict[str, Node] = {
@@ -147,34 +145,50 @@ def test_single_flight_32_tasks(sim: IMDSSimulator) -> None:
     assert sim.stats.puts == 1
 
 
-def test_terminal_put_failure_is_shared_by_queued_threads() -> None:
-    # The PUT is held until every thread has called get() (then 0.2 s more, for the few
-    # lines up to the endpoint lock): however loaded the machine, all 16 queue behind it.
-    called = threading.Semaphore(0)
-    queued = threading.Event()
+class _CountingLock:
+    """An endpoint lock that says when ``expected`` callers have asked for it."""
 
-    def hold(method: str, path: str) -> None:
-        if method == "PUT":
-            queued.wait(30)
+    def __init__(self, expected: int) -> None:
+        self._lock = threading.Lock()
+        self._asked = 0
+        self._count_lock = threading.Lock()
+        self.all_queued = threading.Event()
+        self.expected = expected
 
-    def get() -> bytes | None:
-        called.release()
-        return transport.get("meta-data/instance-id")
+    def acquire(self) -> bool:
+        with self._count_lock:
+            self._asked += 1
+            if self._asked >= self.expected:
+                self.all_queued.set()
+        return self._lock.acquire()
 
-    with simulator() as sim:
-        assert isinstance(sim.core, HookedCore)
-        sim.core.before.append(hold)
-        sim.faults.burst(403, 1, method="PUT")
-        with HttpxDriver(fast(sim.endpoint)) as transport, ThreadPoolExecutor(16) as pool:
-            futures = [pool.submit(get) for _ in range(16)]
-            assert all(called.acquire(timeout=30) for _ in range(16))
-            time.sleep(0.2)
-            queued.set()
-            errors = [f.exception() for f in futures]
-        assert all(isinstance(e, IMDSDisabled) for e in errors), errors
-        assert sim.stats.puts == 1  # one PUT answered for all of them
-        with HttpxDriver(fast(sim.endpoint)) as transport:
-            assert transport.get("meta-data/instance-id") == IID  # a later caller asks again
+    def release(self) -> None:
+        self._lock.release()
+
+
+def test_terminal_put_failure_is_shared_by_queued_threads(
+    sim: IMDSSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim.faults.burst(403, 1, method="PUT")
+    with HttpxDriver(fast(sim.endpoint)) as transport, ThreadPoolExecutor(16) as pool:
+        # The PUT is answered once all 16 callers wait for the endpoint lock (not after a
+        # time that a busy machine could outlast): each is queued behind the PUT.
+        lock = _CountingLock(16)
+        transport._locks[sim.endpoint] = lock  # type: ignore[assignment]
+        handle = sim.handle
+
+        def answer_when_all_queued(method: str, path: str, headers: Any) -> Any:
+            if method == "PUT":
+                assert lock.all_queued.wait(60), "the callers never queued"
+            return handle(method, path, headers)
+
+        monkeypatch.setattr(sim, "handle", answer_when_all_queued)
+        futures = [pool.submit(transport.get, "meta-data/instance-id") for _ in range(16)]
+        errors = [f.exception() for f in futures]
+    assert all(isinstance(e, IMDSDisabled) for e in errors)
+    assert sim.stats.puts == 1  # one PUT answered for all of them
+    with HttpxDriver(fast(sim.endpoint)) as transport:
+        assert transport.get("meta-data/instance-id") == IID  # a later caller asks again
 
 
 def test_terminal_put_failure_is_shared_by_queued_tasks(sim: IMDSSimulator) -> None:

@@ -28,7 +28,8 @@ from ec2imds.models import (
     validate_raw,
     validate_value,
 )
-from ec2imds.models import _base as base
+from ec2imds.models import _types as leaf
+from ec2imds.models import _validation as validation
 from tests.helpers import examples
 
 MAC0 = "0e:49:61:0f:c3:11"
@@ -316,35 +317,35 @@ def test_architecture_is_a_closed_set() -> None:
 
 # -- leaf parsers ----------------------------------------------------------------------
 GOOD: list[tuple[Any, object, object]] = [
-    (base.Text, b"  us-east-1\n", "us-east-1"),
-    (base.Text, "already", "already"),
-    (base.ExactText, b" spaced \n", " spaced \n"),
-    (base.Int, b"42\n", 42),
-    (base.Int, b"-3", -3),
-    (base.Int, 7, 7),
-    (base.Lines, b"a\r\nb\n\n c \n", ["a", "b", "c"]),
-    (base.Lines, b"", []),
-    (base.Lines, ["x", "y"], ["x", "y"]),
-    (base.IPv4, b"10.0.0.1", IPv4Address("10.0.0.1")),
-    (base.IPv6, b"2600:1f18::1\n", IPv6Address("2600:1f18::1")),
-    (base.IPv4Net, b"10.0.0.0/16", IPv4Network("10.0.0.0/16")),
-    (base.IPv4Lines, b"10.0.0.1\n10.0.0.2\n", [IPv4Address("10.0.0.1"), IPv4Address("10.0.0.2")]),
-    (base.IPv4Lines, ["10.0.0.1"], [IPv4Address("10.0.0.1")]),
-    (base.IPv6NetLines, b"2600::/56", [IPv6Network("2600::/56")]),
-    (base.IPv4NetLines, b"10.0.1.48/28", [IPv4Network("10.0.1.48/28")]),
-    (base.IPv6Lines, b"::1", [IPv6Address("::1")]),
-    (base.MAC, b"0E:49:61:0f:c3:11", "0E:49:61:0f:c3:11"),
-    (base.Timestamp, b"2024-05-01T12:00:00Z", datetime(2024, 5, 1, 12, tzinfo=UTC)),
-    (base.Timestamp, "2024-05-01T14:00:00+02:00", datetime(2024, 5, 1, 12, tzinfo=UTC)),
-    (base.IMDSTime, b"21 Jan 2019 09:00:43 GMT", datetime(2019, 1, 21, 9, 0, 43, tzinfo=UTC)),
-    (base.IMDSTime, "2019-01-21T09:00:43Z", datetime(2019, 1, 21, 9, 0, 43, tzinfo=UTC)),
-    (base.IMDSTime, "1 Feb 2020 00:00:00 GMT", datetime(2020, 2, 1, tzinfo=UTC)),
-    (base.LenientTime, b"2024-05-01T14:32:00Z", datetime(2024, 5, 1, 14, 32, tzinfo=UTC)),
-    (base.LenientTime, b"not-a-time", "not-a-time"),
-    (base.Bytes, b"\x00\xff", b"\x00\xff"),
-    (base.Bytes, "AP8=", b"\x00\xff"),
-    (base.JsonObject, b'{"a": {"b": 1}}', {"a": {"b": 1}}),
-    (base.JsonObject, {"a": 1}, {"a": 1}),
+    (leaf.Text, b"  us-east-1\n", "us-east-1"),
+    (leaf.Text, "already", "already"),
+    (leaf.ExactText, b" spaced \n", " spaced \n"),
+    (leaf.Int, b"42\n", 42),
+    (leaf.Int, b"-3", -3),
+    (leaf.Int, 7, 7),
+    (leaf.Lines, b"a\r\nb\n\n c \n", ["a", "b", "c"]),
+    (leaf.Lines, b"", []),
+    (leaf.Lines, ["x", "y"], ["x", "y"]),
+    (leaf.IPv4, b"10.0.0.1", IPv4Address("10.0.0.1")),
+    (leaf.IPv6, b"2600:1f18::1\n", IPv6Address("2600:1f18::1")),
+    (leaf.IPv4Net, b"10.0.0.0/16", IPv4Network("10.0.0.0/16")),
+    (leaf.IPv4Lines, b"10.0.0.1\n10.0.0.2\n", [IPv4Address("10.0.0.1"), IPv4Address("10.0.0.2")]),
+    (leaf.IPv4Lines, ["10.0.0.1"], [IPv4Address("10.0.0.1")]),
+    (leaf.IPv6NetLines, b"2600::/56", [IPv6Network("2600::/56")]),
+    (leaf.IPv4NetLines, b"10.0.1.48/28", [IPv4Network("10.0.1.48/28")]),
+    (leaf.IPv6Lines, b"::1", [IPv6Address("::1")]),
+    (leaf.MAC, b"0E:49:61:0f:c3:11", "0E:49:61:0f:c3:11"),
+    (leaf.Timestamp, b"2024-05-01T12:00:00Z", datetime(2024, 5, 1, 12, tzinfo=UTC)),
+    (leaf.Timestamp, "2024-05-01T14:00:00+02:00", datetime(2024, 5, 1, 12, tzinfo=UTC)),
+    (leaf.IMDSTime, b"21 Jan 2019 09:00:43 GMT", datetime(2019, 1, 21, 9, 0, 43, tzinfo=UTC)),
+    (leaf.IMDSTime, "2019-01-21T09:00:43Z", datetime(2019, 1, 21, 9, 0, 43, tzinfo=UTC)),
+    (leaf.IMDSTime, "1 Feb 2020 00:00:00 GMT", datetime(2020, 2, 1, tzinfo=UTC)),
+    (leaf.LenientTime, b"2024-05-01T14:32:00Z", datetime(2024, 5, 1, 14, 32, tzinfo=UTC)),
+    (leaf.LenientTime, b"not-a-time", "not-a-time"),
+    (leaf.Bytes, b"\x00\xff", b"\x00\xff"),
+    (leaf.Bytes, "AP8=", b"\x00\xff"),
+    (leaf.JsonObject, b'{"a": {"b": 1}}', {"a": {"b": 1}}),
+    (leaf.JsonObject, {"a": 1}, {"a": 1}),
 ]
 
 
@@ -354,36 +355,36 @@ def test_leaf_parsers_accept_good_values(tp: object, raw: object, expected: obje
 
 
 def test_secret_parser() -> None:
-    value = validate_value(base.Secret, b"s3cr3t\n", path="p")
+    value = validate_value(leaf.Secret, b"s3cr3t\n", path="p")
     assert isinstance(value, SecretStr)
     assert value.get_secret_value() == "s3cr3t"
     assert "s3cr3t" not in repr(value)
 
 
 BAD: list[tuple[Any, object, str]] = [
-    (base.Int, b"abc", "'abc' is not an integer"),
-    (base.Int, b"1.5", "is not an integer"),
-    (base.Int, b"1_000", "is not an integer"),
-    (base.Int, b"", "is not an integer"),
-    (base.Int, True, "is not text"),
-    (base.Text, b"\xff\xfe", "is not valid UTF-8"),
-    (base.Text, 12, "is not text"),
-    (base.Lines, b"ok\n\xff", "is not valid UTF-8"),
-    (base.IPv4, b"10.0.0.256", "is not an IPv4 address"),
-    (base.IPv4, b"::1", "is not an IPv4 address"),
-    (base.IPv6, b"10.0.0.1", "is not an IPv6 address"),
-    (base.IPv4Net, b"10.0.0.1/16", "is not an IPv4 CIDR block"),
-    (base.IPv4Lines, b"10.0.0.1\nnope", "'nope' is not an IPv4 address"),
-    (base.MAC, b"0e:49:61:0f:c3", "is not a MAC address"),
-    (base.MAC, b"zz:49:61:0f:c3:11", "is not a MAC address"),
-    (base.Timestamp, b"yesterday", "is not an ISO 8601 time"),
-    (base.IMDSTime, b"32 Jan 2019 09:00:43 GMT", "is not a time like"),
-    (base.IMDSTime, b"21 Foo 2019 09:00:43 GMT", "is not a time like"),
-    (base.Bytes, "not base64!", "is not base64"),
-    (base.Bytes, 5, "is not bytes"),
-    (base.JsonObject, b"{nope", "is not a JSON document"),
-    (base.JsonObject, b"[1, 2]", "is not a JSON object"),
-    (base.JsonObject, b"[" * 100_000, "is not a JSON document"),
+    (leaf.Int, b"abc", "'abc' is not an integer"),
+    (leaf.Int, b"1.5", "is not an integer"),
+    (leaf.Int, b"1_000", "is not an integer"),
+    (leaf.Int, b"", "is not an integer"),
+    (leaf.Int, True, "is not text"),
+    (leaf.Text, b"\xff\xfe", "is not valid UTF-8"),
+    (leaf.Text, 12, "is not text"),
+    (leaf.Lines, b"ok\n\xff", "is not valid UTF-8"),
+    (leaf.IPv4, b"10.0.0.256", "is not an IPv4 address"),
+    (leaf.IPv4, b"::1", "is not an IPv4 address"),
+    (leaf.IPv6, b"10.0.0.1", "is not an IPv6 address"),
+    (leaf.IPv4Net, b"10.0.0.1/16", "is not an IPv4 CIDR block"),
+    (leaf.IPv4Lines, b"10.0.0.1\nnope", "'nope' is not an IPv4 address"),
+    (leaf.MAC, b"0e:49:61:0f:c3", "is not a MAC address"),
+    (leaf.MAC, b"zz:49:61:0f:c3:11", "is not a MAC address"),
+    (leaf.Timestamp, b"yesterday", "is not an ISO 8601 time"),
+    (leaf.IMDSTime, b"32 Jan 2019 09:00:43 GMT", "is not a time like"),
+    (leaf.IMDSTime, b"21 Foo 2019 09:00:43 GMT", "is not a time like"),
+    (leaf.Bytes, "not base64!", "is not base64"),
+    (leaf.Bytes, 5, "is not bytes"),
+    (leaf.JsonObject, b"{nope", "is not a JSON document"),
+    (leaf.JsonObject, b"[1, 2]", "is not a JSON object"),
+    (leaf.JsonObject, b"[" * 100_000, "is not a JSON document"),
 ]
 
 
@@ -454,10 +455,10 @@ def test_maintenance_time_is_written_back_as_imds_does() -> None:
 
 # -- hypothesis: nothing but a value or IMDSValidationError ----------------------------
 LEAF_TYPES = [
-    base.Text, base.ExactText, base.Int, base.Lines, base.IPv4, base.IPv6, base.IPv4Net,
-    base.IPv4Lines, base.IPv6Lines, base.IPv4NetLines, base.IPv6NetLines, base.MAC,
-    base.Timestamp, base.IMDSTime, base.LenientTime, base.Secret, base.Bytes, base.JsonObject,
-    *[base.field_type(m, n) for m in all_models() for n in m.model_fields],
+    leaf.Text, leaf.ExactText, leaf.Int, leaf.Lines, leaf.IPv4, leaf.IPv6, leaf.IPv4Net,
+    leaf.IPv4Lines, leaf.IPv6Lines, leaf.IPv4NetLines, leaf.IPv6NetLines, leaf.MAC,
+    leaf.Timestamp, leaf.IMDSTime, leaf.LenientTime, leaf.Secret, leaf.Bytes, leaf.JsonObject,
+    *[validation.field_type(m, n) for m in all_models() for n in m.model_fields],
 ]  # fmt: skip
 
 leaf_bytes = st.one_of(
@@ -502,7 +503,7 @@ def test_any_bytes_at_any_leaf_names_that_leaf(leaf: str, data: bytes) -> None:
     if error is not None:
         assert error.path == leaf.replace("=my-key", "").replace("=other-key", "")
         found = catalog.match(error.path)
-        holds_credentials = found is not None and found[0].type in base._SECRET_DOCUMENTS
+        holds_credentials = found is not None and found[0].type in validation._SECRET_DOCUMENTS
         assert error.value == (None if holds_credentials else data)  # credentials withheld
 
 

@@ -144,7 +144,7 @@ def test_token_put_issues_distinct_tokens_and_echoes_ttl(sim: IMDSSimulator, con
     assert len(first.body) >= 40
     assert first.body != second.body
     assert sim.stats.tokens_issued == 2
-    assert sim.core.live_tokens == 2
+    assert sim.live_tokens == 2
 
 
 @pytest.mark.parametrize("ttl", ["1", "21600", " 30 "])
@@ -615,14 +615,14 @@ def test_scheduled_changes_apply_when_due() -> None:
         c = Conn(sim)
         sim.schedule(5.0, "meta-data/autoscaling/target-lifecycle-state", "InService")
         sim.schedule(10.0, "meta-data/autoscaling/target-lifecycle-state", None)
-        assert sim.core.pending_changes == 2
+        assert sim.pending_changes == 2
         path = "/latest/meta-data/autoscaling/target-lifecycle-state"
         assert c.get(path, None).status == 404
         clock.now += 5.0
         assert c.get(path, None).body == b"InService"
         clock.now += 5.0
         assert c.get(path, None).status == 404
-        assert sim.core.pending_changes == 0
+        assert sim.pending_changes == 0
         c.close()
 
 
