@@ -44,12 +44,6 @@ class DefaultDriver(SyncDriver):
         #: TCP connections opened so far (a count, for tests and benchmarks).
         self.connections = 0
 
-    def __enter__(self) -> DefaultDriver:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def close(self) -> None:
         with self._pool_lock:
             idle = [conn for conns in self._idle.values() for conn in conns]

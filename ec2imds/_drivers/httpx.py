@@ -19,8 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterable, Iterable
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -144,17 +143,6 @@ class HttpxDriver(SyncDriver):
             else httpx.HTTPTransport(**_pool_kwargs(self.settings))
         )
         self._extensions = _extensions(self.settings)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         self._http.close()

@@ -13,7 +13,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Generator
-from typing import TypeVar
+from types import TracebackType
+from typing import Self, TypeVar
 
 from ec2imds._drivers.base import DriverBase
 from ec2imds._drivers.race import race
@@ -52,6 +53,17 @@ class SyncDriver(DriverBase):
         super().__init__(settings, store, seed)
         self._locks = {ep: threading.Lock() for ep in self.settings.endpoints}
         self._race_lock = threading.Lock()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
     def close(self) -> None:
         """Close the connections."""
