@@ -71,15 +71,7 @@ def _exported(module_name: str) -> list[str]:
 PUBLIC_BASE_NAMES: dict[str, tuple[str, ...]] = {
     "_base": ("AwsCredentials", "IMDSModel", "dump"),
     "_validation": ("validate_raw", "validate_value"),
-    "_views": (
-        "AsyncMapView",
-        "AsyncTreeSource",
-        "AsyncView",
-        "MapView",
-        "RawNode",
-        "TreeSource",
-        "View",
-    ),
+    "_views": tuple(_exported("_views")),  # all of it
 }
 
 LEAF_TYPES: dict[tuple[str, str], str] = {
