@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeAlias
 from ec2imds.errors import IdentityVerificationError, IMDSConfigError
 
 if TYPE_CHECKING:
+    from ec2imds._signatures import PublicKey
     from ec2imds.models import InstanceIdentityDocument
 
 __all__ = [
@@ -205,7 +206,7 @@ def verify_identity(
     signature = _decode_blob(blob, kind)
     key = _public_key(cert.pem.encode(), kind)
     if kind == "signature":
-        _verify_detached(crypto, key, signature, raw, cert)
+        _verify_detached(key, signature, raw, cert)
     else:
         _verify_cms(crypto, key, signature, raw, kind, cert)
     return VerifiedIdentity(_model(raw, kind), raw, kind, cert)
@@ -224,19 +225,14 @@ class _Crypto:
     """The modules verification needs, imported on first use."""
 
     def __init__(self) -> None:
-        from asn1crypto import cms
-        from cryptography import exceptions, x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import dsa, padding, rsa
+        from asn1crypto import cms, pem, x509
+
+        from ec2imds import _signatures
 
         self.cms: Any = cms
-        self.x509 = x509
-        self.hashes = hashes
-        self.serialization = serialization
-        self.dsa = dsa
-        self.rsa = rsa
-        self.padding = padding
-        self.InvalidSignature = exceptions.InvalidSignature
+        self.pem: Any = pem
+        self.x509: Any = x509
+        self.signatures = _signatures
 
 
 @cache
@@ -248,10 +244,10 @@ def _crypto(kind: str | None) -> _Crypto:
     try:
         return _load_crypto()
     except ImportError as exc:
-        raise IdentityVerificationError(
+        missing = (exc.name or str(exc)).split(".")[0]
+        raise IMDSConfigError(
             f"verifying the identity document needs cryptography and asn1crypto "
-            f"({exc.name or exc} is missing): {INSTALL_HINT}",
-            kind=kind,
+            f"({missing} is missing): {INSTALL_HINT}"
         ) from None
 
 
@@ -333,25 +329,47 @@ def load_certificate(
             f"not {type(given).__name__}"
         )
     try:
-        if b"-----BEGIN" in data:
-            cert = crypto.x509.load_pem_x509_certificate(data)
-        else:
-            cert = crypto.x509.load_der_x509_certificate(data)
-        cert.public_key()
-    except Exception:  # any parse failure is "not a certificate"
+        der = crypto.pem.unarmor(data)[2] if crypto.pem.detect(data) else data
+        cert = crypto.x509.Certificate.load(der, strict=True)
+        spki = cert["tbs_certificate"]["subject_public_key_info"].dump()
+        crypto.signatures.load_public_key(spki)
+        subject = _rfc4514(cert.subject)
+        not_after = cert.not_valid_after
+    except _PARSE_ERRORS:  # asn1crypto's answers to malformed input, and a bad key
         raise IMDSConfigError(f"certificate {label}: not an X.509 certificate (PEM)") from None
-    pem = cert.public_bytes(crypto.serialization.Encoding.PEM).decode("ascii")
-    fingerprint = cert.fingerprint(crypto.hashes.SHA256()).hex(":").upper()
     if label == "supplied certificate":
-        label = f"supplied certificate {cert.subject.rfc4514_string()}"
+        label = f"supplied certificate {subject}"
     return IdentityCertificate(
         kind=kind,
         label=label,
         regions=(),
-        not_after=cert.not_valid_after_utc.strftime("%b %d %H:%M:%S %Y GMT"),
-        sha256=fingerprint,
-        pem=pem,
+        not_after=not_after.strftime("%b %d %H:%M:%S %Y GMT"),
+        sha256=hashlib.sha256(der).digest().hex(":").upper(),
+        pem=crypto.pem.armor("CERTIFICATE", der).decode("ascii"),
         source="supplied",
+    )
+
+
+#: What asn1crypto raises on malformed DER (it names no error type of its own), and the
+#: ValueError of an unusable key.
+_PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError)
+# RFC 4514's short names for the attributes a certificate subject usually holds.
+_SHORT_NAMES = {
+    "common_name": "CN",
+    "organization_name": "O",
+    "organizational_unit_name": "OU",
+    "country_name": "C",
+    "state_or_province_name": "ST",
+    "locality_name": "L",
+}
+
+
+def _rfc4514(name: Any) -> str:
+    """A certificate name as RFC 4514 writes it (most specific first): ``CN=x,O=y``."""
+    return ",".join(
+        f"{_SHORT_NAMES.get(attr['type'].native, attr['type'].dotted)}={attr['value'].native}"
+        for rdn in reversed(name.chosen)
+        for attr in rdn
     )
 
 
@@ -375,28 +393,22 @@ def _decode_blob(blob: bytes | str, kind: str) -> bytes:
 
 
 @lru_cache(maxsize=64)
-def _public_key(pem: bytes, kind: str) -> Any:
+def _public_key(pem: bytes, kind: str) -> PublicKey:
     crypto = _crypto(kind)
-    return crypto.x509.load_pem_x509_certificate(pem).public_key()
-
-
-def _key_type(crypto: _Crypto, key: Any) -> str:
-    if isinstance(key, crypto.rsa.RSAPublicKey):
-        return "rsa"
-    if isinstance(key, crypto.dsa.DSAPublicKey):
-        return "dsa"
-    return type(key).__name__.lstrip("_").removesuffix("PublicKey")  # EllipticCurve, ...
+    cert = crypto.x509.Certificate.load(crypto.pem.unarmor(pem)[2])
+    key: PublicKey = crypto.signatures.load_public_key(
+        cert["tbs_certificate"]["subject_public_key_info"].dump()
+    )
+    return key
 
 
 def _verify_detached(
-    crypto: _Crypto, key: Any, signature: bytes, raw: bytes, cert: IdentityCertificate
+    key: PublicKey, signature: bytes, raw: bytes, cert: IdentityCertificate
 ) -> None:
-    if _key_type(crypto, key) != "rsa":
+    if key.algorithm != "rsa":
         raise _fail("signature", f"the certificate ({cert.label}) holds no RSA key")
-    try:
-        key.verify(signature, raw, crypto.padding.PKCS1v15(), crypto.hashes.SHA256())
-    except Exception:  # InvalidSignature, or a malformed signature
-        raise _fail("signature", _no_match(cert)) from None
+    if not key.verify(signature, raw, "sha256"):
+        raise _fail("signature", _no_match(cert))
 
 
 def _no_match(cert: IdentityCertificate) -> str:
@@ -407,46 +419,32 @@ def _no_match(cert: IdentityCertificate) -> str:
 
 
 def _verify_cms(
-    crypto: _Crypto, key: Any, der: bytes, raw: bytes, kind: str, cert: IdentityCertificate
+    crypto: _Crypto, key: PublicKey, der: bytes, raw: bytes, kind: str, cert: IdentityCertificate
 ) -> None:
     try:
         parsed = _parse_cms(crypto, der, kind)
-    except IdentityVerificationError:
-        raise
-    except Exception as exc:  # asn1crypto raises many types on bad input
+    except _PARSE_ERRORS as exc:
         raise _fail(kind, f"not a PKCS#7 SignedData ({type(exc).__name__})") from None
     if parsed.content != raw:
         raise _fail(kind, "the document inside the PKCS#7 differs from the served document")
-    key_type = _key_type(crypto, key)
-    if parsed.algorithm != key_type:
+    if parsed.algorithm != key.algorithm:
         hint = (
             " (is this the pkcs7 blob?)" if kind == "rsa2048" and parsed.algorithm == "dsa" else ""
         )
         raise _fail(
             kind,
             f"the PKCS#7 is signed with {parsed.algorithm.upper()}, but the certificate "
-            f"({cert.label}) holds a {key_type.upper()} key{hint}",
+            f"({cert.label}) holds a {key.algorithm.upper()} key{hint}",
         )
     if parsed.digest not in _DIGESTS[kind]:
         raise _fail(kind, f"digest algorithm {parsed.digest} is not accepted for {kind}")
-    hash_cls = {
-        "sha1": crypto.hashes.SHA1,
-        "sha256": crypto.hashes.SHA256,
-        "sha384": crypto.hashes.SHA384,
-        "sha512": crypto.hashes.SHA512,
-    }[parsed.digest]
     signed = raw  # without signed attributes, the signature is over the content itself
     if parsed.signed_attrs is not None:
         if parsed.message_digest != hashlib.new(parsed.digest, raw).digest():
             raise _fail(kind, "the message digest in the PKCS#7 does not match the document")
         signed = parsed.signed_attrs
-    try:
-        if key_type == "rsa":
-            key.verify(parsed.signature, signed, crypto.padding.PKCS1v15(), hash_cls())
-        else:
-            key.verify(parsed.signature, signed, hash_cls())
-    except Exception:  # InvalidSignature, or a malformed signature
-        raise _fail(kind, _no_match(cert)) from None
+    if not key.verify(parsed.signature, signed, parsed.digest):
+        raise _fail(kind, _no_match(cert))
 
 
 class _SignedData(NamedTuple):

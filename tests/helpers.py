@@ -36,6 +36,7 @@ from types import TracebackType
 from typing import Any, Final, Literal, Self, TypeVar
 
 import httpx
+import pytest
 from anyio.from_thread import BlockingPortal
 from hypothesis import settings as hypothesis_settings
 
@@ -872,3 +873,22 @@ def examples(count: int) -> int:
     quarter of them (``conftest.py``). Read when the test module is imported, after
     pytest's ``--hypothesis-profile`` is applied."""
     return max(1, count * hypothesis_settings().max_examples // 100)
+
+
+# -- third-party test data ------------------------------------------------------------------
+
+
+def shared_data(*parts: str) -> Path:
+    """A file or folder of third-party test data (the AWS SDKs' IMDS cases, Wycheproof's
+    vectors, AWS's published certificates) in the ``shared/`` folder CI lays beside the
+    repository. The data is not copied into the repository: where that folder is absent
+    (a user's clone) the test is skipped, saying so; under CI (``CI=true``) a missing
+    folder fails the test, so CI never passes without running it."""
+    for parent in ROOT.parents:
+        candidate = parent.joinpath("shared", *parts)
+        if candidate.exists():
+            return candidate
+    where = "/".join(("shared", *parts))
+    if os.environ.get("CI", "").lower() in ("true", "1"):
+        pytest.fail(f"CI=true but {where} is not beside the repository ({ROOT})")
+    pytest.skip(f"third-party test data {where} is not beside this clone (CI has it)")

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import os
 import subprocess
@@ -21,10 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from asn1crypto import pem as asn1_pem
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from ec2imds._signatures import RSAPublicKey, load_public_key
 from ec2imds.catalog import INSTANCE_ID, default_tree
 from ec2imds.cli import main as cli_main
 from ec2imds.client import IMDS, AsyncIMDS
@@ -50,6 +54,7 @@ from ec2imds.simulator.identity import (
     sign_pkcs7,
 )
 from ec2imds.testing import TEST_CERTIFICATES, FakeIMDS, sign_identity_document
+from tests.helpers import shared_data
 
 ROOT = Path(__file__).resolve().parent.parent
 GUARD_DIR = ROOT / "tests" / "_guard"
@@ -129,37 +134,41 @@ def served(**overrides: bytes | str | None) -> dict[str, bytes | str | None]:
 # -- the pinned AWS certificates -----------------------------------------------------------
 
 
-def _published_file() -> Path:
-    """shared/aws-identity-certs/certificates.json, beside the repository (or above it)."""
-    for parent in ROOT.parents:
-        candidate = parent / "shared" / "aws-identity-certs" / "certificates.json"
-        if candidate.is_file():
-            return candidate
-    raise AssertionError(f"no shared/aws-identity-certs/certificates.json above {ROOT}")
-
-
 def test_shipped_certificates_are_the_published_file() -> None:
+    published = shared_data("aws-identity-certs", "certificates.json")
     shipped = resources.files("ec2imds").joinpath("aws_identity_certificates.json").read_bytes()
-    assert shipped == _published_file().read_bytes()
+    assert shipped == published.read_bytes()
 
 
 def test_pinned_certificates_parse_and_match_their_fingerprints() -> None:
-    published = json.loads(_published_file().read_text(encoding="utf-8"))
+    text = resources.files("ec2imds").joinpath("aws_identity_certificates.json").read_text()
+    shipped = json.loads(text)
+    entries = [e for k in SIGNATURE_KINDS for e in shipped[k]]
     pinned = pinned_certificates()
-    assert [c.kind for c in pinned] == [k for k in SIGNATURE_KINDS for _ in published[k]]
-    assert [len(published[k]) for k in SIGNATURE_KINDS] == [31, 12, 13]
-    for cert, entry in zip(pinned, [e for k in SIGNATURE_KINDS for e in published[k]], strict=True):
+    assert [c.kind for c in pinned] == [k for k in SIGNATURE_KINDS for _ in shipped[k]]
+    assert [len(shipped[k]) for k in SIGNATURE_KINDS] == [31, 12, 13]
+    assert len(pinned) == len(entries)
+    algorithms: dict[str, list[str]] = {k: [] for k in SIGNATURE_KINDS}
+    for cert, entry in zip(pinned, entries):
         assert (cert.label, cert.regions, cert.sha256) == (
             entry["label"],
             tuple(entry["regions"]),
             entry["sha256"],
         )
-        parsed = x509.load_pem_x509_certificate(cert.pem.encode())
-        assert parsed.fingerprint(hashes.SHA256()).hex(":").upper() == entry["sha256"]
-        key = parsed.public_key()
-        if cert.kind == "rsa2048":
-            assert isinstance(key, rsa.RSAPublicKey)
-            assert key.key_size == 2048
+        der = asn1_pem.unarmor(cert.pem.encode())[2]
+        assert hashlib.sha256(der).digest().hex(":").upper() == entry["sha256"]
+        spki = asn1_x509.Certificate.load(der)["tbs_certificate"]["subject_public_key_info"]
+        key = load_public_key(spki.dump())
+        algorithms[cert.kind].append(key.algorithm)
+        if isinstance(key, RSAPublicKey):
+            assert cert.kind != "rsa2048" or key.key.key_size == 2048
+    # AWS's pkcs7 certificates are DSA but China's (RSA); the other kinds are RSA.
+    assert algorithms == {
+        "rsa2048": ["rsa"] * 31,
+        "pkcs7": sorted(algorithms["pkcs7"]),
+        "signature": ["rsa"] * 13,
+    }
+    assert algorithms["pkcs7"].count("dsa") == 11
 
 
 @pytest.mark.parametrize(
@@ -288,7 +297,7 @@ def test_without_cryptography_the_simulator_serves_and_verification_says_what_to
         import json, sys
         sys.modules["cryptography"] = None  # as if the verify extra were not installed
         from ec2imds.catalog import default_tree
-        from ec2imds.errors import IdentityVerificationError
+        from ec2imds.errors import IMDSConfigError
         from ec2imds.identity import verify_identity
         from ec2imds.testing import FakeIMDS
         tree = default_tree()
@@ -305,7 +314,7 @@ def test_without_cryptography_the_simulator_serves_and_verification_says_what_to
         assert b"m5.xlarge" in doc and blob == old
         try:
             verify_identity(doc, blob)
-        except IdentityVerificationError as exc:
+        except IMDSConfigError as exc:  # a missing extra is a configuration error
             print(exc)
     """
     done = _run_python(code)
@@ -318,11 +327,13 @@ def test_without_cryptography_the_simulator_serves_and_verification_says_what_to
         "from ec2imds.cli import main\n"
         "raise SystemExit(main(['--simulate', '--verify-identity']))\n"
     )
-    assert cli.returncode == 1
+    assert cli.returncode == 2  # a configuration error, as a bad option
     assert "Traceback" not in cli.stderr
-    last = cli.stderr.splitlines()[-1]
-    assert last.startswith("ec2imds: verifying the identity document needs cryptography")
-    assert last.endswith("pip install 'ec2imds[verify]'")
+    first, last = cli.stderr.splitlines()[-2:]
+    assert first.startswith("ec2imds: verifying the identity document needs cryptography")
+    assert "(asn1crypto is missing)" in first
+    assert first.endswith("pip install 'ec2imds[verify]'")
+    assert last == "Run 'ec2imds -h' for help."
     assert cli.stdout == ""
 
 

@@ -35,7 +35,12 @@ import sys
 from collections.abc import Mapping, MutableMapping
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+    from ec2imds._signatures import DSAPrivateKey
 
 __all__ = [
     "KINDS",
@@ -229,33 +234,27 @@ def sign_pkcs7(
     ``private_key`` (PEM; RSA signs with SHA-256, DSA with SHA-1) for ``certificate``
     (PEM), optionally embedding the certificate. Raises :class:`ImportError` without
     ``cryptography``."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import dsa, padding, rsa
+    from asn1crypto import pem
+    from asn1crypto import x509 as asn1_x509
 
-    key = serialization.load_pem_private_key(private_key, password=None)
-    cert = x509.load_pem_x509_certificate(certificate)
-    when = when or datetime.datetime.now(datetime.UTC)
-    digest_oid: str = _OID_SHA256
-    algorithm: hashes.HashAlgorithm = hashes.SHA256()
-    if isinstance(key, dsa.DSAPrivateKey):
-        digest_oid, algorithm = _OID_SHA1, hashes.SHA1()  # noqa: S303 - AWS's DSA/SHA-1
-    digest = hashlib.new(algorithm.name, document).digest()
+    from ec2imds._signatures import DSAPrivateKey
+
+    key = _private_key(private_key)
+    cert = asn1_x509.Certificate.load(pem.unarmor(certificate)[2])
+    when = when or datetime.datetime.now(datetime.timezone.utc)
+    is_dsa = isinstance(key, DSAPrivateKey)
+    digest_name, digest_oid = ("sha1", _OID_SHA1) if is_dsa else ("sha256", _OID_SHA256)
+    digest = hashlib.new(digest_name, document).digest()
     attrs = _set(
         _seq(_oid(_OID_CONTENT_TYPE), _set(_oid(_OID_DATA))),
         _seq(_oid(_OID_SIGNING_TIME), _set(_tlv(0x17, when.strftime("%y%m%d%H%M%SZ").encode()))),
         _seq(_oid(_OID_MESSAGE_DIGEST), _set(_tlv(0x04, digest))),
     )
-    if isinstance(key, dsa.DSAPrivateKey):
-        signature = key.sign(attrs, algorithm)
-        signature_algorithm = _algorithm(_OID_DSA_SHA1, null=False)
-    else:
-        assert isinstance(key, rsa.RSAPrivateKey)
-        signature = key.sign(attrs, padding.PKCS1v15(), algorithm)
-        signature_algorithm = _algorithm(_OID_RSA)
+    signature = _sign(key, attrs, digest_name)
+    signature_algorithm = _algorithm(_OID_DSA_SHA1, null=False) if is_dsa else _algorithm(_OID_RSA)
     signer = _seq(
         _int(1),
-        _seq(cert.issuer.public_bytes(), _int(cert.serial_number)),
+        _seq(cert.issuer.dump(), _int(cert.serial_number)),
         _algorithm(digest_oid),
         b"\xa0" + attrs[1:],  # [0] IMPLICIT SET OF Attribute
         signature_algorithm,
@@ -263,7 +262,7 @@ def sign_pkcs7(
     )
     embedded = b""
     if embed_certificate:
-        embedded = _tlv(0xA0, cert.public_bytes(serialization.Encoding.DER))
+        embedded = _tlv(0xA0, cert.dump())
     # As AWS sends it: indefinite lengths outside, the content as a constructed OCTET STRING.
     der = b"".join(
         (
@@ -279,6 +278,26 @@ def sign_pkcs7(
     return _wrap(der)
 
 
+def _private_key(pem_text: bytes) -> DSAPrivateKey | RSAPrivateKey:
+    from asn1crypto import pem
+
+    from ec2imds._signatures import load_private_key
+
+    return load_private_key(pem.unarmor(pem_text)[2])
+
+
+def _sign(key: DSAPrivateKey | RSAPrivateKey, message: bytes, digest: str) -> bytes:
+    """PKCS#1 v1.5 by cryptography for RSA; DSA by ec2imds._signatures (cryptography
+    deprecated DSA)."""
+    from ec2imds._signatures import HASHES, DSAPrivateKey
+
+    if isinstance(key, DSAPrivateKey):
+        return key.sign(message, digest)
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    return key.sign(message, padding.PKCS1v15(), HASHES[digest]())
+
+
 def _wrap(der: bytes) -> str:
     text = base64.b64encode(der).decode("ascii")
     return "\n".join(text[i : i + 64] for i in range(0, len(text), 64))
@@ -290,14 +309,7 @@ def sign_document(document: bytes, *, when: datetime.datetime | None = None) -> 
 
     Raises :class:`ImportError` without ``cryptography``.
     """
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
-    when = when or datetime.datetime.now(datetime.UTC)
-    key = serialization.load_pem_private_key(
-        _data()["keys"]["signature"]["private_key"].encode(), password=None
-    )
-    assert isinstance(key, rsa.RSAPrivateKey)
+    when = when or datetime.datetime.now(datetime.timezone.utc)
     keys = _data()["keys"]
     out = {
         kind: sign_pkcs7(
@@ -308,7 +320,8 @@ def sign_document(document: bytes, *, when: datetime.datetime | None = None) -> 
         )
         for kind in ("rsa2048", "pkcs7")
     }
-    out["signature"] = _wrap(key.sign(document, padding.PKCS1v15(), hashes.SHA256()))
+    key = _private_key(keys["signature"]["private_key"].encode())
+    out["signature"] = _wrap(_sign(key, document, "sha256"))
     for blob in out.values():
         _SIGNED[blob] = document
     return out
@@ -318,6 +331,19 @@ def sign_document(document: bytes, *, when: datetime.datetime | None = None) -> 
 
 
 def _new_keys() -> dict[str, dict[str, str]]:
+    """New TEST key pairs and self-signed certificates (maintainers only: run by
+    ``--new-keys``). The DSA pair is made by ``cryptography``, which deprecated DSA: its
+    warning is silenced here, and once it removes DSA this needs another generator."""
+    import warnings
+
+    from cryptography.utils import CryptographyDeprecationWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        return _make_keys()
+
+
+def _make_keys() -> dict[str, dict[str, str]]:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import dsa, rsa
@@ -342,8 +368,8 @@ def _new_keys() -> dict[str, dict[str, str]]:
             .issuer_name(name)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC))
-            .not_valid_after(datetime.datetime(2199, 12, 31, tzinfo=datetime.UTC))
+            .not_valid_before(datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc))
+            .not_valid_after(datetime.datetime(2199, 12, 31, tzinfo=datetime.timezone.utc))
             .sign(key, hashes.SHA256())
         )
         out[kind] = {
@@ -369,7 +395,7 @@ def _regenerate(new_keys: bool) -> None:
     _DATA.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     _data.cache_clear()
     document = default_document()
-    when = datetime.datetime(2024, 5, 1, 11, 58, 20, tzinfo=datetime.UTC)
+    when = datetime.datetime(2024, 5, 1, 11, 58, 20, tzinfo=datetime.timezone.utc)
     data["presigned"] = {"document": document.decode(), **sign_document(document, when=when)}
     data = {k: data[k] for k in ("_warning", "keys", "presigned")}
     _DATA.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
