@@ -75,9 +75,10 @@ def test_the_readme_s_numbers_are_the_code_s() -> None:
     pyproject = tomllib.loads((README.parent / "pyproject.toml").read_text(encoding="utf-8"))
     python = pyproject["project"]["requires-python"].removeprefix(">=")
     dependencies = [re.split(r"[<>=!~ ]", d)[0] for d in pyproject["project"]["dependencies"]]
+    newest = [c for c in pyproject["project"]["classifiers"] if c.count(" :: 3.")][-1]
     assert s.max_body == 1024 * 1024
     expected = [
-        f"Python {python} or newer.",
+        f"Python {python} to {newest.rsplit(' :: ', 1)[1]}, so the system `python3`",
         f"`ec2imds -L` lists the {len(CATEGORIES)} of them",
         f"| `AWS_METADATA_SERVICE_TIMEOUT` | connect and read timeout, seconds | `{s.timeout:g}` |",
         f"| `AWS_METADATA_SERVICE_NUM_ATTEMPTS` | total attempts per request | `{s.attempts}` |",
