@@ -52,6 +52,7 @@ examples:
   ec2imds -L                                list the categories
   ec2imds --raw meta-data/instance-id       the plain value, for $(...)
   ec2imds -U > userdata                     user data, byte for byte
+  ec2imds -U --decode | less                gzip undone; a MIME multipart: its parts as JSON
   ec2imds --tree | jq .                     the nested, validated tree
   ec2imds --schema > imds.schema.json       the JSON Schema of --tree output
   ec2imds --validate saved.json             check a saved --tree dump (--strict:
@@ -76,7 +77,8 @@ exit codes:
   1  runtime error: IMDS unreachable or disabled, token, HTTP or validation error,
      or an invalid --validate file (with -a, the other categories are still printed);
      with --watch: IMDS disabled or lost for over 60 s, or the CMD of --once failed;
-     with --verify-identity: the document did not verify (the reason on stderr)
+     with --verify-identity: the document did not verify (the reason on stderr);
+     with -U --decode: the user data cannot be decoded (corrupt gzip, over 16 MiB)
   2  usage error: bad flag, regex, category, endpoint or setting
 
 environment:
@@ -170,6 +172,12 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--once", action="store_true", help="exit after the first event")
     watch.add_argument(
         "--interval", metavar="SECONDS", help="seconds between polls (default: 5, 30 or 10)"
+    )
+    user = p.add_argument_group("user data options")
+    user.add_argument(
+        "--decode",
+        action="store_true",
+        help="with -U: gunzip, and a MIME multipart document as JSON parts (as cloud-init)",
     )
     val = p.add_argument_group("validate options")
     val.add_argument(
@@ -425,9 +433,37 @@ def _cmd_user_data(run: _Run) -> None:
     if data is None:
         print(f"{PROG}: this instance has no user data", file=sys.stderr)
         return
+    if run.args.decode:
+        data = _decoded_user_data(data)
     sys.stdout.flush()
     sys.stdout.buffer.write(data)
     sys.stdout.buffer.flush()
+
+
+def _decoded_user_data(data: bytes) -> bytes:
+    """``-U --decode``: one document as its bytes (gzip undone); the parts of a MIME
+    multipart document as a JSON list (``content_type``, ``filename``, ``gzipped``, and
+    ``payload`` as text, or ``payload_base64`` when it is not UTF-8)."""
+    import base64
+
+    from ec2imds.userdata import decode_user_data
+
+    decoded = decode_user_data(data)
+    if not decoded.multipart:
+        return decoded.parts[0].payload
+    parts: list[dict[str, object]] = []
+    for part in decoded.parts:
+        entry: dict[str, object] = {
+            "content_type": part.content_type,
+            "filename": part.filename,
+            "gzipped": part.gzipped,
+        }
+        try:
+            entry["payload"] = part.payload.decode("utf-8")
+        except UnicodeDecodeError:
+            entry["payload_base64"] = base64.b64encode(part.payload).decode("ascii")
+        parts.append(entry)
+    return (json.dumps(parts, indent="\t", ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def _cmd_tree(run: _Run) -> None:
@@ -733,6 +769,7 @@ _OWNED_OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("signature", "--signature", "verify_identity"),
     ("certificate", "--certificate", "verify_identity"),
     ("strict", "--strict", "validate"),
+    ("decode", "--decode", "user_data"),
 )
 
 

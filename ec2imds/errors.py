@@ -13,6 +13,7 @@ reaches a caller (the original is always chained as ``__cause__``)::
      ├── ResponseTooLarge         a body above the size cap (never truncated)
      ├── IMDSValidationError      a body that does not fit its model (names the path)
      ├── IdentityVerificationError  the identity document did not verify (or cannot be)
+     ├── UserDataError            user data that cannot be decoded (corrupt gzip, too big)
      └── IMDSConfigError          a bad setting or argument (also a ValueError)
 
 A 404 is not an error: it means "absent" and reads as ``None``, except for a value EC2
@@ -37,6 +38,7 @@ __all__ = [
     "RedirectRefused",
     "ResponseTooLarge",
     "TokenError",
+    "UserDataError",
 ]
 
 
@@ -108,6 +110,12 @@ class IdentityVerificationError(IMDSError):
     def __init__(self, message: str, *, kind: str | None = None) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class UserDataError(IMDSError, ValueError):
+    """User data that cannot be decoded as asked (:func:`ec2imds.userdata.decode_user_data`):
+    corrupt or truncated gzip, more than the size cap once decompressed, invalid base64 in
+    a MIME part. The raw bytes are still available."""
 
 
 class IMDSConfigError(IMDSError, ValueError):
