@@ -56,6 +56,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
         "RedirectRefused",
         "ResponseTooLarge",
         "TokenError",
+        "UserDataError",
     ),
 }
 
@@ -74,6 +75,7 @@ if TYPE_CHECKING:
         RedirectRefused,
         ResponseTooLarge,
         TokenError,
+        UserDataError,
     )
     from ec2imds.identity import VerifiedIdentity, verify_identity
     from ec2imds.settings import Settings
@@ -127,6 +129,7 @@ __all__ = [
     "TokenError",
     "TokenStore",
     "TokenStoreError",
+    "UserDataError",
     "VerifiedIdentity",
     "WatchEvent",
     "verify_identity",
