@@ -94,15 +94,15 @@ def parse_bool(value: object) -> bool:
     _fail("bool", f"{_show(text)} is not true or false")
 
 
-#: The characters IMDS allows in a tag key (IMDS.md §1.5); ``.``, ``..`` and ``_index``
-#: are not allowed either.
+#: The characters IMDS allows in a tag key (docs/imds.md, 'Category details'); ``.``,
+#: ``..`` and ``_index`` are not allowed either.
 TAG_KEY = r"^[a-zA-Z0-9+\-=.,_:@]+$"
 _TAG_KEY = re.compile(TAG_KEY, re.ASCII)
 
 
 def parse_tag_key(value: object) -> str:
     """An instance tag key as IMDS lists it: ``[a-zA-Z0-9+-=.,_:@]``, no spaces or ``/``,
-    not ``.``, ``..`` or ``_index`` (IMDS.md §1.5)."""
+    not ``.``, ``..`` or ``_index`` (docs/imds.md, 'Category details')."""
     text = _decode(value)
     if _TAG_KEY.fullmatch(text) and text not in (".", "..", "_index"):
         return text

@@ -71,7 +71,7 @@ TTL_HEADER: Final = "X-aws-ec2-metadata-token-ttl-seconds"
 
 
 #: Credential documents: a 200 whose body is empty or not a JSON object is retried
-#: (IMDS.md §1.7; botocore does the same since boto/botocore#1569).
+#: (docs/imds.md, 'Credentials'; botocore does the same since boto/botocore#1569).
 _CREDENTIALS = re.compile(
     r"/[^/]+/meta-data/(?:iam/security-credentials(?:-extended)?/[^/]+"
     r"|identity-credentials/ec2/security-credentials/[^/]+)"

@@ -280,9 +280,9 @@ def category_walk(paths: list[str], *, listed: bool = False) -> Walk:
     """One walk that fetches these categories (leaves and maps) together.
 
     ``listed=False`` asks for each path directly (what naming a category asks for).
-    ``listed=True`` walks from the root through the listings towards them, so a category
-    its parent's listing does not name is absent and never requested (IMDS.md §1.7: the
-    listing is the truth), and a name listed as a directory is walked as one.
+    ``listed=True`` walks from the root through the listings towards them, so a category its
+    parent's listing does not name is absent and never requested (docs/imds.md, 'Directory
+    listings': the listing is the truth), and a name listed as a directory is walked as one.
     """
     if listed:
         return Walk("", seed=list(ROOTS), only=paths)

@@ -6,7 +6,7 @@ start-up).  Everything else is derived from it:
 * ``python -m codegen.generate`` writes the models in ``ec2imds/models/``, ``value()``'s
   typed overloads and the JSON Schemas in ``schema/`` from :data:`ENTRIES` and
   :data:`JSON_SHAPES` (``present`` decides what is required);
-* :func:`default_tree` builds the simulator's default instance (and the README sample)
+* :func:`default_tree` builds the simulator's default instance (and the sample in docs/cli.md)
   from the entries' example values, so the two can never drift;
 * :func:`match` maps a concrete IMDS path to its entry (``value(path)``, the CLI).
 
@@ -31,8 +31,9 @@ identity credentials, tags, security groups, instance-action, and the addresses 
 Elastic IP, a secondary IP, an IPv6 address or a prefix attached later changes): a client
 re-reads them every time and never caches them.
 
-``present="always"`` marks what EC2 serves on every instance (IMDS.md §1.7: the categories
-of the docs' oldest listings, and the identity document's keys), each with its ``evidence``:
+``present="always"`` marks what EC2 serves on every instance (docs/imds.md, 'What every
+instance serves': the categories of the docs' oldest listings, and the identity document's
+keys), each with its ``evidence``:
 the models type these without ``None``, the JSON Schema requires them, and a 404 for one is
 an error naming the path.  Everything else may be absent (``absent`` says when), including
 categories newer than an instance's launch: Nitro instances serve only the categories that
@@ -105,9 +106,9 @@ class Entry:
     exact: bool = False
     """For ``text`` entries: keep the value exactly (no whitespace stripping)."""
     present: Presence = "maybe"
-    """``always``: EC2 serves it on every instance (IMDS.md §1.7).  The models type it
-    without ``None``, the JSON Schema requires it, and a 404 for it is an error naming the
-    path.  ``maybe``: it can be absent (``absent`` says when)."""
+    """``always``: EC2 serves it on every instance (docs/imds.md, 'What every instance
+    serves').  The models type it without ``None``, the JSON Schema requires it, and a 404
+    for it is an error naming the path.  ``maybe``: it can be absent (``absent`` says when)."""
     evidence: str = ""
     """Why ``present`` is ``always``: the source (required for ``always``)."""
 
@@ -252,18 +253,23 @@ _MD = "meta-data"
 _ENI = "meta-data/network/interfaces/macs/{mac}"
 _V = True  # volatile
 _A: Presence = "always"  # present on every instance (with its evidence)
-# Evidence (IMDS.md §1.7, "Categories and names", and the sources it names):
+# Evidence (docs/imds.md, 'What every instance serves', and the sources it names):
+_EVERY = "docs/imds.md, 'What every instance serves'"
 _OLDEST = (
-    "IMDS.md §1.7: in the AWS docs' oldest listings; served by every instance (the docs' "
+    f"{_EVERY}: in the AWS docs' oldest listings; served by every instance (the docs' "
     "category table has no 404 for it)"
 )
-_HOLDS = "IMDS.md §1.7: '{}' is served by every instance, and this is what it holds"
-_IID = "IMDS.md §1.7 and §2.3: in every identity document (aws-sdk-go-v2 types it as a string)"
-#: Why a category newer than the oldest listings can be 404 (IMDS.md §1.7, §1.1).
+_HOLDS = _EVERY + ": '{}' is served by every instance, and this is what it holds"
+_IID = f"{_EVERY}: in every identity document (aws-sdk-go-v2 types it as a string)"
+#: Why a category newer than the oldest listings can be 404 (docs/imds.md, 'Categories
+#: newer than the instance').
 _NEWER = "instances launched before it existed (Nitro serves only the categories of its launch)"
 _HOTPLUG = "can be empty or 404 just after a hot-plug (amazon-ec2-net-utils PR #153)"
-_EVENT = "IMDS.md §2.2: in every maintenance event (NotAfter and NotBeforeDeadline are optional)"
-_SPOT = "IMDS.md §2: the notice is {'action', 'time'} (UG spot-instance-termination-notices, AEMM)"
+_DETAILS = "docs/imds.md, 'Category details'"
+_EVENT = f"{_DETAILS}: in every maintenance event (NotAfter and NotBeforeDeadline are optional)"
+_SPOT = (
+    f"{_DETAILS}: the notice is {{'action', 'time'}} (UG spot-instance-termination-notices, AEMM)"
+)
 
 ENTRIES: tuple[Entry, ...] = (
     # -- roots ---------------------------------------------------------------------------
@@ -629,11 +635,11 @@ ENTRIES: tuple[Entry, ...] = (
           example={"Environment": "prod", "Name": "web-1", "Team": "platform"}),
     # -- dynamic -------------------------------------------------------------------------
     Entry("dynamic/fws", "dir", "Fws", "CloudWatch monitoring.", "2009-04-04",
-          absent="not in the always-served list (IMDS.md §1.7)",
+          absent=f"not in the always-served list ({_EVERY})",
           model="Fws", module="dynamic"),
     Entry("dynamic/fws/instance-monitoring", "text", "str",
           "Detailed monitoring: 'enabled' or 'disabled'.", "2009-04-04",
-          absent="not in the always-served list (IMDS.md §1.7)", example="disabled"),
+          absent=f"not in the always-served list ({_EVERY})", example="disabled"),
     Entry("dynamic/instance-identity", "dir", "InstanceIdentity",
           "The instance identity document and its signatures.", "2009-04-04",
           model="InstanceIdentity", module="dynamic", present=_A,
@@ -643,14 +649,14 @@ ENTRIES: tuple[Entry, ...] = (
           "2009-04-04", example=_IDENTITY_DOCUMENT, present=_A, evidence=_OLDEST),
     Entry("dynamic/instance-identity/pkcs7", "text", "str",
           "Base64 DER PKCS#7 (DSA/SHA-1) over the document, without PEM armour.",
-          "2009-04-04", absent="not in the always-served list (IMDS.md §1.7)",
+          "2009-04-04", absent=f"not in the always-served list ({_EVERY})",
           example=_b64("pkcs7", 6)),
     Entry("dynamic/instance-identity/rsa2048", "text", "str",
           "Base64 DER PKCS#7 (RSA-2048/SHA-256) over the document.", "2009-04-04",
-          absent="not in the always-served list (IMDS.md §1.7)", example=_b64("rsa2048", 8)),
+          absent=f"not in the always-served list ({_EVERY})", example=_b64("rsa2048", 8)),
     Entry("dynamic/instance-identity/signature", "text", "str",
           "Base64 RSA/SHA-256 signature of the exact document bytes.", "2009-04-04",
-          absent="not in the always-served list (IMDS.md §1.7)", example=_b64("signature", 3)),
+          absent=f"not in the always-served list ({_EVERY})", example=_b64("signature", 3)),
 )  # fmt: skip
 
 _CREDENTIAL_FIELDS = (
@@ -709,7 +715,7 @@ JSON_SHAPES: tuple[JsonShape, ...] = (
               f"{_MD}/events/recommendations/rebalance",
               "A spot rebalance recommendation.", (
         JsonField("noticeTime", "datetime", "When the signal was emitted.", "iso",
-                  present=_A, evidence="IMDS.md §2: the signal is {'noticeTime': ISO-Z}"),
+                  present=_A, evidence=f"{_DETAILS}: the signal is {{'noticeTime': ISO-Z}}"),
     ), volatile=_V),
     JsonShape("SpotInstanceAction", "spot", f"{_MD}/spot/instance-action",
               "A pending spot interruption.", (

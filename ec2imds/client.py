@@ -1,6 +1,6 @@
 """The typed clients: :class:`IMDS` (sync) and :class:`AsyncIMDS`.
 
-Both offer the same things (the async client's in awaitable form; README "Library" has
+Both offer the same things (the async client's in awaitable form; docs/library.md has
 the table), and both fetch lazily: one leaf costs one GET (plus a token PUT when none is
 cached), a category costs its subtree, nothing is fetched that was not asked for. Values that never
 change are cached for the client's life (:meth:`IMDS.clear_cache` forgets them);
@@ -10,8 +10,9 @@ instance-action) and every listing that can gain or lose them are fetched every 
 A crawl runs the :class:`~ec2imds.crawl.Walk` state machine with up to
 ``Settings.concurrency`` requests in flight (threads sharing one driver, or tasks).
 ``all()``, ``get(Model)`` and ``values(..., listed=True)`` go through the listings: a
-category its parent does not list is absent and never requested (IMDS.md §1.7). Each
-can raise at the first failure, or collect failures beside what validated.
+category its parent does not list is absent and never requested (docs/imds.md, 'Directory
+listings'). Each can raise at the first failure, or collect failures beside what
+validated.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ The raw tree has the shape of the simulator's tree with bytes leaves: a director
 ``dict`` in listing order, keys without the trailing ``/``; a public-keys entry keeps its
 ``0=name`` key and holds the ``0/`` directory.
 
-The listing is the truth (IMDS.md §1.7): the walk asks only for what a listing names, so a
+The listing is the truth (docs/imds.md, 'Directory listings'): the walk asks only for what
+a listing names, so a
 path a server does not list is absent and never requested, even when the server would
 answer it (Amazon's mock, AEMM, matches paths by substring and answers unlisted paths with
 another listing). A name listed both with and without a trailing slash (AEMM lists

@@ -1,6 +1,7 @@
 """One settings object: explicit arguments > ``AWS_*`` environment > defaults.
 
-The environment variables are the AWS SDKs' own (IMDS.md §3.1):
+The environment variables are the AWS SDKs' own (docs/imds.md, 'Settings and what the SDKs
+do'):
 
 ==========================================  =============================================
 ``AWS_EC2_METADATA_DISABLED``               ``true`` (any case): fail at once, no network

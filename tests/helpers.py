@@ -75,6 +75,7 @@ TESTS = ROOT / "tests"
 GUARD_DIR = TESTS / "_guard"
 GOLDEN = TESTS / "golden"
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 HELP_LINE = "Run 'ec2imds -h' for help."
 
 # -- the command line ---------------------------------------------------------------------

@@ -459,7 +459,7 @@ def test_always_present_is_the_list_of_imds_md_with_evidence() -> None:
     assert set(catalog.always_present()) == ALWAYS_SERVED
     for e in ENTRIES:
         if e.present == "always":
-            assert e.evidence.startswith("IMDS.md §"), e.path
+            assert e.evidence.startswith("docs/imds.md, '"), e.path
             assert not e.absent, e.path
             assert not e.absent_by_default, e.path
         elif e.path:

@@ -3,7 +3,7 @@ crawl, through every driver (httpx sync, httpx async, the standard-library one-s
 driver, and the command line).
 
 Each trial ends one of three ways, counted in :data:`tests.helpers.TALLY` and
-printed after the run (the README's "Reliability" figures):
+printed after the run (the figures of docs/security.md, "Reliability"):
 
 * **survived**: the result is exactly the fault-free one (after retries within the
   attempt budget), and the fault did fire;
@@ -59,7 +59,7 @@ from ec2imds.simulator import IMDSSimulator
 from ec2imds.tokens import FileTokenStore, MemoryTokenStore
 from tests.helpers import (
     ATTEMPTS,
-    README,
+    DOCS,
     TALLY,
     TIMEOUT,
     Client,
@@ -726,7 +726,7 @@ def test_a_trickling_server_fails_in_about_the_timeout(warm: bool, tmp_path: Pat
 
 
 def test_the_readme_s_fault_matrix_counts_are_the_matrix_s() -> None:
-    """The README's "Reliability" row counts this table (the fast tier checks it)."""
+    """docs/security.md's fault-matrix row counts this table (the fast tier checks it)."""
     per_fault = len(TARGETS) * len(DRIVERS)
     survive = sum(isinstance(f.expect, Exact) for f in FAULTS) * per_fault
     fail = (len(FAULTS) * per_fault) - survive
@@ -734,4 +734,4 @@ def test_the_readme_s_fault_matrix_counts_are_the_matrix_s() -> None:
         f"| {len(FAULTS) * per_fault} ({len(FAULTS)} faults x {len(TARGETS)} targets x "
         f"{len(DRIVERS)} drivers) | {survive} | {fail} | **0** |"
     )
-    assert row in " ".join(README.read_text(encoding="utf-8").split())
+    assert row in " ".join((DOCS / "security.md").read_text(encoding="utf-8").split())

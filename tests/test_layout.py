@@ -1,4 +1,4 @@
-"""The layers of the README's Layout section, as the imports say them: nothing imports
+"""The layers of docs/development.md's Layout section, as the imports say them: nothing imports
 upwards, and only ``ec2imds/_drivers/`` performs I/O."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The README's sample output is what the command prints (the catalog feeds both)."""
+"""The README and the manual (``docs/``) say what the code does: the sample output is what
+the command prints (the catalog feeds both), the examples run, the numbers are the code's."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ from pathlib import Path
 from ec2imds._categories import CATEGORIES
 from ec2imds.cli import main
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 
 
 def test_sample_output_matches_the_command() -> None:
-    text = README.read_text(encoding="utf-8")
+    text = (DOCS / "cli.md").read_text(encoding="utf-8")
     found = re.search(r"<!-- sample:begin -->\n```json\n(.*?)```\n<!-- sample:end -->", text, re.S)
-    assert found is not None, "the README lost its sample block"
+    assert found is not None, "docs/cli.md lost its sample block"
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(["--simulate", "-E", "meta-data/placement/.*"])
@@ -32,24 +35,26 @@ def test_readme_names_the_test_command_that_ci_runs() -> None:
     assert "scripts/check" in ci
 
 
-def _python_block(marker: str) -> str:
-    """The README's one Python block that contains ``marker``."""
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+def _python_block(page: Path, marker: str) -> str:
+    """The one Python block of ``page`` that contains ``marker``."""
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
     found = [b for b in blocks if marker in b]
-    assert len(found) == 1, f"expected one README Python block with {marker!r}"
+    assert len(found) == 1, f"expected one Python block of {page.name} with {marker!r}"
     return str(found[0])
 
 
 def test_fake_imds_example_runs_as_written() -> None:
-    code = compile(_python_block("fake = FakeIMDS()"), "README.md", "exec")
-    exec(code, {"__name__": "readme"})  # noqa: S102 - our own README's example
+    source = _python_block(DOCS / "simulator.md", "fake = FakeIMDS()")
+    code = compile(source, "simulator.md", "exec")
+    exec(code, {"__name__": "readme"})  # noqa: S102 - our own manual's example
 
 
 def test_simulator_fixture_example_runs_as_written() -> None:
     from ec2imds.simulator import IMDSSimulator
 
     namespace: dict[str, object] = {"__name__": "readme"}
-    exec(compile(_python_block("def test_region("), "README.md", "exec"), namespace)  # noqa: S102
+    source = _python_block(DOCS / "simulator.md", "def test_region(")
+    exec(compile(source, "simulator.md", "exec"), namespace)  # noqa: S102
     assert namespace["pytest_plugins"] == ["ec2imds.testing"]
     test_region = namespace["test_region"]
     assert callable(test_region)
@@ -57,14 +62,15 @@ def test_simulator_fixture_example_runs_as_written() -> None:
         test_region(sim)
 
 
-def _prose() -> str:
-    """The README with each run of whitespace (line breaks too) as one space."""
-    return " ".join(README.read_text(encoding="utf-8").split())
+def _prose(page: Path) -> str:
+    """``page`` with each run of whitespace (line breaks too) as one space."""
+    return " ".join(page.read_text(encoding="utf-8").split())
 
 
 def test_the_readme_s_numbers_are_the_code_s() -> None:
-    """Every number the README states that the code defines (the test count and timings
-    are the lead's, after each full run; benchmark figures are measurements)."""
+    """Every number the README and the manual state that the code defines, checked in
+    the page that states it (the test count and timings are the lead's, after each full
+    run; benchmark figures are measurements)."""
     import tomllib
 
     from ec2imds.crawl import MAX_DEPTH, MAX_NODES
@@ -77,27 +83,43 @@ def test_the_readme_s_numbers_are_the_code_s() -> None:
     dependencies = [re.split(r"[<>=!~ ]", d)[0] for d in pyproject["project"]["dependencies"]]
     newest = [c for c in pyproject["project"]["classifiers"] if c.count(" :: 3.")][-1]
     assert s.max_body == 1024 * 1024
-    expected = [
-        f"Python {python} to {newest.rsplit(' :: ', 1)[1]}, so the system `python3`",
-        f"`ec2imds -L` lists the {len(CATEGORIES)} of them",
-        f"| `AWS_METADATA_SERVICE_TIMEOUT` | connect and read timeout, seconds | `{s.timeout:g}` |",
-        f"| `AWS_METADATA_SERVICE_NUM_ATTEMPTS` | total attempts per request | `{s.attempts}` |",
-        f"requested for {s.token_ttl} s and replaced {s.refresh_margin:g} s before it expires",
-        f"fetches each leaf once, {s.concurrency} requests in flight",
-        f"({s.backoff_base * 1000:g} ms doubling, capped at {s.backoff_cap:g} s)",
-        f"IPv4 (`169.254.169.254`) {s.race_delay * 1000:g} ms later",
-        "Bodies above 1 MiB are refused",
-        f"stops at {MAX_DEPTH} levels or {MAX_NODES:,} paths",
-        f"spot and rebalance every {DEFAULT_INTERVALS['spot']:g} s",
-        f"maintenance every {DEFAULT_INTERVALS['maintenance']:g} s",
-        f"Auto Scaling every {DEFAULT_INTERVALS['autoscaling']:g} s",
-        f"After `grace` seconds (default {DEFAULT_GRACE:g})",
-    ]
+    timeout = f"| connect and read timeout, seconds | `{s.timeout:g}` |"
+    attempts = f"| total attempts per request | `{s.attempts}` |"
+    expected = {
+        "README.md": [f"Python {python} to {newest.rsplit(' :: ', 1)[1]}, so the system `python3`"],
+        "docs/cli.md": [f"`ec2imds -L` lists the {len(CATEGORIES)} of them"],
+        "docs/settings.md": [
+            f"| `AWS_METADATA_SERVICE_TIMEOUT` {timeout}",
+            f"| `AWS_METADATA_SERVICE_NUM_ATTEMPTS` {attempts}",
+            f"requested for {s.token_ttl} s and replaced {s.refresh_margin:g} s before it expires",
+            f"({s.backoff_base * 1000:g} ms doubling, capped at {s.backoff_cap:g} s)",
+            f"IPv4 (`169.254.169.254`) {s.race_delay * 1000:g} ms later",
+        ],
+        "docs/library.md": [f"fetches each leaf once, {s.concurrency} requests in flight"],
+        "docs/security.md": [
+            "Bodies above 1 MiB are refused",
+            f"stops at {MAX_DEPTH} levels or {MAX_NODES:,} paths",
+        ],
+        "docs/watching.md": [
+            f"spot and rebalance every {DEFAULT_INTERVALS['spot']:g} s",
+            f"maintenance every {DEFAULT_INTERVALS['maintenance']:g} s",
+            f"Auto Scaling every {DEFAULT_INTERVALS['autoscaling']:g} s",
+            f"After `grace` seconds (default {DEFAULT_GRACE:g})",
+        ],
+        "docs/imds.md": [
+            f"IPv4 {s.race_delay * 1000:g} ms later",
+            f"asks for {s.token_ttl} s",
+            f"replaces the token {s.refresh_margin:g} s before it expires",
+            f"keeps at most {s.concurrency} requests in flight",
+            f"{s.attempts} attempts (not 1)",
+        ],
+    }
     install = re.search(r"## Install\n(.*?)\n## ", README.read_text(encoding="utf-8"), re.S)
     assert install is not None
     assert dependencies
     assert all(f"`{d}`" in install.group(1) for d in dependencies), dependencies
     assert DEFAULT_INTERVALS["rebalance"] == DEFAULT_INTERVALS["spot"]
-    prose = _prose()
-    missing = [e for e in expected if e not in prose]
+    missing = [
+        (page, e) for page, said in expected.items() for e in said if e not in _prose(ROOT / page)
+    ]
     assert not missing, missing

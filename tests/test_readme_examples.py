@@ -1,14 +1,17 @@
-"""Every Python example in the README type-checks under ``mypy --strict`` and runs.
+"""Every Python example in the README and in ``docs/`` type-checks under ``mypy --strict``
+and runs.
 
-The blocks are found automatically (each ```` ```python ```` fence), so an example added
-later is checked too.  Each runs in its own subprocess, in a fresh directory, with the
-real-IMDS guard loaded (``tests/_guard``) and ``AWS_EC2_METADATA_SERVICE_ENDPOINT``
-pointing at a simulator: an example written for an instance (``IMDS()``) reads the
-simulator.  The simulator serves the default instance plus a spot interruption notice and
-a rebalance recommendation, so the watching examples see an event and stop.  A block that
-defines ``test_`` functions is run by pytest.  Warnings are errors.  A block that can only
-run on EC2 would say so in an HTML comment just above it,
-``<!-- readme-test: typecheck-only (the reason) -->``; none needs to today.
+The blocks are found automatically (each ```` ```python ```` fence of ``README.md`` and
+``docs/*.md``), so an example added later, or a page added later, is checked too.  Each
+runs in its own subprocess, in a fresh directory, with the real-IMDS guard loaded
+(``tests/_guard``) and ``AWS_EC2_METADATA_SERVICE_ENDPOINT`` pointing at a simulator: an
+example written for an instance (``IMDS()``) reads the simulator.  The simulator serves the
+default instance plus a spot interruption notice and a rebalance recommendation, so the
+watching examples see an event and stop.  A block that defines ``test_`` functions is run
+by pytest.  Warnings are errors.  A block that can only run on EC2 would say so in an HTML
+comment just above it, ``<!-- example: typecheck-only (the reason) -->``; none needs to
+today.  A test's id is the block's place, ``docs/library.md:12`` (the line of its opening
+fence).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -26,27 +30,44 @@ from ec2imds.simulator import IMDSSimulator
 from tests.helpers import mypy
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
+#: The pages whose examples are checked: the front page and the manual.
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 GUARD_DIR = Path(__file__).resolve().parent / "_guard"
-TYPECHECK_ONLY = "<!-- readme-test: typecheck-only"
+TYPECHECK_ONLY = "<!-- example: typecheck-only"
 
 
-def blocks() -> list[tuple[int, str, bool]]:
-    """``(line number, source, runnable)`` of each Python block of the README."""
-    text = README.read_text(encoding="utf-8")
+class Block(NamedTuple):
+    """One Python block: its page (relative to the repository), the line of its opening
+    fence, its source, and whether it runs (or only type-checks)."""
+
+    page: str
+    line: int
+    source: str
+    runnable: bool
+
+    @property
+    def where(self) -> str:
+        return f"{self.page}:{self.line}"
+
+    @property
+    def module(self) -> str:
+        """A module name for mypy, unique across pages: ``docs_library_md_line_12``."""
+        return re.sub(r"\W", "_", self.page) + f"_line_{self.line}"
+
+
+def blocks(page: Path) -> list[Block]:
+    """Each Python block of ``page``."""
+    text = page.read_text(encoding="utf-8")
+    name = page.relative_to(ROOT).as_posix()
     found = []
     for match in re.finditer(r"^```python\n(.*?)^```$", text, re.S | re.M):
         line = text.count("\n", 0, match.start()) + 1
         before = text[: match.start()].rstrip().rsplit("\n", 1)[-1]
-        found.append((line, match.group(1), not before.startswith(TYPECHECK_ONLY)))
+        found.append(Block(name, line, match.group(1), not before.startswith(TYPECHECK_ONLY)))
     return found
 
 
-BLOCKS = blocks()
-
-
-def module_name(line: int) -> str:
-    return f"readme_block_line_{line}"
+BLOCKS = [block for page in PAGES for block in blocks(page)]
 
 
 @pytest.fixture(scope="module")
@@ -70,26 +91,30 @@ def env_for(sim: IMDSSimulator) -> dict[str, str]:
     return env
 
 
-def test_the_readme_has_python_examples() -> None:
-    assert len(BLOCKS) >= 4
-    assert all(source.strip() for _, source, _ in BLOCKS)
+def test_the_pages_have_python_examples() -> None:
+    pages = {block.page for block in BLOCKS}
+    assert {"README.md", "docs/library.md", "docs/simulator.md"} <= pages
+    assert len(BLOCKS) >= 12
+    assert all(block.source.strip() for block in BLOCKS)
+    assert len({block.module for block in BLOCKS}) == len(BLOCKS)
 
 
 def test_every_example_type_checks_under_mypy_strict(tmp_path: Path) -> None:
-    results = mypy({module_name(line): source for line, source, _ in BLOCKS}, tmp_path)
+    results = mypy({block.module: block.source for block in BLOCKS}, tmp_path)
     problems = {name: lines for name, lines in results.items() if lines}
     assert problems == {}
 
 
 @pytest.mark.parametrize(
-    ("line", "source"),
-    [(line, source) for line, source, runnable in BLOCKS if runnable],
-    ids=[f"README.md:{line}" for line, _, runnable in BLOCKS if runnable],
+    "block",
+    [block for block in BLOCKS if block.runnable],
+    ids=[block.where for block in BLOCKS if block.runnable],
 )
 def test_every_example_runs_against_the_simulator(
-    sim: IMDSSimulator, tmp_path: Path, line: int, source: str
+    sim: IMDSSimulator, tmp_path: Path, block: Block
 ) -> None:
-    script = tmp_path / f"{module_name(line)}.py"
+    source = block.source
+    script = tmp_path / f"{block.module}.py"
     script.write_text(source, encoding="utf-8")
     # Warnings are errors (a user would see them), as in this project's own tests.
     if re.search(r"^def test_", source, re.M):
@@ -106,6 +131,6 @@ def test_every_example_runs_against_the_simulator(
         timeout=300,
         check=False,
     )
-    assert done.returncode == 0, f"README.md:{line}\n{done.stdout}\n{done.stderr}"
+    assert done.returncode == 0, f"{block.where}\n{done.stdout}\n{done.stderr}"
     if "pytest" in command:
         assert re.search(r"\b[1-9]\d* passed", done.stdout), done.stdout

@@ -1,5 +1,5 @@
 """``FakeIMDS`` (and any httpx transport that answers with loaded bodies) behind the
-library clients: ``IMDS``/``AsyncIMDS(http_transport=fake.transport)``, as the README
+library clients: ``IMDS``/``AsyncIMDS(http_transport=fake.transport)``, as docs/simulator.md
 shows. No httpx exception may reach the caller, whatever the transport answers."""
 
 from __future__ import annotations

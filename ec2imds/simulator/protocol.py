@@ -6,14 +6,16 @@ socket server (:mod:`ec2imds.simulator.server`) and the in-process fake
 It serves the tree of :class:`~ec2imds.simulator.editing.TreeEditor` (edited live) with
 the :class:`~ec2imds.simulator.events.Events` injected into it.
 
-Protocol (IMDS.md §1): ``PUT /latest/api/token`` with ``X-aws-ec2-metadata-token-ttl-seconds``
+Protocol (docs/imds.md, 'The session token', 'Status codes'): ``PUT /latest/api/token``
+with ``X-aws-ec2-metadata-token-ttl-seconds``
 1..21600 issues a token (the TTL is echoed in the same response header); a bad TTL is 400, a
 dated path or ``X-Forwarded-For`` is 403. Every GET/HEAD needs a live token
 (``X-aws-ec2-metadata-token``) unless ``allow_v1``; a missing, unknown or expired token is
 401. ``GET api/token`` is 405 with ``Allow: OPTIONS, PUT`` and no body; other methods are
 405; unknown paths are 404 (exact matching).
 
-As EC2 answers on the wire (IMDS.md §1.7): values and listings are ``text/plain`` and
+As EC2 answers on the wire (docs/imds.md, 'On the wire'): values and listings are
+``text/plain`` and
 ``user-data`` is ``application/octet-stream``; errors carry EC2's XHTML page
 (``<title>404 - Not Found</title>``) as ``text/html``; a nested directory asked for without
 its trailing slash is ``301 Moved Permanently`` to the absolute URL with the slash
@@ -141,7 +143,8 @@ class SimResponse:
         return [self.body[i : i + size] for i in range(0, len(self.body), size)]
 
 
-#: EC2's error page (seen for 404 in curl transcripts of real instances; IMDS.md §1.7).
+#: EC2's error page (seen for 404 in curl transcripts of real instances; docs/imds.md,
+#: 'On the wire').
 _ERROR_PAGE = """\
 <?xml version="1.0" encoding="iso-8859-1"?>
 <!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN"
@@ -322,7 +325,8 @@ class SimulatorCore(Events):
     def _check_token(self, headers: dict[str, str], now: float) -> SimResponse | None:
         token = headers.get(TOKEN_HEADER.lower())
         if token is None:
-            # A request carrying either v2 header is treated as v2 (IMDS.md §1.2).
+            # A request carrying either v2 header is treated as v2 (docs/imds.md,
+            # 'The session token').
             if self.allow_v1 and TTL_HEADER.lower() not in headers:
                 return None
             return _plain(401)

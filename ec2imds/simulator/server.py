@@ -3,7 +3,7 @@
 :class:`IMDSSimulator` is a :class:`~ec2imds.simulator.protocol.SimulatorCore` that runs a
 :class:`~http.server.ThreadingHTTPServer` in a background thread and answers every
 request it receives; this module only carries out the core's answers (delays, hangs,
-drops, resets, slow bodies).  Like EC2 (IMDS.md §1.7), every answer says
+drops, resets, slow bodies).  Like EC2 (docs/imds.md, 'On the wire'), every answer says
 ``Connection: close`` and the connection is closed after it, even when the client asks for
 keep-alive; ``keep_alive=True`` keeps HTTP/1.1 connections open instead, for comparisons.
 :meth:`IMDSSimulator.stop` closes idle connections and releases hanging handlers, then
