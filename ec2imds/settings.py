@@ -291,13 +291,12 @@ def _env_endpoints(env: Mapping[str, str]) -> tuple[Endpoint, ...]:
     mode = env.get(ENV_MODE, "").strip()
     by_mode = DEFAULT_ENDPOINTS
     if mode:
-        match mode.lower():
-            case "ipv4":
-                by_mode = (IPV4_ENDPOINT,)
-            case "ipv6":
-                by_mode = (IPV6_ENDPOINT,)
-            case _:
-                raise IMDSConfigError(f"{ENV_MODE}={mode!r}: expected IPv4 or IPv6")
+        if mode.lower() == "ipv4":
+            by_mode = (IPV4_ENDPOINT,)
+        elif mode.lower() == "ipv6":
+            by_mode = (IPV6_ENDPOINT,)
+        else:
+            raise IMDSConfigError(f"{ENV_MODE}={mode!r}: expected IPv4 or IPv6")
     url = env.get(ENV_ENDPOINT, "").strip()
     if url:
         if not url.lower().startswith("http://"):
