@@ -13,7 +13,7 @@ import binascii
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Any, NoReturn
 
@@ -170,9 +170,9 @@ def parse_mac(value: object) -> str:
 
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
+        return value.replace(tzinfo=timezone.utc)
     try:
-        return value.astimezone(UTC)
+        return value.astimezone(timezone.utc)
     except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
         _fail("time", f"{_show(value)} is out of range in UTC")
 
@@ -211,7 +211,7 @@ def parse_imds_time(value: object) -> datetime:
         try:
             return datetime(
                 int(m[3]), _MONTHS.index(m[2]) + 1, int(m[1]),
-                int(m[4]), int(m[5]), int(m[6]), tzinfo=UTC,
+                int(m[4]), int(m[5]), int(m[6]), tzinfo=timezone.utc,
             )  # fmt: skip
         except ValueError:
             pass

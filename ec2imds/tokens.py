@@ -56,7 +56,7 @@ class TokenStoreError(IMDSError):
 
 def _utc(value: dt.datetime) -> dt.datetime:
     """Aware UTC; a naive datetime is taken as local time (what ``datetime.now()`` gives)."""
-    return value.astimezone(dt.UTC)
+    return value.astimezone(dt.timezone.utc)
 
 
 class Token:
@@ -91,12 +91,12 @@ class Token:
 
     def usable(self, margin: float, now: dt.datetime | None = None) -> bool:
         """True while more than ``margin`` seconds are left before expiry."""
-        now = now or dt.datetime.now(dt.UTC)
+        now = now or dt.datetime.now(dt.timezone.utc)
         return now + dt.timedelta(seconds=margin) < self.expiry
 
     def plausible(self, now: dt.datetime | None = None) -> bool:
         """False for a value that cannot be a token, or an expiry beyond the TTL cap."""
-        now = now or dt.datetime.now(dt.UTC)
+        now = now or dt.datetime.now(dt.timezone.utc)
         return (
             0 < len(self.value) <= 4096
             and self.value.isascii()

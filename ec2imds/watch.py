@@ -69,7 +69,7 @@ from collections.abc import (
     Mapping,
 )
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Literal, NamedTuple, TypeVar
 
 from ec2imds.errors import (
@@ -156,7 +156,7 @@ STEADY_LIFECYCLE_STATE: Final = "InService"
 
 
 def _iso(moment: datetime) -> str:
-    moment = moment.astimezone(UTC)
+    moment = moment.astimezone(timezone.utc)
     if moment.microsecond:
         return moment.isoformat().replace("+00:00", "Z")
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -336,7 +336,7 @@ class EventTracker:
         unknown = sorted(set(bodies) - set(_BY_PATH))
         if unknown:
             raise ValueError(f"no watch event for {', '.join(unknown)}")
-        seen = now if now is not None else datetime.now(UTC)
+        seen = now if now is not None else datetime.now(timezone.utc)
         readings = [
             (cls, _items(cls, bodies[cls.path])) for cls in _EVENT_CLASSES if cls.path in bodies
         ]

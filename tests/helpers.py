@@ -301,7 +301,7 @@ def closed_endpoint() -> Endpoint:
 # -- the protocol, without sockets ----------------------------------------------------------
 
 EP = ("127.0.0.1", 1338)
-START = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
+START = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
 PATH = "/latest/meta-data/instance-id"
 
 

@@ -19,7 +19,7 @@ import io
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -159,7 +159,7 @@ def test_times_at_the_ends_of_the_calendar(parse: Callable[[object], object], va
     except _leaves.LeafError:
         return
     if isinstance(parsed, datetime):
-        assert parsed.tzinfo is UTC
+        assert parsed.tzinfo is timezone.utc
     else:
         assert parse is _leaves.parse_lenient_time
         assert isinstance(parsed, str)

@@ -71,7 +71,7 @@ SCHEDULED = "meta-data/events/maintenance/scheduled"
 LIFECYCLE = "meta-data/autoscaling/target-lifecycle-state"
 ALL_PATHS = (ACTION, TERMINATION, REBALANCE, SCHEDULED, LIFECYCLE)
 
-T0 = dt.datetime(2024, 5, 1, 11, 58, tzinfo=dt.UTC)
+T0 = dt.datetime(2024, 5, 1, 11, 58, tzinfo=dt.timezone.utc)
 INTERVAL = 0.2
 
 
@@ -114,7 +114,7 @@ def test_a_notice_present_at_the_first_read_is_reported_at_once_as_existing() ->
     assert first.first_seen == T0
     assert first.path == ACTION
     assert first.category == "spot"
-    assert events[1].value == dt.datetime(2024, 5, 1, 12, tzinfo=dt.UTC)
+    assert events[1].value == dt.datetime(2024, 5, 1, 12, tzinfo=dt.timezone.utc)
 
 
 def test_without_existing_the_first_read_is_a_silent_baseline() -> None:
@@ -164,9 +164,9 @@ def test_maintenance_events_are_matched_by_event_id() -> None:
     (changed,) = tracker.feed({SCHEDULED: scheduled_body(one, moved)})
     assert isinstance(changed, ScheduledMaintenanceEvent)
     assert changed.change == "changed"
-    assert changed.value.not_before == dt.datetime(2030, 1, 22, 9, 0, 43, tzinfo=dt.UTC)
+    assert changed.value.not_before == dt.datetime(2030, 1, 22, 9, 0, 43, tzinfo=dt.timezone.utc)
     assert changed.previous is not None
-    assert changed.previous.not_before == dt.datetime(2030, 1, 21, 9, 0, 43, tzinfo=dt.UTC)
+    assert changed.previous.not_before == dt.datetime(2030, 1, 21, 9, 0, 43, tzinfo=dt.timezone.utc)
     # Gone (completed) and back in the same form: nothing; an empty list says nothing.
     assert tracker.feed({SCHEDULED: b"[]"}) == []
     assert tracker.feed({SCHEDULED: scheduled_body(moved)}) == []
@@ -594,7 +594,7 @@ def sim() -> Iterator[IMDSSimulator]:
 
 
 def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return dt.datetime.now(dt.timezone.utc)
 
 
 def seen_within(event: WatchEvent, due: dt.datetime, interval: float = INTERVAL) -> bool:

@@ -235,7 +235,7 @@ def sign_pkcs7(
 
     key = serialization.load_pem_private_key(private_key, password=None)
     cert = x509.load_pem_x509_certificate(certificate)
-    when = when or datetime.datetime.now(datetime.UTC)
+    when = when or datetime.datetime.now(datetime.timezone.utc)
     digest_oid: str = _OID_SHA256
     algorithm: hashes.HashAlgorithm = hashes.SHA256()
     if isinstance(key, dsa.DSAPrivateKey):
@@ -293,7 +293,7 @@ def sign_document(document: bytes, *, when: datetime.datetime | None = None) -> 
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-    when = when or datetime.datetime.now(datetime.UTC)
+    when = when or datetime.datetime.now(datetime.timezone.utc)
     key = serialization.load_pem_private_key(
         _data()["keys"]["signature"]["private_key"].encode(), password=None
     )
@@ -342,8 +342,8 @@ def _new_keys() -> dict[str, dict[str, str]]:
             .issuer_name(name)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC))
-            .not_valid_after(datetime.datetime(2199, 12, 31, tzinfo=datetime.UTC))
+            .not_valid_before(datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc))
+            .not_valid_after(datetime.datetime(2199, 12, 31, tzinfo=datetime.timezone.utc))
             .sign(key, hashes.SHA256())
         )
         out[kind] = {
@@ -369,7 +369,7 @@ def _regenerate(new_keys: bool) -> None:
     _DATA.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     _data.cache_clear()
     document = default_document()
-    when = datetime.datetime(2024, 5, 1, 11, 58, 20, tzinfo=datetime.UTC)
+    when = datetime.datetime(2024, 5, 1, 11, 58, 20, tzinfo=datetime.timezone.utc)
     data["presigned"] = {"document": document.decode(), **sign_document(document, when=when)}
     data = {k: data[k] for k in ("_warning", "keys", "presigned")}
     _DATA.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
