@@ -147,7 +147,7 @@ class Harness:
         meta = tree["meta-data"]
         assert isinstance(meta, dict)
         ident = meta["instance-id"]
-        if not isinstance(ident, str | bytes):
+        if not isinstance(ident, (str, bytes)):
             raise TypeError("the simulator's instance-id is not a leaf")
         self.expected_id = ident if isinstance(ident, str) else ident.decode()
         self.floor: Floor = compute_floor(tree)

@@ -64,7 +64,7 @@ def _fail(kind: str, message: str) -> NoReturn:
 def _decode(value: object) -> str:
     if isinstance(value, str):
         return value
-    if isinstance(value, bytes | bytearray | memoryview):
+    if isinstance(value, (bytes, bytearray, memoryview)):
         raw = bytes(value)
         try:
             return raw.decode("utf-8")
@@ -124,14 +124,14 @@ def parse_int(value: object) -> int:
 
 def parse_lines(value: object) -> list[str]:
     """An LF-separated list: ``splitlines()``, each item stripped, blank lines dropped."""
-    if isinstance(value, list | tuple):
+    if isinstance(value, (list, tuple)):
         return [parse_text(item) for item in value]
     return [s for line in _decode(value).splitlines() if (s := line.strip())]
 
 
 def _address_parser(cls: Callable[[str], Any], what: str) -> Callable[[object], Any]:
     def parse(value: object) -> Any:
-        if isinstance(value, IPv4Address | IPv6Address | IPv4Network | IPv6Network):
+        if isinstance(value, (IPv4Address, IPv6Address, IPv4Network, IPv6Network)):
             value = str(value)
         text = parse_text(value)
         try:
@@ -150,7 +150,7 @@ parse_ipv6_net = _address_parser(IPv6Network, "an IPv6 CIDR block")
 
 def _lines_of(parse: Callable[[object], Any]) -> Callable[[object], list[Any]]:
     def parse_all(value: object) -> list[Any]:
-        if isinstance(value, list | tuple):
+        if isinstance(value, (list, tuple)):
             return [parse(item) for item in value]
         return [parse(item) for item in parse_lines(value)]
 
@@ -231,7 +231,7 @@ def parse_lenient_time(value: object) -> datetime | str:
 
 def parse_json(value: object) -> object:
     """A JSON document; an already-parsed ``dict``/``list`` passes through."""
-    if not isinstance(value, str | bytes | bytearray | memoryview):
+    if not isinstance(value, (str, bytes, bytearray, memoryview)):
         return value
     text = _decode(value)
     try:
@@ -250,7 +250,7 @@ def parse_json_object(value: object) -> dict[str, Any]:
 
 def parse_bytes(value: object) -> bytes:
     """Raw bytes; a ``str`` is the base64 form of a JSON dump."""
-    if isinstance(value, bytes | bytearray | memoryview):
+    if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     if isinstance(value, str):
         try:

@@ -44,7 +44,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeAlias
 
 __all__ = [
     "ENTRIES",
@@ -795,7 +798,7 @@ def match(path: str) -> tuple[Entry, dict[str, str]] | None:
     segs = _segments(path)
     for pattern, e in _BY_LENGTH.get(len(segs), ()):
         bindings: dict[str, str] = {}
-        for p, s in zip(pattern, segs, strict=True):
+        for p, s in zip(pattern, segs):  # as long: _BY_LENGTH
             if p.startswith("{"):
                 bindings[p[1:-1]] = s
             elif p != s:

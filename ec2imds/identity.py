@@ -36,11 +36,13 @@ from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from ec2imds.errors import IdentityVerificationError, IMDSConfigError
 
 if TYPE_CHECKING:
+    from typing_extensions import TypeAlias
+
     from ec2imds.models import InstanceIdentityDocument
 
 __all__ = [
@@ -316,11 +318,11 @@ def load_certificate(
     crypto = _crypto(kind)
     given = source
     label = "supplied certificate"
-    if isinstance(given, bytes | bytearray | memoryview):
+    if isinstance(given, (bytes, bytearray, memoryview)):
         data = bytes(given)
     elif isinstance(given, str) and "-----BEGIN" in given:
         data = given.encode()
-    elif isinstance(given, str | os.PathLike):
+    elif isinstance(given, (str, os.PathLike)):
         label = os.fspath(given)
         try:
             with open(given, "rb") as f:

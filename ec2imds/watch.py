@@ -70,7 +70,18 @@ from collections.abc import (
 )
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Literal, NamedTuple, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Final,
+    Generic,
+    Literal,
+    NamedTuple,
+    Optional,
+    TypeVar,
+    Union,
+)
 
 from ec2imds.errors import (
     IMDSConfigError,
@@ -276,13 +287,13 @@ class LifecycleStateEvent(Event[str]):
 
 
 #: What a watch yields; ``match`` on the classes or compare ``event.kind`` to narrow it.
-WatchEvent = (
-    SpotInstanceActionEvent
-    | SpotTerminationTimeEvent
-    | RebalanceRecommendationEvent
-    | ScheduledMaintenanceEvent
-    | LifecycleStateEvent
-)
+WatchEvent = Union[  # evaluated at run time: no X | Y before Python 3.10
+    SpotInstanceActionEvent,
+    SpotTerminationTimeEvent,
+    RebalanceRecommendationEvent,
+    ScheduledMaintenanceEvent,
+    LifecycleStateEvent,
+]
 
 _EVENT_CLASSES: Final[tuple[type[WatchEvent], ...]] = (
     SpotInstanceActionEvent,
@@ -398,8 +409,8 @@ class Wait(NamedTuple):
     seconds: float
 
 
-Step = Get | Wait | WatchEvent
-Reply = bytes | IMDSError | None
+Step = Union[Get, Wait, WatchEvent]  # evaluated at run time: no X | Y before 3.10
+Reply = Optional[Union[bytes, IMDSError]]
 
 
 def is_transient(exc: IMDSError) -> bool:
@@ -408,7 +419,7 @@ def is_transient(exc: IMDSError) -> bool:
         return True
     if isinstance(exc, RedirectRefused):
         return False
-    if isinstance(exc, IMDSHTTPError | TokenError):
+    if isinstance(exc, (IMDSHTTPError, TokenError)):
         status = exc.status
         return status is not None and (status in (401, 429) or status >= 500)
     return False
@@ -426,7 +437,7 @@ def _categories(categories: Iterable[str]) -> tuple[EventCategory, ...]:
 
 
 def _positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise IMDSConfigError(f"{name}: {value!r} is not a number of seconds")
     seconds = float(value)
     if not math.isfinite(seconds) or seconds <= 0:

@@ -33,7 +33,7 @@ from collections.abc import Callable, Coroutine, Generator, Iterable, Iterator, 
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Literal, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 import httpx
 from anyio.from_thread import BlockingPortal
@@ -66,6 +66,9 @@ from ec2imds.tokens import MemoryTokenStore, Token, TokenStore
 # loads it from GUARD_DIR): what it writes on refusal, and what it raises.
 from tests._guard.sitecustomize import GUARD_MESSAGE as GUARD_MESSAGE
 from tests._guard.sitecustomize import RealIMDSAccess as RealIMDSAccess
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 T = TypeVar("T")
 

@@ -148,7 +148,7 @@ def test_pinned_certificates_parse_and_match_their_fingerprints() -> None:
     pinned = pinned_certificates()
     assert [c.kind for c in pinned] == [k for k in SIGNATURE_KINDS for _ in published[k]]
     assert [len(published[k]) for k in SIGNATURE_KINDS] == [31, 12, 13]
-    for cert, entry in zip(pinned, [e for k in SIGNATURE_KINDS for e in published[k]], strict=True):
+    for cert, entry in zip(pinned, [e for k in SIGNATURE_KINDS for e in published[k]]):
         assert (cert.label, cert.regions, cert.sha256) == (
             entry["label"],
             tuple(entry["regions"]),

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any, NamedTuple, assert_type
+from typing import IO, Any, NamedTuple
 
 import pytest
 from hypothesis import given, settings
@@ -63,6 +63,12 @@ from ec2imds.watch import (
     watch_flow,
 )
 from tests.helpers import PYTHON_M, cli_env, examples
+
+if sys.version_info >= (3, 11):
+    from typing import assert_type
+else:
+    from typing_extensions import assert_type
+
 
 ACTION = "meta-data/spot/instance-action"
 TERMINATION = "meta-data/spot/termination-time"

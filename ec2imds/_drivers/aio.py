@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Generator
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ec2imds._drivers.base import DriverBase
 from ec2imds._drivers.race import arace
@@ -34,6 +34,9 @@ from ec2imds.endpoints import Endpoint
 from ec2imds.errors import IMDSError, IMDSUnavailable
 from ec2imds.settings import Settings
 from ec2imds.tokens import Token, TokenStore
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["AsyncDriver", "adrive"]
 

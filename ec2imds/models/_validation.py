@@ -114,7 +114,7 @@ def _to_error(exc: ValidationError, raw: object, path: str) -> IMDSValidationErr
                     "loc": e["loc"],
                     "input": None if hide else e["input"],
                 }
-                for e, hide in zip(errors, hidden, strict=True)
+                for e, hide in zip(errors, hidden)  # hidden: one per error
             ],
             hide_input=True,
         )

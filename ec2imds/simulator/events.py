@@ -123,7 +123,7 @@ class Events(TreeEditor):
         def apply() -> None:
             events: list[object] = []
             current = self._node_at(parts)
-            if isinstance(current, str | bytes):
+            if isinstance(current, (str, bytes)):
                 try:
                     loaded = json.loads(current)
                 except ValueError:
