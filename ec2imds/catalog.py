@@ -46,6 +46,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from ec2imds._compat import SLOTS
+
 if TYPE_CHECKING:
     from typing_extensions import TypeAlias
 
@@ -76,7 +78,7 @@ order), a str is a text leaf (JSON documents as JSON text, lists ``\\n``-joined)
 ``{"openssh-key": "ssh-rsa ..."}``."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Entry:
     """One IMDS path (leaf or directory) and everything ec2imds knows about it."""
 
@@ -135,7 +137,7 @@ class Entry:
         return self.kind not in ("dir", "map")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class JsonField:
     """One key of a JSON document IMDS serves."""
 
@@ -154,7 +156,7 @@ class JsonField:
     """Why ``present`` is ``always``: the source (required for ``always``)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class JsonShape:
     """A JSON document's shape; becomes a model.  A key is optional unless its field says
     ``present="always"`` (IMDS error bodies carry only ``Code``/``Message``); unknown keys

@@ -38,6 +38,7 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+from ec2imds._compat import SLOTS
 from ec2imds.errors import IdentityVerificationError, IMDSConfigError
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ _DIGESTS: dict[str, frozenset[str]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class IdentityCertificate:
     """A certificate that verifies identity documents: one of AWS's pinned set
     (``source="aws"``) or one the caller supplied (``source="supplied"``)."""
@@ -107,7 +108,7 @@ class IdentityCertificate:
         return self._covers is None or region in self._covers
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class VerifiedIdentity:
     """An identity document whose signature verified, and what verified it."""
 
