@@ -12,14 +12,17 @@ import base64
 import binascii
 import json
 import re
+import sys
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from functools import cache
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Any, NoReturn
 
 __all__ = [
     "TAG_KEY",
     "LeafError",
+    "fromisoformat",
     "parse_bool",
     "parse_bytes",
     "parse_exact_text",
@@ -177,11 +180,71 @@ def _aware(value: datetime) -> datetime:
         _fail("time", f"{_show(value)} is out of range in UTC")
 
 
+def _hms(name: str) -> str:
+    """``HH[:MM[:SS[.fff...]]]`` or ``HH[MM[SS[.fff...]]]`` (``,`` for ``.`` too)."""
+    return (
+        rf"(?P<{name}h>\d{{2}})(?:(?P<{name}s>:?)(?P<{name}m>\d{{2}})"
+        rf"(?:(?P={name}s)(?P<{name}ss>\d{{2}})(?:[.,](?P<{name}f>\d+))?)?)?"
+    )
+
+
+@cache
+def _iso_pattern() -> re.Pattern[str]:  # compiled on first use: not at start-up
+    return re.compile(
+        r"(?P<y>\d{4})(?P<ds>-?)(?P<mo>\d{2})(?P=ds)(?P<d>\d{2})"
+        rf"(?:.(?:{_hms('t')})(?:(?P<z>Z)|(?P<sign>[+-]){_hms('o')})?)?",
+        re.ASCII | re.DOTALL,
+    )
+
+
+def _hms_of(m: re.Match[str], name: str) -> tuple[int, int, int, int]:
+    fraction = m[f"{name}f"] or ""
+    return (
+        int(m[f"{name}h"]),
+        int(m[f"{name}m"] or 0),
+        int(m[f"{name}ss"] or 0),
+        int(fraction[:6].ljust(6, "0")) if fraction else 0,  # truncated, as 3.11 does
+    )
+
+
+def _fromisoformat_before_311(text: str) -> datetime:
+    """``datetime.fromisoformat(text)`` as Python 3.11 reads an ISO 8601 date and time.
+
+    Before 3.11, ``datetime.fromisoformat`` reads only what ``isoformat()`` writes: not
+    the ``Z`` every IMDS time ends with (``2024-05-01T12:00:00Z``), nor ``+0200`` or
+    ``+02``, nor fractions of other than 3 or 6 digits. This reads what 3.11's does: a
+    calendar date, extended or basic, then optionally any one character and
+    ``HH[:MM[:SS[.fff...]]]`` (or without the colons; the fraction truncated to
+    microseconds), then optionally ``Z`` or an offset of the same form. It refuses the
+    ISO week dates (``2024-W18-3``) and the malformed times 3.11's parser lets through
+    (``12:30.25`` read as 12:30:00.25, a stray character before the zone).
+    ``tests/test_leaves.py`` checks it against 3.11's own, on 3.11 and later.
+    """
+    m = _iso_pattern().fullmatch(text)
+    if m is None:
+        raise ValueError(f"Invalid isoformat string: {text!r}")
+    date = (int(m["y"]), int(m["mo"]), int(m["d"]))
+    if m["th"] is None:
+        return datetime(*date)
+    tz = timezone.utc if m["z"] else None
+    if m["sign"]:
+        hours, minutes, seconds, micros = _hms_of(m, "o")
+        offset = timedelta(hours=hours, minutes=minutes, seconds=seconds, microseconds=micros)
+        tz = timezone(-offset if m["sign"] == "-" else offset) if offset else timezone.utc
+    return datetime(*date, *_hms_of(m, "t"), tzinfo=tz)
+
+
+#: ``datetime.fromisoformat`` as Python 3.11 and later have it (``Z`` included).
+fromisoformat: Callable[[str], datetime] = (
+    datetime.fromisoformat if sys.version_info >= (3, 11) else _fromisoformat_before_311
+)
+
+
 def _iso_or_none(text: str) -> datetime | None:
     if not 10 <= len(text) <= 40:
         return None
     try:
-        return _aware(datetime.fromisoformat(text))
+        return _aware(fromisoformat(text))
     except ValueError:
         return None
 

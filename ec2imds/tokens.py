@@ -24,6 +24,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
+from ec2imds._leaves import fromisoformat
 from ec2imds._log import log
 from ec2imds.endpoints import Endpoint, endpoint_file_name
 from ec2imds.errors import IMDSError
@@ -306,7 +307,7 @@ def _parse_token_file(data: bytes) -> Token | None:
         value, expiry = doc["token"], doc["expiry"]
         if not isinstance(value, str) or not isinstance(expiry, str):
             return None
-        token = Token(value, dt.datetime.fromisoformat(expiry))
+        token = Token(value, fromisoformat(expiry))  # a Z too, on every Python
     except (ValueError, TypeError, KeyError, OverflowError):
         return None
     return token if token.plausible() else None

@@ -104,6 +104,19 @@ def test_reads_a_file_written_by_0_0_3(tmp_path: Path) -> None:
     assert loaded.value == SECRET
 
 
+def test_reads_an_expiry_written_with_a_z(tmp_path: Path) -> None:
+    """``...Z`` (as IMDS writes times), which ``datetime.fromisoformat`` reads only from
+    Python 3.11 on: read on every Python."""
+    tmp_path.chmod(0o700)
+    expiry = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)).replace(microsecond=0)
+    written = expiry.strftime("%Y-%m-%dT%H:%M:%SZ")
+    (tmp_path / NAME).write_text(json.dumps({"token": SECRET, "expiry": written}))
+    loaded = FileTokenStore(tmp_path).load(EP)
+    assert loaded is not None
+    assert loaded.expiry == expiry
+    assert loaded.expiry.tzinfo is dt.timezone.utc
+
+
 @pytest.mark.parametrize(
     "content",
     [
