@@ -5,9 +5,8 @@ announce it and yield one typed event each time something appears or changes (on
 serves every poll)::
 
     for event in imds.watch("spot", "rebalance"):
-        match event:
-            case SpotInstanceActionEvent(value=notice):
-                drain(before=notice.time)
+        if isinstance(event, SpotInstanceActionEvent):
+            drain(before=event.value.time)
 
 * ``spot``: ``meta-data/spot/instance-action`` and ``meta-data/spot/termination-time``,
   every 5 s (AWS's advice: the notice comes two minutes ahead);
@@ -59,6 +58,7 @@ import asyncio
 import json
 import logging
 import math
+import sys
 import time
 from collections.abc import (
     AsyncGenerator,
@@ -83,6 +83,7 @@ from typing import (
     Union,
 )
 
+from ec2imds._compat import SLOTS
 from ec2imds.errors import (
     IMDSConfigError,
     IMDSError,
@@ -183,7 +184,7 @@ def _json_value(value: object) -> Any:
     return dump(value)  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Event(Generic[T]):
     """Something a watch saw appear (``change="new"``) or change (``"changed"``).
 
@@ -229,7 +230,7 @@ class Event(Generic[T]):
         return True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class SpotInstanceActionEvent(Event["SpotInstanceAction"]):
     """A spot interruption notice: ``value.action`` (``terminate``, ``stop``,
     ``hibernate``) at ``value.time``, about two minutes after it appears."""
@@ -239,7 +240,7 @@ class SpotInstanceActionEvent(Event["SpotInstanceAction"]):
     path: ClassVar[str] = "meta-data/spot/instance-action"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class SpotTerminationTimeEvent(Event[datetime]):
     """The older form of the notice: when a spot instance will be terminated.
 
@@ -252,7 +253,7 @@ class SpotTerminationTimeEvent(Event[datetime]):
     path: ClassVar[str] = "meta-data/spot/termination-time"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class RebalanceRecommendationEvent(Event["RebalanceRecommendation"]):
     """A rebalance recommendation: this spot instance is at elevated risk of interruption
     (``value.notice_time``), usually before the interruption notice."""
@@ -262,7 +263,7 @@ class RebalanceRecommendationEvent(Event["RebalanceRecommendation"]):
     path: ClassVar[str] = "meta-data/events/recommendations/rebalance"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class ScheduledMaintenanceEvent(Event["MaintenanceEvent"]):
     """A scheduled maintenance event, new or changed (matched by ``EventId``): reboot,
     stop, retirement... between ``value.not_before`` and ``value.not_after``."""
@@ -272,7 +273,7 @@ class ScheduledMaintenanceEvent(Event["MaintenanceEvent"]):
     path: ClassVar[str] = "meta-data/events/maintenance/scheduled"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class LifecycleStateEvent(Event[str]):
     """The Auto Scaling target lifecycle state: ``Terminated``, ``Standby``,
     ``Warmed:Stopped``, ``InService``... (a change is ``change="changed"``)."""
@@ -286,7 +287,7 @@ class LifecycleStateEvent(Event[str]):
         return value != STEADY_LIFECYCLE_STATE
 
 
-#: What a watch yields; ``match`` on the classes or compare ``event.kind`` to narrow it.
+#: What a watch yields; ``isinstance`` (or ``match`` from 3.10 on) or ``event.kind`` narrows it.
 WatchEvent = Union[  # evaluated at run time: no X | Y before Python 3.10
     SpotInstanceActionEvent,
     SpotTerminationTimeEvent,
@@ -520,6 +521,15 @@ def _flow(
             yield from tracker.feed(bodies)
 
 
+def _add_note(error: BaseException, note: str) -> None:
+    """``error.add_note(note)``: before Python 3.11, which added it, the same ``__notes__``
+    list (the command line prints it; tracebacks show it from 3.11 on)."""
+    if sys.version_info >= (3, 11):
+        error.add_note(note)
+    else:
+        error.__dict__.setdefault("__notes__", []).append(note)
+
+
 def _after_failure(
     category: EventCategory,
     error: IMDSError,
@@ -536,9 +546,10 @@ def _after_failure(
     now = clock()
     left = grace - (now - last_ok)
     if left <= 0:
-        error.add_note(
+        _add_note(
+            error,
             f"ec2imds watch: no successful read of {category} for {now - last_ok:.0f} s "
-            f"(grace period {grace:g} s)"
+            f"(grace period {grace:g} s)",
         )
         raise error
     failures[category] += 1

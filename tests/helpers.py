@@ -277,7 +277,7 @@ class Listener:
         while not self._stop:
             try:
                 conn, _ = self.sock.accept()
-            except TimeoutError:
+            except (TimeoutError, socket.timeout):  # not a TimeoutError before Python 3.10
                 continue
             except OSError:
                 return
@@ -611,7 +611,7 @@ class RawServer:
         while not self._stop.is_set():
             try:
                 conn, _ = self.sock.accept()
-            except TimeoutError:
+            except (TimeoutError, socket.timeout):  # not a TimeoutError before Python 3.10
                 continue
             except OSError:
                 return

@@ -346,7 +346,7 @@ class FramedServer:
         while not self._stop.is_set():
             try:
                 conn, _ = self.sock.accept()
-            except TimeoutError:
+            except (TimeoutError, socket.timeout):  # not a TimeoutError before Python 3.10
                 continue
             except OSError:
                 return
