@@ -161,5 +161,6 @@ def field_type(model: type[BaseModel], name: str) -> object:
     validates that field with, so a view parses a leaf exactly as the model would."""
     info = model.model_fields[name]
     if info.metadata:
-        return Annotated[(info.annotation, *info.metadata)]
+        args = (info.annotation, *info.metadata)  # mypy takes Annotated[(a, *b)] for 3.11 syntax
+        return Annotated[args]
     return info.annotation
