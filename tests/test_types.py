@@ -335,7 +335,6 @@ def test_mypy_sees_the_types(tmp_path: Path) -> None:
         '15: note: Revealed type is "dict[str, ec2imds.models.network.NetworkInterface]"',
         '16: error: Unexpected keyword argument "timout" for "IMDS"; did you mean "timeout"?  '
         "[call-arg]",
-        '16: note: "IMDS" defined in "ec2imds.client"',
         '17: error: Argument "timeout" to "IMDS" has incompatible type "str"; expected '
         '"float | None"  [arg-type]',
     ]
