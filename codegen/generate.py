@@ -343,10 +343,10 @@ def run_time_annotation(annotation: str) -> str:
     ``from __future__ import annotations``), and ``X | Y`` between classes is new in
     Python 3.10. (The catalog, SHAPES and the views keep the ``X | None`` form.)"""
     members = _split_union(annotation)
-    if len(members) == 1:
-        return annotation
     if any("|" in m for m in members):
         raise GenerateError(f"{annotation}: a union inside a type is not supported")
+    if len(members) == 1:
+        return annotation
     if members[-1] == "None" and len(members) == 2:
         return f"Optional[{members[0]}]"
     return f"Union[{', '.join(members)}]"
