@@ -43,10 +43,9 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
-
-from ec2imds._compat import SLOTS
 
 if TYPE_CHECKING:
     from typing_extensions import TypeAlias
@@ -77,8 +76,12 @@ order), a str is a text leaf (JSON documents as JSON text, lists ``\\n``-joined)
 ``user-data``.  Public keys are keyed ``"0=my-key"`` with a dict value
 ``{"openssh-key": "ssh-rsa ..."}``."""
 
+#: ``ec2imds._compat.SLOTS`` (slotted where dataclasses can be: Python 3.10+), not imported:
+#: the simulator's start-up imports this module, and nothing more than it did.
+_SLOTS: dict[str, bool] = {"slots": True} if sys.version_info >= (3, 10) else {}
 
-@dataclass(frozen=True, **SLOTS)
+
+@dataclass(frozen=True, **_SLOTS)
 class Entry:
     """One IMDS path (leaf or directory) and everything ec2imds knows about it."""
 
@@ -137,7 +140,7 @@ class Entry:
         return self.kind not in ("dir", "map")
 
 
-@dataclass(frozen=True, **SLOTS)
+@dataclass(frozen=True, **_SLOTS)
 class JsonField:
     """One key of a JSON document IMDS serves."""
 
@@ -156,7 +159,7 @@ class JsonField:
     """Why ``present`` is ``always``: the source (required for ``always``)."""
 
 
-@dataclass(frozen=True, **SLOTS)
+@dataclass(frozen=True, **_SLOTS)
 class JsonShape:
     """A JSON document's shape; becomes a model.  A key is optional unless its field says
     ``present="always"`` (IMDS error bodies carry only ``Code``/``Message``); unknown keys
