@@ -879,4 +879,5 @@ def examples(count: int) -> int:
     default (100 examples) keeps ``count``, the fast tier's ``ec2imds-fast`` (25) runs a
     quarter of them (``conftest.py``). Read when the test module is imported, after
     pytest's ``--hypothesis-profile`` is applied."""
-    return max(1, count * hypothesis_settings().max_examples // 100)
+    loaded: int = hypothesis_settings().max_examples  # typed Any by some hypothesis releases
+    return max(1, count * loaded // 100)
