@@ -25,6 +25,7 @@ from bench.report import evaluate_targets, render
 from bench.results import Row, Sample
 from bench.schedule import interleave
 from bench.venvs import OURS_KEY, PEER_SPECS, PEERS_DIR, Peer, prepare, prepare_ours
+from ec2imds._compat import SLOTS
 from ec2imds.simulator import IMDSSimulator
 
 __all__ = ["main"]
@@ -54,7 +55,7 @@ class CheckError(RuntimeError):
     """A run finished but did not produce what it should have."""
 
 
-@dataclass(slots=True)
+@dataclass(**SLOTS)
 class Config:
     latencies: list[float]
     reps: int = 11  #: repetitions of the short scenarios
@@ -147,7 +148,7 @@ class Harness:
         meta = tree["meta-data"]
         assert isinstance(meta, dict)
         ident = meta["instance-id"]
-        if not isinstance(ident, str | bytes):
+        if not isinstance(ident, (str, bytes)):
             raise TypeError("the simulator's instance-id is not a leaf")
         self.expected_id = ident if isinstance(ident, str) else ident.decode()
         self.floor: Floor = compute_floor(tree)

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from ec2imds._compat import SLOTS
+
 __all__ = [
     "CRAWL_ROOTS",
     "Floor",
@@ -32,7 +34,7 @@ CRAWL_ROOTS: tuple[str, ...] = ("meta-data", "dynamic", "user-data")
 Policy = Literal["fifo", "critical"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Task:
     """One request of the crawl: a directory listing (with children) or a leaf."""
 
@@ -106,7 +108,7 @@ def schedule_rounds(tasks: Sequence[Task], slots: int = 8, policy: Policy = "fif
     return rounds
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Floor:
     """The floor of a full crawl of one tree."""
 

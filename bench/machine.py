@@ -39,7 +39,7 @@ def describe() -> list[str]:
     except (AttributeError, OSError):
         usable = os.cpu_count() or 0
     return [
-        f"* date: {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}",
+        f"* date: {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}",
         f"* CPU: {cpu_model()}; nproc {usable} (os.cpu_count {os.cpu_count()})",
         f"* Python {platform.python_version()} ({platform.python_implementation()}), "
         f"{platform.platform()}",

@@ -7,6 +7,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ec2imds._compat import SLOTS
+
 __all__ = [
     "Summary",
     "fmt_count",
@@ -18,7 +20,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Summary:
     """Median, extremes and quartiles of one row's repetitions (seconds or counts)."""
 

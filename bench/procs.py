@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from ec2imds._compat import SLOTS
+
 __all__ = ["ProcResult", "Runner", "RunnerError", "Spawner", "clean_env"]
 
 _DROP_PREFIXES = ("AWS_", "PYTHON", "VIRTUAL_ENV")
@@ -43,7 +45,7 @@ def clean_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, s
     return env
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class ProcResult:
     seconds: float
     returncode: int

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from bench.floor import Floor
 from bench.measure import fmt_count, fmt_ratio, fmt_spread, fmt_time, ratio
 from bench.results import Row, ratios
+from ec2imds._compat import SLOTS
 
 __all__ = ["SECTIONS", "Target", "evaluate_targets", "render"]
 
@@ -108,7 +109,7 @@ def _many_table(rows: Sequence[Row]) -> list[str]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Target:
     name: str
     measured: str

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bench.measure import Summary, ratio, summarize
+from ec2imds._compat import SLOTS
 
 __all__ = ["Row", "Sample", "ratios"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Sample:
     """One repetition: seconds (per call for loops), the simulator's counters, the client's
     CPU seconds (process time; per call for loops) and peak RSS when known."""
@@ -22,7 +23,7 @@ class Sample:
     cpu: float | None = None
 
 
-@dataclass(slots=True)
+@dataclass(**SLOTS)
 class Row:
     """One tool doing one thing at one latency, repeated."""
 

@@ -17,7 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import tomllib
+from ec2imds._compat import SLOTS
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # tomllib is new in 3.11; tomli is the same parser (pytest depends on it there)
+    import tomli as tomllib
 
 __all__ = [
     "OURS_KEY",
@@ -34,7 +39,7 @@ PEERS_DIR = Path(__file__).resolve().parent / ".peers"
 _MARKER = ".bench-installed.json"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class PeerSpec:
     key: str  #: directory name under .peers, and the tool's key in the harness
     label: str
@@ -42,7 +47,7 @@ class PeerSpec:
     dist: str  #: distribution name, for the installed version
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Peer:
     spec: PeerSpec
     python: Path | None

@@ -322,6 +322,36 @@ def collect() -> dict[str, list[Class_]]:
     return dict(sorted(modules.items()))
 
 
+def _split_union(annotation: str) -> list[str]:
+    """The members of ``annotation``'s top-level ``X | Y`` (one member if it is none)."""
+    parts: list[str] = []
+    depth = start = 0
+    for i, char in enumerate(annotation):
+        if char in "[(":
+            depth += 1
+        elif char in "])":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(annotation[start:i].strip())
+            start = i + 1
+    return [*parts, annotation[start:].strip()]
+
+
+def run_time_annotation(annotation: str) -> str:
+    """A field's annotation as pydantic reads it: ``X | None`` as ``Optional[X]``, ``X | Y``
+    as ``Union[X, Y]``. Pydantic evaluates a model's annotations at run time (even under
+    ``from __future__ import annotations``), and ``X | Y`` between classes is new in
+    Python 3.10. (The catalog, SHAPES and the views keep the ``X | None`` form.)"""
+    members = _split_union(annotation)
+    if any("|" in m for m in members):
+        raise GenerateError(f"{annotation}: a union inside a type is not supported")
+    if len(members) == 1:
+        return annotation
+    if members[-1] == "None" and len(members) == 2:
+        return f"Optional[{members[0]}]"
+    return f"Union[{', '.join(members)}]"
+
+
 def _render_model(cls: Class_) -> str:
     out = [f"class {cls.name}({cls.base}):\n", docstring(f"{cls.description}", 4), "\n"]
     out.append(f"    __imds_path__: ClassVar[str] = {cls.path!r}\n")
@@ -331,7 +361,8 @@ def _render_model(cls: Class_) -> str:
         if f.alias and f.alias != f.name:
             args.append(f"alias={f.alias!r}")
         args.append(f"description={py_str(f.description)}")
-        out.append(f"    {f.name}: {f.annotation} = Field({', '.join(args)})\n")
+        ann = run_time_annotation(f.annotation)
+        out.append(f"    {f.name}: {ann} = Field({', '.join(args)})\n")
     return "".join(out)
 
 
@@ -430,7 +461,7 @@ def _module_text(module: str, classes: list[Class_], owners: dict[str, str]) -> 
         "from collections.abc import Awaitable\n",
         "from datetime import datetime\n",
         "from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network\n",
-        "from typing import Annotated, Any, ClassVar, Literal\n\n",
+        "from typing import Annotated, Any, ClassVar, Literal, Optional, Union\n\n",
         "from pydantic import Field, SecretStr\n\n",
     ]
     for module_name in BASE_MODULES:
@@ -465,6 +496,24 @@ def _init_text(modules: dict[str, list[Class_]]) -> str:
     return "".join(lines)
 
 
+def _in_stdlib(top: str) -> bool:
+    """Whether ``top`` is a standard library module (as isort sections imports)."""
+    if sys.version_info >= (3, 10):
+        return top in sys.stdlib_module_names
+    else:  # Python 3.9 has no sys.stdlib_module_names: where the module is found says it
+        import importlib.util
+        import sysconfig
+
+        spec = importlib.util.find_spec(top)
+        if spec is None:
+            return False
+        if spec.origin in ("built-in", "frozen"):
+            return True
+        where = Path(spec.origin or next(iter(spec.submodule_search_locations or ()), ""))
+        stdlib = Path(sysconfig.get_paths()["stdlib"])
+        return stdlib in where.parents and "site-packages" not in where.parts
+
+
 def _tidy_imports(text: str, line_length: int = 100) -> str:
     """What ``ruff check --fix --select I,F401`` does to generated code, without a ruff
     run: drop the imported names the module never uses, then sort each block of imports
@@ -493,7 +542,7 @@ def _tidy_imports(text: str, line_length: int = 100) -> str:
             return 0
         if top == "ec2imds":
             return 3
-        return 1 if top in sys.stdlib_module_names else 2
+        return 1 if _in_stdlib(top) else 2
 
     def natural(name: str) -> list[str | int]:  # "Name3" before "Name11", as ruff sorts
         return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name.lower())]

@@ -12,14 +12,17 @@ import base64
 import binascii
 import json
 import re
+import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime, timedelta, timezone
+from functools import cache
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Any, NoReturn
 
 __all__ = [
     "TAG_KEY",
     "LeafError",
+    "fromisoformat",
     "parse_bool",
     "parse_bytes",
     "parse_exact_text",
@@ -64,7 +67,7 @@ def _fail(kind: str, message: str) -> NoReturn:
 def _decode(value: object) -> str:
     if isinstance(value, str):
         return value
-    if isinstance(value, bytes | bytearray | memoryview):
+    if isinstance(value, (bytes, bytearray, memoryview)):
         raw = bytes(value)
         try:
             return raw.decode("utf-8")
@@ -124,14 +127,14 @@ def parse_int(value: object) -> int:
 
 def parse_lines(value: object) -> list[str]:
     """An LF-separated list: ``splitlines()``, each item stripped, blank lines dropped."""
-    if isinstance(value, list | tuple):
+    if isinstance(value, (list, tuple)):
         return [parse_text(item) for item in value]
     return [s for line in _decode(value).splitlines() if (s := line.strip())]
 
 
 def _address_parser(cls: Callable[[str], Any], what: str) -> Callable[[object], Any]:
     def parse(value: object) -> Any:
-        if isinstance(value, IPv4Address | IPv6Address | IPv4Network | IPv6Network):
+        if isinstance(value, (IPv4Address, IPv6Address, IPv4Network, IPv6Network)):
             value = str(value)
         text = parse_text(value)
         try:
@@ -150,7 +153,7 @@ parse_ipv6_net = _address_parser(IPv6Network, "an IPv6 CIDR block")
 
 def _lines_of(parse: Callable[[object], Any]) -> Callable[[object], list[Any]]:
     def parse_all(value: object) -> list[Any]:
-        if isinstance(value, list | tuple):
+        if isinstance(value, (list, tuple)):
             return [parse(item) for item in value]
         return [parse(item) for item in parse_lines(value)]
 
@@ -170,18 +173,78 @@ def parse_mac(value: object) -> str:
 
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
+        return value.replace(tzinfo=timezone.utc)
     try:
-        return value.astimezone(UTC)
+        return value.astimezone(timezone.utc)
     except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
         _fail("time", f"{_show(value)} is out of range in UTC")
+
+
+def _hms(name: str) -> str:
+    """``HH[:MM[:SS[.fff...]]]`` or ``HH[MM[SS[.fff...]]]`` (``,`` for ``.`` too)."""
+    return (
+        rf"(?P<{name}h>\d{{2}})(?:(?P<{name}s>:?)(?P<{name}m>\d{{2}})"
+        rf"(?:(?P={name}s)(?P<{name}ss>\d{{2}})(?:[.,](?P<{name}f>\d+))?)?)?"
+    )
+
+
+@cache
+def _iso_pattern() -> re.Pattern[str]:  # compiled on first use: not at start-up
+    return re.compile(
+        r"(?P<y>\d{4})(?P<ds>-?)(?P<mo>\d{2})(?P=ds)(?P<d>\d{2})"
+        rf"(?:.(?:{_hms('t')})(?:(?P<z>Z)|(?P<sign>[+-]){_hms('o')})?)?",
+        re.ASCII | re.DOTALL,
+    )
+
+
+def _hms_of(m: re.Match[str], name: str) -> tuple[int, int, int, int]:
+    fraction = m[f"{name}f"] or ""
+    return (
+        int(m[f"{name}h"]),
+        int(m[f"{name}m"] or 0),
+        int(m[f"{name}ss"] or 0),
+        int(fraction[:6].ljust(6, "0")) if fraction else 0,  # truncated, as 3.11 does
+    )
+
+
+def _fromisoformat_before_311(text: str) -> datetime:
+    """``datetime.fromisoformat(text)`` as Python 3.11 reads an ISO 8601 date and time.
+
+    Before 3.11, ``datetime.fromisoformat`` reads only what ``isoformat()`` writes: not
+    the ``Z`` every IMDS time ends with (``2024-05-01T12:00:00Z``), nor ``+0200`` or
+    ``+02``, nor fractions of other than 3 or 6 digits. This reads what 3.11's does: a
+    calendar date, extended or basic, then optionally any one character and
+    ``HH[:MM[:SS[.fff...]]]`` (or without the colons; the fraction truncated to
+    microseconds), then optionally ``Z`` or an offset of the same form. It refuses the
+    ISO week dates (``2024-W18-3``) and the malformed times 3.11's parser lets through
+    (``12:30.25`` read as 12:30:00.25, a stray character before the zone).
+    ``tests/test_leaves.py`` checks it against 3.11's own, on 3.11 and later.
+    """
+    m = _iso_pattern().fullmatch(text)
+    if m is None:
+        raise ValueError(f"Invalid isoformat string: {text!r}")
+    date = (int(m["y"]), int(m["mo"]), int(m["d"]))
+    if m["th"] is None:
+        return datetime(*date)
+    tz = timezone.utc if m["z"] else None
+    if m["sign"]:
+        hours, minutes, seconds, micros = _hms_of(m, "o")
+        offset = timedelta(hours=hours, minutes=minutes, seconds=seconds, microseconds=micros)
+        tz = timezone(-offset if m["sign"] == "-" else offset) if offset else timezone.utc
+    return datetime(*date, *_hms_of(m, "t"), tzinfo=tz)
+
+
+#: ``datetime.fromisoformat`` as Python 3.11 and later have it (``Z`` included).
+fromisoformat: Callable[[str], datetime] = (
+    datetime.fromisoformat if sys.version_info >= (3, 11) else _fromisoformat_before_311
+)
 
 
 def _iso_or_none(text: str) -> datetime | None:
     if not 10 <= len(text) <= 40:
         return None
     try:
-        return _aware(datetime.fromisoformat(text))
+        return _aware(fromisoformat(text))
     except ValueError:
         return None
 
@@ -211,7 +274,7 @@ def parse_imds_time(value: object) -> datetime:
         try:
             return datetime(
                 int(m[3]), _MONTHS.index(m[2]) + 1, int(m[1]),
-                int(m[4]), int(m[5]), int(m[6]), tzinfo=UTC,
+                int(m[4]), int(m[5]), int(m[6]), tzinfo=timezone.utc,
             )  # fmt: skip
         except ValueError:
             pass
@@ -231,7 +294,7 @@ def parse_lenient_time(value: object) -> datetime | str:
 
 def parse_json(value: object) -> object:
     """A JSON document; an already-parsed ``dict``/``list`` passes through."""
-    if not isinstance(value, str | bytes | bytearray | memoryview):
+    if not isinstance(value, (str, bytes, bytearray, memoryview)):
         return value
     text = _decode(value)
     try:
@@ -250,7 +313,7 @@ def parse_json_object(value: object) -> dict[str, Any]:
 
 def parse_bytes(value: object) -> bytes:
     """Raw bytes; a ``str`` is the base64 form of a JSON dump."""
-    if isinstance(value, bytes | bytearray | memoryview):
+    if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     if isinstance(value, str):
         try:

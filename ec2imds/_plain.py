@@ -81,7 +81,7 @@ def _ser_bytes(value: bytes) -> str:
 
 def _json_value(value: object) -> Any:
     """A parsed JSON value as the models dump it unchanged, or :class:`Unsure`."""
-    if value is None or isinstance(value, str | bool | int):
+    if value is None or isinstance(value, (str, bool, int)):
         return value
     if isinstance(value, float):
         if not math.isfinite(value):

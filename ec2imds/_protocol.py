@@ -29,7 +29,7 @@ import re
 from collections.abc import Callable, Generator, Mapping
 from contextlib import AbstractContextManager
 from types import MappingProxyType
-from typing import Any, Final, Literal, NamedTuple
+from typing import Any, Final, Literal, NamedTuple, Optional, Union
 
 from ec2imds._log import log
 from ec2imds.endpoints import Endpoint, construct_endpoint_str
@@ -153,8 +153,9 @@ class _Lock:
 ACQUIRE: Final = _Lock("ACQUIRE")
 RELEASE: Final = _Lock("RELEASE")
 
-Step = Request | Sleep | _Lock
-Answer = Response | Failure | None
+# Evaluated at run time: no X | Y before Python 3.10.
+Step = Union[Request, Sleep, _Lock]
+Answer = Optional[Union[Response, Failure]]
 
 
 class EndpointSession:

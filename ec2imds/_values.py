@@ -9,6 +9,7 @@ to import); types and values come from the models, imported on first use.
 
 from __future__ import annotations
 
+import sys
 import types
 import typing
 from collections.abc import Callable
@@ -105,13 +106,20 @@ def resolve_path(path: str) -> str | None:
     return path if catalog.match(path) is not None else None
 
 
+#: The origins of ``Union[X, Y]`` and of ``X | Y`` (a ``types.UnionType`` from Python 3.10).
+if sys.version_info >= (3, 10):
+    _UNIONS: tuple[object, ...] = (typing.Union, types.UnionType)
+else:
+    _UNIONS = (typing.Union,)
+
+
 def _unwrap(tp: object) -> object:
     """Strip ``Annotated`` and ``| None`` to reach a model class or a ``dict[...]``."""
     while True:
         origin = get_origin(tp)
         if origin is Annotated:
             tp = get_args(tp)[0]
-        elif origin in (types.UnionType, typing.Union):
+        elif origin in _UNIONS:
             rest = [a for a in get_args(tp) if a is not type(None)]
             if len(rest) != 1:
                 return tp

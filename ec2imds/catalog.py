@@ -44,8 +44,12 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeAlias
 
 __all__ = [
     "ENTRIES",
@@ -73,8 +77,12 @@ order), a str is a text leaf (JSON documents as JSON text, lists ``\\n``-joined)
 ``user-data``.  Public keys are keyed ``"0=my-key"`` with a dict value
 ``{"openssh-key": "ssh-rsa ..."}``."""
 
+#: ``ec2imds._compat.SLOTS`` (slotted where dataclasses can be: Python 3.10+), not imported:
+#: the simulator's start-up imports this module, and nothing more than it did.
+_SLOTS: dict[str, bool] = {"slots": True} if sys.version_info >= (3, 10) else {}
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, **_SLOTS)
 class Entry:
     """One IMDS path (leaf or directory) and everything ec2imds knows about it."""
 
@@ -133,7 +141,7 @@ class Entry:
         return self.kind not in ("dir", "map")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **_SLOTS)
 class JsonField:
     """One key of a JSON document IMDS serves."""
 
@@ -152,7 +160,7 @@ class JsonField:
     """Why ``present`` is ``always``: the source (required for ``always``)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **_SLOTS)
 class JsonShape:
     """A JSON document's shape; becomes a model.  A key is optional unless its field says
     ``present="always"`` (IMDS error bodies carry only ``Code``/``Message``); unknown keys
@@ -801,7 +809,7 @@ def match(path: str) -> tuple[Entry, dict[str, str]] | None:
     segs = _segments(path)
     for pattern, e in _BY_LENGTH.get(len(segs), ()):
         bindings: dict[str, str] = {}
-        for p, s in zip(pattern, segs, strict=True):
+        for p, s in zip(pattern, segs):  # as long: _BY_LENGTH
             if p.startswith("{"):
                 bindings[p[1:-1]] = s
             elif p != s:

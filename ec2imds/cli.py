@@ -402,9 +402,9 @@ def _report(run: _Run, failures: Failures) -> None:
 def _plain(value: Any) -> str:
     if isinstance(value, str):
         return value
-    if isinstance(value, list) and all(isinstance(v, str | int) for v in value):
+    if isinstance(value, list) and all(isinstance(v, (str, int)) for v in value):
         return "\n".join(str(v) for v in value)
-    if isinstance(value, bool | int | float):
+    if isinstance(value, (bool, int, float)):
         return json.dumps(value)
     return json.dumps(value, indent="\t", ensure_ascii=False)
 
@@ -725,12 +725,12 @@ def _cmd_all(run: _Run) -> None:
     if run.args.categories:
         _cmd_values(run, _requested(run.args.categories))
     else:
-        _cmd_values(run, dict(zip(CATEGORIES, CATEGORIES, strict=True)), listed=True)
+        _cmd_values(run, {c: c for c in CATEGORIES}, listed=True)
 
 
 def _cmd_exec_re(run: _Run) -> None:
     chosen = _matching(_compile(run.args.exec_re, "-E"))
-    _cmd_values(run, dict(zip(chosen, chosen, strict=True)), listed=True)
+    _cmd_values(run, {c: c for c in chosen}, listed=True)
 
 
 #: The commands, by argparse dest, in the order a conflict names them; ``categories`` is

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ec2imds import _values, catalog
 from ec2imds._drivers.default import DefaultDriver
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Generator, Mapping
 
     import httpx
+    from typing_extensions import Self, Unpack
 
     from ec2imds._drivers.aio import AsyncDriver
     from ec2imds.identity import CertificateArg, SignatureKind, VerifiedIdentity

@@ -37,7 +37,7 @@ IMDS lists it and does not serve it.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import NamedTuple, Union
 
 from ec2imds._log import log
 from ec2imds.errors import IMDSValidationError
@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 
-RawNode = bytes | dict[str, "RawNode"]
+RawNode = Union[bytes, dict[str, "RawNode"]]  # evaluated at run time: no X | Y before Python 3.10
 RawTree = dict[str, RawNode]
 
 #: Directories whose listing says ``<index>=<name>`` for the sub-directory ``<index>/``.

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import sys
+from typing import Optional
 
 from ec2imds.errors import IMDSConfigError
 
@@ -31,7 +32,7 @@ __all__ = [
     "mk_endpoint_list_from_str",
 ]
 
-Endpoint = tuple[str, int | None]
+Endpoint = tuple[str, Optional[int]]  # evaluated at run time: no X | Y before Python 3.10
 
 IPV4_ENDPOINT: Endpoint = ("169.254.169.254", None)
 IPV6_ENDPOINT: Endpoint = ("fd00:ec2::254", None)

@@ -24,7 +24,10 @@ Tokens never appear in a message, a repr or a log line.
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeAlias
 
 __all__ = [
     "IMDSConfigError",

@@ -36,11 +36,14 @@ from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+from ec2imds._compat import SLOTS
 from ec2imds.errors import IdentityVerificationError, IMDSConfigError
 
 if TYPE_CHECKING:
+    from typing_extensions import TypeAlias
+
     from ec2imds._signatures import PublicKey
     from ec2imds.models import InstanceIdentityDocument
 
@@ -82,7 +85,7 @@ _DIGESTS: dict[str, frozenset[str]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class IdentityCertificate:
     """A certificate that verifies identity documents: one of AWS's pinned set
     (``source="aws"``) or one the caller supplied (``source="supplied"``)."""
@@ -106,7 +109,7 @@ class IdentityCertificate:
         return self._covers is None or region in self._covers
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class VerifiedIdentity:
     """An identity document whose signature verified, and what verified it."""
 
@@ -312,11 +315,11 @@ def load_certificate(
     crypto = _crypto(kind)
     given = source
     label = "supplied certificate"
-    if isinstance(given, bytes | bytearray | memoryview):
+    if isinstance(given, (bytes, bytearray, memoryview)):
         data = bytes(given)
     elif isinstance(given, str) and "-----BEGIN" in given:
         data = given.encode()
-    elif isinstance(given, str | os.PathLike):
+    elif isinstance(given, (str, os.PathLike)):
         label = os.fspath(given)
         try:
             with open(given, "rb") as f:

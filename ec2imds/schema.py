@@ -39,6 +39,7 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from ec2imds import catalog, models
+from ec2imds._compat import SLOTS
 from ec2imds._values import _unwrap as unwrap_type
 from ec2imds.errors import ALWAYS_PRESENT
 from ec2imds.models import IMDSModel, InstanceMetadata, dump
@@ -79,7 +80,7 @@ def schemas() -> dict[str, dict[str, Any]]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class DumpError:
     """One problem in a dump: where (a JSON Pointer), what, and the offending value."""
 

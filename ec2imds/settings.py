@@ -155,7 +155,7 @@ class Settings:
             raise IMDSConfigError(f"concurrency: {self.concurrency} must be at least 1")
         for name in ("backoff_base", "backoff_cap", "race_delay"):
             value = getattr(self, name)
-            if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise IMDSConfigError(f"{name}: {value!r} must be a number >= 0")
 
     @property
@@ -263,7 +263,7 @@ def check_options(owner: str, options: Mapping[str, object]) -> dict[str, Any]:
 
 
 def _check_positive(name: str, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise IMDSConfigError(f"{name}: {value!r} is not a number")
     if not math.isfinite(value) or value <= 0:
         raise IMDSConfigError(f"{name}: {value!r} must be a positive number of seconds")

@@ -24,6 +24,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
+from ec2imds._leaves import fromisoformat
 from ec2imds._log import log
 from ec2imds.endpoints import Endpoint, endpoint_file_name
 from ec2imds.errors import IMDSError
@@ -56,7 +57,7 @@ class TokenStoreError(IMDSError):
 
 def _utc(value: dt.datetime) -> dt.datetime:
     """Aware UTC; a naive datetime is taken as local time (what ``datetime.now()`` gives)."""
-    return value.astimezone(dt.UTC)
+    return value.astimezone(dt.timezone.utc)
 
 
 class Token:
@@ -91,12 +92,12 @@ class Token:
 
     def usable(self, margin: float, now: dt.datetime | None = None) -> bool:
         """True while more than ``margin`` seconds are left before expiry."""
-        now = now or dt.datetime.now(dt.UTC)
+        now = now or dt.datetime.now(dt.timezone.utc)
         return now + dt.timedelta(seconds=margin) < self.expiry
 
     def plausible(self, now: dt.datetime | None = None) -> bool:
         """False for a value that cannot be a token, or an expiry beyond the TTL cap."""
-        now = now or dt.datetime.now(dt.UTC)
+        now = now or dt.datetime.now(dt.timezone.utc)
         return (
             0 < len(self.value) <= 4096
             and self.value.isascii()
@@ -306,7 +307,7 @@ def _parse_token_file(data: bytes) -> Token | None:
         value, expiry = doc["token"], doc["expiry"]
         if not isinstance(value, str) or not isinstance(expiry, str):
             return None
-        token = Token(value, dt.datetime.fromisoformat(expiry))
+        token = Token(value, fromisoformat(expiry))  # a Z too, on every Python
     except (ValueError, TypeError, KeyError, OverflowError):
         return None
     return token if token.plausible() else None

@@ -5,9 +5,8 @@ announce it and yield one typed event each time something appears or changes (on
 serves every poll)::
 
     for event in imds.watch("spot", "rebalance"):
-        match event:
-            case SpotInstanceActionEvent(value=notice):
-                drain(before=notice.time)
+        if isinstance(event, SpotInstanceActionEvent):
+            drain(before=event.value.time)
 
 * ``spot``: ``meta-data/spot/instance-action`` and ``meta-data/spot/termination-time``,
   every 5 s (AWS's advice: the notice comes two minutes ahead);
@@ -59,6 +58,7 @@ import asyncio
 import json
 import logging
 import math
+import sys
 import time
 from collections.abc import (
     AsyncGenerator,
@@ -69,9 +69,21 @@ from collections.abc import (
     Mapping,
 )
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Literal, NamedTuple, TypeVar
+from datetime import datetime, timezone
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Final,
+    Generic,
+    Literal,
+    NamedTuple,
+    Optional,
+    TypeVar,
+    Union,
+)
 
+from ec2imds._compat import SLOTS
 from ec2imds.errors import (
     IMDSConfigError,
     IMDSError,
@@ -156,7 +168,7 @@ STEADY_LIFECYCLE_STATE: Final = "InService"
 
 
 def _iso(moment: datetime) -> str:
-    moment = moment.astimezone(UTC)
+    moment = moment.astimezone(timezone.utc)
     if moment.microsecond:
         return moment.isoformat().replace("+00:00", "Z")
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -172,7 +184,7 @@ def _json_value(value: object) -> Any:
     return dump(value)  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Event(Generic[T]):
     """Something a watch saw appear (``change="new"``) or change (``"changed"``).
 
@@ -218,7 +230,7 @@ class Event(Generic[T]):
         return True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class SpotInstanceActionEvent(Event["SpotInstanceAction"]):
     """A spot interruption notice: ``value.action`` (``terminate``, ``stop``,
     ``hibernate``) at ``value.time``, about two minutes after it appears."""
@@ -228,7 +240,7 @@ class SpotInstanceActionEvent(Event["SpotInstanceAction"]):
     path: ClassVar[str] = "meta-data/spot/instance-action"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class SpotTerminationTimeEvent(Event[datetime]):
     """The older form of the notice: when a spot instance will be terminated.
 
@@ -241,7 +253,7 @@ class SpotTerminationTimeEvent(Event[datetime]):
     path: ClassVar[str] = "meta-data/spot/termination-time"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class RebalanceRecommendationEvent(Event["RebalanceRecommendation"]):
     """A rebalance recommendation: this spot instance is at elevated risk of interruption
     (``value.notice_time``), usually before the interruption notice."""
@@ -251,7 +263,7 @@ class RebalanceRecommendationEvent(Event["RebalanceRecommendation"]):
     path: ClassVar[str] = "meta-data/events/recommendations/rebalance"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class ScheduledMaintenanceEvent(Event["MaintenanceEvent"]):
     """A scheduled maintenance event, new or changed (matched by ``EventId``): reboot,
     stop, retirement... between ``value.not_before`` and ``value.not_after``."""
@@ -261,7 +273,7 @@ class ScheduledMaintenanceEvent(Event["MaintenanceEvent"]):
     path: ClassVar[str] = "meta-data/events/maintenance/scheduled"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class LifecycleStateEvent(Event[str]):
     """The Auto Scaling target lifecycle state: ``Terminated``, ``Standby``,
     ``Warmed:Stopped``, ``InService``... (a change is ``change="changed"``)."""
@@ -275,14 +287,14 @@ class LifecycleStateEvent(Event[str]):
         return value != STEADY_LIFECYCLE_STATE
 
 
-#: What a watch yields; ``match`` on the classes or compare ``event.kind`` to narrow it.
-WatchEvent = (
-    SpotInstanceActionEvent
-    | SpotTerminationTimeEvent
-    | RebalanceRecommendationEvent
-    | ScheduledMaintenanceEvent
-    | LifecycleStateEvent
-)
+#: What a watch yields; ``isinstance`` (or ``match`` from 3.10 on) or ``event.kind`` narrows it.
+WatchEvent = Union[  # evaluated at run time: no X | Y before Python 3.10
+    SpotInstanceActionEvent,
+    SpotTerminationTimeEvent,
+    RebalanceRecommendationEvent,
+    ScheduledMaintenanceEvent,
+    LifecycleStateEvent,
+]
 
 _EVENT_CLASSES: Final[tuple[type[WatchEvent], ...]] = (
     SpotInstanceActionEvent,
@@ -336,7 +348,7 @@ class EventTracker:
         unknown = sorted(set(bodies) - set(_BY_PATH))
         if unknown:
             raise ValueError(f"no watch event for {', '.join(unknown)}")
-        seen = now if now is not None else datetime.now(UTC)
+        seen = now if now is not None else datetime.now(timezone.utc)
         readings = [
             (cls, _items(cls, bodies[cls.path])) for cls in _EVENT_CLASSES if cls.path in bodies
         ]
@@ -398,8 +410,8 @@ class Wait(NamedTuple):
     seconds: float
 
 
-Step = Get | Wait | WatchEvent
-Reply = bytes | IMDSError | None
+Step = Union[Get, Wait, WatchEvent]  # evaluated at run time: no X | Y before 3.10
+Reply = Optional[Union[bytes, IMDSError]]
 
 
 def is_transient(exc: IMDSError) -> bool:
@@ -408,7 +420,7 @@ def is_transient(exc: IMDSError) -> bool:
         return True
     if isinstance(exc, RedirectRefused):
         return False
-    if isinstance(exc, IMDSHTTPError | TokenError):
+    if isinstance(exc, (IMDSHTTPError, TokenError)):
         status = exc.status
         return status is not None and (status in (401, 429) or status >= 500)
     return False
@@ -426,7 +438,7 @@ def _categories(categories: Iterable[str]) -> tuple[EventCategory, ...]:
 
 
 def _positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise IMDSConfigError(f"{name}: {value!r} is not a number of seconds")
     seconds = float(value)
     if not math.isfinite(seconds) or seconds <= 0:
@@ -509,6 +521,15 @@ def _flow(
             yield from tracker.feed(bodies)
 
 
+def _add_note(error: BaseException, note: str) -> None:
+    """``error.add_note(note)``: before Python 3.11, which added it, the same ``__notes__``
+    list (the command line prints it; tracebacks show it from 3.11 on)."""
+    if sys.version_info >= (3, 11):
+        error.add_note(note)
+    else:
+        error.__dict__.setdefault("__notes__", []).append(note)
+
+
 def _after_failure(
     category: EventCategory,
     error: IMDSError,
@@ -525,9 +546,10 @@ def _after_failure(
     now = clock()
     left = grace - (now - last_ok)
     if left <= 0:
-        error.add_note(
+        _add_note(
+            error,
             f"ec2imds watch: no successful read of {category} for {now - last_ok:.0f} s "
-            f"(grace period {grace:g} s)"
+            f"(grace period {grace:g} s)",
         )
         raise error
     failures[category] += 1

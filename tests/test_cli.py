@@ -578,7 +578,7 @@ def test_a_rejected_token_file_is_replaced(sim: IMDSSimulator, tmp_path: Path) -
     token_dir = tmp_path / "tokens"
     token_dir.mkdir(mode=0o700)
     token_file = token_dir / f"127.0.0.1:{sim.port}"
-    soon = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
+    soon = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)).isoformat()
     token_file.write_text(json.dumps({"token": "leftover-from-the-image", "expiry": soon}))
     puts, rejected = sim.stats.puts, sim.stats.statuses[401]
     result = run("--raw", "meta-data/instance-id", *on(sim, token_dir))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Iterator
 from ipaddress import IPv4Address
-from typing import assert_type
+from typing import Optional
 
 import pytest
 
@@ -14,6 +15,12 @@ from ec2imds.errors import IMDSHTTPError, IMDSValidationError
 from ec2imds.models import InstanceMetadata, Placement, Spot, SpotInstanceAction
 from ec2imds.models._base import dump
 from ec2imds.simulator import IMDSSimulator
+
+if sys.version_info >= (3, 11):
+    from typing import assert_type
+else:
+    from typing_extensions import assert_type
+
 
 IID_PATH = "/latest/meta-data/instance-id"
 SG_PATH = "/latest/meta-data/security-groups"
@@ -63,10 +70,10 @@ def test_groups_cost_no_request(sim: IMDSSimulator, imds: IMDS) -> None:
 
 def test_view_types_are_real(imds: IMDS) -> None:
     region = imds.meta_data.placement.region
-    assert_type(region, str | None)
+    assert_type(region, Optional[str])
     assert region == "us-east-1"
     ip = imds.meta_data.local_ipv4
-    assert_type(ip, IPv4Address | None)
+    assert_type(ip, Optional[IPv4Address])
     assert ip == IPv4Address("10.0.1.23")
     assert imds.meta_data.ami_launch_index == 0
 

@@ -187,6 +187,31 @@ def test_field_name_rejects_non_identifiers() -> None:
         generate.field_name("")
 
 
+@pytest.mark.parametrize(
+    ("annotation", "written"),
+    [
+        ("Text", "Text"),
+        ("Text | None", "Optional[Text]"),
+        (
+            "Annotated[list[MaintenanceEvent], JSON] | None",
+            "Optional[Annotated[list[MaintenanceEvent], JSON]]",
+        ),
+        ("Literal['a', 'b'] | None", "Optional[Literal['a', 'b']]"),
+        ("datetime | str | None", "Union[datetime, str, None]"),
+    ],
+)
+def test_model_annotations_are_written_for_python_3_9(annotation: str, written: str) -> None:
+    """Pydantic evaluates the models' annotations at run time, where ``X | None`` needs
+    Python 3.10: the generator writes ``Optional``/``Union``."""
+    assert generate.run_time_annotation(annotation) == written
+
+
+@pytest.mark.parametrize("annotation", ["dict[str, int | None]", "list[int | str] | None"])
+def test_a_union_inside_a_model_annotation_is_refused(annotation: str) -> None:
+    with pytest.raises(generate.GenerateError, match="union inside"):
+        generate.run_time_annotation(annotation)
+
+
 def test_long_strings_are_split_losslessly() -> None:
     text = "word " * 40 + "end"
     literal = generate.py_str(text)

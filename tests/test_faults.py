@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Union
 
 import httpx
 import pytest
@@ -357,7 +357,7 @@ class CLIResult:
     err: str
 
 
-Outcome = Ok | Err | CLIResult
+Outcome = Union[Ok, Err, CLIResult]  # evaluated at run time: no X | Y before Python 3.10
 
 
 def bounded(call: Callable[[], Any], seconds: float = 60.0) -> Ok | Err:

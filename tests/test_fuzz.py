@@ -19,7 +19,7 @@ import io
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -159,7 +159,7 @@ def test_times_at_the_ends_of_the_calendar(parse: Callable[[object], object], va
     except _leaves.LeafError:
         return
     if isinstance(parsed, datetime):
-        assert parsed.tzinfo is UTC
+        assert parsed.tzinfo is timezone.utc
     else:
         assert parse is _leaves.parse_lenient_time
         assert isinstance(parsed, str)
@@ -346,7 +346,7 @@ class FramedServer:
         while not self._stop.is_set():
             try:
                 conn, _ = self.sock.accept()
-            except TimeoutError:
+            except (TimeoutError, socket.timeout):  # not a TimeoutError before Python 3.10
                 continue
             except OSError:
                 return

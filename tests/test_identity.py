@@ -724,8 +724,8 @@ def test_an_expired_certificate_still_verifies() -> None:
         .issuer_name(name)
         .serial_number(1)
         .public_key(key.public_key())
-        .not_valid_before(dt.datetime(1999, 1, 1, tzinfo=dt.UTC))
-        .not_valid_after(dt.datetime(2001, 1, 1, tzinfo=dt.UTC))
+        .not_valid_before(dt.datetime(1999, 1, 1, tzinfo=dt.timezone.utc))
+        .not_valid_after(dt.datetime(2001, 1, 1, tzinfo=dt.timezone.utc))
         .sign(key, hashes.SHA256())
     )
     result = verify_identity(

@@ -186,7 +186,8 @@ def _everything_said(error: BaseException | None, *objects: object) -> str:
         with contextlib.suppress(TypeError):
             texts.append(repr(vars(o)))
     if error is not None:
-        texts += traceback.format_exception(error)  # the whole chain, causes included
+        # The whole chain, causes included (the one-argument form is new in Python 3.10).
+        texts += traceback.format_exception(type(error), error, error.__traceback__)
     return "\n".join(texts)
 
 

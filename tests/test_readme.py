@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import sys
 from pathlib import Path
 
 from ec2imds._categories import CATEGORIES
@@ -71,7 +72,10 @@ def test_the_readme_s_numbers_are_the_code_s() -> None:
     """Every number the README and the manual state that the code defines, checked in
     the page that states it (the test count and timings are the lead's, after each full
     run; benchmark figures are measurements)."""
-    import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # tomllib is new in 3.11; tomli is the same parser (pytest depends on it there)
+        import tomli as tomllib
 
     from ec2imds.crawl import MAX_DEPTH, MAX_NODES
     from ec2imds.settings import Settings

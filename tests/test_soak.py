@@ -194,7 +194,8 @@ def test_64_threads_and_64_tasks_for_10_s() -> None:
     # per endpoint (plus one per 401, if a request under load arrived after expiry).
     # Without single flight it would be up to WORKERS times that.
     lifetimes = DURATION / (TTL * 0.9)
-    for n, rejections in zip(puts, rejected, strict=True):
+    assert len(puts) == len(rejected)
+    for n, rejections in zip(puts, rejected):
         assert lifetimes - 1 <= n <= lifetimes + 2 + rejections, (puts, rejected)
     after = settled(before)
     assert no_more_than(after, before), (after, before)

@@ -37,7 +37,7 @@ def sim() -> Iterator[IMDSSimulator]:
 
 
 def token_doc(value: str, *, seconds: float = 3600) -> str:
-    expiry = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
+    expiry = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=seconds)
     return json.dumps({"token": value, "expiry": expiry.isoformat()})
 
 

@@ -31,7 +31,7 @@ SECRET = "AQAEAKxyzSECRETSECRET0123456789=="
 
 
 def _token(seconds: float = 3600, value: str = SECRET) -> Token:
-    return Token(value, dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds))
+    return Token(value, dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=seconds))
 
 
 def test_token_repr_hides_the_value() -> None:
@@ -48,7 +48,7 @@ def test_token_usable_and_plausible() -> None:
     assert not _token(10 * 3600).plausible()  # longer than IMDS ever grants
     assert not _token(value="has space\n").plausible()
     naive = Token(SECRET, dt.datetime.now() + dt.timedelta(hours=1))
-    assert naive.expiry.tzinfo is dt.UTC
+    assert naive.expiry.tzinfo is dt.timezone.utc
 
 
 def test_stores_satisfy_the_protocol(tmp_path: Path) -> None:
@@ -97,11 +97,24 @@ def test_file_store_round_trip_and_modes(tmp_path: Path) -> None:
 
 def test_reads_a_file_written_by_0_0_3(tmp_path: Path) -> None:
     tmp_path.chmod(0o700)
-    expiry = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    expiry = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)
     (tmp_path / NAME).write_text(json.dumps({"token": SECRET, "expiry": expiry.isoformat()}))
     loaded = FileTokenStore(tmp_path).load(EP)
     assert loaded is not None
     assert loaded.value == SECRET
+
+
+def test_reads_an_expiry_written_with_a_z(tmp_path: Path) -> None:
+    """``...Z`` (as IMDS writes times), which ``datetime.fromisoformat`` reads only from
+    Python 3.11 on: read on every Python."""
+    tmp_path.chmod(0o700)
+    expiry = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)).replace(microsecond=0)
+    written = expiry.strftime("%Y-%m-%dT%H:%M:%SZ")
+    (tmp_path / NAME).write_text(json.dumps({"token": SECRET, "expiry": written}))
+    loaded = FileTokenStore(tmp_path).load(EP)
+    assert loaded is not None
+    assert loaded.expiry == expiry
+    assert loaded.expiry.tzinfo is dt.timezone.utc
 
 
 @pytest.mark.parametrize(
@@ -132,18 +145,20 @@ def _write_doc(directory: Path, expiry: dt.datetime, token: str = SECRET) -> Non
 
 
 def test_expired_file_is_loaded_but_not_usable(tmp_path: Path) -> None:
-    _write_doc(tmp_path, dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5))
+    _write_doc(tmp_path, dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=5))
     loaded = FileTokenStore(tmp_path).load(EP)
     assert loaded is None or not loaded.usable(margin=0)
 
 
 def test_future_dated_file_is_ignored(tmp_path: Path) -> None:
-    _write_doc(tmp_path, dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+    _write_doc(tmp_path, dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=30))
     assert FileTokenStore(tmp_path).load(EP) is None
 
 
 def test_huge_file_is_ignored(tmp_path: Path) -> None:
-    _write_doc(tmp_path, dt.datetime.now(dt.UTC) + dt.timedelta(hours=1), token="x" * 100_000)
+    _write_doc(
+        tmp_path, dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1), token="x" * 100_000
+    )
     assert FileTokenStore(tmp_path).load(EP) is None
 
 
@@ -151,7 +166,7 @@ def test_symlinked_token_file_is_never_followed(tmp_path: Path) -> None:
     directory = tmp_path / "tokens"
     directory.mkdir(mode=0o700)
     victim = tmp_path / "victim"
-    expiry = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    expiry = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)
     original = json.dumps({"token": "VICTIMTOKEN", "expiry": expiry.isoformat()})
     victim.write_text(original)
     (directory / NAME).symlink_to(victim)
@@ -169,7 +184,7 @@ def test_symlink_to_a_file_of_another_user_is_not_read(tmp_path: Path) -> None:
     directory = tmp_path / "tokens"
     directory.mkdir(mode=0o700)
     foreign = tmp_path / "foreign"
-    expiry = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    expiry = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)
     foreign.write_text(json.dumps({"token": "FOREIGN", "expiry": expiry.isoformat()}))
     if os.geteuid() == 0:
         os.chown(foreign, 65534, 65534)
@@ -179,7 +194,7 @@ def test_symlink_to_a_file_of_another_user_is_not_read(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a file to another user")
 def test_file_owned_by_another_user_is_ignored(tmp_path: Path) -> None:
-    _write_doc(tmp_path, dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
+    _write_doc(tmp_path, dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1))
     os.chown(tmp_path / NAME, 65534, 65534)
     assert FileTokenStore(tmp_path).load(EP) is None
 

@@ -40,7 +40,7 @@ def _default_body(path: str) -> bytes | None:
         node = node.get(segment) if isinstance(node, dict) else None
     if node is None:
         return None
-    assert isinstance(node, str | bytes)
+    assert isinstance(node, (str, bytes))
     return node.encode() if isinstance(node, str) else node
 
 
@@ -80,7 +80,7 @@ def test_fast_leaf_equals_model_on_any_bytes(path: str, body: bytes) -> None:
 def _raw(node: object) -> object:
     if isinstance(node, dict):
         return {k: _raw(v) for k, v in node.items()}
-    assert isinstance(node, str | bytes)
+    assert isinstance(node, (str, bytes))
     return node.encode() if isinstance(node, str) else node
 
 

@@ -179,14 +179,14 @@ def test_token_callbacks_get_the_endpoint_as_host_port(sim: IMDSSimulator) -> No
     assert asked
     assert set(asked) == {("127.0.0.1", sim.port)}
     assert saved == [(token, expiry, ("127.0.0.1", sim.port))]
-    assert expiry > dt.datetime.now(dt.UTC) + dt.timedelta(hours=5)
+    assert expiry > dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=5)
 
 
 def test_a_stale_token_from_the_callback_is_replaced(sim: IMDSSimulator) -> None:
     """0.0.3's "leftover token from the image" case: IMDS rejects the loaded token (401),
     a new one is fetched and handed to ``on_new_token``."""
     saved: list[str] = []
-    stale = ("stale-token-from-the-image", dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
+    stale = ("stale-token-from-the-image", dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1))
     rejected, puts = sim.stats.statuses[401], sim.stats.puts
     with wrapper(sim) as w:
         w.on_load_token = lambda endpoint: stale
@@ -328,7 +328,7 @@ def test_token_methods(sim: IMDSSimulator) -> None:
         token, expiry, endpoint = w.get_token()
         assert token
         assert expiry.tzinfo is not None
-        assert expiry > dt.datetime.now(dt.UTC)
+        assert expiry > dt.datetime.now(dt.timezone.utc)
         assert endpoint == ("127.0.0.1", sim.port)
         assert not w.token_expired()
         assert w.get_token()[0] == token  # reused, no new PUT

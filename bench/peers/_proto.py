@@ -21,7 +21,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Optional
 from urllib.parse import urlsplit
 
 #: The "common subset" every peer that can read single keys is asked for, as
@@ -45,7 +45,7 @@ ONE_KEY = "meta-data/instance-id"
 TOKEN_TTL = 21600
 
 #: A task returns (seconds spent in the timed calls, check string, info dict).
-Result = tuple[float, str | None, dict[str, Any]]
+Result = tuple[float, Optional[str], dict[str, Any]]  # run time: no X | Y before 3.10
 TaskFn = Callable[[int], Result]
 
 

@@ -11,9 +11,11 @@ or over httpx (:class:`~ec2imds._drivers.httpx.AsyncHttpxDriver`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Generator
+import contextlib
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ec2imds._drivers.base import DriverBase
 from ec2imds._drivers.race import arace
@@ -35,9 +37,43 @@ from ec2imds.errors import IMDSError, IMDSUnavailable
 from ec2imds.settings import Settings
 from ec2imds.tokens import Token, TokenStore
 
-__all__ = ["AsyncDriver", "adrive"]
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = ["AsyncDriver", "adrive", "timeout"]
 
 T = TypeVar("T")
+
+if sys.version_info >= (3, 11):
+    from asyncio import timeout
+else:
+
+    @contextlib.asynccontextmanager
+    async def timeout(delay: float) -> AsyncIterator[None]:
+        """``asyncio.timeout(delay)`` before Python 3.11, which added it: the block is
+        cancelled after ``delay`` seconds, and that cancellation leaves it as a
+        ``TimeoutError`` (the builtin one, as 3.11's; ``asyncio.TimeoutError`` is another
+        class before 3.11). The timer can only fire while the task waits, so inside the
+        block: a cancellation it causes is always raised there."""
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("timeout() should be used inside a task")
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            task.cancel()
+
+        handle = asyncio.get_running_loop().call_later(delay, expire)
+        try:
+            yield
+        except asyncio.CancelledError as exc:
+            if expired:
+                raise TimeoutError from exc
+            raise
+        finally:
+            handle.cancel()
 
 
 class AsyncDriver(DriverBase):

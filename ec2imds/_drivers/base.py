@@ -29,7 +29,7 @@ __all__ = ["DriverBase", "utc_now"]
 
 def utc_now() -> dt.datetime:
     """The drivers' clock for token expiry (aware UTC)."""
-    return dt.datetime.now(dt.UTC)
+    return dt.datetime.now(dt.timezone.utc)
 
 
 class DriverBase:

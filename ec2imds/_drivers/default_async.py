@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from ec2imds._drivers.aio import AsyncDriver
+from ec2imds._drivers.aio import AsyncDriver, timeout
 from ec2imds._drivers.default import USER_AGENT
 from ec2imds._drivers.http11 import (
     AsyncConnection,
@@ -31,10 +31,10 @@ class AsyncDefaultDriver(AsyncDriver):
     """GETs with a token over non-blocking sockets and :mod:`ec2imds._drivers.http11`'s parser.
 
     Every request is bounded by ``Settings.timeout`` twice over: to connect, then to
-    send it and receive the whole answer (``asyncio.timeout``: the per-attempt deadline,
-    so an answer that trickles fails as one that never came), so an attempt never takes
-    more than twice the timeout. At most ``Settings.concurrency``
-    requests are in flight, however many tasks ask.
+    send it and receive the whole answer (``asyncio.timeout``, :func:`~ec2imds._drivers.aio.timeout`
+    before 3.11: the per-attempt deadline, so an answer that trickles fails as one that
+    never came), so an attempt never takes more than twice the timeout. At most
+    ``Settings.concurrency`` requests are in flight, however many tasks ask.
     """
 
     def __init__(
@@ -75,12 +75,12 @@ class AsyncDefaultDriver(AsyncDriver):
         except ProtocolError as exc:
             return Failure("protocol", str(exc))
         loop = asyncio.get_running_loop()
-        timeout = self.settings.timeout
+        seconds = self.settings.timeout
         idle = self._idle[ep]
         conn = idle.pop() if idle else None
         if conn is None:
             try:
-                async with asyncio.timeout(timeout):
+                async with timeout(seconds):
                     sock = await connect_async(loop, host, port)
             except TimeoutError as exc:
                 return Failure("connect_timeout", str(exc) or "timed out")
@@ -89,7 +89,7 @@ class AsyncDefaultDriver(AsyncDriver):
             self.connections += 1
             conn = AsyncConnection(sock)
         try:
-            async with asyncio.timeout(timeout):
+            async with timeout(seconds):
                 status, headers, body = await conn.request(
                     loop, head, request.method, self.settings.max_body
                 )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import socket
+import sys
 import time
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -60,6 +61,18 @@ class BodyTooLarge(ValueError):
 
 class DeadlineExceeded(TimeoutError):
     """The answer began but was not complete by the request's deadline (a trickle)."""
+
+
+#: What a socket raises when its timeout expires: ``TimeoutError``, but before Python
+#: 3.10 ``socket.timeout``, an ``OSError`` of its own, which this module raises as a
+#: ``TimeoutError`` (:func:`_timeout_error`) so that its callers see one class throughout.
+_TIMEOUTS: tuple[type[OSError], ...] = (TimeoutError, socket.timeout)
+
+
+def _timeout_error(exc: OSError) -> None:
+    """Before Python 3.10, raise ``socket.timeout`` ``exc`` as a ``TimeoutError``."""
+    if sys.version_info < (3, 10) and not isinstance(exc, TimeoutError):
+        raise TimeoutError(*exc.args) from None
 
 
 def ip_family(host: str) -> int | None:
@@ -228,16 +241,20 @@ class Connection(Reader):
         lookup of ``socket.create_connection``: a tenth of a request's CPU here.
         """
         family = ip_family(self.host)
-        if family is None:
-            sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
-        else:
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            try:
-                sock.settimeout(self.timeout)
-                sock.connect((self.host, self.port))
-            except BaseException:
-                sock.close()
-                raise
+        try:
+            if family is None:
+                sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+            else:
+                sock = socket.socket(family, socket.SOCK_STREAM)
+                try:
+                    sock.settimeout(self.timeout)
+                    sock.connect((self.host, self.port))
+                except BaseException:
+                    sock.close()
+                    raise
+        except _TIMEOUTS as exc:
+            _timeout_error(exc)
+            raise
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._sock = sock
 
@@ -292,9 +309,10 @@ class Connection(Reader):
                 raise TimeoutError("timed out")
             self._sock.settimeout(wait)
             data = self._sock.recv(65536)
-        except TimeoutError:
+        except _TIMEOUTS as exc:
             if self._received and left <= self.timeout:
                 raise DeadlineExceeded("the answer was not complete in time") from None
+            _timeout_error(exc)
             raise
         if data:
             self._received = True

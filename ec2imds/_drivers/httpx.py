@@ -15,7 +15,6 @@ answers is kept for the client's life, and raced again if it later becomes unrea
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncIterable, Iterable
@@ -24,7 +23,7 @@ from typing import Any, TypeVar
 import httpx
 
 from ec2imds import __version__
-from ec2imds._drivers.aio import AsyncDriver
+from ec2imds._drivers.aio import AsyncDriver, timeout
 from ec2imds._drivers.sync import SyncDriver
 from ec2imds._protocol import Failure, Request, Response
 from ec2imds.endpoints import Endpoint
@@ -114,7 +113,7 @@ def _failure(exc: httpx.HTTPError | httpx.StreamError) -> Failure:
     if isinstance(exc, httpx.TimeoutException):
         return Failure("timeout", detail)
     if isinstance(exc, httpx.TransportError) and not isinstance(
-        exc, httpx.UnsupportedProtocol | httpx.ProxyError
+        exc, (httpx.UnsupportedProtocol, httpx.ProxyError)
     ):
         return Failure("read", detail)
     return Failure("protocol", detail)
@@ -211,7 +210,7 @@ class AsyncHttpxDriver(AsyncDriver):
         deadline = started + self.settings.timeout
         outgoing = _outgoing(self._bases[ep], request, self._extensions)
         try:
-            async with asyncio.timeout(2 * self.settings.timeout):
+            async with timeout(2 * self.settings.timeout):
                 response = await self._http.handle_async_request(outgoing)
                 try:
                     declared = response.headers.get("content-length")

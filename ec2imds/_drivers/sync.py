@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Generator
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ec2imds._drivers.base import DriverBase
 from ec2imds._drivers.race import race
@@ -35,6 +35,9 @@ from ec2imds.endpoints import Endpoint
 from ec2imds.errors import IMDSError, IMDSUnavailable
 from ec2imds.settings import Settings
 from ec2imds.tokens import Token, TokenStore
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["SyncDriver", "drive"]
 

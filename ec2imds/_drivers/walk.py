@@ -24,7 +24,9 @@ def run_walk(walk: Walk, fetch: Callable[[list[str]], list[bytes | None]]) -> Ra
     batch = walk.start()
     while batch:
         bodies = fetch(batch)
-        batch = [p for path, body in zip(batch, bodies, strict=True) for p in walk.feed(path, body)]
+        if len(bodies) != len(batch):
+            raise ValueError(f"fetch gave {len(bodies)} bodies for {len(batch)} paths")
+        batch = [p for path, body in zip(batch, bodies) for p in walk.feed(path, body)]
     return walk.result()
 
 

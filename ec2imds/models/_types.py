@@ -45,7 +45,7 @@ import base64
 from collections.abc import Callable
 from datetime import datetime
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, Union
 
 from pydantic import (
     BeforeValidator,
@@ -143,7 +143,7 @@ def parse_secret(value: object) -> SecretStr:
 
 def _raw_extra(value: object) -> object:
     """An unknown key's value, kept: text if it decodes as UTF-8, else the bytes."""
-    if isinstance(value, bytes | bytearray | memoryview):
+    if isinstance(value, (bytes, bytearray, memoryview)):
         try:
             return bytes(value).decode("utf-8")
         except UnicodeDecodeError:
@@ -271,7 +271,7 @@ IMDSTime = Annotated[
     ),
 ]
 LenientTime = Annotated[
-    datetime | str,
+    Union[datetime, str],  # evaluated at run time: no X | Y before Python 3.10
     BeforeValidator(_pydantic(parse_lenient_time)),
     PlainSerializer(_ser_lenient, when_used="json"),
 ]

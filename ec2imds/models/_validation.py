@@ -114,7 +114,7 @@ def _to_error(exc: ValidationError, raw: object, path: str) -> IMDSValidationErr
                     "loc": e["loc"],
                     "input": None if hide else e["input"],
                 }
-                for e, hide in zip(errors, hidden, strict=True)
+                for e, hide in zip(errors, hidden)  # hidden: one per error
             ],
             hide_input=True,
         )
@@ -161,5 +161,6 @@ def field_type(model: type[BaseModel], name: str) -> object:
     validates that field with, so a view parses a leaf exactly as the model would."""
     info = model.model_fields[name]
     if info.metadata:
-        return Annotated[(info.annotation, *info.metadata)]
+        args = (info.annotation, *info.metadata)  # mypy takes Annotated[(a, *b)] for 3.11 syntax
+        return Annotated[args]
     return info.annotation

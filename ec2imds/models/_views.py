@@ -12,6 +12,7 @@ path, a parse or an error message is written once, for both.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import (
     Annotated,
@@ -19,12 +20,16 @@ from typing import (
     ClassVar,
     Generic,
     Literal,
-    NamedTuple,
     Protocol,
     TypeVar,
     get_args,
     get_origin,
 )
+
+if sys.version_info >= (3, 11):
+    from typing import NamedTuple
+else:  # a generic NamedTuple is new in 3.11 (typing_extensions: pydantic imports it anyway)
+    from typing_extensions import NamedTuple
 
 from pydantic import BaseModel
 

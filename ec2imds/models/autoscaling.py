@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import ClassVar
+from typing import ClassVar, Optional
 
 from pydantic import Field
 
@@ -19,7 +19,7 @@ class Autoscaling(IMDSModel):
     __imds_path__: ClassVar[str] = "meta-data/autoscaling"
     __imds_volatile__: ClassVar[bool] = True
 
-    target_lifecycle_state: Text | None = Field(
+    target_lifecycle_state: Optional[Text] = Field(
         default=None,
         alias="target-lifecycle-state",
         description=(

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, Optional
 
 from pydantic import Field
 
@@ -22,22 +22,24 @@ class InstanceIdentityDocument(IMDSModel):
     account_id: str = Field(alias="accountId", description="Account ID.")
     architecture: Literal["i386", "x86_64", "arm64"] = Field(description="CPU architecture.")
     availability_zone: str = Field(alias="availabilityZone", description="Availability Zone.")
-    billing_products: list[str] | None = Field(
+    billing_products: Optional[list[str]] = Field(
         default=None, alias="billingProducts", description="Billing products, or null."
     )
-    devpay_product_codes: list[str] | None = Field(
+    devpay_product_codes: Optional[list[str]] = Field(
         default=None, alias="devpayProductCodes", description="Deprecated; null."
     )
-    marketplace_product_codes: list[str] | None = Field(
+    marketplace_product_codes: Optional[list[str]] = Field(
         default=None, alias="marketplaceProductCodes", description="Marketplace codes, or null."
     )
     image_id: str = Field(alias="imageId", description="AMI ID.")
     instance_id: str = Field(alias="instanceId", description="Instance ID.")
     instance_type: str = Field(alias="instanceType", description="Instance type.")
-    kernel_id: str | None = Field(default=None, alias="kernelId", description="Kernel ID, or null.")
+    kernel_id: Optional[str] = Field(
+        default=None, alias="kernelId", description="Kernel ID, or null."
+    )
     pending_time: Timestamp = Field(alias="pendingTime", description="Launch (or last start) time.")
     private_ip: str = Field(alias="privateIp", description="Private IPv4 address of device 0.")
-    ramdisk_id: str | None = Field(
+    ramdisk_id: Optional[str] = Field(
         default=None, alias="ramdiskId", description="RAM disk ID, or null."
     )
     region: str = Field(description="Region.")
@@ -50,7 +52,7 @@ class Fws(IMDSModel):
     __imds_path__: ClassVar[str] = "dynamic/fws"
     __imds_volatile__: ClassVar[bool] = False
 
-    instance_monitoring: Text | None = Field(
+    instance_monitoring: Optional[Text] = Field(
         default=None,
         alias="instance-monitoring",
         description="Detailed monitoring: 'enabled' or 'disabled'.",
@@ -66,14 +68,14 @@ class InstanceIdentity(IMDSModel):
     document: Annotated[InstanceIdentityDocument, JSON] = Field(
         description="The instance identity document (verify the raw bytes before trusting it)."
     )
-    pkcs7: Text | None = Field(
+    pkcs7: Optional[Text] = Field(
         default=None,
         description="Base64 DER PKCS#7 (DSA/SHA-1) over the document, without PEM armour.",
     )
-    rsa2048: Text | None = Field(
+    rsa2048: Optional[Text] = Field(
         default=None, description="Base64 DER PKCS#7 (RSA-2048/SHA-256) over the document."
     )
-    signature: Text | None = Field(
+    signature: Optional[Text] = Field(
         default=None, description="Base64 RSA/SHA-256 signature of the exact document bytes."
     )
 
@@ -84,7 +86,7 @@ class Dynamic(IMDSModel):
     __imds_path__: ClassVar[str] = "dynamic"
     __imds_volatile__: ClassVar[bool] = False
 
-    fws: Fws | None = Field(default=None, description="CloudWatch monitoring.")
+    fws: Optional[Fws] = Field(default=None, description="CloudWatch monitoring.")
     instance_identity: InstanceIdentity = Field(
         alias="instance-identity", description="The instance identity document and its signatures."
     )

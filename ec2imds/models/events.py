@@ -7,7 +7,7 @@ Models and lazy views for ``meta-data/events``, ``meta-data/events/maintenance``
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Optional
 
 from pydantic import Field
 
@@ -35,8 +35,8 @@ class MaintenanceEvent(IMDSModel):
     )
     event_id: str = Field(alias="EventId", description="Event ID ('instance-event-...').")
     not_before: IMDSTime = Field(alias="NotBefore", description="Earliest start.")
-    not_after: IMDSTime | None = Field(default=None, alias="NotAfter", description="Latest end.")
-    not_before_deadline: IMDSTime | None = Field(
+    not_after: Optional[IMDSTime] = Field(default=None, alias="NotAfter", description="Latest end.")
+    not_before_deadline: Optional[IMDSTime] = Field(
         default=None, alias="NotBeforeDeadline", description="Latest the event can be postponed to."
     )
     state: str = Field(alias="State", description="'active', 'completed', 'canceled'; an open set.")
@@ -57,10 +57,10 @@ class Maintenance(IMDSModel):
     __imds_path__: ClassVar[str] = "meta-data/events/maintenance"
     __imds_volatile__: ClassVar[bool] = True
 
-    history: Annotated[list[MaintenanceEvent], JSON] | None = Field(
+    history: Optional[Annotated[list[MaintenanceEvent], JSON]] = Field(
         default=None, description="Completed or canceled maintenance events."
     )
-    scheduled: Annotated[list[MaintenanceEvent], JSON] | None = Field(
+    scheduled: Optional[Annotated[list[MaintenanceEvent], JSON]] = Field(
         default=None, description="Active maintenance events."
     )
 
@@ -71,7 +71,7 @@ class Recommendations(IMDSModel):
     __imds_path__: ClassVar[str] = "meta-data/events/recommendations"
     __imds_volatile__: ClassVar[bool] = True
 
-    rebalance: Annotated[RebalanceRecommendation, JSON] | None = Field(
+    rebalance: Optional[Annotated[RebalanceRecommendation, JSON]] = Field(
         default=None, description="Spot rebalance recommendation signal."
     )
 
@@ -82,8 +82,8 @@ class Events(IMDSModel):
     __imds_path__: ClassVar[str] = "meta-data/events"
     __imds_volatile__: ClassVar[bool] = True
 
-    maintenance: Maintenance | None = Field(default=None, description="Scheduled maintenance.")
-    recommendations: Recommendations | None = Field(
+    maintenance: Optional[Maintenance] = Field(default=None, description="Scheduled maintenance.")
+    recommendations: Optional[Recommendations] = Field(
         default=None, description="Event recommendations."
     )
 

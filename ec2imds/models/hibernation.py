@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import ClassVar
+from typing import ClassVar, Optional
 
 from pydantic import Field
 
@@ -19,7 +19,7 @@ class Hibernation(IMDSModel):
     __imds_path__: ClassVar[str] = "meta-data/hibernation"
     __imds_volatile__: ClassVar[bool] = False
 
-    configured: Bool | None = Field(
+    configured: Optional[Bool] = Field(
         default=None,
         description=(
             "True when the instance was launched with hibernation enabled ('true'/'false')."

@@ -8,7 +8,7 @@ Models and lazy views for ``meta-data/iam``, ``meta-data/identity-credentials``,
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Optional
 
 from pydantic import Field
 
@@ -23,19 +23,19 @@ class IamInfo(IMDSModel):
     __imds_path__: ClassVar[str] = "meta-data/iam/info"
     __imds_volatile__: ClassVar[bool] = True
 
-    code: str | None = Field(
+    code: Optional[str] = Field(
         default=None, alias="Code", description="'Success' when it worked; an open set."
     )
-    message: str | None = Field(
+    message: Optional[str] = Field(
         default=None, alias="Message", description="Error text when Code is not 'Success'."
     )
-    last_updated: Timestamp | None = Field(
+    last_updated: Optional[Timestamp] = Field(
         default=None, alias="LastUpdated", description="When IMDS last updated it."
     )
-    instance_profile_arn: str | None = Field(
+    instance_profile_arn: Optional[str] = Field(
         default=None, alias="InstanceProfileArn", description="ARN of the instance profile."
     )
-    instance_profile_id: str | None = Field(
+    instance_profile_id: Optional[str] = Field(
         default=None, alias="InstanceProfileId", description="ID of the instance profile."
     )
 
@@ -49,26 +49,26 @@ class IamCredentials(CredentialsModel):
     __imds_path__: ClassVar[str] = "meta-data/iam/security-credentials/{role}"
     __imds_volatile__: ClassVar[bool] = True
 
-    code: str | None = Field(
+    code: Optional[str] = Field(
         default=None, alias="Code", description="'Success' when it worked; an open set."
     )
-    message: str | None = Field(
+    message: Optional[str] = Field(
         default=None, alias="Message", description="Error text when Code is not 'Success'."
     )
-    last_updated: Timestamp | None = Field(
+    last_updated: Optional[Timestamp] = Field(
         default=None, alias="LastUpdated", description="When IMDS last refreshed them."
     )
-    type: str | None = Field(default=None, alias="Type", description="'AWS-HMAC'.")
-    access_key_id: str | None = Field(
+    type: Optional[str] = Field(default=None, alias="Type", description="'AWS-HMAC'.")
+    access_key_id: Optional[str] = Field(
         default=None, alias="AccessKeyId", description="Access key ID."
     )
-    secret_access_key: Secret | None = Field(
+    secret_access_key: Optional[Secret] = Field(
         default=None, alias="SecretAccessKey", description="Secret access key (never printed)."
     )
-    token: Secret | None = Field(
+    token: Optional[Secret] = Field(
         default=None, alias="Token", description="Session token (never printed)."
     )
-    expiration: Timestamp | None = Field(
+    expiration: Optional[Timestamp] = Field(
         default=None, alias="Expiration", description="When they expire."
     )
 
@@ -79,29 +79,29 @@ class IamCredentialsExtended(CredentialsModel):
     __imds_path__: ClassVar[str] = "meta-data/iam/security-credentials-extended/{role}"
     __imds_volatile__: ClassVar[bool] = True
 
-    code: str | None = Field(
+    code: Optional[str] = Field(
         default=None, alias="Code", description="'Success' when it worked; an open set."
     )
-    message: str | None = Field(
+    message: Optional[str] = Field(
         default=None, alias="Message", description="Error text when Code is not 'Success'."
     )
-    last_updated: Timestamp | None = Field(
+    last_updated: Optional[Timestamp] = Field(
         default=None, alias="LastUpdated", description="When IMDS last refreshed them."
     )
-    type: str | None = Field(default=None, alias="Type", description="'AWS-HMAC'.")
-    access_key_id: str | None = Field(
+    type: Optional[str] = Field(default=None, alias="Type", description="'AWS-HMAC'.")
+    access_key_id: Optional[str] = Field(
         default=None, alias="AccessKeyId", description="Access key ID."
     )
-    secret_access_key: Secret | None = Field(
+    secret_access_key: Optional[Secret] = Field(
         default=None, alias="SecretAccessKey", description="Secret access key (never printed)."
     )
-    token: Secret | None = Field(
+    token: Optional[Secret] = Field(
         default=None, alias="Token", description="Session token (never printed)."
     )
-    expiration: Timestamp | None = Field(
+    expiration: Optional[Timestamp] = Field(
         default=None, alias="Expiration", description="When they expire."
     )
-    account_id: str | None = Field(
+    account_id: Optional[str] = Field(
         default=None, alias="AccountId", description="The role's account."
     )
 
@@ -112,16 +112,16 @@ class IdentityCredentialsInfo(IMDSModel):
     __imds_path__: ClassVar[str] = "meta-data/identity-credentials/ec2/info"
     __imds_volatile__: ClassVar[bool] = True
 
-    code: str | None = Field(
+    code: Optional[str] = Field(
         default=None, alias="Code", description="'Success' when it worked; an open set."
     )
-    message: str | None = Field(
+    message: Optional[str] = Field(
         default=None, alias="Message", description="Error text when Code is not 'Success'."
     )
-    last_updated: Timestamp | None = Field(
+    last_updated: Optional[Timestamp] = Field(
         default=None, alias="LastUpdated", description="When IMDS last updated them."
     )
-    account_id: str | None = Field(
+    account_id: Optional[str] = Field(
         default=None, alias="AccountId", description="The instance's account."
     )
 
@@ -132,7 +132,7 @@ class IdentityCredentialsEc2SecurityCredentials(IMDSModel):
     __imds_path__: ClassVar[str] = "meta-data/identity-credentials/ec2/security-credentials"
     __imds_volatile__: ClassVar[bool] = True
 
-    ec2_instance: Annotated[IamCredentials, JSON] | None = Field(
+    ec2_instance: Optional[Annotated[IamCredentials, JSON]] = Field(
         default=None,
         alias="ec2-instance",
         description=(
@@ -147,10 +147,10 @@ class IdentityCredentialsEc2(IMDSModel):
     __imds_path__: ClassVar[str] = "meta-data/identity-credentials/ec2"
     __imds_volatile__: ClassVar[bool] = True
 
-    info: Annotated[IdentityCredentialsInfo, JSON] | None = Field(
+    info: Optional[Annotated[IdentityCredentialsInfo, JSON]] = Field(
         default=None, description="Status of the identity credentials."
     )
-    security_credentials: IdentityCredentialsEc2SecurityCredentials | None = Field(
+    security_credentials: Optional[IdentityCredentialsEc2SecurityCredentials] = Field(
         default=None, alias="security-credentials", description="Identity role credentials."
     )
 
@@ -161,7 +161,7 @@ class Iam(IMDSModel):
     __imds_path__: ClassVar[str] = "meta-data/iam"
     __imds_volatile__: ClassVar[bool] = True
 
-    info: Annotated[IamInfo, JSON] | None = Field(
+    info: Optional[Annotated[IamInfo, JSON]] = Field(
         default=None,
         description="The instance profile (volatile: a profile can be replaced at runtime).",
     )
@@ -185,7 +185,7 @@ class IdentityCredentials(IMDSModel):
     __imds_path__: ClassVar[str] = "meta-data/identity-credentials"
     __imds_volatile__: ClassVar[bool] = True
 
-    ec2: IdentityCredentialsEc2 | None = Field(
+    ec2: Optional[IdentityCredentialsEc2] = Field(
         default=None, description="EC2 instance identity role."
     )
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Optional
 
 from pydantic import Field
 
@@ -64,29 +64,31 @@ class MetaData(IMDSModel):
         alias="ami-manifest-path",
         description="S3 manifest of the AMI; '(unknown)' when EBS-backed.",
     )
-    ancestor_ami_ids: Lines | None = Field(
+    ancestor_ami_ids: Optional[Lines] = Field(
         default=None, alias="ancestor-ami-ids", description="AMIs rebundled to create this AMI."
     )
-    autoscaling: Autoscaling | None = Field(default=None, description="Auto Scaling lifecycle.")
+    autoscaling: Optional[Autoscaling] = Field(default=None, description="Auto Scaling lifecycle.")
     block_device_mapping: dict[str, Text] = Field(
         alias="block-device-mapping",
         description="Virtual device name (ami, root, ebsN, ephemeralN, swap) to device name.",
     )
-    elastic_gpus: ElasticGpus | None = Field(
+    elastic_gpus: Optional[ElasticGpus] = Field(
         default=None, alias="elastic-gpus", description="Elastic Graphics (retired)."
     )
-    elastic_inference: ElasticInference | None = Field(
+    elastic_inference: Optional[ElasticInference] = Field(
         default=None, alias="elastic-inference", description="Elastic Inference (retired)."
     )
-    events: Events | None = Field(default=None, description="Scheduled events and recommendations.")
-    hibernation: Hibernation | None = Field(
+    events: Optional[Events] = Field(
+        default=None, description="Scheduled events and recommendations."
+    )
+    hibernation: Optional[Hibernation] = Field(
         default=None, description="Hibernation, when configured at launch."
     )
     hostname: Text = Field(description="Private DNS name of device 0 (IP-based or resource-based).")
-    iam: Iam | None = Field(
+    iam: Optional[Iam] = Field(
         default=None, description="The instance profile and its role credentials."
     )
-    identity_credentials: IdentityCredentials | None = Field(
+    identity_credentials: Optional[IdentityCredentials] = Field(
         default=None,
         alias="identity-credentials",
         description="Instance identity role credentials.",
@@ -96,7 +98,7 @@ class MetaData(IMDSModel):
         description="Pending bundle/shutdown action: 'none', 'shutdown', 'bundle-pending'.",
     )
     instance_id: Text = Field(alias="instance-id", description="The instance ID.")
-    instance_life_cycle: Text | None = Field(
+    instance_life_cycle: Optional[Text] = Field(
         default=None,
         alias="instance-life-cycle",
         description=(
@@ -104,34 +106,34 @@ class MetaData(IMDSModel):
         ),
     )
     instance_type: Text = Field(alias="instance-type", description="The instance type.")
-    ipv6: IPv6 | None = Field(default=None, description="First IPv6 address of device 0.")
-    kernel_id: Text | None = Field(
+    ipv6: Optional[IPv6] = Field(default=None, description="First IPv6 address of device 0.")
+    kernel_id: Optional[Text] = Field(
         default=None, alias="kernel-id", description="Kernel ID (paravirtual instances)."
     )
     local_hostname: Text = Field(
         alias="local-hostname", description="Private DNS name of device 0."
     )
-    local_ipv4: IPv4 | None = Field(
+    local_ipv4: Optional[IPv4] = Field(
         default=None, alias="local-ipv4", description="Private IPv4 address of device 0."
     )
     mac: MAC = Field(description="MAC address of device 0.")
-    metrics: Metrics | None = Field(
+    metrics: Optional[Metrics] = Field(
         default=None, description="Metrics (still in documented listings; no longer populated)."
     )
     network: Network = Field(description="Network configuration.")
     placement: Placement = Field(description="Where the instance runs.")
-    product_codes: Lines | None = Field(
+    product_codes: Optional[Lines] = Field(
         default=None, alias="product-codes", description="Marketplace product codes."
     )
     profile: Text = Field(
         description="Undocumented virtualisation profile, e.g. 'default-hvm'.  Opaque."
     )
-    public_hostname: Text | None = Field(
+    public_hostname: Optional[Text] = Field(
         default=None,
         alias="public-hostname",
         description="Public DNS name of device 0 (needs enableDnsHostnames).",
     )
-    public_ipv4: IPv4 | None = Field(
+    public_ipv4: Optional[IPv4] = Field(
         default=None,
         alias="public-ipv4",
         description="Public IPv4 address of device 0 (the Elastic IP if one is attached).",
@@ -141,7 +143,7 @@ class MetaData(IMDSModel):
         alias="public-keys",
         description="Key pairs given at launch, by index (listed as '<index>=<name>').",
     )
-    ramdisk_id: Text | None = Field(
+    ramdisk_id: Optional[Text] = Field(
         default=None, alias="ramdisk-id", description="RAM disk ID (paravirtual instances)."
     )
     reservation_id: Text = Field(alias="reservation-id", description="The reservation ID.")
@@ -150,12 +152,12 @@ class MetaData(IMDSModel):
         description="Names of the security groups of device 0 (updated live).",
     )
     services: Services = Field(description="The AWS partition.")
-    spot: Spot | None = Field(default=None, description="Spot interruption notices.")
-    system: Text | None = Field(
+    spot: Optional[Spot] = Field(default=None, description="Spot interruption notices.")
+    system: Optional[Text] = Field(
         default=None,
         description="Undocumented; reportedly the platform type (e.g. 'nitro').  Opaque.",
     )
-    tags: Tags | None = Field(
+    tags: Optional[Tags] = Field(
         default=None, description="Instance tags (when InstanceMetadataTags is on)."
     )
 
@@ -168,7 +170,7 @@ class InstanceMetadata(IMDSModel):
 
     dynamic: Dynamic = Field(description="Dynamic data: identity document, monitoring.")
     meta_data: MetaData = Field(alias="meta-data", description="The instance metadata categories.")
-    user_data: Bytes | None = Field(
+    user_data: Optional[Bytes] = Field(
         default=None,
         alias="user-data",
         description=(

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import ClassVar
+from typing import ClassVar, Optional
 
 from pydantic import Field
 
@@ -19,7 +19,7 @@ class Metrics(IMDSModel):
     __imds_path__: ClassVar[str] = "meta-data/metrics"
     __imds_volatile__: ClassVar[bool] = False
 
-    vhostmd: Text | None = Field(
+    vhostmd: Optional[Text] = Field(
         default=None,
         description="vhostmd XML (an '<?xml ...' body on old instances; no longer populated).",
     )

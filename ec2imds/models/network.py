@@ -7,7 +7,7 @@ Models and lazy views for ``meta-data/network``, ``meta-data/network/interfaces`
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import ClassVar
+from typing import ClassVar, Optional
 
 from pydantic import Field
 
@@ -33,30 +33,32 @@ class NetworkInterface(IMDSModel):
     __imds_path__: ClassVar[str] = "meta-data/network/interfaces/macs/{mac}"
     __imds_volatile__: ClassVar[bool] = True
 
-    device_number: Int | None = Field(
+    device_number: Optional[Int] = Field(
         default=None, alias="device-number", description="Device number (the API's DeviceIndex)."
     )
-    interface_id: Text | None = Field(default=None, alias="interface-id", description="The ENI ID.")
+    interface_id: Optional[Text] = Field(
+        default=None, alias="interface-id", description="The ENI ID."
+    )
     ipv4_associations: dict[IPv4, IPv4Lines] = Field(
         default_factory=dict,
         alias="ipv4-associations",
         description="Public IPv4 address to the private IPv4 addresses it maps to.",
     )
-    ipv4_prefix: IPv4NetLines | None = Field(
+    ipv4_prefix: Optional[IPv4NetLines] = Field(
         default=None, alias="ipv4-prefix", description="Delegated IPv4 prefixes (e.g. /28)."
     )
-    ipv6_prefix: IPv6NetLines | None = Field(
+    ipv6_prefix: Optional[IPv6NetLines] = Field(
         default=None, alias="ipv6-prefix", description="Delegated IPv6 prefixes (e.g. /80)."
     )
-    ipv6s: IPv6Lines | None = Field(default=None, description="IPv6 addresses.")
-    local_hostname: Text | None = Field(
+    ipv6s: Optional[IPv6Lines] = Field(default=None, description="IPv6 addresses.")
+    local_hostname: Optional[Text] = Field(
         default=None, alias="local-hostname", description="Private DNS name."
     )
-    local_ipv4s: IPv4Lines | None = Field(
+    local_ipv4s: Optional[IPv4Lines] = Field(
         default=None, alias="local-ipv4s", description="Private IPv4 addresses (primary first)."
     )
-    mac: MAC | None = Field(default=None, description="MAC address.")
-    network_card: Int | None = Field(
+    mac: Optional[MAC] = Field(default=None, description="MAC address.")
+    network_card: Optional[Int] = Field(
         default=None,
         alias="network-card",
         description=(
@@ -64,7 +66,7 @@ class NetworkInterface(IMDSModel):
             "the docs and AEMM say network-card-index."
         ),
     )
-    network_card_index: Int | None = Field(
+    network_card_index: Optional[Int] = Field(
         default=None,
         alias="network-card-index",
         description=(
@@ -72,38 +74,38 @@ class NetworkInterface(IMDSModel):
             "serve network-card)."
         ),
     )
-    owner_id: Text | None = Field(
+    owner_id: Optional[Text] = Field(
         default=None, alias="owner-id", description="Account that owns the interface."
     )
-    public_hostname: Text | None = Field(
+    public_hostname: Optional[Text] = Field(
         default=None,
         alias="public-hostname",
         description="Public DNS name (needs enableDnsHostnames).",
     )
-    public_ipv4s: IPv4Lines | None = Field(
+    public_ipv4s: Optional[IPv4Lines] = Field(
         default=None, alias="public-ipv4s", description="Public IPv4 addresses."
     )
-    security_group_ids: Lines | None = Field(
+    security_group_ids: Optional[Lines] = Field(
         default=None, alias="security-group-ids", description="Security group IDs (updated live)."
     )
-    security_groups: Lines | None = Field(
+    security_groups: Optional[Lines] = Field(
         default=None, alias="security-groups", description="Security group names (updated live)."
     )
-    subnet_id: Text | None = Field(default=None, alias="subnet-id", description="Subnet ID.")
-    subnet_ipv4_cidr_block: IPv4Net | None = Field(
+    subnet_id: Optional[Text] = Field(default=None, alias="subnet-id", description="Subnet ID.")
+    subnet_ipv4_cidr_block: Optional[IPv4Net] = Field(
         default=None, alias="subnet-ipv4-cidr-block", description="IPv4 CIDR block of the subnet."
     )
-    subnet_ipv6_cidr_blocks: IPv6NetLines | None = Field(
+    subnet_ipv6_cidr_blocks: Optional[IPv6NetLines] = Field(
         default=None, alias="subnet-ipv6-cidr-blocks", description="IPv6 CIDR blocks of the subnet."
     )
-    vpc_id: Text | None = Field(default=None, alias="vpc-id", description="VPC ID.")
-    vpc_ipv4_cidr_block: IPv4Net | None = Field(
+    vpc_id: Optional[Text] = Field(default=None, alias="vpc-id", description="VPC ID.")
+    vpc_ipv4_cidr_block: Optional[IPv4Net] = Field(
         default=None, alias="vpc-ipv4-cidr-block", description="Primary IPv4 CIDR block of the VPC."
     )
-    vpc_ipv4_cidr_blocks: IPv4NetLines | None = Field(
+    vpc_ipv4_cidr_blocks: Optional[IPv4NetLines] = Field(
         default=None, alias="vpc-ipv4-cidr-blocks", description="IPv4 CIDR blocks of the VPC."
     )
-    vpc_ipv6_cidr_blocks: IPv6NetLines | None = Field(
+    vpc_ipv6_cidr_blocks: Optional[IPv6NetLines] = Field(
         default=None, alias="vpc-ipv6-cidr-blocks", description="IPv6 CIDR blocks of the VPC."
     )
 

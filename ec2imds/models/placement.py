@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import ClassVar
+from typing import ClassVar, Optional
 
 from pydantic import Field
 
@@ -23,21 +23,21 @@ class Placement(IMDSModel):
         alias="availability-zone",
         description="Availability Zone (Local Zones look like 'us-west-2-lax-1a').",
     )
-    availability_zone_id: Text | None = Field(
+    availability_zone_id: Optional[Text] = Field(
         default=None,
         alias="availability-zone-id",
         description="Availability Zone ID (the same zone in every account), e.g. 'use1-az4'.",
     )
-    group_name: Text | None = Field(
+    group_name: Optional[Text] = Field(
         default=None, alias="group-name", description="Placement group name."
     )
-    host_id: Text | None = Field(default=None, alias="host-id", description="Dedicated Host ID.")
-    partition_number: Int | None = Field(
+    host_id: Optional[Text] = Field(default=None, alias="host-id", description="Dedicated Host ID.")
+    partition_number: Optional[Int] = Field(
         default=None,
         alias="partition-number",
         description="Partition number in a partition placement group.",
     )
-    region: Text | None = Field(
+    region: Optional[Text] = Field(
         default=None,
         description=(
             "The Region.  Use this, not the AZ minus its last character (IMDS.region "

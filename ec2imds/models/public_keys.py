@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import ClassVar
+from typing import ClassVar, Optional
 
 from pydantic import Field
 
@@ -19,10 +19,10 @@ class PublicKey(IMDSModel):
     __imds_path__: ClassVar[str] = "meta-data/public-keys/{index}"
     __imds_volatile__: ClassVar[bool] = False
 
-    name: str | None = Field(
+    name: Optional[str] = Field(
         default=None, description="The key pair's name (from the '<index>=<name>' listing)."
     )
-    openssh_key: Text | None = Field(
+    openssh_key: Optional[Text] = Field(
         default=None, alias="openssh-key", description="The public key in OpenSSH format."
     )
 

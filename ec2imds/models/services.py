@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import ClassVar
+from typing import ClassVar, Optional
 
 from pydantic import Field
 
@@ -22,7 +22,7 @@ class Services(IMDSModel):
     domain: Text = Field(
         description="Domain of AWS resources, 'amazonaws.com' (other partitions differ)."
     )
-    partition: Text | None = Field(
+    partition: Optional[Text] = Field(
         default=None, description="Partition: 'aws', 'aws-cn', 'aws-us-gov', ...; an open set."
     )
 

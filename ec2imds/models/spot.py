@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Optional
 
 from pydantic import Field
 
@@ -29,12 +29,12 @@ class Spot(IMDSModel):
     __imds_path__: ClassVar[str] = "meta-data/spot"
     __imds_volatile__: ClassVar[bool] = True
 
-    instance_action: Annotated[SpotInstanceAction, JSON] | None = Field(
+    instance_action: Optional[Annotated[SpotInstanceAction, JSON]] = Field(
         default=None,
         alias="instance-action",
         description="Pending interruption: action and time.  Poll every 5 s.",
     )
-    termination_time: LenientTime | None = Field(
+    termination_time: Optional[LenientTime] = Field(
         default=None,
         alias="termination-time",
         description=(

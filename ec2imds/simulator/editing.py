@@ -74,7 +74,7 @@ def _child_key(node: Mapping[str, Node], segment: str) -> str | None:
 
 
 def _copy_node(value: Node) -> Node:
-    if isinstance(value, str | bytes):
+    if isinstance(value, (str, bytes)):
         return value
     return copy_tree(value)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from ec2imds.simulator.editing import TreeEditor
 from ec2imds.simulator.tree import TreeLike
@@ -30,12 +30,12 @@ _MAINTENANCE_DESCRIPTIONS = {
 
 def format_iso_z(moment: datetime) -> str:
     """``2024-05-01T12:00:00Z``: the form of spot and rebalance notices."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def format_imds_time(moment: datetime) -> str:
     """``21 Jan 2019 09:00:43 GMT``: the form of maintenance event times (locale-free)."""
-    m = moment.astimezone(UTC)
+    m = moment.astimezone(timezone.utc)
     return f"{m.day:02d} {_MONTHS[m.month - 1]} {m.year} {m:%H:%M:%S} GMT"
 
 
@@ -64,7 +64,7 @@ class Events(TreeEditor):
         ``meta-data/spot/termination-time`` to ``T``, where ``T`` (ISO ``Z``) is ``notice``
         seconds (2 minutes) after the notice appears.  Returns ``T``.
         """
-        when = format_iso_z(datetime.now(UTC) + timedelta(seconds=after + notice))
+        when = format_iso_z(datetime.now(timezone.utc) + timedelta(seconds=after + notice))
         doc = json.dumps({"action": action, "time": when})
 
         def apply() -> None:
@@ -77,7 +77,7 @@ class Events(TreeEditor):
     def inject_rebalance(self, after: float = 0.0) -> str:
         """Emit a rebalance recommendation ``after`` seconds from now: sets
         ``meta-data/events/recommendations/rebalance`` to ``{"noticeTime": T}``; returns T."""
-        when = format_iso_z(datetime.now(UTC) + timedelta(seconds=after))
+        when = format_iso_z(datetime.now(timezone.utc) + timedelta(seconds=after))
         doc = json.dumps({"noticeTime": when})
         self._schedule(
             after, lambda: self._set(["meta-data", "events", "recommendations", "rebalance"], doc)
@@ -104,7 +104,7 @@ class Events(TreeEditor):
         later, no ``NotBeforeDeadline``, an ``EventId`` from the seeded generator.
         Returns the event object.
         """
-        start = not_before or datetime.now(UTC) + timedelta(seconds=after, days=1)
+        start = not_before or datetime.now(timezone.utc) + timedelta(seconds=after, days=1)
         end = not_after or start + timedelta(hours=2)
         with self._lock:
             eid = event_id or f"instance-event-{self._rng.getrandbits(68):017x}"
@@ -123,7 +123,7 @@ class Events(TreeEditor):
         def apply() -> None:
             events: list[object] = []
             current = self._node_at(parts)
-            if isinstance(current, str | bytes):
+            if isinstance(current, (str, bytes)):
                 try:
                     loaded = json.loads(current)
                 except ValueError:

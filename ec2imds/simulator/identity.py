@@ -72,7 +72,7 @@ def aws_json(value: Any, indent: str = "") -> str:
             return "{ }"
         items = [f"{inner}{json.dumps(str(k))} : {aws_json(v, inner)}" for k, v in value.items()]
         return "{\n" + ",\n".join(items) + "\n" + indent + "}"
-    if isinstance(value, list | tuple):
+    if isinstance(value, (list, tuple)):
         if not value:
             return "[ ]"
         return "[ " + ", ".join(aws_json(v, inner) for v in value) + " ]"

@@ -22,10 +22,13 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any
 
 from ec2imds.simulator.protocol import SimResponse, SimulatorCore
 from ec2imds.simulator.tree import TreeLike
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["IMDSSimulator"]
 

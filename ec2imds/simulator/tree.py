@@ -24,9 +24,12 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from typing import TypeAlias
+from typing import TYPE_CHECKING
 
 from ec2imds.catalog import Node
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeAlias
 
 __all__ = [
     "TreeError",
@@ -75,7 +78,7 @@ def copy_tree(tree: Mapping[str, object], _where: str = "") -> dict[str, Node]:
         path = f"{_where}/{name}"
         if isinstance(value, str):
             out[name] = value
-        elif isinstance(value, bytes | bytearray | memoryview):
+        elif isinstance(value, (bytes, bytearray, memoryview)):
             out[name] = bytes(value)
         elif isinstance(value, Mapping):
             out[name] = copy_tree(value, path)
@@ -116,7 +119,7 @@ def _kind(path: str) -> str | None:
 
 def _node_from_json(value: object, path: str) -> Node:
     kind = _kind(path)
-    if kind == "json" and isinstance(value, dict | list) and not _is_base64(value):
+    if kind == "json" and isinstance(value, (dict, list)) and not _is_base64(value):
         # A document, as a dump holds it: served laid out as AWS lays documents out, so
         # that a dumped identity document is served byte for byte as it was signed.
         from ec2imds.simulator.identity import aws_json
@@ -125,14 +128,14 @@ def _node_from_json(value: object, path: str) -> Node:
     if kind == "bytes" and isinstance(value, str):
         return _user_data(value)
     if isinstance(value, list):
-        if not all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in value):
+        if not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
             raise TreeError(f"{path}: a list leaf holds only strings and numbers")
         return "\n".join(str(v) for v in value)
     if isinstance(value, str):
         return value
     if isinstance(value, bool) or value is None:
         raise TreeError(f"{path}: leaf must be a string, a number or {{'$base64': ...}}")
-    if isinstance(value, int | float):
+    if isinstance(value, (int, float)):
         return str(value)
     if isinstance(value, dict):
         if _BASE64_KEY in value:

@@ -6,9 +6,10 @@ in-memory source that counts every call.
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from ipaddress import IPv4Address, IPv6Network
-from typing import Any, Literal, assert_type
+from typing import Any, Literal, Optional, Union
 
 import pytest
 from pydantic import SecretStr
@@ -36,6 +37,12 @@ from ec2imds.models import (
     View,
     validate_raw,
 )
+
+if sys.version_info >= (3, 11):
+    from typing import assert_type
+else:
+    from typing_extensions import assert_type
+
 
 MAC0 = "0e:49:61:0f:c3:11"
 MAC1 = "0e:49:61:0f:c3:22"
@@ -287,29 +294,29 @@ def test_default_paths(source: FakeSource) -> None:
 def test_inferred_types(view: InstanceMetadataView) -> None:
     md = view.meta_data
     eni = md.network.interfaces.macs[MAC0]
-    assert_type(md.placement.region, str | None)
+    assert_type(md.placement.region, Optional[str])
     assert_type(md.ami_launch_index, int)
     assert_type(md.instance_id, str)
     assert_type(md.instance_type, str)
     assert_type(md.ami_id, str)
     assert_type(md.placement.availability_zone, str)
-    assert_type(md.local_ipv4, IPv4Address | None)
+    assert_type(md.local_ipv4, Optional[IPv4Address])
     assert_type(md.security_groups, list[str])
     assert_type(md.network.interfaces.macs, MapView[str, NetworkInterfaceView])
     assert_type(eni, NetworkInterfaceView)
-    assert_type(eni.device_number, int | None)
-    assert_type(eni.ipv6_prefix, list[IPv6Network] | None)
+    assert_type(eni.device_number, Optional[int])
+    assert_type(eni.ipv6_prefix, Optional[list[IPv6Network]])
     assert_type(eni.ipv4_associations, MapView[IPv4Address, list[IPv4Address]])
-    assert_type(md.iam.info, IamInfo | None)
+    assert_type(md.iam.info, Optional[IamInfo])
     assert_type(md.iam.security_credentials["my-app-role"], IamCredentials)
-    assert_type(md.iam.security_credentials["my-app-role"].token, SecretStr | None)
+    assert_type(md.iam.security_credentials["my-app-role"].token, Optional[SecretStr])
     assert_type(md.tags.instance["Name"], str)
     assert_type(md.public_keys[0], PublicKeyView)
-    assert_type(md.public_keys[0].name, str | None)
-    assert_type(md.events.maintenance.history, list[MaintenanceEvent] | None)
-    assert_type(md.spot.termination_time, datetime | str | None)
+    assert_type(md.public_keys[0].name, Optional[str])
+    assert_type(md.events.maintenance.history, Optional[list[MaintenanceEvent]])
+    assert_type(md.spot.termination_time, Union[datetime, str, None])
     assert_type(view.dynamic.instance_identity.document, InstanceIdentityDocument)
-    assert_type(view.user_data, bytes | None)
+    assert_type(view.user_data, Optional[bytes])
     assert_type(md.placement.load(), Placement)
     loaded = view.load()
     assert_type(loaded, InstanceMetadata)
@@ -323,4 +330,4 @@ def test_inferred_types(view: InstanceMetadataView) -> None:
     assert_type(doc.architecture, Literal["i386", "x86_64", "arm64"])
     assert_type(doc.pending_time, datetime)
     assert_type(doc.region, str)
-    assert_type(doc.kernel_id, str | None)
+    assert_type(doc.kernel_id, Optional[str])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Any
 
@@ -32,6 +32,7 @@ from ec2imds.models import _types as leaf
 from ec2imds.models import _validation as validation
 from tests.helpers import examples
 
+UTC = timezone.utc  # datetime.UTC is 3.11+
 MAC0 = "0e:49:61:0f:c3:11"
 MAC1 = "0e:49:61:0f:c3:22"
 

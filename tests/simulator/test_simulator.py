@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import NamedTuple
 
@@ -40,6 +40,7 @@ from ec2imds.simulator import (
 from ec2imds.simulator.cli import main as cli_main
 from ec2imds.testing import FakeIMDS
 
+UTC = timezone.utc  # datetime.UTC is 3.11+
 TTL = "X-aws-ec2-metadata-token-ttl-seconds"
 TOKEN = "X-aws-ec2-metadata-token"
 USER_DATA = b"#!/bin/sh\x00\x01\x02\xff\xfe binary \x00 end"
