@@ -692,7 +692,7 @@ def _cmd_watch(run: _Run) -> None:
         try:
             with run.driver() as driver:
                 for event in watch_events(driver.get, *categories, interval=interval):
-                    line = json.dumps(event.to_json(), ensure_ascii=False)
+                    line = event.to_json()
                     sys.stdout.write(line + "\n")
                     sys.stdout.flush()
                     failure = None if argv is None else _run_exec(argv, line)
