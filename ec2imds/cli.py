@@ -76,6 +76,7 @@ exit codes:
   0  success (and a --watch ended by SIGINT or SIGTERM)
   1  runtime error: IMDS unreachable or disabled, token, HTTP or validation error,
      or an invalid --validate file (with -a, the other categories are still printed);
+     with --raw: the category is absent on this instance (404; nothing on stdout);
      with --watch: IMDS disabled or lost for over 60 s, or the CMD of --once failed;
      with --verify-identity: the document did not verify (the reason on stderr);
      with -U --decode: the user data cannot be decoded (corrupt gzip, over 16 MiB)
@@ -568,6 +569,9 @@ def _cmd_validate(run: _Run, files: list[str], *, strict: bool) -> None:
         print(f"no errors in {len(files)} file(s)")
 
 
+_SIGNATURE_NAMES = {"signature": "the RSA signature at dynamic/instance-identity/signature"}
+
+
 def _cmd_verify_identity(run: _Run) -> None:
     from ec2imds.identity import CertificateArg, load_certificate, verify_served
 
@@ -584,7 +588,9 @@ def _cmd_verify_identity(run: _Run) -> None:
         result = verify_served(driver.get, kind=args.signature, certificate=certificate)
     cert = result.certificate
     which = f"AWS's certificate for {cert.label}" if cert.source == "aws" else cert.label
-    log.info("verified by the %s signature with %s (SHA-256 %s)", result.kind, which, cert.sha256)
+    # "the signature signature" would read oddly: that kind is named by its path.
+    kind = _SIGNATURE_NAMES.get(result.kind, f"the {result.kind} signature")
+    log.info("verified by %s with %s (SHA-256 %s)", kind, which, cert.sha256)
     _write_json(json.loads(result.raw))
 
 
@@ -760,10 +766,7 @@ class _Command(NamedTuple):
 
 
 def _cmd_all(run: _Run) -> None:
-    if run.args.categories:
-        _cmd_values(run, _requested(run.args.categories))
-    else:
-        _cmd_values(run, {c: c for c in CATEGORIES}, listed=True)
+    _cmd_values(run, {c: c for c in CATEGORIES}, listed=True)
 
 
 def _cmd_exec_re(run: _Run) -> None:
@@ -774,7 +777,7 @@ def _cmd_exec_re(run: _Run) -> None:
 #: The commands, by argparse dest, in the order a conflict names them; ``categories`` is
 #: the command of CATEGORY arguments alone. The one table of the command line.
 _COMMANDS: dict[str, _Command] = {
-    "all": _Command("-a", _cmd_all, categories=True, secrets=True),
+    "all": _Command("-a", _cmd_all, secrets=True),
     "exec_re": _Command("-E", _cmd_exec_re, secrets=True),
     "list_all": _Command("-L", lambda run: print("\n".join(CATEGORIES))),
     "list_re": _Command(

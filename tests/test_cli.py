@@ -391,7 +391,10 @@ def test_raw(category: str, expected: str | None, sim: IMDSSimulator, tmp_path: 
 
 def test_raw_absent_category_is_exit_1(sim: IMDSSimulator, tmp_path: Path) -> None:
     result = run("--raw", "meta-data/kernel-id", *on(sim, tmp_path))
-    message = error_line(result, 1)
+    message = error_line(result, 1)  # documented in -h and docs/cli.md
+    assert message == "ec2imds: meta-data/kernel-id: absent on this instance (404)"
+    help_text = run("-h").text
+    assert "with --raw: the category is absent on this instance (404" in help_text
     assert "meta-data/kernel-id" in message
     assert "absent" in message
     assert result.out == b""
@@ -620,6 +623,8 @@ def test_one_category_failing_during_all_still_prints_the_others(
         (["-L", "-U"], {}, "conflicting commands: -L, -U"),
         (["-E", "x", "--tree"], {}, "conflicting commands"),
         (["-L", "meta-data/instance-id"], {}, "takes no category arguments"),
+        (["-a", "meta-data/instance-id"], {}, "-a takes no category arguments"),
+        (["--all", "meta-data/instance-id"], {}, "-a takes no category arguments"),
         (["--schema", "Nope"], {}, "unknown model"),
         (["-a"], {"AWS_METADATA_SERVICE_TIMEOUT": "abc"}, "AWS_METADATA_SERVICE_TIMEOUT"),
         (["-a"], {"AWS_METADATA_SERVICE_NUM_ATTEMPTS": "0"}, "NUM_ATTEMPTS"),
