@@ -55,7 +55,7 @@ examples:
   ec2imds -U --decode | less                gzip undone; a MIME multipart: its parts as JSON
   ec2imds --tree | jq .                     the nested, validated tree
   ec2imds --schema > imds.schema.json       the JSON Schema of --tree output
-  ec2imds --validate saved.json             check a saved --tree dump (--strict:
+  ec2imds --validate saved.json other.json  check saved --tree dumps (--strict:
                                             unknown keys are errors, not warnings)
   ec2imds --simulate -a                     try it anywhere: the embedded simulator
   ec2imds --watch                           one JSON line per event, as they come
@@ -76,6 +76,7 @@ exit codes:
   0  success (and a --watch ended by SIGINT or SIGTERM)
   1  runtime error: IMDS unreachable or disabled, token, HTTP or validation error,
      or an invalid --validate file (with -a, the other categories are still printed);
+     with --raw: the category is absent on this instance (404; nothing on stdout);
      with --watch: IMDS disabled or lost for over 60 s, or the CMD of --once failed;
      with --verify-identity: the document did not verify (the reason on stderr);
      with -U --decode: the user data cannot be decoded (corrupt gzip, over 16 MiB)
@@ -113,7 +114,12 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # argparse quotes arguments as given: escape control characters, so that an
         # argument cannot break the one-line message or send terminal escapes.
-        raise UsageError("".join(c if c.isprintable() else repr(c)[1:-1] for c in message))
+        raise UsageError(_printable(message))
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped: one line, no terminal escapes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -145,7 +151,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="MODEL",
         help="print a JSON Schema (default: InstanceMetadata, the --tree output)",
     )
-    cmd.add_argument("--validate", metavar="FILE", help="validate a saved --tree dump ('-': stdin)")
+    cmd.add_argument(
+        "--validate",
+        action="store_true",
+        help="validate saved --tree dumps: the FILE arguments ('-': stdin)",
+    )
     cmd.add_argument(
         "--watch",
         action="store_true",
@@ -210,7 +220,8 @@ def _parser() -> argparse.ArgumentParser:
         "categories",
         nargs="*",
         metavar="CATEGORY",
-        help="category paths to print (with --watch: categories to watch)",
+        help="category paths to print (with --watch: categories to watch; with --validate: "
+        "the files)",
     )
     return p
 
@@ -499,35 +510,66 @@ def _cmd_schema(name: str) -> None:
     sys.stdout.write("\n")
 
 
-def _cmd_validate(run: _Run, file: str, *, strict: bool) -> None:
+def _read_dump(file: str) -> tuple[object, str | None]:
+    """A --validate FILE's JSON (``-``: stdin), or why it has none, in words."""
     from ec2imds import schema
 
     try:
         if file == "-":
-            data = json.load(sys.stdin)
+            stdin = getattr(sys.stdin, "buffer", None)  # None: replaced by a text stream
+            text = sys.stdin.read().encode("utf-8") if stdin is None else stdin.read()
         else:
             with open(file, "rb") as f:
-                data = json.load(f)
+                text = f.read()
     except OSError as exc:
-        run.error(f"{file}: cannot read it: {exc.strerror}")
-        return
-    except (ValueError, UnicodeDecodeError) as exc:
-        run.error(f"{file}: not JSON: {exc}")
-        return
-    if schema.is_flat_dump(data):
-        run.error(f"{file}: {schema.FLAT_HINT}")
-        return
-    errors = schema.validate_dump(data, strict=strict)
-    if not strict:
-        for warning in schema.unknown_keys(data):
-            print(f"{PROG}: {file}: warning: {warning}", file=sys.stderr)
-    for error in errors:
-        print(f"{file}: {error}")
-    if errors:
-        run.failed = True
-        print(f"{PROG}: {file}: {len(errors)} error(s)", file=sys.stderr)
+        return None, f"cannot read it: {exc.strerror or exc}"
+    except ValueError as exc:  # a NUL in the name
+        return None, f"cannot read it: {exc}"
+    if not text.strip():
+        return None, schema.EMPTY_FILE
+    try:
+        return json.loads(text), None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        return None, f"not JSON: {exc}"
+
+
+def _cmd_validate(run: _Run, files: list[str], *, strict: bool) -> None:
+    """Each file's errors on stdout, one line each (``FILE: POINTER: message``, as mypy and
+    ruff write theirs), then a summary line; unknown keys are warnings on stderr (errors
+    with ``--strict``); one stderr line when a file is invalid (exit 1)."""
+    from ec2imds import schema
+
+    if not files:
+        raise UsageError("--validate needs one or more FILE arguments ('-': stdin)")
+    if files.count("-") > 1:
+        raise UsageError("--validate: '-' (stdin) given more than once")
+    total = 0
+    invalid = 0
+    for name in files:
+        data, unreadable = _read_dump(name)
+        file = _printable(name)
+        if unreadable is not None:
+            errors = [schema.DumpError("", unreadable)]
+        else:
+            errors = schema.validate_dump(data, strict=strict)
+            if not strict and not schema.is_flat_dump(data):
+                for warning in schema.unknown_keys(data):
+                    print(f"{PROG}: {file}: warning: {warning}", file=sys.stderr)
+        for error in errors:
+            print(f"{file}: {error}")
+        if errors:
+            total += len(errors)
+            invalid += 1
+        else:
+            print(f"{file}: valid")
+    if total:
+        print(f"{total} error(s) in {invalid} of {len(files)} file(s)")
+        run.error(f"--validate: {invalid} of {len(files)} file(s) invalid")
     else:
-        print(f"{file}: valid")
+        print(f"no errors in {len(files)} file(s)")
+
+
+_SIGNATURE_NAMES = {"signature": "the RSA signature at dynamic/instance-identity/signature"}
 
 
 def _cmd_verify_identity(run: _Run) -> None:
@@ -546,7 +588,9 @@ def _cmd_verify_identity(run: _Run) -> None:
         result = verify_served(driver.get, kind=args.signature, certificate=certificate)
     cert = result.certificate
     which = f"AWS's certificate for {cert.label}" if cert.source == "aws" else cert.label
-    log.info("verified by the %s signature with %s (SHA-256 %s)", result.kind, which, cert.sha256)
+    # "the signature signature" would read oddly: that kind is named by its path.
+    kind = _SIGNATURE_NAMES.get(result.kind, f"the {result.kind} signature")
+    log.info("verified by %s with %s (SHA-256 %s)", kind, which, cert.sha256)
     _write_json(json.loads(result.raw))
 
 
@@ -654,7 +698,7 @@ def _cmd_watch(run: _Run) -> None:
         try:
             with run.driver() as driver:
                 for event in watch_events(driver.get, *categories, interval=interval):
-                    line = json.dumps(event.to_json(), ensure_ascii=False)
+                    line = event.to_json()
                     sys.stdout.write(line + "\n")
                     sys.stdout.flush()
                     failure = None if argv is None else _run_exec(argv, line)
@@ -722,10 +766,7 @@ class _Command(NamedTuple):
 
 
 def _cmd_all(run: _Run) -> None:
-    if run.args.categories:
-        _cmd_values(run, _requested(run.args.categories))
-    else:
-        _cmd_values(run, {c: c for c in CATEGORIES}, listed=True)
+    _cmd_values(run, {c: c for c in CATEGORIES}, listed=True)
 
 
 def _cmd_exec_re(run: _Run) -> None:
@@ -736,7 +777,7 @@ def _cmd_exec_re(run: _Run) -> None:
 #: The commands, by argparse dest, in the order a conflict names them; ``categories`` is
 #: the command of CATEGORY arguments alone. The one table of the command line.
 _COMMANDS: dict[str, _Command] = {
-    "all": _Command("-a", _cmd_all, categories=True, secrets=True),
+    "all": _Command("-a", _cmd_all, secrets=True),
     "exec_re": _Command("-E", _cmd_exec_re, secrets=True),
     "list_all": _Command("-L", lambda run: print("\n".join(CATEGORIES))),
     "list_re": _Command(
@@ -747,7 +788,9 @@ _COMMANDS: dict[str, _Command] = {
     "tree": _Command("--tree", _cmd_tree, secrets=True),
     "schema": _Command("--schema", lambda run: _cmd_schema(run.args.schema)),
     "validate": _Command(
-        "--validate", lambda run: _cmd_validate(run, run.args.validate, strict=run.args.strict)
+        "--validate",
+        lambda run: _cmd_validate(run, run.args.categories, strict=run.args.strict),
+        categories=True,
     ),
     "watch": _Command("--watch", _cmd_watch, categories=True),
     "verify_identity": _Command("--verify-identity", _cmd_verify_identity),

@@ -45,7 +45,9 @@ from ec2imds.errors import ALWAYS_PRESENT
 from ec2imds.models import IMDSModel, InstanceMetadata, dump
 
 __all__ = [
+    "EMPTY_FILE",
     "FLAT_HINT",
+    "ROOT_POINTER",
     "DumpError",
     "dump",
     "is_flat_dump",
@@ -60,6 +62,11 @@ FLAT_HINT = (
     "this is the flat 'ec2imds -a' format (keys such as 'meta-data/instance-id'); "
     "--validate checks the nested --tree format: save one with 'ec2imds --tree > FILE'"
 )
+
+EMPTY_FILE = "empty file: a --tree dump is a JSON object ('ec2imds --tree > FILE' saves one)"
+
+#: How an error about the whole document shows its (empty) JSON Pointer.
+ROOT_POINTER = '""'
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -89,7 +96,8 @@ class DumpError:
     value: object = None
 
     def __str__(self) -> str:
-        return f"{self.pointer or '/'}: {self.message}"
+        # "" is the whole document (RFC 6901); "/" would be the key "" inside it.
+        return f"{self.pointer or ROOT_POINTER}: {self.message}"
 
 
 def _escape(token: str) -> str:
@@ -116,6 +124,23 @@ def _pointer(data: object, loc: tuple[int | str, ...]) -> str:
             node = None
         tokens.append(_escape(token))
     return "".join(f"/{t}" for t in tokens)
+
+
+_JSON_KINDS = {list: "an array", str: "a string", bool: "a boolean", int: "a number"}
+
+
+def _not_an_object(data: object) -> str:
+    """Why a parsed JSON value that is not an object is no dump, in words."""
+    if data is None:
+        kind = "null"
+    else:
+        kind = next((k for t, k in _JSON_KINDS.items() if isinstance(data, t)), "a number")
+        if isinstance(data, list) and not data:
+            kind = "an empty array"
+    return (
+        f"not a --tree dump: the file holds {kind}, a dump is a JSON object "
+        "('ec2imds --tree > FILE' saves one)"
+    )
 
 
 def is_flat_dump(data: object) -> bool:
@@ -149,6 +174,8 @@ def validate_dump(data: object, *, strict: bool = False) -> list[DumpError]:
     """
     if is_flat_dump(data):
         return [DumpError("", FLAT_HINT)]
+    if not isinstance(data, Mapping):
+        return [DumpError("", _not_an_object(data), data)]
     errors: list[DumpError] = []
     try:
         InstanceMetadata.model_validate(data)
@@ -200,8 +227,11 @@ def _unknown_in(tp: object, node: object, pointer: str, found: list[DumpError]) 
 def validate_dump_file(path: str | os.PathLike[str], *, strict: bool = False) -> list[DumpError]:
     """:func:`validate_dump` on a JSON file; unreadable or malformed JSON is one error."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
+        with open(path, "rb") as fh:
+            text = fh.read()
+        if not text.strip():
+            return [DumpError("", EMPTY_FILE)]
+        data = json.loads(text)
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         return [DumpError("", f"cannot read a JSON dump: {exc}")]
     return validate_dump(data, strict=strict)

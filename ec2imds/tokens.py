@@ -170,6 +170,9 @@ class FileTokenStore:
     def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
         # Plain strings (no pathlib): this module is on the command line's start-up path.
         self.directory = os.fspath(directory) if directory is not None else default_token_dir()
+        #: Why each file was ignored, said once: a request looks at the store twice (before
+        #: and under the endpoint lock), which said it twice under -v.
+        self._ignored: set[tuple[str, str]] = set()
 
     def __repr__(self) -> str:
         return f"FileTokenStore({self.directory!r})"
@@ -234,18 +237,18 @@ class FileTokenStore:
                 fd = os.open(name, os.O_RDONLY | _NOFOLLOW | _CLOEXEC | _NONBLOCK, dir_fd=dfd)
             except OSError as exc:
                 if exc.errno != errno.ENOENT:
-                    log.info("token file %s ignored: %s", name, exc.strerror)
+                    self._ignore(name, exc.strerror or str(exc))
                 return None
             try:
                 st = os.fstat(fd)
                 if not stat.S_ISREG(st.st_mode):
-                    log.info("token file %s ignored: not a regular file", name)
+                    self._ignore(name, "not a regular file")
                     return None
                 if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
-                    log.info("token file %s ignored: belongs to another user", name)
+                    self._ignore(name, "belongs to another user")
                     return None
                 if st.st_size > MAX_TOKEN_FILE:
-                    log.info("token file %s ignored: too large", name)
+                    self._ignore(name, "too large")
                     return None
                 data = os.read(fd, MAX_TOKEN_FILE + 1)
             finally:
@@ -254,8 +257,15 @@ class FileTokenStore:
             os.close(dfd)
         token = _parse_token_file(data)
         if token is None:
-            log.info("token file %s ignored: not a valid token file", name)
+            self._ignore(name, "not a valid token file")
+        else:
+            self._ignored.clear()
         return token
+
+    def _ignore(self, name: str, why: str) -> None:
+        if (name, why) not in self._ignored:
+            self._ignored.add((name, why))
+            log.info("token file %s ignored: %s", name, why)
 
     def save(self, endpoint: Endpoint, token: Token) -> None:
         dfd = self._open_dir(create=True)

@@ -203,8 +203,13 @@ class Event(Generic[T]):
     previous: T | None = None
     existing: bool = False
 
-    def to_json(self) -> dict[str, Any]:
-        """The event as JSON-compatible data (one line of ``ec2imds --watch``)::
+    def to_json(self) -> str:
+        """The event as one line of JSON, the line ``ec2imds --watch`` prints (no newline):
+        :meth:`to_dict` dumped, non-ASCII kept as is."""
+        return json.dumps(self.to_dict(), ensure_ascii=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as JSON-compatible data (what :meth:`to_json` writes)::
 
         {"kind": "spot-instance-action", "category": "spot",
          "path": "meta-data/spot/instance-action", "change": "new", "existing": false,

@@ -391,7 +391,10 @@ def test_raw(category: str, expected: str | None, sim: IMDSSimulator, tmp_path: 
 
 def test_raw_absent_category_is_exit_1(sim: IMDSSimulator, tmp_path: Path) -> None:
     result = run("--raw", "meta-data/kernel-id", *on(sim, tmp_path))
-    message = error_line(result, 1)
+    message = error_line(result, 1)  # documented in -h and docs/cli.md
+    assert message == "ec2imds: meta-data/kernel-id: absent on this instance (404)"
+    help_text = run("-h").text
+    assert "with --raw: the category is absent on this instance (404" in help_text
     assert "meta-data/kernel-id" in message
     assert "absent" in message
     assert result.out == b""
@@ -409,14 +412,105 @@ def test_tree_is_valid_and_validates(tree_dump: dict[str, Any], tmp_path: Path) 
     saved.write_text(json.dumps(tree_dump))
     result = run("--validate", str(saved))
     assert result.code == 0, result.err
-    assert result.text == f"{saved}: valid\n"
+    assert result.text == f"{saved}: valid\nno errors in 1 file(s)\n"
     assert result.err == ""
 
 
 def test_validate_from_stdin(tree_dump: dict[str, Any]) -> None:
     result = run("--validate", "-", stdin=json.dumps(tree_dump).encode())
     assert result.code == 0, result.err
-    assert result.text == "-: valid\n"
+    assert result.text == "-: valid\nno errors in 1 file(s)\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--validate", "FILE"],
+        ["--strict", "--validate", "FILE"],
+        ["--validate", "--strict", "FILE"],
+        ["--validate", "FILE", "--strict"],
+    ],
+    ids=["alone", "strict-first", "strict-between", "strict-last"],
+)
+def test_validate_takes_its_options_in_any_order(
+    args: list[str], tree_dump: dict[str, Any], tmp_path: Path
+) -> None:
+    saved = tmp_path / "tree.json"
+    grown = copy.deepcopy(tree_dump)
+    grown["meta-data"]["brand-new"] = "x"  # an unknown key: an error only with --strict
+    saved.write_text(json.dumps(grown))
+    result = run(*[str(saved) if a == "FILE" else a for a in args])
+    if "--strict" in args:
+        assert error_line(result, 1) == "ec2imds: --validate: 1 of 1 file(s) invalid"
+        assert result.text.splitlines() == [
+            f"{saved}: /meta-data/brand-new: unknown key (kept: IMDS adds categories)",
+            "1 error(s) in 1 of 1 file(s)",
+        ]
+    else:
+        assert result.code == 0, result.err
+        assert result.text == f"{saved}: valid\nno errors in 1 file(s)\n"
+        warning = "/meta-data/brand-new: unknown key (kept: IMDS adds categories)"
+        assert result.err == f"ec2imds: {saved}: warning: {warning}\n"
+
+
+def test_validate_several_files_names_each_and_sums_up(
+    tree_dump: dict[str, Any], tmp_path: Path
+) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(tree_dump))
+    bad = copy.deepcopy(tree_dump)
+    bad["meta-data"]["ami-launch-index"] = "zero"
+    bad["meta-data"]["placement"]["region"] = 5
+    worse = tmp_path / "bad.json"
+    worse.write_text(json.dumps(bad))
+    result = run("--validate", str(good), str(worse), "-", stdin=b"[]")
+    assert error_line(result, 1) == "ec2imds: --validate: 2 of 3 file(s) invalid"
+    lines = result.text.splitlines()
+    assert lines[0] == f"{good}: valid"
+    assert sorted(lines[1:3]) == [
+        f"{worse}: /meta-data/ami-launch-index: 'zero' is not an integer",
+        f"{worse}: /meta-data/placement/region: 5 is not text",
+    ]
+    assert lines[3].startswith('-: "": not a --tree dump: the file holds an empty array')
+    assert lines[4:] == ["3 error(s) in 2 of 3 file(s)"]
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"", "empty file"),
+        (b" \n", "empty file"),
+        (b"[]", "the file holds an empty array"),
+        (b"[1]", "the file holds an array"),
+        (b"null", "the file holds null"),
+        (b'"x"', "the file holds a string"),
+        (b"3", "the file holds a number"),
+    ],
+)
+def test_validate_says_in_words_what_is_no_dump(content: bytes, words: str, tmp_path: Path) -> None:
+    saved = tmp_path / "dump.json"
+    saved.write_bytes(content)
+    result = run("--validate", str(saved))
+    assert error_line(result, 1) == "ec2imds: --validate: 1 of 1 file(s) invalid"
+    first, summary = result.text.splitlines()
+    assert first.startswith(f'{saved}: "": '), first
+    assert words in first
+    assert "a JSON object" in first
+    assert "Input should be" not in first
+    assert "Expecting value" not in first
+    assert summary == "1 error(s) in 1 of 1 file(s)"
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--validate"], "--validate needs one or more FILE arguments"),
+        (["--validate", "-", "-"], "'-' (stdin) given more than once"),
+        (["--strict", "x.json"], "--strict goes with --validate"),
+    ],
+)
+def test_validate_usage_errors(args: list[str], words: str) -> None:
+    assert words in error_line(run(*args, stdin=b"{}"), 2)
 
 
 def test_validate_a_bad_dump_names_every_error(tree_dump: dict[str, Any], tmp_path: Path) -> None:
@@ -429,8 +523,9 @@ def test_validate_a_bad_dump_names_every_error(tree_dump: dict[str, Any], tmp_pa
     saved = tmp_path / "bad.json"
     saved.write_text(json.dumps(bad))
     result = run("--validate", str(saved))
-    assert error_line(result, 1) == f"ec2imds: {saved}: 4 error(s)"
-    lines = result.text.splitlines()
+    assert error_line(result, 1) == "ec2imds: --validate: 1 of 1 file(s) invalid"
+    *lines, summary = result.text.splitlines()
+    assert summary == "4 error(s) in 1 of 1 file(s)"
     pointers = sorted(line.removeprefix(f"{saved}: ").split(": ", 1)[0] for line in lines)
     assert pointers == [
         "/meta-data/ami-launch-index",
@@ -448,9 +543,11 @@ def test_validate_an_unreadable_file_is_exit_1(kind: str, tmp_path: Path) -> Non
     elif kind == "not-json":
         target.write_bytes(b"{\xff")
     result = run("--validate", str(target))
-    message = error_line(result, 1)
-    assert str(target) in message
-    assert result.out == b""
+    assert error_line(result, 1) == "ec2imds: --validate: 1 of 1 file(s) invalid"
+    first, summary = result.text.splitlines()
+    words = "not JSON" if kind == "not-json" else "cannot read it"
+    assert first.startswith(f'{target}: "": {words}: '), first
+    assert summary == "1 error(s) in 1 of 1 file(s)"
 
 
 def test_schema_of_the_tree() -> None:
@@ -526,6 +623,8 @@ def test_one_category_failing_during_all_still_prints_the_others(
         (["-L", "-U"], {}, "conflicting commands: -L, -U"),
         (["-E", "x", "--tree"], {}, "conflicting commands"),
         (["-L", "meta-data/instance-id"], {}, "takes no category arguments"),
+        (["-a", "meta-data/instance-id"], {}, "-a takes no category arguments"),
+        (["--all", "meta-data/instance-id"], {}, "-a takes no category arguments"),
         (["--schema", "Nope"], {}, "unknown model"),
         (["-a"], {"AWS_METADATA_SERVICE_TIMEOUT": "abc"}, "AWS_METADATA_SERVICE_TIMEOUT"),
         (["-a"], {"AWS_METADATA_SERVICE_NUM_ATTEMPTS": "0"}, "NUM_ATTEMPTS"),

@@ -78,8 +78,7 @@ def test_shown_with_the_flag(args: list[str], sim: IMDSSimulator, tmp_path: Path
         ["meta-data/iam/security-credentials-extended", IDENTITY],
         ["--raw", ROLE],
         ["--raw", IDENTITY],
-        ["-a", "meta-data/iam/security-credentials"],
-    ],
+    ],  # -a with categories is a usage error (tests/test_cli.py)
 )
 def test_shown_when_named(args: list[str], sim: IMDSSimulator, tmp_path: Path) -> None:
     result = run(*args, *on(sim, tmp_path))

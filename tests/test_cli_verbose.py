@@ -88,3 +88,20 @@ def test_v_when_no_endpoint_answers(tmp_path: Path) -> None:
     assert endpoint == f"endpoint: none chosen (tried {h1}:{p1}, {h2}:{p2})"
     assert token == "token: none, 2 PUTs failed"
     assert requests.startswith("requests: 2 (2 PUT) in ")
+
+
+@pytest.mark.parametrize("command", [["--raw", "meta-data/instance-id"], ["-a"]])
+def test_v_says_an_ignored_token_file_once(
+    sim: IMDSSimulator, tmp_path: Path, command: list[str]
+) -> None:
+    """A request looks at the token file before and under the endpoint lock (and -a runs
+    several at once): the file is said once all the same."""
+    tmp_path.chmod(0o700)
+    bad = tmp_path / f"127.0.0.1:{sim.port}"
+    bad.write_text("not a token file")
+    bad.chmod(0o600)
+    result = run("-v", *command, *on(sim, tmp_path))
+    assert result.code == 0, result.err
+    ignored = f"token file 127.0.0.1:{sim.port} ignored: not a valid token file"
+    assert info_lines(result.err).count(ignored) == 1, result.err
+    assert "token: new, 1 PUT (TTL 21600 s)" in info_lines(result.err)

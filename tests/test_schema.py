@@ -19,6 +19,7 @@ from ec2imds.catalog import default_tree
 from ec2imds.cli import main
 from ec2imds.models import IMDSModel, InstanceMetadata, Placement, validate_raw
 from ec2imds.schema import (
+    EMPTY_FILE,
     FLAT_HINT,
     DumpError,
     dump,
@@ -128,7 +129,16 @@ def test_every_error_is_reported_with_a_json_pointer(good_dump: Any) -> None:
 def test_a_dump_that_is_not_an_object() -> None:
     (error,) = validate_dump([1, 2])
     assert error.pointer == ""
-    assert str(error).startswith("/: ")
+    # "" is the whole document (RFC 6901); "/" would be the key "" in it
+    assert str(error).startswith('"": not a --tree dump: the file holds an array, ')
+    for data, kind in (
+        (None, "null"),
+        ([], "an empty array"),
+        ("x", "a string"),
+        (1.5, "a number"),
+    ):
+        (error,) = validate_dump(data)
+        assert f"the file holds {kind}, a dump is a JSON object" in error.message
 
 
 def test_validate_dump_file(tmp_path: Path, good_dump: Any) -> None:
@@ -140,6 +150,9 @@ def test_validate_dump_file(tmp_path: Path, good_dump: Any) -> None:
     (error,) = validate_dump_file(broken)
     assert error.pointer == ""
     assert "cannot read a JSON dump" in error.message
+    empty = tmp_path / "empty.json"
+    empty.write_bytes(b"")
+    assert validate_dump_file(empty) == [DumpError("", EMPTY_FILE)]
     (missing,) = validate_dump_file(tmp_path / "nope.json")
     assert missing.pointer == ""
     bad = tmp_path / "bad.json"
@@ -296,15 +309,19 @@ def test_cli_validate_rejects_an_empty_dump_naming_each_path(tmp_path: Path) -> 
     code, out, err = validate_cli(tmp_path, {})
     assert code == 1
     assert out.splitlines() == [
-        f"FILE: /{p}: missing, but EC2 serves it on every instance" for p in sorted(ALWAYS_VALUES)
+        *(
+            f"FILE: /{p}: missing, but EC2 serves it on every instance"
+            for p in sorted(ALWAYS_VALUES)
+        ),
+        f"{len(ALWAYS_VALUES)} error(s) in 1 of 1 file(s)",
     ]
-    assert err == f"ec2imds: FILE: {len(ALWAYS_VALUES)} error(s)\n"
+    assert err == "ec2imds: --validate: 1 of 1 file(s) invalid\n"
 
 
 def test_cli_validate_refuses_the_flat_format_in_one_line(tmp_path: Path) -> None:
     code, out, err = validate_cli(tmp_path, flat_dump())
-    assert (code, out) == (1, "")
-    assert err == f"ec2imds: FILE: {FLAT_HINT}\n"
+    assert (code, out) == (1, f'FILE: "": {FLAT_HINT}\n1 error(s) in 1 of 1 file(s)\n')
+    assert err == "ec2imds: --validate: 1 of 1 file(s) invalid\n"
 
 
 def test_cli_validate_a_misspelt_key(tmp_path: Path, good_dump: Any) -> None:
@@ -312,26 +329,27 @@ def test_cli_validate_a_misspelt_key(tmp_path: Path, good_dump: Any) -> None:
     assert code == 1
     assert out == (
         "FILE: /meta-data/placement/availability-zone: missing, but EC2 serves it on every "
-        "instance\n"
+        "instance\n1 error(s) in 1 of 1 file(s)\n"
     )
     assert err.splitlines() == [
         "ec2imds: FILE: warning: /meta-data/placement/availabilty-zone: unknown key; did you "
         "mean 'availability-zone'?",
-        "ec2imds: FILE: 1 error(s)",
+        "ec2imds: --validate: 1 of 1 file(s) invalid",
     ]
 
 
 def test_cli_validate_unknown_categories_warn_unless_strict(tmp_path: Path, good_dump: Any) -> None:
     code, out, err = validate_cli(tmp_path, with_unknown_category(good_dump))
-    assert (code, out) == (0, "FILE: valid\n")
+    assert (code, out) == (0, "FILE: valid\nno errors in 1 file(s)\n")
     assert "warning: /meta-data/brand-new-category: unknown key" in err
     assert len(err.splitlines()) == 3
     code, out, err = validate_cli(tmp_path, with_unknown_category(good_dump), "--strict")
     assert code == 1
     assert "FILE: /meta-data/brand-new-category: unknown key" in out
-    assert err == "ec2imds: FILE: 3 error(s)\n"
+    assert out.endswith("\n3 error(s) in 1 of 1 file(s)\n")
+    assert err == "ec2imds: --validate: 1 of 1 file(s) invalid\n"
     code, out, _ = validate_cli(tmp_path, good_dump, "--strict")
-    assert (code, out) == (0, "FILE: valid\n")
+    assert (code, out) == (0, "FILE: valid\nno errors in 1 file(s)\n")
 
 
 def test_cli_strict_goes_with_validate() -> None:

@@ -239,7 +239,15 @@ def test_events_are_typed_and_serialize_to_json() -> None:
         "scheduled-maintenance",
         "target-lifecycle-state",
     ]
-    lines = [json.loads(json.dumps(e.to_json())) for e in events]
+    lines = [e.to_dict() for e in events]
+    for event, line in zip(events, lines):
+        text = event.to_json()  # the line ec2imds --watch prints: one line of JSON
+        assert isinstance(text, str)
+        assert "\n" not in text
+        assert json.loads(text) == line
+        assert text == json.dumps(line, ensure_ascii=False)
+    assert_type(events[0].to_json(), str)
+    assert_type(events[0].to_dict(), dict[str, Any])
     assert lines[0] == {
         "kind": "spot-instance-action",
         "category": "spot",
