@@ -260,6 +260,10 @@ def _category(text: str) -> str:
     raise UsageError(f"{path!r}: unknown category{hint}")
 
 
+#: The environment variables of the IMDS settings (the AWS SDKs' own).
+_AWS_IMDS_VARIABLES = ("AWS_EC2_METADATA_", "AWS_METADATA_SERVICE_")
+
+
 class _Run:
     """One invocation: parsed arguments, the driver when a request is needed, the outcome.
 
@@ -284,11 +288,17 @@ class _Run:
         if args.simulate:
             from ec2imds.simulator import IMDSSimulator
 
+            # The simulator is the only endpoint: the AWS_* settings that would send the
+            # requests elsewhere or refuse them (AWS_EC2_METADATA_DISABLED, set on many
+            # laptops to keep the SDKs off IMDS) are ignored, valid or not.
+            ignored = sorted(n for n in os.environ if n.startswith(_AWS_IMDS_VARIABLES))
+            if ignored:
+                log.info("--simulate: ignoring %s", ", ".join(ignored))
             with IMDSSimulator() as sim:
                 print(f"{PROG}: querying the embedded IMDS simulator at {sim.url}", file=sys.stderr)
                 with (
                     DefaultDriver(
-                        Settings.resolve(endpoints=[sim.endpoint]), MemoryTokenStore()
+                        Settings.resolve(endpoints=[sim.endpoint], env={}), MemoryTokenStore()
                     ) as d,
                     _one_run(d),
                 ):

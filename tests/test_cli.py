@@ -744,3 +744,23 @@ def test_a_warning_is_one_line_in_the_command_lines_format(
     assert len(warnings) == 1, result.err
     assert warnings[0].startswith("ec2imds: WARNING: ")
     assert "not persisted" in warnings[0]
+
+
+def test_simulate_ignores_the_aws_settings_valid_or_not() -> None:
+    """Developers set AWS_EC2_METADATA_DISABLED=true on laptops to keep the SDKs off IMDS:
+    exactly the people who try the simulator. --simulate reaches it whatever is set."""
+    env = {
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:9",
+        "AWS_METADATA_SERVICE_TIMEOUT": "not a number",
+    }
+    result = run("--simulate", "-v", "--raw", "meta-data/instance-id", env=env)
+    assert (result.code, result.text) == (0, INSTANCE_ID + "\n"), result.err
+    assert (
+        "--simulate: ignoring AWS_EC2_METADATA_DISABLED, AWS_EC2_METADATA_SERVICE_ENDPOINT, "
+        "AWS_METADATA_SERVICE_TIMEOUT" in result.err
+    )
+    # Without --simulate the same environment is a configuration error.
+    assert "AWS_METADATA_SERVICE_TIMEOUT" in error_line(
+        run("--raw", "meta-data/instance-id", env=env), 2
+    )
