@@ -249,6 +249,18 @@ def _category(text: str) -> str:
     raise UsageError(f"{path!r}: unknown category{hint}")
 
 
+def _simulator_env() -> dict[str, str]:
+    """The environment --simulate reads: without the variables that would turn IMDS off
+    or point it elsewhere (valid or not: the simulator is always reached), said with -v."""
+    from ec2imds.settings import ENV_DISABLED, ENV_ENDPOINT, ENV_MODE
+
+    ignored = (ENV_DISABLED, ENV_ENDPOINT, ENV_MODE)
+    for name in ignored:
+        if os.environ.get(name, "").strip():
+            log.info("--simulate: ignoring %s=%r", name, os.environ[name])
+    return {k: v for k, v in os.environ.items() if k not in ignored}
+
+
 class _Run:
     """One invocation: parsed arguments, the driver when a request is needed, the outcome.
 
@@ -273,11 +285,12 @@ class _Run:
         if args.simulate:
             from ec2imds.simulator import IMDSSimulator
 
+            env = _simulator_env()
             with IMDSSimulator() as sim:
                 print(f"{PROG}: querying the embedded IMDS simulator at {sim.url}", file=sys.stderr)
                 with (
                     DefaultDriver(
-                        Settings.resolve(endpoints=[sim.endpoint]), MemoryTokenStore()
+                        Settings.resolve(endpoints=[sim.endpoint], env=env), MemoryTokenStore()
                     ) as d,
                     _one_run(d),
                 ):

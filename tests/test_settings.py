@@ -136,3 +136,24 @@ def test_the_command_line_names_an_invalid_mode_with_imds_given(
         assert sim.stats.total == 0
     message = error_line(result, 2)
     assert "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE='ipv5'" in message
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"AWS_EC2_METADATA_DISABLED": "true"},
+        {"AWS_EC2_METADATA_DISABLED": "maybe"},
+        {"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:1"},
+        {"AWS_EC2_METADATA_SERVICE_ENDPOINT": "https://nowhere"},
+        {"AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE": "ipv5"},
+    ],
+)
+def test_simulate_ignores_disabled_and_endpoint_variables(env: dict[str, str]) -> None:
+    """--simulate always reaches the simulator, and -v says which variable it ignored."""
+    r = run("--simulate", "--raw", "meta-data/instance-id", env=env)
+    assert r.code == 0, r.err
+    assert r.text.strip().startswith("i-")
+    r = run("-v", "--simulate", "--raw", "meta-data/instance-id", env=env)
+    assert r.code == 0, r.err
+    name = next(iter(env))
+    assert f"ignoring {name}=" in r.err
