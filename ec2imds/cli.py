@@ -193,6 +193,11 @@ def _parser() -> argparse.ArgumentParser:
         help=f"IMDS endpoints (default: {construct_endpoint_list_str(DEFAULT_ENDPOINTS)})",
     )
     opt.add_argument(
+        "--endpoint-mode",
+        metavar="MODE",
+        help="IPv4 or IPv6 (any case): that IMDS endpoint alone; an endpoint beats it",
+    )
+    opt.add_argument(
         "-t",
         metavar="DIR",
         dest="token_dir",
@@ -296,7 +301,7 @@ class _Run:
                 ):
                     yield d
             return
-        settings = Settings.resolve(endpoints=args.imds)
+        settings = Settings.resolve(endpoints=args.imds, endpoint_mode=args.endpoint_mode)
         with DefaultDriver(settings, FileTokenStore(args.token_dir)) as d, _one_run(d):
             yield d
 
@@ -814,6 +819,11 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         from ec2imds.endpoints import mk_endpoint_list_from_str
 
         mk_endpoint_list_from_str(args.imds)  # a usage error if malformed
+    if args.endpoint_mode is not None and args.endpoint_mode.strip().lower() not in (
+        "ipv4",
+        "ipv6",
+    ):
+        raise UsageError(f"--endpoint-mode {args.endpoint_mode!r}: expected IPv4 or IPv6")
     run = _Run(args)
     command.run(run)
     return EXIT_RUNTIME if run.failed else EXIT_OK

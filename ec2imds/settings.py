@@ -171,18 +171,25 @@ class Settings:
         token_ttl: int | None = None,
         timeout: float | None = None,
         attempts: int | None = None,
+        endpoint_mode: str | None = None,
         env: Mapping[str, str] | None = None,
         **other: float | int,
     ) -> Settings:
         """Settings from explicit arguments, then the ``AWS_*`` environment, then defaults.
 
         ``endpoints`` may be a list of ``(host, port)`` or a comma-separated string.
+        ``endpoint_mode`` (``"IPv4"`` or ``"IPv6"``, any case) picks that one endpoint;
+        an endpoint from any source (argument or environment) beats a mode from any
+        source, as in the AWS SDKs.
         ``env`` defaults to ``os.environ``; ``other`` sets the remaining fields by name.
         Every ``AWS_*`` variable is checked, even one an argument overrides: an invalid
         value is an error naming it, always.
         """
         env = os.environ if env is None else env
         env_endpoints = _env_endpoints(env)
+        by_mode = _by_mode("endpoint_mode", endpoint_mode) if endpoint_mode is not None else None
+        if by_mode is not None and not env.get(ENV_ENDPOINT, "").strip():
+            env_endpoints = by_mode
         env_timeout = _env_timeout(env)
         env_attempts = _env_attempts(env)
         base = cls(
@@ -203,6 +210,8 @@ class Options(TypedDict, total=False):
 
     endpoints: Sequence[Endpoint] | str | None
     """``[(host, port), ...]`` or ``"host:port,..."``; more than one are raced."""
+    endpoint_mode: str | None
+    """``"IPv4"`` or ``"IPv6"`` (any case): that endpoint alone; any endpoint beats it."""
     token_ttl: int | None
     """Session token lifetime, seconds (1..21600)."""
     timeout: float | None
@@ -229,6 +238,7 @@ _NUMBER = "a number"
 #: Run-time check of :class:`Options`: the accepted types, and how to say them.
 _OPTION_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "endpoints": ((str, list, tuple), "a list of (host, port) or a string"),
+    "endpoint_mode": ((str,), "a string"),
     "token_ttl": ((int,), "an integer"),
     "timeout": ((int, float), _NUMBER),
     "attempts": ((int,), "an integer"),
@@ -286,18 +296,21 @@ def _endpoints(endpoints: Sequence[Endpoint] | str) -> tuple[Endpoint, ...]:
     return tuple(out)
 
 
+def _by_mode(name: str, mode: object) -> tuple[Endpoint, ...]:
+    """The one endpoint an endpoint mode names (``IPv4`` or ``IPv6``, any case)."""
+    text = mode.strip().lower() if isinstance(mode, str) else None
+    if text == "ipv4":
+        return (IPV4_ENDPOINT,)
+    if text == "ipv6":
+        return (IPV6_ENDPOINT,)
+    raise IMDSConfigError(f"{name}={mode!r}: expected IPv4 or IPv6")
+
+
 def _env_endpoints(env: Mapping[str, str]) -> tuple[Endpoint, ...]:
     """The endpoints the environment asks for; both variables are checked, whichever
     wins (the endpoint over the mode, as in the AWS SDKs)."""
     mode = env.get(ENV_MODE, "").strip()
-    by_mode = DEFAULT_ENDPOINTS
-    if mode:
-        if mode.lower() == "ipv4":
-            by_mode = (IPV4_ENDPOINT,)
-        elif mode.lower() == "ipv6":
-            by_mode = (IPV6_ENDPOINT,)
-        else:
-            raise IMDSConfigError(f"{ENV_MODE}={mode!r}: expected IPv4 or IPv6")
+    by_mode = _by_mode(ENV_MODE, mode) if mode else DEFAULT_ENDPOINTS
     url = env.get(ENV_ENDPOINT, "").strip()
     if url:
         if not url.lower().startswith("http://"):

@@ -157,3 +157,40 @@ def test_simulate_ignores_disabled_and_endpoint_variables(env: dict[str, str]) -
     assert r.code == 0, r.err
     name = next(iter(env))
     assert f"ignoring {name}=" in r.err
+
+
+@pytest.mark.parametrize(("mode", "want"), [("IPv4", IPV4_ENDPOINT), ("ipv6", IPV6_ENDPOINT)])
+def test_explicit_endpoint_mode_beats_the_environment_mode(mode: str, want: object) -> None:
+    other = "IPv6" if mode == "IPv4" else "IPv4"
+    env = {"AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE": other}
+    assert Settings.resolve(endpoint_mode=mode, env=env).endpoints == (want,)
+    assert Settings.resolve(endpoint_mode=mode, env={}).endpoints == (want,)
+
+
+def test_any_endpoint_beats_any_mode() -> None:
+    env = {"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:1338"}
+    s = Settings.resolve(endpoint_mode="IPv6", env=env)
+    assert s.endpoints == (("127.0.0.1", 1338),)
+    s = Settings.resolve(endpoints="127.0.0.1:9", endpoint_mode="IPv6", env={})
+    assert s.endpoints == (("127.0.0.1", 9),)
+
+
+def test_bad_explicit_endpoint_mode_is_named() -> None:
+    with pytest.raises(IMDSConfigError, match="endpoint_mode"):
+        Settings.resolve(endpoint_mode="ipv5", env={})
+
+
+def test_client_takes_endpoint_mode() -> None:
+    from ec2imds.client import _settings
+
+    assert _settings(None, "IMDS", {"endpoint_mode": "ipv4", "env": {}}).endpoints == (
+        IPV4_ENDPOINT,
+    )
+    with pytest.raises(TypeError, match="endpoint_mode"):
+        _settings(None, "IMDS", {"endpoint_mode": 4})  # type: ignore[typeddict-item]
+
+
+def test_cli_endpoint_mode_is_checked() -> None:
+    r = run("--endpoint-mode", "ipv5", "--raw", "meta-data/instance-id")
+    assert r.code == 2
+    assert "--endpoint-mode" in r.err
