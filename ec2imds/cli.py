@@ -193,6 +193,11 @@ def _parser() -> argparse.ArgumentParser:
         help=f"IMDS endpoints (default: {construct_endpoint_list_str(DEFAULT_ENDPOINTS)})",
     )
     opt.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="the AWS config file's profile to read (default: $AWS_PROFILE, then default)",
+    )
+    opt.add_argument(
         "--endpoint-mode",
         metavar="MODE",
         help="IPv4 or IPv6 (any case): that IMDS endpoint alone; an endpoint beats it",
@@ -301,7 +306,9 @@ class _Run:
                 ):
                     yield d
             return
-        settings = Settings.resolve(endpoints=args.imds, endpoint_mode=args.endpoint_mode)
+        settings = Settings.resolve(
+            endpoints=args.imds, endpoint_mode=args.endpoint_mode, profile=args.profile
+        )
         with DefaultDriver(settings, FileTokenStore(args.token_dir)) as d, _one_run(d):
             yield d
 

@@ -172,6 +172,7 @@ class Settings:
         timeout: float | None = None,
         attempts: int | None = None,
         endpoint_mode: str | None = None,
+        profile: str | None = None,
         env: Mapping[str, str] | None = None,
         **other: float | int,
     ) -> Settings:
@@ -186,12 +187,29 @@ class Settings:
         value is an error naming it, always.
         """
         env = os.environ if env is None else env
+        from ec2imds._awsconfig import read_profile
+
+        conf = read_profile(env, profile)
         env_endpoints = _env_endpoints(env)
-        by_mode = _by_mode("endpoint_mode", endpoint_mode) if endpoint_mode is not None else None
-        if by_mode is not None and not env.get(ENV_ENDPOINT, "").strip():
-            env_endpoints = by_mode
+        if endpoints is None and not env.get(ENV_ENDPOINT, "").strip():
+            if "ec2_metadata_service_endpoint" in conf.values:
+                env_endpoints = _conf_endpoint(conf)
+                if endpoint_mode is not None:
+                    _by_mode("endpoint_mode", endpoint_mode)
+            elif endpoint_mode is not None:
+                env_endpoints = _by_mode("endpoint_mode", endpoint_mode)
+            elif not env.get(ENV_MODE, "").strip():
+                key = "ec2_metadata_service_endpoint_mode"
+                if key in conf.values:
+                    env_endpoints = _by_mode(conf.where(key), conf.values[key])
+        elif endpoint_mode is not None:
+            _by_mode("endpoint_mode", endpoint_mode)
         env_timeout = _env_timeout(env)
+        if not env.get(ENV_TIMEOUT, "").strip() and "metadata_service_timeout" in conf.values:
+            env_timeout = _conf_timeout(conf)
         env_attempts = _env_attempts(env)
+        if not env.get(ENV_ATTEMPTS, "").strip() and "metadata_service_num_attempts" in conf.values:
+            env_attempts = _conf_attempts(conf)
         base = cls(
             endpoints=_endpoints(endpoints) if endpoints is not None else env_endpoints,
             disabled=_disabled(env),
@@ -230,6 +248,8 @@ class Options(TypedDict, total=False):
     """Longest retry delay, seconds."""
     race_delay: float | None
     """Head start of the IPv6 endpoint in the race, seconds."""
+    profile: str | None
+    """The AWS config file's profile to read (default ``AWS_PROFILE``, then ``default``)."""
     env: Mapping[str, str] | None
     """The environment to read ``AWS_*`` from (default ``os.environ``)."""
 
@@ -248,6 +268,7 @@ _OPTION_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "backoff_base": ((int, float), _NUMBER),
     "backoff_cap": ((int, float), _NUMBER),
     "race_delay": ((int, float), _NUMBER),
+    "profile": ((str,), "a string"),
     "env": ((Mapping,), "a mapping"),
 }
 
@@ -322,6 +343,36 @@ def _env_endpoints(env: Mapping[str, str]) -> tuple[Endpoint, ...]:
         except IMDSConfigError as exc:
             raise IMDSConfigError(f"{ENV_ENDPOINT}: {exc}") from None
     return by_mode
+
+
+def _conf_endpoint(conf: Any) -> tuple[Endpoint, ...]:
+    key = "ec2_metadata_service_endpoint"
+    url = conf.values[key]
+    if not url.lower().startswith("http://"):
+        raise conf.error(key, "an http:// URL such as http://169.254.169.254")
+    try:
+        return (mk_endpoint_from_str(url),)
+    except IMDSConfigError as exc:
+        raise IMDSConfigError(f"{conf.where(key)}: {exc}") from None
+
+
+def _conf_timeout(conf: Any) -> float:
+    key = "metadata_service_timeout"
+    try:
+        value = float(conf.values[key])
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise conf.error(key, "a positive number of seconds")
+    return value
+
+
+def _conf_attempts(conf: Any) -> int:
+    key = "metadata_service_num_attempts"
+    raw = conf.values[key]
+    if not raw.isdigit() or int(raw) < 1:
+        raise conf.error(key, "a whole number >= 1")
+    return int(raw)
 
 
 def _disabled(env: Mapping[str, str]) -> bool:

@@ -117,7 +117,7 @@ def test_subprocesses_load_the_guard_and_lose_aws_variables() -> None:
     )
     first, second = proc.stdout.decode().splitlines()
     assert first == f"True {GUARD_DIR / 'sitecustomize.py'}"
-    assert second == "[]"
+    assert second == "['AWS_CONFIG_FILE']"  # set to NO_CONFIG_FILE: never the real one
 
 
 @pytest.mark.parametrize(
