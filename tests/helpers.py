@@ -757,11 +757,12 @@ AEMM_TOKEN = "aemm-token"
 
 
 def aemm_tree() -> dict[str, Any]:
-    """The default instance as AEMM would serve it: no ``ipv6``, public keys under ``0/``,
-    an Elastic Inference accelerator."""
+    """The default instance as AEMM would serve it: no ``ipv6`` nor ``profile``, public
+    keys under ``0/``, an Elastic Inference accelerator."""
     tree: dict[str, Any] = default_tree()
     md = tree["meta-data"]
     md.pop("ipv6", None)
+    md.pop("profile", None)  # undocumented, and AEMM does not serve it
     md["public-keys"] = {k.split("=", 1)[0]: v for k, v in md["public-keys"].items()}
     md["elastic-inference"] = {"associations": {EIA_ID: (EIA % EIA_ID.encode()).decode()}}
     return tree

@@ -432,7 +432,6 @@ ALWAYS_SERVED = {
     "meta-data/network/interfaces/macs",
     "meta-data/placement",
     "meta-data/placement/availability-zone",
-    "meta-data/profile",
     "meta-data/reservation-id",
     "meta-data/security-groups",
     "meta-data/services",

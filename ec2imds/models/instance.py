@@ -125,8 +125,9 @@ class MetaData(IMDSModel):
     product_codes: Optional[Lines] = Field(
         default=None, alias="product-codes", description="Marketplace product codes."
     )
-    profile: Text = Field(
-        description="Undocumented virtualisation profile, e.g. 'default-hvm'.  Opaque."
+    profile: Optional[Text] = Field(
+        default=None,
+        description="Undocumented virtualisation profile, e.g. 'default-hvm'.  Opaque.",
     )
     public_hostname: Optional[Text] = Field(
         default=None,
@@ -332,9 +333,9 @@ class MetaDataView(View):
         return value
 
     @property
-    def profile(self) -> Text:
+    def profile(self) -> Text | None:
         """Undocumented virtualisation profile, e.g. 'default-hvm'.  Opaque."""
-        value: Text = self._leaf("profile", volatile=False, required=True)
+        value: Text | None = self._leaf("profile", volatile=False)
         return value
 
     @property
@@ -565,9 +566,9 @@ class AsyncMetaDataView(AsyncView):
         return self._leaf("product_codes", volatile=False)
 
     @property
-    def profile(self) -> Awaitable[Text]:
+    def profile(self) -> Awaitable[Text | None]:
         """Undocumented virtualisation profile, e.g. 'default-hvm'.  Opaque."""
-        return self._leaf("profile", volatile=False, required=True)
+        return self._leaf("profile", volatile=False)
 
     @property
     def public_hostname(self) -> Awaitable[Text | None]:
