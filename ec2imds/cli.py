@@ -203,6 +203,16 @@ def _parser() -> argparse.ArgumentParser:
         help=f"IMDS endpoints (default: {construct_endpoint_list_str(DEFAULT_ENDPOINTS)})",
     )
     opt.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="the AWS config file's profile to read (default: $AWS_PROFILE, then default)",
+    )
+    opt.add_argument(
+        "--endpoint-mode",
+        metavar="MODE",
+        help="IPv4 or IPv6 (any case): that IMDS endpoint alone; an endpoint beats it",
+    )
+    opt.add_argument(
         "-t",
         metavar="DIR",
         dest="token_dir",
@@ -260,8 +270,16 @@ def _category(text: str) -> str:
     raise UsageError(f"{path!r}: unknown category{hint}")
 
 
-#: The environment variables of the IMDS settings (the AWS SDKs' own).
-_AWS_IMDS_VARIABLES = ("AWS_EC2_METADATA_", "AWS_METADATA_SERVICE_")
+#: The environment variables of the IMDS settings (the AWS SDKs' own), and of the AWS
+#: config file that can hold them: --simulate ignores them all.
+_AWS_IMDS_VARIABLES = (
+    "AWS_EC2_METADATA_",
+    "AWS_METADATA_SERVICE_",
+    "AWS_CONFIG_FILE",
+    "AWS_PROFILE",
+)
+#: The environment --simulate resolves its settings from: none, and no config file.
+_NO_SETTINGS = {"AWS_CONFIG_FILE": os.devnull}
 
 
 class _Run:
@@ -298,13 +316,16 @@ class _Run:
                 print(f"{PROG}: querying the embedded IMDS simulator at {sim.url}", file=sys.stderr)
                 with (
                     DefaultDriver(
-                        Settings.resolve(endpoints=[sim.endpoint], env={}), MemoryTokenStore()
+                        Settings.resolve(endpoints=[sim.endpoint], env=_NO_SETTINGS),
+                        MemoryTokenStore(),
                     ) as d,
                     _one_run(d),
                 ):
                     yield d
             return
-        settings = Settings.resolve(endpoints=args.imds)
+        settings = Settings.resolve(
+            endpoints=args.imds, endpoint_mode=args.endpoint_mode, profile=args.profile
+        )
         with DefaultDriver(settings, FileTokenStore(args.token_dir)) as d, _one_run(d):
             yield d
 
@@ -854,6 +875,11 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         from ec2imds.endpoints import mk_endpoint_list_from_str
 
         mk_endpoint_list_from_str(args.imds)  # a usage error if malformed
+    if args.endpoint_mode is not None and args.endpoint_mode.strip().lower() not in (
+        "ipv4",
+        "ipv6",
+    ):
+        raise UsageError(f"--endpoint-mode {args.endpoint_mode!r}: expected IPv4 or IPv6")
     run = _Run(args)
     command.run(run)
     return EXIT_RUNTIME if run.failed else EXIT_OK

@@ -171,20 +171,45 @@ class Settings:
         token_ttl: int | None = None,
         timeout: float | None = None,
         attempts: int | None = None,
+        endpoint_mode: str | None = None,
+        profile: str | None = None,
         env: Mapping[str, str] | None = None,
         **other: float | int,
     ) -> Settings:
         """Settings from explicit arguments, then the ``AWS_*`` environment, then defaults.
 
         ``endpoints`` may be a list of ``(host, port)`` or a comma-separated string.
+        ``endpoint_mode`` (``"IPv4"`` or ``"IPv6"``, any case) picks that one endpoint;
+        an endpoint from any source (argument or environment) beats a mode from any
+        source, as in the AWS SDKs.
         ``env`` defaults to ``os.environ``; ``other`` sets the remaining fields by name.
         Every ``AWS_*`` variable is checked, even one an argument overrides: an invalid
         value is an error naming it, always.
         """
         env = os.environ if env is None else env
+        from ec2imds._awsconfig import read_profile
+
+        conf = read_profile(env, profile)
         env_endpoints = _env_endpoints(env)
+        if endpoints is None and not env.get(ENV_ENDPOINT, "").strip():
+            if "ec2_metadata_service_endpoint" in conf.values:
+                env_endpoints = _conf_endpoint(conf)
+                if endpoint_mode is not None:
+                    _by_mode("endpoint_mode", endpoint_mode)
+            elif endpoint_mode is not None:
+                env_endpoints = _by_mode("endpoint_mode", endpoint_mode)
+            elif not env.get(ENV_MODE, "").strip():
+                key = "ec2_metadata_service_endpoint_mode"
+                if key in conf.values:
+                    env_endpoints = _by_mode(conf.where(key), conf.values[key])
+        elif endpoint_mode is not None:
+            _by_mode("endpoint_mode", endpoint_mode)
         env_timeout = _env_timeout(env)
+        if not env.get(ENV_TIMEOUT, "").strip() and "metadata_service_timeout" in conf.values:
+            env_timeout = _conf_timeout(conf)
         env_attempts = _env_attempts(env)
+        if not env.get(ENV_ATTEMPTS, "").strip() and "metadata_service_num_attempts" in conf.values:
+            env_attempts = _conf_attempts(conf)
         base = cls(
             endpoints=_endpoints(endpoints) if endpoints is not None else env_endpoints,
             disabled=_disabled(env),
@@ -203,6 +228,8 @@ class Options(TypedDict, total=False):
 
     endpoints: Sequence[Endpoint] | str | None
     """``[(host, port), ...]`` or ``"host:port,..."``; more than one are raced."""
+    endpoint_mode: str | None
+    """``"IPv4"`` or ``"IPv6"`` (any case): that endpoint alone; any endpoint beats it."""
     token_ttl: int | None
     """Session token lifetime, seconds (1..21600)."""
     timeout: float | None
@@ -221,6 +248,8 @@ class Options(TypedDict, total=False):
     """Longest retry delay, seconds."""
     race_delay: float | None
     """Head start of the IPv6 endpoint in the race, seconds."""
+    profile: str | None
+    """The AWS config file's profile to read (default ``AWS_PROFILE``, then ``default``)."""
     env: Mapping[str, str] | None
     """The environment to read ``AWS_*`` from (default ``os.environ``)."""
 
@@ -229,6 +258,7 @@ _NUMBER = "a number"
 #: Run-time check of :class:`Options`: the accepted types, and how to say them.
 _OPTION_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "endpoints": ((str, list, tuple), "a list of (host, port) or a string"),
+    "endpoint_mode": ((str,), "a string"),
     "token_ttl": ((int,), "an integer"),
     "timeout": ((int, float), _NUMBER),
     "attempts": ((int,), "an integer"),
@@ -238,6 +268,7 @@ _OPTION_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "backoff_base": ((int, float), _NUMBER),
     "backoff_cap": ((int, float), _NUMBER),
     "race_delay": ((int, float), _NUMBER),
+    "profile": ((str,), "a string"),
     "env": ((Mapping,), "a mapping"),
 }
 
@@ -286,18 +317,21 @@ def _endpoints(endpoints: Sequence[Endpoint] | str) -> tuple[Endpoint, ...]:
     return tuple(out)
 
 
+def _by_mode(name: str, mode: object) -> tuple[Endpoint, ...]:
+    """The one endpoint an endpoint mode names (``IPv4`` or ``IPv6``, any case)."""
+    text = mode.strip().lower() if isinstance(mode, str) else None
+    if text == "ipv4":
+        return (IPV4_ENDPOINT,)
+    if text == "ipv6":
+        return (IPV6_ENDPOINT,)
+    raise IMDSConfigError(f"{name}={mode!r}: expected IPv4 or IPv6")
+
+
 def _env_endpoints(env: Mapping[str, str]) -> tuple[Endpoint, ...]:
     """The endpoints the environment asks for; both variables are checked, whichever
     wins (the endpoint over the mode, as in the AWS SDKs)."""
     mode = env.get(ENV_MODE, "").strip()
-    by_mode = DEFAULT_ENDPOINTS
-    if mode:
-        if mode.lower() == "ipv4":
-            by_mode = (IPV4_ENDPOINT,)
-        elif mode.lower() == "ipv6":
-            by_mode = (IPV6_ENDPOINT,)
-        else:
-            raise IMDSConfigError(f"{ENV_MODE}={mode!r}: expected IPv4 or IPv6")
+    by_mode = _by_mode(ENV_MODE, mode) if mode else DEFAULT_ENDPOINTS
     url = env.get(ENV_ENDPOINT, "").strip()
     if url:
         if not url.lower().startswith("http://"):
@@ -309,6 +343,36 @@ def _env_endpoints(env: Mapping[str, str]) -> tuple[Endpoint, ...]:
         except IMDSConfigError as exc:
             raise IMDSConfigError(f"{ENV_ENDPOINT}: {exc}") from None
     return by_mode
+
+
+def _conf_endpoint(conf: Any) -> tuple[Endpoint, ...]:
+    key = "ec2_metadata_service_endpoint"
+    url = conf.values[key]
+    if not url.lower().startswith("http://"):
+        raise conf.error(key, "an http:// URL such as http://169.254.169.254")
+    try:
+        return (mk_endpoint_from_str(url),)
+    except IMDSConfigError as exc:
+        raise IMDSConfigError(f"{conf.where(key)}: {exc}") from None
+
+
+def _conf_timeout(conf: Any) -> float:
+    key = "metadata_service_timeout"
+    try:
+        value = float(conf.values[key])
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise conf.error(key, "a positive number of seconds")
+    return value
+
+
+def _conf_attempts(conf: Any) -> int:
+    key = "metadata_service_num_attempts"
+    raw = conf.values[key]
+    if not raw.isdigit() or int(raw) < 1:
+        raise conf.error(key, "a whole number >= 1")
+    return int(raw)
 
 
 def _disabled(env: Mapping[str, str]) -> bool:

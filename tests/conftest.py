@@ -17,7 +17,7 @@ from ec2imds.tokens import TokenStore
 # 169.254.169.254 or fd00:ec2::254 fail loudly, for the whole test process. It is the
 # module the command-line tests' subprocesses load as their sitecustomize.
 from tests._guard.sitecustomize import RealIMDSAccess
-from tests.helpers import Client, ClientFactory
+from tests.helpers import NO_CONFIG_FILE, Client, ClientFactory
 
 T = TypeVar("T")
 
@@ -43,8 +43,14 @@ def _clean_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
         "AWS_METADATA_SERVICE_TIMEOUT",
         "AWS_METADATA_SERVICE_NUM_ATTEMPTS",
+        "AWS_CONFIG_FILE",
+        "AWS_PROFILE",
     ):
         monkeypatch.delenv(name, raising=False)
+    # Never the real ~/.aws/config: a path that does not exist, unless a test sets one.
+    import ec2imds._awsconfig
+
+    monkeypatch.setattr(ec2imds._awsconfig, "DEFAULT_CONFIG_FILE", NO_CONFIG_FILE)
 
 
 @pytest.fixture(scope="session")

@@ -92,6 +92,10 @@ USER_DATA = (
 INSTANCE_ID = "i-0123456789abcdef0"
 
 
+#: An AWS config file that does not exist: what the tests read unless they set one.
+NO_CONFIG_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "no-such-aws-config")
+
+
 def cli_env(
     extra: Mapping[str, str] | None = None, base: Mapping[str, str] | None = None
 ) -> dict[str, str]:
@@ -106,6 +110,7 @@ def cli_env(
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(GUARD_DIR), os.environ.get("PYTHONPATH", "")) if p
     )
+    env["AWS_CONFIG_FILE"] = NO_CONFIG_FILE  # never the real ~/.aws/config
     env.update(extra or {})
     return env
 
@@ -752,12 +757,12 @@ AEMM_TOKEN = "aemm-token"
 
 
 def aemm_tree() -> dict[str, Any]:
-    """The default instance as AEMM would serve it: no ``ipv6`` and no ``profile``, public
+    """The default instance as AEMM would serve it: no ``ipv6`` nor ``profile``, public
     keys under ``0/``, an Elastic Inference accelerator."""
     tree: dict[str, Any] = default_tree()
     md = tree["meta-data"]
     md.pop("ipv6", None)
-    md.pop("profile", None)
+    md.pop("profile", None)  # undocumented, and AEMM does not serve it
     md["public-keys"] = {k.split("=", 1)[0]: v for k, v in md["public-keys"].items()}
     md["elastic-inference"] = {"associations": {EIA_ID: (EIA % EIA_ID.encode()).decode()}}
     return tree

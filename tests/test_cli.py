@@ -117,7 +117,7 @@ def test_subprocesses_load_the_guard_and_lose_aws_variables() -> None:
     )
     first, second = proc.stdout.decode().splitlines()
     assert first == f"True {GUARD_DIR / 'sitecustomize.py'}"
-    assert second == "[]"
+    assert second == "['AWS_CONFIG_FILE']"  # set to NO_CONFIG_FILE: never the real one
 
 
 @pytest.mark.parametrize(
@@ -756,10 +756,9 @@ def test_simulate_ignores_the_aws_settings_valid_or_not() -> None:
     }
     result = run("--simulate", "-v", "--raw", "meta-data/instance-id", env=env)
     assert (result.code, result.text) == (0, INSTANCE_ID + "\n"), result.err
-    assert (
-        "--simulate: ignoring AWS_EC2_METADATA_DISABLED, AWS_EC2_METADATA_SERVICE_ENDPOINT, "
-        "AWS_METADATA_SERVICE_TIMEOUT" in result.err
-    )
+    ignored = next(line for line in result.err.splitlines() if "--simulate: ignoring" in line)
+    for name in env:
+        assert name in ignored
     # Without --simulate the same environment is a configuration error.
     assert "AWS_METADATA_SERVICE_TIMEOUT" in error_line(
         run("--raw", "meta-data/instance-id", env=env), 2

@@ -136,3 +136,143 @@ def test_the_command_line_names_an_invalid_mode_with_imds_given(
         assert sim.stats.total == 0
     message = error_line(result, 2)
     assert "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE='ipv5'" in message
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"AWS_EC2_METADATA_DISABLED": "true"},
+        {"AWS_EC2_METADATA_DISABLED": "maybe"},
+        {"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:1"},
+        {"AWS_EC2_METADATA_SERVICE_ENDPOINT": "https://nowhere"},
+        {"AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE": "ipv5"},
+    ],
+)
+def test_simulate_ignores_disabled_and_endpoint_variables(env: dict[str, str]) -> None:
+    """--simulate always reaches the simulator, and -v says which variable it ignored."""
+    r = run("--simulate", "--raw", "meta-data/instance-id", env=env)
+    assert r.code == 0, r.err
+    assert r.text.strip().startswith("i-")
+    r = run("-v", "--simulate", "--raw", "meta-data/instance-id", env=env)
+    assert r.code == 0, r.err
+    ignoring = next(line for line in r.err.splitlines() if "--simulate: ignoring" in line)
+    assert next(iter(env)) in ignoring
+
+
+@pytest.mark.parametrize(("mode", "want"), [("IPv4", IPV4_ENDPOINT), ("ipv6", IPV6_ENDPOINT)])
+def test_explicit_endpoint_mode_beats_the_environment_mode(mode: str, want: object) -> None:
+    other = "IPv6" if mode == "IPv4" else "IPv4"
+    env = {"AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE": other}
+    assert Settings.resolve(endpoint_mode=mode, env=env).endpoints == (want,)
+    assert Settings.resolve(endpoint_mode=mode, env={}).endpoints == (want,)
+
+
+def test_any_endpoint_beats_any_mode() -> None:
+    env = {"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:1338"}
+    s = Settings.resolve(endpoint_mode="IPv6", env=env)
+    assert s.endpoints == (("127.0.0.1", 1338),)
+    s = Settings.resolve(endpoints="127.0.0.1:9", endpoint_mode="IPv6", env={})
+    assert s.endpoints == (("127.0.0.1", 9),)
+
+
+def test_bad_explicit_endpoint_mode_is_named() -> None:
+    with pytest.raises(IMDSConfigError, match="endpoint_mode"):
+        Settings.resolve(endpoint_mode="ipv5", env={})
+
+
+def test_client_takes_endpoint_mode() -> None:
+    from ec2imds.client import _settings
+
+    assert _settings(None, "IMDS", {"endpoint_mode": "ipv4", "env": {}}).endpoints == (
+        IPV4_ENDPOINT,
+    )
+    with pytest.raises(TypeError, match="endpoint_mode"):
+        _settings(None, "IMDS", {"endpoint_mode": 4})  # type: ignore[typeddict-item]
+
+
+def test_cli_endpoint_mode_is_checked() -> None:
+    r = run("--endpoint-mode", "ipv5", "--raw", "meta-data/instance-id")
+    assert r.code == 2
+    assert "--endpoint-mode" in r.err
+
+
+def _config(tmp_path: Path, text: str) -> dict[str, str]:
+    path = tmp_path / "config"
+    path.write_text(text)
+    return {"AWS_CONFIG_FILE": str(path)}
+
+
+def test_profile_keys_are_read(tmp_path: Path) -> None:
+    env = _config(
+        tmp_path,
+        "[default]\nmetadata_service_timeout = 4\nmetadata_service_num_attempts = 5\n"
+        "ec2_metadata_service_endpoint_mode = ipv4\n"
+        "[profile other]\nec2_metadata_service_endpoint = http://127.0.0.1:1338\n",
+    )
+    s = Settings.resolve(env=env)
+    assert (s.timeout, s.attempts, s.endpoints) == (4.0, 5, (IPV4_ENDPOINT,))
+    s = Settings.resolve(env={**env, "AWS_PROFILE": "other"})
+    assert (s.timeout, s.attempts, s.endpoints) == (1.0, 3, (("127.0.0.1", 1338),))
+    assert Settings.resolve(profile="other", env=env).endpoints == (("127.0.0.1", 1338),)
+
+
+def test_environment_and_arguments_beat_the_profile(tmp_path: Path) -> None:
+    env = _config(
+        tmp_path,
+        "[default]\nmetadata_service_timeout = 4\nmetadata_service_num_attempts = 5\n"
+        "ec2_metadata_service_endpoint = http://127.0.0.1:1338\n",
+    )
+    env = {**env, "AWS_METADATA_SERVICE_TIMEOUT": "2"}
+    s = Settings.resolve(attempts=1, env=env)
+    assert (s.timeout, s.attempts) == (2.0, 1)
+    # an endpoint from any source beats a mode from any source
+    assert Settings.resolve(endpoint_mode="IPv6", env=env).endpoints == (("127.0.0.1", 1338),)
+    env = {**env, "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE": "IPv6"}
+    assert Settings.resolve(env=env).endpoints == (("127.0.0.1", 1338),)
+
+
+def test_missing_file_is_no_error(tmp_path: Path) -> None:
+    env = {"AWS_CONFIG_FILE": str(tmp_path / "absent")}
+    assert Settings.resolve(env=env).endpoints == DEFAULT_ENDPOINTS
+
+
+def test_missing_named_profile_is_an_error(tmp_path: Path) -> None:
+    env = _config(tmp_path, "[default]\n")
+    with pytest.raises(IMDSConfigError, match="profile 'nope' not found"):
+        Settings.resolve(env={**env, "AWS_PROFILE": "nope"})
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("metadata_service_timeout", "soon"),
+        ("metadata_service_num_attempts", "0"),
+        ("ec2_metadata_service_endpoint", "https://x"),
+        ("ec2_metadata_service_endpoint_mode", "ipv5"),
+    ],
+)
+def test_bad_profile_value_names_file_profile_and_key(tmp_path: Path, key: str, value: str) -> None:
+    env = _config(tmp_path, f"[profile p]\n{key} = {value}\n")
+    with pytest.raises(IMDSConfigError) as info:
+        Settings.resolve(profile="p", env=env)
+    assert env["AWS_CONFIG_FILE"] in str(info.value)
+    assert "profile p" in str(info.value)
+    assert key in str(info.value)
+
+
+def test_cli_profile_and_verbose_source(tmp_path: Path) -> None:
+    env = _config(tmp_path, "[profile p]\nec2_metadata_service_endpoint = http://127.0.0.1:1\n")
+    with IMDSSimulator() as sim:
+        (tmp_path / "config").write_text(
+            f"[profile p]\nec2_metadata_service_endpoint = {sim.url}\n"
+        )
+        r = run("-v", "--profile", "p", "--raw", "meta-data/instance-id", env=env)
+    assert r.code == 0, r.err
+    assert r.text.strip().startswith("i-")
+    assert "[profile p] ec2_metadata_service_endpoint" in r.err
+
+
+def test_simulate_ignores_profile_endpoint(tmp_path: Path) -> None:
+    env = _config(tmp_path, "[default]\nec2_metadata_service_endpoint_mode = ipv5\n")
+    r = run("--simulate", "--raw", "meta-data/instance-id", env=env)
+    assert r.code == 0, r.err
