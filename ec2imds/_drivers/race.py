@@ -36,33 +36,44 @@ def race(
     Returns the winner and its result, or the :class:`IMDSError` it answered with (an
     endpoint that says "disabled" is still the IMDS). Raises :class:`IMDSUnavailable`
     naming every endpoint when none answers. Losers still running are abandoned to their
-    own timeouts (their threads are not waited for).
+    own timeouts on daemon threads: neither the answer nor the process exit waits for them.
     """
-    import concurrent.futures as cf
+    import queue as queue_mod
+    import threading
 
-    queue = race_order(endpoints)
+    order = race_order(endpoints)
     errors: dict[Endpoint, IMDSError] = {}
-    pool = cf.ThreadPoolExecutor(len(queue), "ec2imds-race")
-    try:
-        pending: dict[cf.Future[T], Endpoint] = {}
-        while queue or pending:
-            if queue:
-                ep = queue.pop(0)
-                pending[pool.submit(call, ep)] = ep
-            done, _ = cf.wait(
-                pending, timeout=delay if queue else None, return_when=cf.FIRST_COMPLETED
-            )
-            for future in done:
-                ep = pending.pop(future)
-                try:
-                    return ep, future.result()
-                except IMDSUnavailable as exc:
-                    errors[ep] = exc
-                except IMDSError as exc:
-                    return ep, exc
-        raise _all_failed(errors)
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+    # Daemon threads of our own, not a ThreadPoolExecutor: the executor's workers are
+    # joined at interpreter exit even after shutdown(wait=False), so a losing connect
+    # held the process for a whole timeout.
+    results: queue_mod.Queue[tuple[Endpoint, T | None, BaseException | None]] = queue_mod.Queue()
+
+    def run(ep: Endpoint) -> None:
+        try:
+            results.put((ep, call(ep), None))
+        except BaseException as exc:  # handed to the racing thread
+            results.put((ep, None, exc))
+
+    running = 0
+    while order or running:
+        if order:
+            ep = order.pop(0)
+            threading.Thread(target=run, args=(ep,), name="ec2imds-race", daemon=True).start()
+            running += 1
+        try:
+            ep, value, exc = results.get(timeout=delay if order else None)
+        except queue_mod.Empty:
+            continue
+        running -= 1
+        if exc is None:
+            return ep, value  # type: ignore[return-value]
+        if isinstance(exc, IMDSUnavailable):
+            errors[ep] = exc
+        elif isinstance(exc, IMDSError):
+            return ep, exc
+        else:
+            raise exc
+    raise _all_failed(errors)
 
 
 async def arace(
