@@ -645,3 +645,11 @@ def test_a_warning_is_one_line_in_the_command_lines_format(
     assert len(warnings) == 1, result.err
     assert warnings[0].startswith("ec2imds: WARNING: ")
     assert "not persisted" in warnings[0]
+
+
+def test_a_catalog_directory_prints_what_e_selects_there() -> None:
+    group = run("--simulate", "meta-data/placement/")
+    regex = run("--simulate", "-E", "meta-data/placement/.*")
+    assert group.code == 0, group.err
+    assert json.loads(group.text) == json.loads(regex.text)
+    assert "meta-data/placement/region" in json.loads(group.text)
