@@ -423,6 +423,12 @@ def _plain(value: Any) -> str:
 
 
 def _cmd_raw(run: _Run, text: str) -> None:
+    if _group(text):
+        name = text.strip().strip("/")
+        raise UsageError(
+            f"--raw {text!r}: a directory of categories, not one value:"
+            f" use ec2imds {name} (or -E '{name}/.*')"
+        )
     path = _category(text)
     value = run.values([path], None)[path]
     if value is None:
