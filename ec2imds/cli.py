@@ -407,12 +407,25 @@ def _write_json(value: Any) -> None:
     sys.stdout.write("\n")
 
 
+def _group(text: str) -> list[str]:
+    """The categories under a directory of the catalog that is not itself a category
+    (``meta-data/placement``, trailing slash accepted): what ``-E 'DIR/.*'`` selects."""
+    name = text.strip().strip("/")
+    if not name or "=" in name or _values.resolve_path(name) is not None:
+        return []
+    return [c for c in CATEGORIES if c.startswith(name + "/")]
+
+
 def _requested(texts: list[str]) -> dict[str, str]:
     """Output key -> category for positional arguments. A 0.0.3 name (such as
     ``meta-data/instance-identity/document``) is printed under that name, as 0.0.3 printed
     it, so a script reading that key finds the value now fetched from ``dynamic/``."""
     out: dict[str, str] = {}
     for text in texts:
+        group = _group(text)
+        if group:
+            out.update((c, c) for c in group)
+            continue
         path = _category(text)
         name = text.split("=", 1)[0].strip().strip("/")
         out[name if name in _values.CATEGORY_ALIASES else path] = path
@@ -452,6 +465,12 @@ def _plain(value: Any) -> str:
 
 
 def _cmd_raw(run: _Run, text: str) -> None:
+    if _group(text):
+        name = text.strip().strip("/")
+        raise UsageError(
+            f"--raw {text!r}: a directory of categories, not one value:"
+            f" use ec2imds {name} (or -E '{name}/.*')"
+        )
     path = _category(text)
     value = run.values([path], None)[path]
     if value is None:

@@ -763,3 +763,18 @@ def test_simulate_ignores_the_aws_settings_valid_or_not() -> None:
     assert "AWS_METADATA_SERVICE_TIMEOUT" in error_line(
         run("--raw", "meta-data/instance-id", env=env), 2
     )
+
+
+def test_a_catalog_directory_prints_what_e_selects_there() -> None:
+    group = run("--simulate", "meta-data/placement/")
+    regex = run("--simulate", "-E", "meta-data/placement/.*")
+    assert group.code == 0, group.err
+    assert json.loads(group.text) == json.loads(regex.text)
+    assert "meta-data/placement/region" in json.loads(group.text)
+
+
+def test_raw_on_a_catalog_directory_says_what_to_use() -> None:
+    result = run("--simulate", "--raw", "meta-data/placement")
+    assert result.code == 2
+    assert "use ec2imds meta-data/placement" in result.err
+    assert result.text == ""
