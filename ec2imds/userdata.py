@@ -24,8 +24,12 @@ import binascii
 import re
 import zlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ec2imds.errors import UserDataError
+
+if TYPE_CHECKING:
+    from email.message import Message
 
 __all__ = [
     "MAX_DECODED",
@@ -190,12 +194,9 @@ def _mime_parts(document: bytes, budget: _Budget) -> tuple[UserDataPart, ...]:
     return tuple(parts)
 
 
-def _transfer_decoded(leaf: object, raw: str, what: str) -> bytes:
+def _transfer_decoded(leaf: Message, raw: str, what: str) -> bytes:
     """A part's body with its Content-Transfer-Encoding undone; invalid base64 is an
     error (the email package would pass it on silently)."""
-    from email.message import Message
-
-    assert isinstance(leaf, Message)
     encoding = str(leaf.get("Content-Transfer-Encoding", "")).strip().lower()
     if encoding == "base64":
         compact = re.sub(r"\s+", "", raw)
