@@ -496,122 +496,40 @@ def _init_text(modules: dict[str, list[Class_]]) -> str:
     return "".join(lines)
 
 
-def _in_stdlib(top: str) -> bool:
-    """Whether ``top`` is a standard library module (as isort sections imports)."""
-    if sys.version_info >= (3, 10):
-        return top in sys.stdlib_module_names
-    else:  # Python 3.9 has no sys.stdlib_module_names: where the module is found says it
-        import importlib.util
-        import sysconfig
-
-        spec = importlib.util.find_spec(top)
-        if spec is None:
-            return False
-        if spec.origin in ("built-in", "frozen"):
-            return True
-        where = Path(spec.origin or next(iter(spec.submodule_search_locations or ()), ""))
-        stdlib = Path(sysconfig.get_paths()["stdlib"])
-        return stdlib in where.parents and "site-packages" not in where.parts
-
-
-def _tidy_imports(text: str, line_length: int = 100) -> str:
-    """What ``ruff check --fix --select I,F401`` does to generated code, without a ruff
-    run: drop the imported names the module never uses, then sort each block of imports
-    as isort does (sections: ``__future__``, standard library, third party, ``ec2imds``;
-    modules by name; names constants first, then classes, then the rest). An import whose
-    one-line form (all names) is longer than a line is written one name a line with a
-    trailing comma, and stays so after pruning, as ruff leaves it. (``ruff check`` in
-    scripts/check lints the output with I and F401: a difference would fail there.)"""
-    import ast
-
-    tree = ast.parse(text)
-    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
-        ):
-            used |= {
-                c.value
-                for c in ast.walk(node.value)
-                if isinstance(c, ast.Constant) and isinstance(c.value, str)
-            }
-
-    def section(module: str) -> int:
-        top = module.split(".")[0]
-        if top == "__future__":
-            return 0
-        if top == "ec2imds":
-            return 3
-        return 1 if _in_stdlib(top) else 2
-
-    def natural(name: str) -> list[str | int]:  # "Name3" before "Name11", as ruff sorts
-        return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name.lower())]
-
-    def member_key(name: str) -> tuple[int, list[str | int], str]:
-        kind = 0 if len(name) > 1 and name.isupper() else 1 if name[:1].isupper() else 2
-        return (kind, natural(name), name)
-
-    def render(indent: str, module: str, names: list[str], vertical: bool) -> str:
-        line = f"{indent}from {module} import {', '.join(names)}"
-        if not vertical and len(line) <= line_length:
-            return line + "\n"
-        inner = "".join(f"{indent}    {n},\n" for n in names)
-        return f"{indent}from {module} import (\n{inner}{indent})\n"
-
-    lines = text.splitlines(keepends=True)
-    edits: list[tuple[int, int, str]] = []
-
-    def visit(body: list[ast.stmt]) -> None:
-        block: list[ast.ImportFrom] = []
-        for node in [*body, None]:
-            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                block.append(node)
-                continue
-            if block:
-                indent = " " * block[0].col_offset
-                out: list[list[str]] = [[], [], [], []]
-                for imp in sorted(block, key=lambda i: natural(i.module or "")):
-                    module = imp.module or ""
-                    everything = sorted((a.name for a in imp.names), key=member_key)
-                    one_line = f"{indent}from {module} import {', '.join(everything)}"
-                    vertical = len(one_line) > line_length
-                    kept = [n for n in everything if n in used or module == "__future__"]
-                    if kept:
-                        out[section(module)].append(render(indent, module, kept, vertical))
-                new = "\n".join("".join(s) for s in out if s)
-                edits.append((block[0].lineno - 1, block[-1].end_lineno or 0, new))
-                block = []
-            if node is not None:
-                for child in ("body", "orelse", "finalbody"):
-                    visit(getattr(node, child, []))
-
-    visit(tree.body)
-    for start, end, new in sorted(edits, reverse=True):
-        lines[start:end] = [new]
-    return "".join(lines)
-
-
 def ruff(files: dict[str, str]) -> dict[str, str]:
-    """Prune and sort the imports (:func:`_tidy_imports`), then format, as the project's
-    ruff config would: all files at once, one ``ruff format`` run per generation, in a
-    scratch copy."""
+    """Prune and sort the imports (``ruff check --fix --select I,F401``), then format
+    (``ruff format``), as the project's ruff config would: all files at once, in a scratch
+    copy, so that ``--check`` compares like with like. (The generator once did the import
+    tidying itself, ~80 lines copying isort's rules; ruff is already a development
+    dependency and is what ``scripts/check`` lints with.)"""
     import tempfile
 
-    config = ["--config", str(ROOT / "pyproject.toml")]
+    config = [
+        "--config",
+        str(ROOT / "pyproject.toml"),
+        # the scratch copy is not the project: say which package is ours
+        "--config",
+        "lint.isort.known-first-party = ['ec2imds']",
+    ]
+    steps = [
+        ["check", "--fix", "--quiet", "--select", "I,F401", "--exit-zero"],
+        ["format", "--quiet"],
+    ]
     with tempfile.TemporaryDirectory(prefix="ec2imds-codegen-") as scratch:
         base = Path(scratch)
         for rel, text in files.items():
             (base / rel).parent.mkdir(parents=True, exist_ok=True)
-            (base / rel).write_text(_tidy_imports(text), encoding="utf-8")
-        done = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
-            [sys.executable, "-m", "ruff", "format", "--quiet", *config, *sorted(files)],
-            capture_output=True,
-            text=True,
-            cwd=base,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise GenerateError(f"ruff format failed:\n{done.stderr}{done.stdout}")
+            (base / rel).write_text(text, encoding="utf-8")
+        for step in steps:
+            done = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
+                [sys.executable, "-m", "ruff", *step, *config, *sorted(files)],
+                capture_output=True,
+                text=True,
+                cwd=base,
+                check=False,
+            )
+            if done.returncode != 0:
+                raise GenerateError(f"ruff {step[0]} failed:\n{done.stderr}{done.stdout}")
         return {rel: (base / rel).read_text(encoding="utf-8") for rel in sorted(files)}
 
 

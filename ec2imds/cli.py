@@ -276,10 +276,11 @@ _AWS_IMDS_VARIABLES = (
     "AWS_EC2_METADATA_",
     "AWS_METADATA_SERVICE_",
     "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
     "AWS_PROFILE",
 )
 #: The environment --simulate resolves its settings from: none, and no config file.
-_NO_SETTINGS = {"AWS_CONFIG_FILE": os.devnull}
+_NO_SETTINGS = {"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
 
 
 class _Run:
