@@ -148,8 +148,8 @@ def _parser() -> argparse.ArgumentParser:
         "--schema",
         nargs="?",
         const="InstanceMetadata",
-        metavar="MODEL",
-        help="print a JSON Schema (default: InstanceMetadata, the --tree output)",
+        metavar="NAME",
+        help="print a JSON Schema: a model or a catalog path (default: the --tree output)",
     )
     cmd.add_argument(
         "--validate",
@@ -548,15 +548,14 @@ def _cmd_tree(run: _Run) -> None:
     _report(run, failures)
 
 
-def _cmd_schema(name: str) -> None:
+def _cmd_schema(text: str) -> None:
     from ec2imds import schema
 
-    documents = schema.schemas()
-    document = documents.get(f"{name.removesuffix('.json')}.json")
-    if document is None:
-        known = ", ".join(sorted(n.removesuffix(".json") for n in documents))
-        raise UsageError(f"--schema {name!r}: unknown model (one of: {known})")
-    json.dump(document, sys.stdout, indent=2, sort_keys=True)
+    try:
+        name = schema.schema_name(text)
+    except ValueError as exc:
+        raise UsageError(f"--schema {_printable(str(exc))}") from None
+    json.dump(schema.schemas()[f"{name}.json"], sys.stdout, indent=2, sort_keys=True)
     sys.stdout.write("\n")
 
 
