@@ -50,7 +50,7 @@ FENCE_END = "# --- end of the generated part ---\n"
 
 #: The hand-written modules the generated ones may import from (each imports, of a
 #: module's ``__all__``, the names it uses): the base models, the leaf types, the views.
-BASE_MODULES = ("_base", "_types", "_views")
+BASE_MODULES = ("_base", "_types", "_validation", "_views")
 
 
 def _exported(module_name: str) -> list[str]:
@@ -154,6 +154,18 @@ class Field_:
 
 
 @dataclass
+class Primary_:
+    """A ``primary_<name>`` property: the entry of a keyed directory that a leaf names."""
+
+    name: str
+    key: str  # the field of the leaf that names it (``mac``)
+    attrs: list[str]  # the fields from the class down to the keyed directory
+    path: str  # the keyed directory's path
+    model: str  # ``Primary<Model>``
+    description: str
+
+
+@dataclass
 class Class_:
     name: str
     module: str
@@ -164,6 +176,8 @@ class Class_:
     has_view: bool = True
     depth: int = 0
     base: str = "IMDSModel"
+    view_base: str = ""  # a Primary<Model>'s views derive from <Model>'s
+    primaries: list[Primary_] = field(default_factory=list)
 
 
 def _children(path: str) -> list[Entry]:
@@ -269,6 +283,7 @@ def _dir_class(d: Entry) -> Class_:
                     required=required,
                 )
             )
+    cls.primaries = [_primary(d, c) for c in _children(d.path) if c.primary]
     parent = catalog.entry(d.parent) if d.path else None
     if parent is not None and parent.kind == "map" and parent.listing == "index=name":
         cls.fields.insert(
@@ -285,6 +300,90 @@ def _dir_class(d: Entry) -> Class_:
             ),
         )
     return cls
+
+
+def _primary_item(leaf: Entry) -> Entry:
+    """The directory model of the entries of ``leaf.primary`` (a keyed directory)."""
+    (item,) = _children(leaf.primary)
+    if catalog.entry(leaf.primary).kind != "map" or item.kind != "dir":
+        raise GenerateError(f"{leaf.path}: primary= names a keyed directory of directories")
+    return item
+
+
+def _primary(d: Entry, leaf: Entry) -> Primary_:
+    """The property of ``d`` that returns the entry of ``leaf.primary`` ``leaf`` names."""
+    item = _primary_item(leaf)
+    # The views read the key as a value that never changes (cached): it must be one.
+    if (
+        not leaf.primary_name
+        or leaf.present != "always"
+        or leaf.volatile
+        or not leaf.primary.startswith(d.path)
+    ):
+        raise GenerateError(
+            f"{leaf.path}: primary= needs primary_name=, present='always', not volatile, "
+            f"and a path below {d.path}"
+        )
+    attrs: list[str] = []
+    below = d.path
+    for segment in leaf.primary[len(d.path) :].strip("/").split("/"):
+        below = f"{below}/{segment}" if below else segment
+        if catalog.entry(below).present != "always":
+            raise GenerateError(f"{leaf.path}: {below} is not always present")
+        attrs.append(field_name(segment))
+    return Primary_(
+        name=leaf.primary_name,
+        key=field_name(leaf.name),
+        attrs=attrs,
+        path=leaf.primary,
+        model=f"Primary{item.model}",
+        description=(
+            f"The entry of ``{leaf.primary}`` that ``{leaf.path}`` names: the one the instance "
+            "launched with, what EC2 always serves for it typed present (a 404 for one is an "
+            f"error naming its path). Entries attached later are in ``{'.'.join(attrs)}``."
+        ),
+    )
+
+
+def _primary_class(leaf: Entry) -> Class_:
+    """``Primary<Model>``: ``<Model>`` with the fields EC2 serves for the entry ``leaf``
+    names (``present_on_primary``) typed without ``None``."""
+    item = _primary_item(leaf)
+    base = _dir_class(item)
+    present = {field_name(c.name) for c in _children(item.path) if c.present_on_primary}
+    fields = []
+    for f in base.fields:
+        if f.name in present:
+            if f.view != "leaf":
+                raise GenerateError(f"{item.path}/{f.alias}: present_on_primary is for leaves")
+            ann = _split_union(f.annotation)[0]
+            fields.append(
+                Field_(
+                    name=f.name,
+                    alias=f.alias,
+                    annotation=ann,
+                    description=f.description,
+                    default="",
+                    view="leaf",
+                    view_type=ann,
+                    volatile=f.volatile,
+                    required=True,
+                )
+            )
+    return Class_(
+        name=f"Primary{item.model}",
+        module=item.module,
+        path=item.path,
+        volatile=base.volatile,
+        description=(
+            f"{item.description.rstrip('.')}, the one the instance launched with "
+            f"(``{leaf.path}`` names it): what EC2 always serves for it is typed present."
+        ),
+        fields=fields,
+        depth=base.depth,
+        base=item.model,
+        view_base=f"{item.model}View",
+    )
 
 
 def _json_annotation(f: JsonField) -> str:
@@ -317,6 +416,7 @@ def collect() -> dict[str, list[Class_]]:
     for s in catalog.JSON_SHAPES:
         modules.setdefault(s.module, []).append(_shape_class(s))
     dirs = [_dir_class(e) for e in catalog.ENTRIES if e.kind == "dir"]
+    dirs += [_primary_class(e) for e in catalog.ENTRIES if e.primary]
     for cls in sorted(dirs, key=lambda c: (-c.depth, c.name)):
         modules.setdefault(cls.module, []).append(cls)
     return dict(sorted(modules.items()))
@@ -363,15 +463,24 @@ def _render_model(cls: Class_) -> str:
         args.append(f"description={py_str(f.description)}")
         ann = run_time_annotation(f.annotation)
         out.append(f"    {f.name}: {ann} = Field({', '.join(args)})\n")
+    for p in cls.primaries:
+        out.append(f"\n    @property\n    def {p.name}(self) -> {p.model}:\n")
+        out.append(docstring(p.description, 8))
+        entries = ".".join(["self", *p.attrs])
+        out.append(
+            f"        return primary_entry({entries}, self.{p.key}, {p.model}, path={p.path!r})\n"
+        )
     return "".join(out)
 
 
 def _render_view(cls: Class_) -> str:
     out = [
-        f"class {cls.name}View(View):\n",
+        f"class {cls.name}View({cls.view_base or 'View'}):\n",
         docstring(f"Lazy view of :class:`{cls.name}` (``{cls.path or '/latest/'}``).", 4),
         "\n",
-        f"    __model__ = {cls.name}\n",
+        # Primary<Model>'s views keep <Model>'s (mypy would not take a model whose fields
+        # are required as the base view's type[<Model>]): the fields' types are the same.
+        "" if cls.view_base else f"    __model__ = {cls.name}\n",
         "    __slots__ = ()\n",
     ]
     for f in cls.fields:
@@ -391,6 +500,10 @@ def _render_view(cls: Class_) -> str:
             out.append(f"        return self._leaf_map({f.name!r}, {vol})\n")
         elif f.view == "name":
             out.append("        return self._listed_name()\n")
+    for p in cls.primaries:
+        out.append(f"\n    @property\n    def {p.name}(self) -> {p.model}View:\n")
+        out.append(docstring(p.description + " One GET of the key, cached.", 8))
+        out.append(f"        return self._primary({p.key!r}, {p.path!r}, {p.model}View)\n")
     out.append(f"\n    def load(self) -> {cls.name}:\n")
     out.append(docstring("Fetch the whole directory and validate it into the model.", 8))
     out.append(f"        return self._load({cls.name})\n")
@@ -411,14 +524,16 @@ def _async_view_type(f: Field_) -> str:
 
 def _render_async_view(cls: Class_) -> str:
     out = [
-        f"class Async{cls.name}View(AsyncView):\n",
+        f"class Async{cls.name}View(Async{cls.view_base or 'View'}):\n",
         docstring(
             f"Async lazy view of :class:`{cls.name}` (``{cls.path or '/latest/'}``): leaves "
             "are awaitable.",
             4,
         ),
         "\n",
-        f"    __model__ = {cls.name}\n",
+        # Primary<Model>'s views keep <Model>'s (mypy would not take a model whose fields
+        # are required as the base view's type[<Model>]): the fields' types are the same.
+        "" if cls.view_base else f"    __model__ = {cls.name}\n",
         "    __slots__ = ()\n",
     ]
     for f in cls.fields:
@@ -437,6 +552,11 @@ def _render_async_view(cls: Class_) -> str:
             out.append(f"        return self._leaf_map({f.name!r}, {vol})\n")
         elif f.view == "name":
             out.append("        return self._listed_name()\n")
+    for p in cls.primaries:
+        view = f"Async{p.model}View"
+        out.append(f"\n    @property\n    def {p.name}(self) -> Awaitable[{view}]:\n")
+        out.append(docstring(p.description + " Awaiting it reads the key (one GET, cached).", 8))
+        out.append(f"        return self._primary({p.key!r}, {p.path!r}, {view})\n")
     out.append(f"\n    async def load(self) -> {cls.name}:\n")
     out.append(docstring("Fetch the whole directory and validate it into the model.", 8))
     out.append(f"        return await self._load({cls.name})\n")
@@ -593,12 +713,17 @@ def _shapes_text() -> str:
     default): what :mod:`ec2imds._plain` reads to dump a tree as the models would,
     without importing pydantic."""
     rows = []
+    by_name = {cls.name: cls for classes in collect().values() for cls in classes}
     for classes in collect().values():
         for cls in classes:
+            own = cls.fields
+            if cls.view_base:  # Primary<Model>: <Model>'s fields, some of them overridden
+                overrides = {f.name: f for f in cls.fields}
+                own = [overrides.get(f.name, f) for f in by_name[cls.base].fields]
             fields = "".join(
                 f"        ({f.name!r}, {(f.alias or f.name)!r}, {f.annotation!r}, "
                 f"{f.required!r}),\n"
-                for f in cls.fields
+                for f in own
             )
             rows.append(f"    {cls.name!r}: (\n{fields}    ),\n")
     return (
