@@ -47,7 +47,7 @@ from pathlib import Path
 from bench.measure import fmt_ratio, fmt_spread, fmt_time, summarize
 from bench.schedule import interleave
 
-__all__ = ["DeadEndpoint", "main"]
+__all__ = ["TARGETS", "DeadEndpoint", "main", "targets"]
 
 ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = (
@@ -213,6 +213,41 @@ def _report(rows: list[Row]) -> None:
             f"| {row.name} | {fmt_time(summary.median)} | {fmt_spread(summary)} | "
             f"{'' if same else fmt_ratio(ratio)} | {diff} |"
         )
+    print()
+    for line in targets({row.name: statistics.median(row.times) for row in rows}):
+        print(line)
+
+
+#: (what, row, its reference row, the limit, "ratio" or "difference" in seconds)
+TARGETS = [
+    ("later CLI call, dead IPv6 beside IPv4", "cli later: dead IPv6 + good", 1.3, "ratio"),
+    ("first CLI call, dead IPv6 beside IPv4", "cli first: dead IPv6 + good", 0.35, "diff"),
+    ("IMDS process that raced", "lib IMDS: dead IPv6 + good", 0.35, "diff"),
+    ("AsyncIMDS process that raced", "lib AsyncIMDS: dead IPv6 + good", 0.35, "diff"),
+    ("IMDS process, the dead one raced first", "lib IMDS: dead IPv4 + good IPv6", 0.35, "diff"),
+    (
+        "AsyncIMDS process, the dead one raced first",
+        "lib AsyncIMDS: dead IPv4 + good IPv6",
+        0.35,
+        "diff",
+    ),
+]
+
+
+def targets(medians: dict[str, float]) -> list[str]:
+    """One PASS/MISS line per target, from the rows' medians (seconds). Pure."""
+    lines = []
+    for what, name, limit, kind in TARGETS:
+        value, base = medians[name], medians[name.split(":")[0] + ": good alone"]
+        if kind == "ratio":
+            got, said = value / base, f"{fmt_ratio(value / base)} (limit {limit:g}×)"
+        else:
+            got, said = (
+                value - base,
+                f"{(value - base) * 1000:+.0f} ms (limit +{limit * 1000:g} ms)",
+            )
+        lines.append(f"{'PASS' if got <= limit else 'MISS'}  {what}: {said}")
+    return lines
 
 
 if __name__ == "__main__":
