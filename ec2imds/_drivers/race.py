@@ -24,9 +24,9 @@ def race_order(endpoints: Sequence[Endpoint], first: Endpoint | None = None) -> 
     """The order of a race: ``first`` (the last winner, when it is one of ``endpoints``),
     then IPv4 and names, then IPv6 literals, each in their configured order.
 
-    IPv4 leads by default because every instance with IMDS serves it, while the IPv6
-    endpoint is off unless the instance enables it (and then only on Nitro): on most
-    dual-stack instances an IPv6-first race would wait ``race_delay`` for nothing.
+    IPv4 leads by default: it answers wherever IMDS is on (IPv6-only subnets aside), while
+    the IPv6 endpoint is off unless the instance enables it (and then only on Nitro): on
+    most dual-stack instances an IPv6-first race would wait ``race_delay`` for nothing.
     """
     order = sorted(endpoints, key=is_ipv6)
     if first is not None:
