@@ -121,6 +121,7 @@ class DriverBase:
         self._remembered = winner
         if winner is None or (failed is not None and _same(winner, failed)):
             return None
+        log.info("race: %s starts first (the last race's winner)", construct_endpoint_str(winner))
         return winner
 
     def _won(self, winner: Endpoint) -> None:

@@ -312,6 +312,7 @@ def test_the_command_line_remembers_the_winner_past_a_dead_endpoint(
     imds = f"--imds=127.0.0.1:{b.port},127.0.0.1:{a.port}"
     second = run("-v", "--raw", "meta-data/instance-id", imds, "-t", str(directory))
     assert second.code == 0, second.err
+    assert f"race: 127.0.0.1:{a.port} starts first (the last race's winner)" in second.err
     assert f"endpoint: 127.0.0.1:{a.port}" in second.err
     assert b.stats.total == 0
     assert a.stats.puts == 1  # and its token file was reused
