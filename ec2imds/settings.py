@@ -11,7 +11,7 @@ do'):
 ``AWS_METADATA_SERVICE_NUM_ATTEMPTS``       total attempts per request (default 3)
 ==========================================  =============================================
 
-Without an endpoint setting, both IMDS endpoints are raced (IPv6 first, RFC 8305).
+Without an endpoint setting, both IMDS endpoints are raced (IPv4 first, RFC 8305).
 An invalid value is an :class:`~ec2imds.errors.IMDSConfigError` naming the variable.
 """
 
@@ -66,7 +66,7 @@ class Settings:
         "token_ttl",
     )
 
-    #: Endpoints to use; more than one are raced (IPv6 first) and the winner kept.
+    #: Endpoints to use; more than one are raced (the last winner, else IPv4, first).
     endpoints: tuple[Endpoint, ...]
     #: Requested session token lifetime in seconds, 1..21600.
     token_ttl: int

@@ -24,7 +24,7 @@ from tests.helpers import RawServer, http_answer, shared_data
 
 #: Case name -> why ec2imds differs (also in docs/settings.md, "The SDKs' cases").
 DEVIATIONS = {
-    "all fields unset, default endpoint": "both endpoints raced (the SDKs: IPv4 alone)",
+    "all fields unset, default endpoint": "both endpoints raced, IPv4 first (the SDKs: IPv4 alone)",
     "explicit endpoint override": "plain HTTP only: an https:// endpoint is refused",
 }
 
