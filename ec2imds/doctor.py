@@ -377,7 +377,7 @@ def diagnose(
     first = _settings_check(settings, env)
     rest = [_proxy_check(env), _container_check(env)]
     if settings.disabled:
-        checks = [first, _platform_check(platform, answered=None), *rest]
+        checks = [first, _platform_check(platform, answered=None, sent=False), *rest]
         return _finish(checks, None, platform.instance_id)
     instance_id = platform.instance_id
     tokened: list[Check] = []
@@ -391,7 +391,7 @@ def diagnose(
             instance_id = next((p.instance_id for p in probed if p.instance_id), instance_id)
     finally:
         prober.close()
-    answered = next((p.name for p in probed if p.put.connected), None)
+    answered = next((p.name for p in probed if p.put.status is not None), None)
     checks = [first, _platform_check(platform, answered=answered), *rest]
     for p in probed:
         checks += _endpoint_checks(p, works=working is not None, timeout=settings.timeout)
@@ -429,18 +429,25 @@ def _settings_check(settings: Settings, env: Mapping[str, str]) -> Check:
     return Check("settings", "ok", what)
 
 
-def _platform_check(platform: Platform, *, answered: str | None) -> Check:
+def _platform_check(platform: Platform, *, answered: str | None, sent: bool = True) -> Check:
+    """What the machine says, weighed against whether an endpoint gave an HTTP answer
+    (``answered``: its name); ``sent`` is False when nothing was sent."""
     if platform.on_ec2:
         return Check(
             "platform", "ok", f"this machine says it is an EC2 instance ({platform.evidence})"
         )
+    if not sent:
+        if platform.on_ec2 is None:
+            return Check("platform", "ok", f"cannot tell whether this is EC2 ({platform.evidence})")
+        return Check("platform", "warning", f"not an EC2 instance ({platform.evidence})")
     if platform.on_ec2 is None:
         if answered is not None:
             return Check("platform", "ok", f"cannot tell whether this is EC2 ({platform.evidence})")
         return Check(
             "platform",
             "warning",
-            f"cannot tell whether this is EC2 ({platform.evidence}), and no endpoint answered",
+            f"cannot tell whether this is EC2 ({platform.evidence}), and no endpoint gave an "
+            "HTTP answer",
         )
     if answered is not None:
         return Check(
@@ -452,8 +459,8 @@ def _platform_check(platform: Platform, *, answered: str | None) -> Check:
     return Check(
         "platform",
         "problem",
-        f"not an EC2 instance ({platform.evidence}), and nothing answered: IMDS exists only "
-        "on EC2 instances (to try ec2imds elsewhere: ec2imds --simulate)",
+        f"not an EC2 instance ({platform.evidence}), and no endpoint gave an HTTP answer: "
+        "IMDS exists only on EC2 instances (to try ec2imds elsewhere: ec2imds --simulate)",
     )
 
 

@@ -74,7 +74,9 @@ class Tiny:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     @property
@@ -440,6 +442,14 @@ def test_aws_ec2_metadata_disabled_sends_nothing(ec2: Path) -> None:
     assert c.status == "problem"
     assert c.fix == "unset AWS_EC2_METADATA_DISABLED"
     assert d.exit_code == 1
+    assert check(d, "platform").status == "ok"
+
+
+def test_with_nothing_sent_the_platform_says_only_what_it_is(laptop: Path) -> None:
+    d = diagnose(Settings(disabled=True), env={}, sys_root=laptop)
+    c = check(d, "platform")
+    assert c.status == "warning"
+    assert c.message == "not an EC2 instance (DMI sys_vendor is 'LENOVO', not 'Amazon EC2')"
 
 
 def test_a_token_goes_only_to_the_endpoint_that_issued_it(ec2: Path) -> None:
