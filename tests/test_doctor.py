@@ -509,6 +509,18 @@ def test_the_simulator_command_line_options() -> None:
         assert sim.faults.put_hang
     with pytest.raises(ValueError, match="give HOST:PORT"):
         sim_cli._dead_listeners(["127.0.0.1"])
+    with socket.socket() as s:  # a free port, released for the listener to take
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (dead,) = sim_cli._dead_listeners([f"127.0.0.1:{port}"])
+    try:
+        assert dead.url == f"http://127.0.0.1:{port}"
+        with socket.socket() as client:
+            client.settimeout(0.5)  # a connect that never completes, however long
+            with pytest.raises(socket.timeout):  # TimeoutError only from Python 3.10
+                client.connect(dead.endpoint)
+    finally:
+        dead.close()
 
 
 # -- the command line ---------------------------------------------------------------------
