@@ -1,8 +1,8 @@
 """The ``ec2imds`` command (also ``python -m ec2imds``): IMDS as JSON for ``jq``.
 
 Keeps ec2imds 0.0.3's flags and output (one JSON object keyed by category path) and adds
-``--raw``, ``--tree``, ``--schema``, ``--validate``, ``--watch``, ``--verify-identity`` and
-``--simulate``.
+``--raw``, ``--tree``, ``--schema``, ``--validate``, ``--watch``, ``--verify-identity``,
+``--doctor`` and ``--simulate``.
 Start-up matters (one call per value in shell scripts), so this module imports only the
 standard library and the catalog; the client, the models and httpx are imported when a
 request needs them (never httpx: requests go through the default driver,
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from ec2imds.catalog import Node
     from ec2imds.crawl import RawNode, Walk
     from ec2imds.errors import Failures
+    from ec2imds.settings import Settings
 
 __all__ = ["EXIT_OK", "EXIT_RUNTIME", "EXIT_USAGE", "main"]
 
@@ -66,6 +67,7 @@ examples:
                                             wait for a spot interruption, then drain
   ec2imds --watch maintenance autoscaling --interval 60 | jq -c .value
   ec2imds --verify-identity                 the identity document, signature verified
+  ec2imds --doctor                          why IMDS fails here: checks, verdict, fixes
 
 watching (--watch [CATEGORY...]; categories: spot, rebalance, maintenance, autoscaling,
 default all): polls every 5 s (spot, rebalance), 30 s (maintenance) or 10 s (autoscaling)
@@ -82,7 +84,8 @@ exit codes:
      with --raw: the category is absent on this instance (404; nothing on stdout);
      with --watch: IMDS disabled or lost for over 60 s, or the CMD of --once failed;
      with --verify-identity: the document did not verify (the reason on stderr);
-     with -U --decode: the user data cannot be decoded (corrupt gzip, over 16 MiB)
+     with -U --decode: the user data cannot be decoded (corrupt gzip, over 16 MiB);
+     with --doctor: a problem stops IMDS (the report is on stdout)
   2  usage error: bad flag, regex, category, endpoint or setting
 
 environment:
@@ -171,6 +174,11 @@ def _parser() -> _Parser:
         action="store_true",
         help="the identity document, once its signature verified (needs ec2imds[verify])",
     )
+    cmd.add_argument(
+        "--doctor",
+        action="store_true",
+        help="check why IMDS fails here, one line a check, with the fixes (--json: as JSON)",
+    )
     verify = p.add_argument_group("verify options")
     verify.add_argument(
         "--signature",
@@ -194,6 +202,8 @@ def _parser() -> _Parser:
         action="store_true",
         help="with -U: gunzip, and a MIME multipart document as JSON parts (as cloud-init)",
     )
+    doctor = p.add_argument_group("doctor options")
+    doctor.add_argument("--json", action="store_true", help="with --doctor: one JSON document")
     val = p.add_argument_group("validate options")
     val.add_argument(
         "--strict", action="store_true", help="with --validate: unknown keys are errors"
@@ -310,10 +320,11 @@ class _Run:
         self.failed = False
 
     @contextmanager
-    def driver(self) -> Iterator[DefaultDriver]:
-        from ec2imds._drivers.default import DefaultDriver
+    def settings(self) -> Iterator[Settings]:
+        """The run's settings: from the options, the ``AWS_*`` environment and the AWS
+        config file; with ``--simulate``, the embedded simulator's endpoint alone (it
+        runs until the block ends)."""
         from ec2imds.settings import Settings
-        from ec2imds.tokens import FileTokenStore, MemoryTokenStore
 
         args = self.args
         if args.simulate:
@@ -329,19 +340,20 @@ class _Run:
             with IMDSSimulator(_simulated_tree(args)) as sim:
                 schedule_events(sim, args)
                 print(f"{PROG}: querying the embedded IMDS simulator at {sim.url}", file=sys.stderr)
-                with (
-                    DefaultDriver(
-                        Settings.resolve(endpoints=[sim.endpoint], env=_NO_SETTINGS),
-                        MemoryTokenStore(),
-                    ) as d,
-                    _one_run(d),
-                ):
-                    yield d
+                yield Settings.resolve(endpoints=[sim.endpoint], env=_NO_SETTINGS)
             return
-        settings = Settings.resolve(
+        yield Settings.resolve(
             endpoints=args.imds, endpoint_mode=args.endpoint_mode, profile=args.profile
         )
-        with DefaultDriver(settings, FileTokenStore(args.token_dir)) as d, _one_run(d):
+
+    @contextmanager
+    def driver(self) -> Iterator[DefaultDriver]:
+        from ec2imds._drivers.default import DefaultDriver
+        from ec2imds.tokens import FileTokenStore, MemoryTokenStore
+
+        args = self.args
+        store = MemoryTokenStore() if args.simulate else FileTokenStore(args.token_dir)
+        with self.settings() as settings, DefaultDriver(settings, store) as d, _one_run(d):
             yield d
 
     def crawl(
@@ -684,6 +696,21 @@ def _cmd_verify_identity(run: _Run) -> None:
     _write_json(json.loads(result.raw))
 
 
+def _cmd_doctor(run: _Run) -> None:
+    """The checks of :mod:`ec2imds.doctor`, a line each (or one JSON document), then the
+    verdict and the fixes; exit 1 when a problem stops IMDS."""
+    from ec2imds.doctor import diagnose
+
+    args = run.args
+    with run.settings() as settings:
+        diagnosis = diagnose(settings, env=os.environ)
+    if args.json:
+        _write_json(diagnosis.to_json())
+    else:
+        _print_lines(diagnosis.lines())
+    run.failed = not diagnosis.works
+
+
 def _watch_categories(texts: list[str]) -> list[str]:
     from ec2imds.watch import EVENT_CATEGORIES
 
@@ -884,6 +911,7 @@ _COMMANDS: dict[str, _Command] = {
     ),
     "watch": _Command("--watch", _cmd_watch, categories=True),
     "verify_identity": _Command("--verify-identity", _cmd_verify_identity),
+    "doctor": _Command("--doctor", lambda run: _cmd_doctor(run)),
     "categories": _Command(
         "CATEGORY",
         lambda run: _cmd_values(run, _requested(run.args.categories)),
@@ -903,6 +931,7 @@ _OWNED_OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("certificate", "--certificate", "verify_identity"),
     ("strict", "--strict", "validate"),
     ("decode", "--decode", "user_data"),
+    ("json", "--json", "doctor"),
 )
 
 

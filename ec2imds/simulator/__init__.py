@@ -6,6 +6,8 @@
   :mod:`~ec2imds.simulator.protocol` (the IMDS protocol), :mod:`~ec2imds.simulator.editing`
   (the tree, edited live), :mod:`~ec2imds.simulator.events` (spot, rebalance, maintenance).
 * :mod:`ec2imds.simulator.tree`: the tree format and its JSON file form.
+* :class:`DeadListener`: an address where no connection completes (an endpoint not
+  enabled, such as IPv6's by default).
 * ``python -m ec2imds.simulator --help``: the command line.
 """
 
@@ -15,6 +17,7 @@ from ec2imds.catalog import Node
 from ec2imds.simulator.editing import TreeEditor
 from ec2imds.simulator.events import Events, format_imds_time, format_iso_z
 from ec2imds.simulator.faults import DEFAULT_ERROR_STATUSES, Faults
+from ec2imds.simulator.listeners import DeadListener
 from ec2imds.simulator.protocol import METADATA_VERSIONS, SimResponse, SimulatorCore
 from ec2imds.simulator.server import IMDSSimulator
 from ec2imds.simulator.stats import Stats
@@ -31,6 +34,7 @@ from ec2imds.simulator.tree import (
 __all__ = [
     "DEFAULT_ERROR_STATUSES",
     "METADATA_VERSIONS",
+    "DeadListener",
     "Events",
     "Faults",
     "IMDSSimulator",

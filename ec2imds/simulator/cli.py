@@ -16,6 +16,8 @@ from types import FrameType
 
 from ec2imds._simoptions import add_event_options, add_tree_options, non_negative
 from ec2imds.catalog import Node
+from ec2imds.endpoints import mk_endpoint_from_str
+from ec2imds.simulator.listeners import DeadListener
 from ec2imds.simulator.server import IMDSSimulator
 from ec2imds.simulator.tree import TreeError, load_tree, tree_file_errors
 
@@ -136,6 +138,27 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="answer 403 to everything, as an instance with HttpEndpoint=disabled",
     )
+    parser.add_argument(
+        "--put-hang",
+        action="store_true",
+        help="never answer the token PUT (GETs still answered), as behind a hop limit of 1",
+    )
+    parser.add_argument(
+        "--tags-off",
+        action="store_true",
+        help="no meta-data/tags/ (404), as an instance without InstanceMetadataTags",
+    )
+    parser.add_argument(
+        "--no-iam-role", action="store_true", help="no meta-data/iam/ (404): no role attached"
+    )
+    parser.add_argument(
+        "--dead-listener",
+        metavar="HOST:PORT",
+        action="append",
+        default=[],
+        help="also hold HOST:PORT (e.g. [::1]:1339) where no connection ever completes, "
+        "as an IMDS endpoint not enabled (repeatable)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log requests to stderr")
     events = parser.add_argument_group(
         "events", "scheduled SECONDS after start (0: at once), for ec2imds --watch"
@@ -157,6 +180,30 @@ def schedule_events(sim: IMDSSimulator, args: argparse.Namespace) -> None:
         sim.set_lifecycle_state(args.lifecycle_state, args.lifecycle_after)
 
 
+def _instance_options(sim: IMDSSimulator, args: argparse.Namespace) -> None:
+    """The instance's metadata options asked for on the command line."""
+    sim.faults.put_hang = args.put_hang
+    if args.tags_off:
+        sim.delete("meta-data/tags")
+    if args.no_iam_role:
+        sim.delete("meta-data/iam")
+
+
+def _dead_listeners(texts: list[str]) -> list[DeadListener]:
+    out: list[DeadListener] = []
+    try:
+        for text in texts:
+            host, port = mk_endpoint_from_str(text)
+            if port is None:
+                raise ValueError(f"--dead-listener {text!r}: give HOST:PORT")
+            out.append(DeadListener(host, port))
+    except BaseException:
+        for dead in out:
+            dead.close()
+        raise
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the simulator until SIGINT/SIGTERM; returns the exit status."""
     args = build_parser().parse_args(argv)
@@ -164,6 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warning = exposure_warning(args.host)
     if warning is not None:
         print(f"{PROG}: warning: {warning}", file=sys.stderr, flush=True)
+    dead: list[DeadListener] = []
     try:
         if args.tree is not None:
             tree = tree_to_serve(args.tree, allow_invalid=args.allow_invalid_tree)
@@ -179,7 +227,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             disabled=args.disabled,
         )
         sim.faults.error_rate = args.error_rate
+        _instance_options(sim, args)
         schedule_events(sim, args)
+        dead = _dead_listeners(args.dead_listener)
         sim.start()
     except InvalidTree as exc:
         for error in exc.errors:
@@ -187,6 +237,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {exc}", file=sys.stderr, flush=True)
         return 1
     except (OSError, ValueError, ImportError) as exc:
+        for listener in dead:
+            listener.close()
         print(f"{PROG}: error: {exc}", file=sys.stderr, flush=True)
         return 1
 
@@ -198,10 +250,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         print(f"IMDS simulator listening on {sim.url}", flush=True)
+        for listener in dead:
+            print(f"dead listener on {listener.url}", flush=True)
         while not done.wait(0.5):
             pass
     finally:
         sim.stop()
+        for listener in dead:
+            listener.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0
