@@ -11,7 +11,7 @@ import pytest
 from ec2imds import _values
 from ec2imds.catalog import default_tree
 from ec2imds.simulator import IMDSSimulator
-from tests.helpers import error_line, on, run
+from tests.support.command import error_line, on, run
 
 MAC = "0e:49:61:0f:c3:11"
 ENI = f"meta-data/network/interfaces/macs/{MAC}"

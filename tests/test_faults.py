@@ -2,7 +2,7 @@
 crawl, through every driver (httpx sync, httpx async, the standard-library one-shot
 driver, and the command line).
 
-Each trial ends one of three ways, counted in :data:`tests.helpers.TALLY` and
+Each trial ends one of three ways, counted in :data:`tests.support.tally.TALLY` and
 printed after the run (the figures of docs/security.md, "Reliability"):
 
 * **survived**: the result is exactly the fault-free one (after retries within the
@@ -57,21 +57,12 @@ from ec2imds.errors import (
 from ec2imds.settings import Settings
 from ec2imds.simulator import IMDSSimulator
 from ec2imds.tokens import FileTokenStore, MemoryTokenStore
-from tests.helpers import (
-    ATTEMPTS,
-    DOCS,
-    TALLY,
-    TIMEOUT,
-    Client,
-    ClientFactory,
-    HookedCore,
-    Listener,
-    Trial,
-    Verdict,
-    settings_for,
-    simulator,
-)
-from tests.helpers import run as run_command
+from tests.support.command import run as run_command
+from tests.support.drivers import Client, ClientFactory
+from tests.support.hooked import ATTEMPTS, TIMEOUT, HookedCore, settings_for, simulator
+from tests.support.network import Listener
+from tests.support.paths import DOCS
+from tests.support.tally import TALLY, Trial, Verdict
 
 #: The one key, and the directory whose listing a crawl's faults hit.
 KEY = "meta-data/placement/region"

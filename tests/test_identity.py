@@ -54,7 +54,7 @@ from ec2imds.simulator.identity import (
     sign_pkcs7,
 )
 from ec2imds.testing import TEST_CERTIFICATES, FakeIMDS, sign_identity_document
-from tests.helpers import shared_data
+from tests.support.paths import shared_data
 
 ROOT = Path(__file__).resolve().parent.parent
 GUARD_DIR = ROOT / "tests" / "_guard"

@@ -26,7 +26,9 @@ from ec2imds.errors import IMDSError, IMDSValidationError
 from ec2imds.models import IamCredentials, InstanceMetadata, dump, validate_raw
 from ec2imds.simulator import IMDSSimulator
 from ec2imds.tokens import FileTokenStore, MemoryTokenStore
-from tests.helpers import HookedCore, Listener, Result, on, run, settings_for, simulator
+from tests.support.command import Result, on, run
+from tests.support.hooked import HookedCore, settings_for, simulator
+from tests.support.network import Listener
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
 ROLE_PATH = "meta-data/iam/security-credentials/my-app-role"

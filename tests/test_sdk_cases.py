@@ -1,5 +1,5 @@
 """The AWS SDKs' own IMDS endpoint cases (smithy-rs ``imds-endpoint-tests.json``, the same
-14 as aws-sdk-kotlin's), read from ``../shared`` (tests.helpers.shared_data): environment,
+14 as aws-sdk-kotlin's), read from ``../shared`` (tests.support.paths.shared_data): environment,
 profile file and explicit overrides -> the token URL, or an error. The deliberate
 deviations are listed in docs/settings.md, by case name, in ``DEVIATIONS``."""
 
@@ -12,7 +12,7 @@ from typing import Any
 from ec2imds.endpoints import DEFAULT_ENDPOINTS
 from ec2imds.errors import IMDSConfigError
 from ec2imds.settings import Settings
-from tests.helpers import shared_data
+from tests.support.paths import shared_data
 
 #: Case name -> why ec2imds differs (also in docs/settings.md, "The SDKs' cases").
 DEVIATIONS = {

@@ -30,7 +30,7 @@ from ec2imds.models import (
     Placement,
 )
 from ec2imds.simulator import IMDSSimulator
-from tests.helpers import mypy
+from tests.support.typecheck import mypy
 
 if sys.version_info >= (3, 11):
     from typing import assert_type

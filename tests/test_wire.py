@@ -26,20 +26,12 @@ from ec2imds.models import (
 )
 from ec2imds.simulator import IMDSSimulator
 from ec2imds.simulator.server import reachable_url
-from tests.helpers import (
-    EIA_ID,
-    IAM_INFO,
-    RECORDED_TOKEN,
-    AEMMLike,
-    ClientFactory,
-    RawServer,
-    fast,
-    http_answer,
-    read_answer,
-    recorded,
-    run,
-)
-from tests.helpers import RECORDED_USER_DATA as USER_DATA
+from tests.support.aemm import EIA_ID, AEMMLike
+from tests.support.command import run
+from tests.support.drivers import ClientFactory, fast
+from tests.support.raw_server import RawServer, http_answer, read_answer
+from tests.support.recorded import IAM_INFO, RECORDED_TOKEN, recorded
+from tests.support.recorded import RECORDED_USER_DATA as USER_DATA
 
 TTL = "X-aws-ec2-metadata-token-ttl-seconds"
 

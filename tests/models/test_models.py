@@ -30,7 +30,7 @@ from ec2imds.models import (
 )
 from ec2imds.models import _types as leaf
 from ec2imds.models import _validation as validation
-from tests.helpers import examples
+from tests.support.properties import examples
 
 UTC = timezone.utc  # datetime.UTC is 3.11+
 MAC0 = "0e:49:61:0f:c3:11"

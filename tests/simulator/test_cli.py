@@ -21,7 +21,7 @@ from ec2imds.simulator import IMDSSimulator
 from ec2imds.simulator.cli import main as simulator_main
 from ec2imds.simulator.identity import certificates
 from ec2imds.simulator.tree import tree_from_json
-from tests.helpers import USER_DATA, cli_env, on, run
+from tests.support.command import USER_DATA, cli_env, on, run
 
 LISTENING = re.compile(r"IMDS simulator listening on http://127\.0\.0\.1:(\d+)\n")
 
