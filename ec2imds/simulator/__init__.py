@@ -1,10 +1,13 @@
 """An embedded IMDS simulator: the real protocol on loopback, with faults and live events.
 
 * :class:`IMDSSimulator`: the server (``with IMDSSimulator(tree) as sim: sim.url``).
-* :class:`SimulatorCore`: the same behaviour without sockets (the server and
-  :class:`ec2imds.testing.FakeIMDS` are cores), one module per job:
-  :mod:`~ec2imds.simulator.protocol` (the IMDS protocol), :mod:`~ec2imds.simulator.editing`
-  (the tree, edited live), :mod:`~ec2imds.simulator.events` (spot, rebalance, maintenance).
+* :class:`SimulatorCore`: the same behaviour without sockets; the server and
+  :class:`ec2imds.testing.FakeIMDS` each hold one (``sim.core``) and offer its controls
+  (:class:`SimulatorControls`).  The core is made of parts, a module each:
+  :mod:`~ec2imds.simulator.protocol` (the IMDS protocol, the core itself),
+  :mod:`~ec2imds.simulator.editing` (the tree, edited live: :class:`TreeEditor`),
+  :mod:`~ec2imds.simulator.events` (spot, rebalance, maintenance: :class:`EventInjector`),
+  :mod:`~ec2imds.simulator.faults`, :mod:`~ec2imds.simulator.stats`.
 * :mod:`ec2imds.simulator.tree`: the tree format and its JSON file form.
 * ``python -m ec2imds.simulator --help``: the command line.
 """
@@ -12,8 +15,9 @@
 from __future__ import annotations
 
 from ec2imds.catalog import Node
+from ec2imds.simulator.controls import SimulatorControls
 from ec2imds.simulator.editing import TreeEditor
-from ec2imds.simulator.events import Events, format_imds_time, format_iso_z
+from ec2imds.simulator.events import EventInjector, format_imds_time, format_iso_z
 from ec2imds.simulator.faults import DEFAULT_ERROR_STATUSES, Faults
 from ec2imds.simulator.protocol import METADATA_VERSIONS, SimResponse, SimulatorCore
 from ec2imds.simulator.server import IMDSSimulator
@@ -31,11 +35,12 @@ from ec2imds.simulator.tree import (
 __all__ = [
     "DEFAULT_ERROR_STATUSES",
     "METADATA_VERSIONS",
-    "Events",
+    "EventInjector",
     "Faults",
     "IMDSSimulator",
     "Node",
     "SimResponse",
+    "SimulatorControls",
     "SimulatorCore",
     "Stats",
     "TreeEditor",

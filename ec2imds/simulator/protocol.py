@@ -2,9 +2,10 @@
 
 :class:`SimulatorCore` turns ``(method, path, headers)`` into a :class:`SimResponse`; the
 socket server (:mod:`ec2imds.simulator.server`) and the in-process fake
-(:mod:`ec2imds.testing`) are cores that carry out what it says, so both behave the same.
-It serves the tree of :class:`~ec2imds.simulator.editing.TreeEditor` (edited live) with
-the :class:`~ec2imds.simulator.events.Events` injected into it.
+(:mod:`ec2imds.testing`) each hold one core and carry out what it says, so both behave the
+same.  The core is one object made of parts, each in its own module: the tree it serves
+(:class:`~ec2imds.simulator.editing.TreeEditor`, edited live), the events written into it
+(:class:`~ec2imds.simulator.events.EventInjector`), the faults and the request counters.
 
 Protocol (docs/imds.md, 'The session token', 'Status codes'): ``PUT /latest/api/token``
 with ``X-aws-ec2-metadata-token-ttl-seconds``
@@ -35,7 +36,8 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from ec2imds.catalog import Node
-from ec2imds.simulator.events import Events
+from ec2imds.simulator.editing import TreeEditor
+from ec2imds.simulator.events import EventInjector
 from ec2imds.simulator.faults import Faults
 from ec2imds.simulator.stats import Stats
 from ec2imds.simulator.tree import TreeLike, is_indexed_key
@@ -179,16 +181,23 @@ def _listing(node: Mapping[str, Node], *, slashes: bool = True) -> bytes:
     return "\n".join(names).encode()
 
 
-class SimulatorCore(Events):
-    """The whole simulator without sockets: this protocol over the live tree
-    (:class:`~ec2imds.simulator.editing.TreeEditor`: ``get``, ``set``, ``delete``,
-    ``schedule``, ``snapshot``) and its events (:class:`~ec2imds.simulator.events.Events`:
-    ``inject_*``, ``set_lifecycle_state``); thread-safe (one lock).
+class SimulatorCore:
+    """The whole simulator without sockets: this protocol (:meth:`handle`, the tokens)
+    over its parts, thread-safe (one lock, :attr:`lock`):
 
-    ``tree`` is copied (``None``: the catalog's ``default_tree()``).  ``clock`` (default
+    * :attr:`tree`: the live tree (:class:`~ec2imds.simulator.editing.TreeEditor`:
+      ``get``, ``set``, ``delete``, ``schedule``, ``snapshot``);
+    * :attr:`events`: the events (:class:`~ec2imds.simulator.events.EventInjector`:
+      ``inject_*``, ``set_lifecycle_state``), written into that tree;
+    * :attr:`faults` (:class:`~ec2imds.simulator.faults.Faults`) and :attr:`stats`
+      (:class:`~ec2imds.simulator.stats.Stats`).
+
+    ``tree`` is copied (``None``: the default instance,
+    :func:`ec2imds.simulator.instance.default_tree`).  ``clock`` (default
     :func:`time.monotonic`) drives token expiry and scheduled changes, so tests can move
     time by hand.  ``seed`` makes random faults and generated event ids reproducible.
-    The socket server and the in-process fake are subclasses: each is its own core.
+    The socket server and the in-process fake each hold one core (their ``core``) and
+    offer its controls (:class:`~ec2imds.simulator.controls.SimulatorControls`).
     """
 
     def __init__(
@@ -200,7 +209,12 @@ class SimulatorCore(Events):
         seed: int = 0,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        super().__init__(tree, seed=seed, clock=clock)
+        #: The tree served, edited live.
+        self.tree = TreeEditor(tree, clock=clock)
+        #: The one lock (the tree's) guarding the tree, tokens, schedule, stats and faults.
+        self.lock = self.tree.lock
+        #: The events, written into :attr:`tree`.
+        self.events = EventInjector(self.tree, seed=seed)
         self._tokens: dict[str, float] = {}
         #: Whether token-less GETs are answered (IMDSv1).
         self.allow_v1 = allow_v1
@@ -210,9 +224,9 @@ class SimulatorCore(Events):
         self.base_url = "http://169.254.169.254"
         self._last_modified = email.utils.formatdate(time.time(), usegmt=True)
         #: Request counters (see :class:`~ec2imds.simulator.stats.Stats`).
-        self.stats = Stats(self._lock)
+        self.stats = Stats(self.lock)
         #: Fault settings (see :class:`~ec2imds.simulator.faults.Faults`).
-        self.faults = Faults(self._lock, seed=seed, on_expire_tokens=self.expire_tokens)
+        self.faults = Faults(self.lock, seed=seed, on_expire_tokens=self.expire_tokens)
         self.faults.latency = latency
 
     # -- the protocol ------------------------------------------------------------------
@@ -221,9 +235,9 @@ class SimulatorCore(Events):
         """Answer one request.  ``path`` is the request target (query ignored)."""
         method = method.upper()
         lower = {k.lower(): v for k, v in headers.items()}
-        with self._lock:
-            now = self._clock()
-            self._run_due(now)
+        with self.lock:
+            now = self.tree.now()
+            self.tree.run_due(now)
             resp = self._respond(method, path, lower, now)
             self.stats.record_request(
                 method,
@@ -305,7 +319,7 @@ class SimulatorCore(Events):
         if version != "latest" and version not in _DATED:
             return _plain(404)
         if rest in ("", "/"):
-            return _plain(200, _listing(self._tree, slashes=False))
+            return _plain(200, _listing(self._root(), slashes=False))
         return self._serve(version, rest)
 
     def _issue_token(self, version: str | None, headers: dict[str, str], now: float) -> SimResponse:
@@ -339,7 +353,7 @@ class SimulatorCore(Events):
     def _serve(self, version: str, rest: str) -> SimResponse:
         directory = rest.endswith("/")
         parts = rest[:-1].split("/") if directory else rest.split("/")
-        node = self._node_at(parts)
+        node = self.tree.node_at(parts)
         if node is None:
             return _plain(404)
         if isinstance(node, dict):
@@ -357,16 +371,21 @@ class SimulatorCore(Events):
         # (``meta-data/instance-id/``, ``user-data/``; see boto/boto#1900).
         return _plain(200, node.encode() if isinstance(node, str) else node)
 
+    def _root(self) -> Mapping[str, Node]:
+        root = self.tree.node_at([])
+        assert isinstance(root, dict)
+        return root
+
     # -- tokens ------------------------------------------------------------------------
 
     def expire_tokens(self) -> None:
         """Every token issued so far becomes invalid now."""
-        with self._lock:
+        with self.lock:
             self._tokens.clear()
 
     @property
     def live_tokens(self) -> int:
         """Tokens issued and not yet expired."""
-        with self._lock:
-            now = self._clock()
+        with self.lock:
+            now = self.tree.now()
             return sum(1 for exp in self._tokens.values() if exp > now)
