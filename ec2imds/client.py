@@ -25,7 +25,7 @@ from functools import lru_cache
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ec2imds import _values, catalog
+from ec2imds import _pathmatch, _values, catalog
 from ec2imds._drivers.default import DefaultDriver
 from ec2imds._drivers.sync import SyncDriver
 from ec2imds._drivers.walk import run_async, run_threaded
@@ -73,7 +73,7 @@ def cacheable(path: str) -> bool:
     """True when the body at ``path`` (relative to ``/latest/``) can never change: the
     catalog decides, per path (a listing is re-read when anything below it is volatile)."""
     is_dir = path.endswith("/")
-    found = catalog.match(path.rstrip("/"))
+    found = _pathmatch.match(path.rstrip("/"))
     if found is None:
         return False
     entry = found[0]
@@ -103,7 +103,7 @@ def _value_of(path: str, raw: RawNode | None) -> object:
 
     tp = _values.type_at(path)  # KeyError for a path the models do not know
     if raw is None:
-        found = catalog.match(path)
+        found = _pathmatch.match(path)
         if found is not None and found[0].path in _values.always():
             raise absent_error(path)
         return None
@@ -114,7 +114,7 @@ def _fetch_plan(path: str) -> tuple[str, bool, bool]:
     """For ``value(path)``: the normalised path, whether it is a leaf, whether volatile."""
     path = path.strip("/")
     _values.type_at(path)  # an unknown path fails before any request
-    found = catalog.match(path)
+    found = _pathmatch.match(path)
     volatile = found is None or not cacheable(path)
     return path, found is not None and found[0].is_leaf, volatile
 

@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 
 import ec2imds
-from ec2imds.catalog import default_tree
 from ec2imds.simulator import IMDSSimulator
+from ec2imds.simulator.instance import default_tree
 from tests.support.command import (
     GUARD_MESSAGE,
     INSTANCE_ID,

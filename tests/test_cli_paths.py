@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from ec2imds import _values
-from ec2imds.catalog import default_tree
 from ec2imds.simulator import IMDSSimulator
+from ec2imds.simulator.instance import default_tree
 from tests.support.command import error_line, on, run
 
 MAC = "0e:49:61:0f:c3:11"

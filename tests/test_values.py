@@ -6,9 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ec2imds import _values, catalog
+from ec2imds import _values
 from ec2imds._categories import CATEGORIES
 from ec2imds.errors import IMDSValidationError
+from ec2imds.simulator.instance import default_tree
 
 SIMPLE = [p for p in CATEGORIES if _values.is_simple(p)]
 ODD_BODIES = [
@@ -35,7 +36,7 @@ def _outcome(fn: object, path: str, body: bytes) -> tuple[str, object]:
 
 
 def _default_body(path: str) -> bytes | None:
-    node: object = catalog.default_tree()
+    node: object = default_tree()
     for segment in path.split("/"):
         node = node.get(segment) if isinstance(node, dict) else None
     if node is None:
@@ -85,7 +86,7 @@ def _raw(node: object) -> object:
 
 
 def test_all_at_once_equals_one_by_one_on_the_default_instance() -> None:
-    tree = _raw(catalog.default_tree())
+    tree = _raw(default_tree())
     nodes = {}
     for path in CATEGORIES:
         node: object = tree

@@ -16,7 +16,6 @@ from typing import Any, Final
 import pytest
 
 from ec2imds import IMDS, AsyncIMDS
-from ec2imds.catalog import default_tree
 from ec2imds.errors import IMDSError, IMDSHTTPError, IMDSValidationError, RedirectRefused
 from ec2imds.models import (
     IamInfo,
@@ -25,6 +24,7 @@ from ec2imds.models import (
     RebalanceRecommendation,
 )
 from ec2imds.simulator import IMDSSimulator
+from ec2imds.simulator.instance import default_tree
 from ec2imds.simulator.server import reachable_url
 from tests.support.aemm import EIA_ID, AEMMLike
 from tests.support.command import run

@@ -8,7 +8,9 @@
   :mod:`~ec2imds.simulator.editing` (the tree, edited live: :class:`TreeEditor`),
   :mod:`~ec2imds.simulator.events` (spot, rebalance, maintenance: :class:`EventInjector`),
   :mod:`~ec2imds.simulator.faults`, :mod:`~ec2imds.simulator.stats`.
-* :mod:`ec2imds.simulator.tree`: the tree format and its JSON file form.
+* :mod:`ec2imds.simulator.tree`: the tree format and its JSON file form;
+  :func:`default_tree` (:mod:`ec2imds.simulator.instance`): the default instance, built
+  from the catalog's examples and signed with the simulator's TEST keys.
 * ``python -m ec2imds.simulator --help``: the command line.
 """
 
@@ -19,6 +21,7 @@ from ec2imds.simulator.controls import SimulatorControls
 from ec2imds.simulator.editing import TreeEditor
 from ec2imds.simulator.events import EventInjector, format_imds_time, format_iso_z
 from ec2imds.simulator.faults import DEFAULT_ERROR_STATUSES, Faults
+from ec2imds.simulator.instance import default_tree
 from ec2imds.simulator.protocol import METADATA_VERSIONS, SimResponse, SimulatorCore
 from ec2imds.simulator.server import IMDSSimulator
 from ec2imds.simulator.stats import Stats
@@ -47,6 +50,7 @@ __all__ = [
     "TreeError",
     "TreeLike",
     "copy_tree",
+    "default_tree",
     "dump_tree",
     "format_imds_time",
     "format_iso_z",

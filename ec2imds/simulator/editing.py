@@ -30,9 +30,9 @@ _IDENTITY_DOCUMENT = ["dynamic", "instance-identity", "document"]
 
 def _load_default_tree() -> dict[str, Node]:
     # Imported lazily: the default instance is only built when no tree is given.
-    from ec2imds.catalog import default_tree
+    from ec2imds.simulator.instance import default_tree
 
-    return copy_tree(default_tree())
+    return default_tree()
 
 
 def _keep_signed(tree: dict[str, Node], previous: bytes | None = None) -> None:

@@ -228,7 +228,8 @@ class _Server6(_Server):
 class IMDSSimulator(SimulatorControls):
     """An IMDS on loopback, for tests and benchmarks.
 
-    ``tree`` is the instance to serve (``None``: the catalog's default instance).  Binds
+    ``tree`` is the instance to serve (``None``: the default instance, built from the
+    catalog's examples: :func:`ec2imds.simulator.instance.default_tree`).  Binds
     ``host`` (IPv6 literals such as ``"::1"`` included) on ``port`` (0: any free port).
     ``allow_v1`` answers token-less GETs; ``latency`` (seconds) delays every answer;
     ``seed`` makes the random faults reproducible; ``verbose`` logs requests to stderr;

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from ec2imds import IMDS
-from ec2imds.catalog import default_tree
 from ec2imds.simulator import IMDSSimulator
 from ec2imds.simulator.cli import main as simulator_main
 from ec2imds.simulator.identity import certificates
+from ec2imds.simulator.instance import default_tree
 from ec2imds.simulator.tree import tree_from_json
 from tests.support.command import USER_DATA, cli_env, on, run
 

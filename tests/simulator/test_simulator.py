@@ -845,7 +845,7 @@ def test_quiet_by_default_and_logs_when_verbose(capfd: pytest.CaptureFixture[str
 
 
 def test_default_tree_comes_from_the_catalog() -> None:
-    from ec2imds.catalog import default_tree
+    from ec2imds.simulator.instance import default_tree
 
     expected = default_tree()
     with IMDSSimulator() as sim:

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ec2imds.catalog import default_tree
 from ec2imds.endpoints import Endpoint
+from ec2imds.simulator.instance import default_tree
 from tests.support.raw_server import RawServer, http_answer
 
 if TYPE_CHECKING:
