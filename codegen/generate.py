@@ -647,7 +647,7 @@ def _table_text() -> str:
 def _always_text() -> str:
     """What EC2 serves on every instance, as plain data: the paths (``value()``, ``-a``
     and the views raise rather than give ``None`` for them) and an example body for each
-    leaf among them (the frame ``_values.tree_to_json`` validates a few categories in),
+    leaf among them (the frame ``_category_json.tree_to_json`` validates a few categories in),
     so that neither needs the catalog at run time."""
     paths = catalog.always_present()
     leaves = []
@@ -741,10 +741,10 @@ def _paths_text(owners: dict[str, str]) -> str:
             for m in sorted({owners[n] for n in names})
         ),
         "\n",
-        '__all__ = ["AsyncValues", "Values"]\n\n',
+        '__all__ = ["AsyncValueByPath", "ValueByPath"]\n\n',
     ]
     groups = sorted(by_type.items())
-    for cls, prefix, wrap in (("Values", "", ""), ("AsyncValues", "async ", "await ")):
+    for cls, prefix, wrap in (("ValueByPath", "", ""), ("AsyncValueByPath", "async ", "await ")):
         out.append(f"\nclass {cls}:\n")
         out.append(docstring(f"``{prefix}value(path)``, typed by path.", 4))
         for tp, paths in groups:

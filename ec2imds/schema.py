@@ -39,8 +39,8 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from ec2imds import catalog, models
+from ec2imds._category_json import _unwrap as unwrap_type
 from ec2imds._compat import SLOTS
-from ec2imds._values import _unwrap as unwrap_type
 from ec2imds.errors import ALWAYS_PRESENT
 from ec2imds.models import IMDSModel, InstanceMetadata, dump
 

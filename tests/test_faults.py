@@ -38,9 +38,9 @@ import httpx
 import pytest
 from anyio.from_thread import BlockingPortal
 
+from ec2imds._category_json import ROOTS
 from ec2imds._drivers.default import DefaultDriver
 from ec2imds._drivers.walk import run_threaded
-from ec2imds._values import ROOTS
 from ec2imds.cli import main
 from ec2imds.client import IMDS, AsyncIMDS
 from ec2imds.crawl import Walk

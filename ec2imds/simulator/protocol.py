@@ -165,7 +165,7 @@ _ERROR_PAGE = """\
 _NO_REDIRECT = frozenset({"meta-data/tags/instance"})
 
 
-def _plain(status: int, body: bytes | None = None, **headers: str) -> SimResponse:
+def _response(status: int, body: bytes | None = None, **headers: str) -> SimResponse:
     if body is None:
         title = f"{status} - {_REASONS.get(status, 'Error')}"
         body = _ERROR_PAGE.format(title=title).encode("ascii")
@@ -261,11 +261,11 @@ class SimulatorCore:
         if fault.kind == "drop":
             return SimResponse(0, drop=True, delay=fault.delay)
         if fault.kind == "redirect":
-            resp = _plain(fault.status, b"", Location=fault.location)
+            resp = _response(fault.status, b"", Location=fault.location)
         elif fault.kind == "status":
-            resp = _plain(fault.status)
+            resp = _response(fault.status)
         elif self.disabled:
-            resp = _plain(403)
+            resp = _response(403)
         else:
             resp = self._route(method, version, rest, is_token_path, headers, now)
         resp.delay = fault.delay
@@ -308,33 +308,33 @@ class SimulatorCore:
         if is_token_path:
             if method == "PUT":
                 return self._issue_token(version, headers, now)
-            return _plain(405, b"", Allow="OPTIONS, PUT")  # GET, POST...: as EC2 answers
+            return _response(405, b"", Allow="OPTIONS, PUT")  # GET, POST...: as EC2 answers
         if method not in ("GET", "HEAD"):
-            return _plain(405, Allow="GET, HEAD")
+            return _response(405, Allow="GET, HEAD")
         denied = self._check_token(headers, now)
         if denied is not None:
             return denied
         if version is None:
-            return _plain(200, "\n".join(METADATA_VERSIONS).encode())
+            return _response(200, "\n".join(METADATA_VERSIONS).encode())
         if version != "latest" and version not in _DATED:
-            return _plain(404)
+            return _response(404)
         if rest in ("", "/"):
-            return _plain(200, _listing(self._root(), slashes=False))
+            return _response(200, _listing(self._root(), slashes=False))
         return self._serve(version, rest)
 
     def _issue_token(self, version: str | None, headers: dict[str, str], now: float) -> SimResponse:
         if version != "latest" or "x-forwarded-for" in headers:
-            return _plain(403)
+            return _response(403)
         raw = headers.get(TTL_HEADER.lower(), "").strip()
         if not _TTL_RE.fullmatch(raw) or not 1 <= int(raw) <= MAX_TOKEN_TTL:
-            return _plain(400)
+            return _response(400)
         ttl = int(raw)
         if len(self._tokens) >= _PRUNE_AT:
             self._tokens = {t: exp for t, exp in self._tokens.items() if exp > now}
         token = secrets.token_urlsafe(40)
         self._tokens[token] = now + ttl
         self.stats.record_token()
-        return _plain(200, token.encode(), **{TTL_HEADER: str(ttl)})
+        return _response(200, token.encode(), **{TTL_HEADER: str(ttl)})
 
     def _check_token(self, headers: dict[str, str], now: float) -> SimResponse | None:
         token = headers.get(TOKEN_HEADER.lower())
@@ -343,11 +343,11 @@ class SimulatorCore:
             # 'The session token').
             if self.allow_v1 and TTL_HEADER.lower() not in headers:
                 return None
-            return _plain(401)
+            return _response(401)
         expiry = self._tokens.get(token)
         if expiry is None or expiry <= now:
             self._tokens.pop(token, None)
-            return _plain(401)
+            return _response(401)
         return None
 
     def _serve(self, version: str, rest: str) -> SimResponse:
@@ -355,21 +355,21 @@ class SimulatorCore:
         parts = rest[:-1].split("/") if directory else rest.split("/")
         node = self.tree.node_at(parts)
         if node is None:
-            return _plain(404)
+            return _response(404)
         if isinstance(node, dict):
             if not directory and len(parts) > 1 and rest not in _NO_REDIRECT:
                 location = f"{self.base_url}/{version}/{rest}/"
-                return _plain(301, b"", Location=location)
-            return _plain(200, _listing(node))
+                return _response(301, b"", Location=location)
+            return _response(200, _listing(node))
         if parts == ["user-data"]:
-            return _plain(
+            return _response(
                 200,
                 node.encode() if isinstance(node, str) else node,
                 **{"Content-Type": "application/octet-stream"},
             )
         # A leaf asked for with a trailing slash is still served, as AWS does
         # (``meta-data/instance-id/``, ``user-data/``; see boto/boto#1900).
-        return _plain(200, node.encode() if isinstance(node, str) else node)
+        return _response(200, node.encode() if isinstance(node, str) else node)
 
     def _root(self) -> Mapping[str, Node]:
         root = self.tree.node_at([])
