@@ -68,7 +68,6 @@ __all__ = [
     "entry",
     "leaf_text",
     "subtree_volatile",
-    "top_level",
 ]
 
 Kind: TypeAlias = Literal["text", "int", "lines", "json", "bytes", "dir", "map"]
@@ -787,11 +786,6 @@ def always_present() -> list[str]:
         if e.path and all(_BY_PATH[p].present == "always" for p in chain):
             out.append(e.path)
     return sorted(out)
-
-
-def top_level() -> list[CatalogEntry]:
-    """The top-level entries: the children of ``meta-data`` and ``dynamic``, and ``user-data``."""
-    return [e for e in ENTRIES if e.parent in ("meta-data", "dynamic") or e.path == "user-data"]
 
 
 def _volatile_paths() -> frozenset[str]:
