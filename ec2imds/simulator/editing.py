@@ -85,8 +85,8 @@ class TreeEditor:
     ``tree`` is copied (``None``: the default instance,
     :func:`ec2imds.simulator.instance.default_tree`).  ``clock`` (default
     :func:`time.monotonic`) says when scheduled changes are due, so tests can move time
-    by hand.  The methods under "the lock held" are for the core and the events, which
-    call them with :attr:`lock` held.
+    by hand.  The methods after "for the core and the events" are the ones the core and
+    the events call (all but :meth:`schedule_action` with :attr:`lock` held).
     """
 
     def __init__(
@@ -162,10 +162,11 @@ class TreeEditor:
             self.run_due(self._clock())
             return len(self._pending)
 
-    # -- the lock held (for the core and the events) -----------------------------------
+    # -- for the core and the events -------------------------------------------------
 
     def schedule_action(self, after: float, action: Callable[[], None]) -> None:
-        """Run ``action`` (which edits the tree) ``after`` seconds from now, or now."""
+        """Run ``action`` (which edits the tree with the methods below) ``after`` seconds
+        from now, or now; it runs with :attr:`lock` held."""
         after = float(after)
         with self._lock:
             now = self._clock()
@@ -174,6 +175,8 @@ class TreeEditor:
                 action()
             else:
                 heapq.heappush(self._pending, (now + after, next(self._seq), action))
+
+    # The methods below expect :attr:`lock` held.
 
     def run_due(self, now: float) -> None:
         """Apply the scheduled changes due at ``now``, in order; skip those that no longer fit."""

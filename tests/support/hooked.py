@@ -1,4 +1,4 @@
-"""A simulator with test hooks (:class:`HookedCore`) for the fault matrix and the leak tests."""
+"""A simulator with test hooks (:class:`HookedSimulator`): the fault matrix, the leak tests."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def _same(requested: str, path: str) -> bool:
     return requested.rstrip("/") == "/latest/" + path.rstrip("/")
 
 
-class HookedCore(IMDSSimulator):
+class HookedSimulator(IMDSSimulator):
     """The simulator plus test hooks: an action before the n-th matching request
     (a token revoked, an interface detached), a slow body on one path, and the tokens
     issued (to look for them where they must never be)."""
@@ -82,7 +82,7 @@ class HookedCore(IMDSSimulator):
 
 @contextlib.contextmanager
 def simulator(seed: int = 5) -> Iterator[IMDSSimulator]:
-    sim = HookedCore(seed=seed)
+    sim = HookedSimulator(seed=seed)
     with sim:
         yield sim
 
