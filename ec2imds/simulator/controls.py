@@ -3,7 +3,7 @@
 :class:`~ec2imds.simulator.IMDSSimulator` (sockets) and :class:`ec2imds.testing.FakeIMDS`
 (no sockets) each hold a :class:`~ec2imds.simulator.protocol.SimulatorCore` as ``core``.
 :class:`SimulatorControls` gives both the same methods, each a one-line call into the
-core's part that owns it: the tree (``core.tree``), the events (``core.events``), the
+core's part that owns it: the tree (``core.editor``), the events (``core.events``), the
 faults, the counters and the tokens (the core itself).  Nothing here keeps state.
 """
 
@@ -77,34 +77,34 @@ class SimulatorControls:
         """Tokens issued and not yet expired."""
         return self.core.live_tokens
 
-    # -- the tree (core.tree) ----------------------------------------------------------
+    # -- the tree (core.editor) --------------------------------------------------------
 
     def snapshot(self) -> dict[str, Node]:
         """A deep copy of the tree as served now (scheduled changes that are due applied)."""
-        return self.core.tree.snapshot()
+        return self.core.editor.snapshot()
 
     def get(self, path: str) -> Node | None:
         """The node at ``path`` (a copy), or ``None`` when absent."""
-        return self.core.tree.get(path)
+        return self.core.editor.get(path)
 
     def set(self, path: str, value: Node) -> None:
         """Set the node at ``path`` (``"meta-data/spot/instance-action"``), creating
         directories as needed.  Raises ``ValueError`` if a parent is a leaf."""
-        self.core.tree.set(path, value)
+        self.core.editor.set(path, value)
 
     def delete(self, path: str) -> bool:
         """Remove the node at ``path``; returns whether there was one."""
-        return self.core.tree.delete(path)
+        return self.core.editor.delete(path)
 
     def schedule(self, after: float, path: str, value: Node | None) -> None:
         """Set (or, with ``None``, delete) ``path`` ``after`` seconds from now, applied
         before the first answer at or after that time (no timer thread runs)."""
-        self.core.tree.schedule(after, path, value)
+        self.core.editor.schedule(after, path, value)
 
     @property
     def pending_changes(self) -> int:
         """Scheduled changes not applied yet."""
-        return self.core.tree.pending_changes
+        return self.core.editor.pending_changes
 
     # -- the events (core.events) ------------------------------------------------------
 

@@ -185,7 +185,7 @@ class SimulatorCore:
     """The whole simulator without sockets: this protocol (:meth:`handle`, the tokens)
     over its parts, thread-safe (one lock, :attr:`lock`):
 
-    * :attr:`tree`: the live tree (:class:`~ec2imds.simulator.editing.TreeEditor`:
+    * :attr:`editor`: the live tree (:class:`~ec2imds.simulator.editing.TreeEditor`:
       ``get``, ``set``, ``delete``, ``schedule``, ``snapshot``);
     * :attr:`events`: the events (:class:`~ec2imds.simulator.events.EventInjector`:
       ``inject_*``, ``set_lifecycle_state``), written into that tree;
@@ -210,11 +210,11 @@ class SimulatorCore:
         clock: Callable[[], float] | None = None,
     ) -> None:
         #: The tree served, edited live.
-        self.tree = TreeEditor(tree, clock=clock)
+        self.editor = TreeEditor(tree, clock=clock)
         #: The one lock (the tree's) guarding the tree, tokens, schedule, stats and faults.
-        self.lock = self.tree.lock
-        #: The events, written into :attr:`tree`.
-        self.events = EventInjector(self.tree, seed=seed)
+        self.lock = self.editor.lock
+        #: The events, written into the tree of :attr:`editor`.
+        self.events = EventInjector(self.editor, seed=seed)
         self._tokens: dict[str, float] = {}
         #: Whether token-less GETs are answered (IMDSv1).
         self.allow_v1 = allow_v1
@@ -236,8 +236,8 @@ class SimulatorCore:
         method = method.upper()
         lower = {k.lower(): v for k, v in headers.items()}
         with self.lock:
-            now = self.tree.now()
-            self.tree.run_due(now)
+            now = self.editor.now()
+            self.editor.run_due(now)
             resp = self._respond(method, path, lower, now)
             self.stats.record_request(
                 method,
@@ -353,7 +353,7 @@ class SimulatorCore:
     def _serve(self, version: str, rest: str) -> SimResponse:
         directory = rest.endswith("/")
         parts = rest[:-1].split("/") if directory else rest.split("/")
-        node = self.tree.node_at(parts)
+        node = self.editor.node_at(parts)
         if node is None:
             return _response(404)
         if isinstance(node, dict):
@@ -372,7 +372,7 @@ class SimulatorCore:
         return _response(200, node.encode() if isinstance(node, str) else node)
 
     def _root(self) -> Mapping[str, Node]:
-        root = self.tree.node_at([])
+        root = self.editor.node_at([])
         assert isinstance(root, dict)
         return root
 
@@ -387,5 +387,5 @@ class SimulatorCore:
     def live_tokens(self) -> int:
         """Tokens issued and not yet expired."""
         with self.lock:
-            now = self.tree.now()
+            now = self.editor.now()
             return sum(1 for exp in self._tokens.values() if exp > now)

@@ -605,7 +605,7 @@ def test_the_tree_given_is_copied() -> None:
     core = SimulatorCore(tree, allow_v1=True)
     tree["meta-data"] = {}
     assert core.handle("GET", "/latest/meta-data/instance-id", {}).status == 200
-    snap = core.tree.snapshot()
+    snap = core.editor.snapshot()
     snap["meta-data"] = {}
     assert core.handle("GET", "/latest/meta-data/instance-id", {}).status == 200
 
