@@ -41,10 +41,10 @@ if TYPE_CHECKING:
     from ec2imds.models.spot import Spot, SpotInstanceAction
     from ec2imds.models.tags import Tags
 
-__all__ = ["AsyncValues", "Values"]
+__all__ = ["AsyncValueByPath", "ValueByPath"]
 
 
-class Values:
+class ValueByPath:
     """``value(path)``, typed by path."""
 
     @overload
@@ -282,7 +282,7 @@ class Values:
         raise NotImplementedError
 
 
-class AsyncValues:
+class AsyncValueByPath:
     """``async value(path)``, typed by path."""
 
     @overload

@@ -1,6 +1,6 @@
 """The models' JSON dump of a raw tree, without pydantic, for the command line's ``-a``.
 
-``ec2imds -a`` prints every category as the models dump it (:func:`ec2imds._values.
+``ec2imds -a`` prints every category as the models dump it (:func:`ec2imds._category_json.
 tree_to_json`). Importing pydantic and the models and building their validators costs
 several times a whole crawl's CPU, so :func:`dump` computes the same JSON directly from
 the fields the generator wrote down (``ec2imds._categories.SHAPES``: the generated models'

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, cast
 
-from ec2imds import __version__, _simoptions, _values
+from ec2imds import __version__, _category_json, _simoptions
 from ec2imds._categories import CATEGORIES
 from ec2imds._log import log
 from ec2imds.endpoints import DEFAULT_ENDPOINTS, construct_endpoint_list_str
@@ -273,13 +273,13 @@ def _matching(pattern: re.Pattern[str]) -> list[str]:
 def _category(text: str) -> str:
     """The path a category argument names: a category, or a path below a keyed
     directory (``meta-data/tags/instance/Name``, also ``meta-data/tags/instance=Name``)."""
-    found = _values.resolve_path(text)  # a tag key may itself contain "="
+    found = _category_json.resolve_path(text)  # a tag key may itself contain "="
     if found is not None:
         return found
     path, sep, arg = text.partition("=")  # 0.0.3 accepted "path=arg"
-    found = _values.resolve_category(path)
-    if found is not None and sep and arg and _values.category_is_dir(found):
-        below = _values.resolve_path(f"{found}/{arg.strip('/')}")
+    found = _category_json.resolve_category(path)
+    if found is not None and sep and arg and _category_json.category_is_dir(found):
+        below = _category_json.resolve_path(f"{found}/{arg.strip('/')}")
         if below is None:
             raise UsageError(f"{text!r}: {arg!r} is not a name under {found}")
         return below
@@ -373,7 +373,7 @@ class _Run:
         ):
             done = walker.submit(run_threaded, walk, driver.get, pool, failures)
             if models:
-                _values.prepare_models()
+                _category_json.prepare_models()
             return done.result()
 
     def values(
@@ -393,20 +393,20 @@ class _Run:
         """
         from ec2imds.errors import PATH_ERRORS, collect, hand_over
 
-        simple = all(_values.is_simple(p) for p in paths)
+        simple = all(_category_json.is_simple(p) for p in paths)
         if listed or not simple:
             collected: Failures = {}
-            walk = _values.category_walk(paths, listed=listed)
+            walk = _category_json.category_walk(paths, listed=listed)
             raw = self.crawl(walk, collected, models=False)
             reveal = not listed or self.args.show_secrets
-            out = _values.category_values(paths, raw, collected, reveal_secrets=reveal)
+            out = _category_json.category_values(paths, raw, collected, reveal_secrets=reveal)
             hand_over(collected, failures)
             return out
         out = {}
         with self.driver() as driver:
             for path in paths:
                 try:
-                    out[path] = _values.leaf_to_json(path, driver.get(path))
+                    out[path] = _category_json.leaf_to_json(path, driver.get(path))
                 except PATH_ERRORS as exc:
                     collect(failures, path, exc)
         return out
@@ -464,7 +464,7 @@ def _group(text: str) -> list[str]:
     """The categories under a directory of the catalog that is not itself a category
     (``meta-data/placement``, trailing slash accepted): what ``-E 'DIR/.*'`` selects."""
     name = text.strip().strip("/")
-    if not name or "=" in name or _values.resolve_path(name) is not None:
+    if not name or "=" in name or _category_json.resolve_path(name) is not None:
         return []
     return [c for c in CATEGORIES if c.startswith(name + "/")]
 
@@ -481,7 +481,7 @@ def _requested(texts: list[str]) -> dict[str, str]:
             continue
         path = _category(text)
         name = text.split("=", 1)[0].strip().strip("/")
-        out[name if name in _values.CATEGORY_ALIASES else path] = path
+        out[name if name in _category_json.CATEGORY_ALIASES else path] = path
     return out
 
 
@@ -507,7 +507,8 @@ def _report(run: _Run, failures: Failures) -> None:
         run.error(f"{path}: {exc}" if not str(exc).startswith(path) else exc)
 
 
-def _plain(value: Any) -> str:
+def _raw_text(value: Any) -> str:
+    """What ``--raw`` prints for a value: text as is, a list of scalars one a line, else JSON."""
     if isinstance(value, str):
         return value
     if isinstance(value, list) and all(isinstance(v, (str, int)) for v in value):
@@ -529,7 +530,7 @@ def _cmd_raw(run: _Run, text: str) -> None:
     if value is None:
         run.error(f"{path}: absent on this instance (404)")
         return
-    sys.stdout.write(_plain(value) + "\n")
+    sys.stdout.write(_raw_text(value) + "\n")
 
 
 def _stdout_is_tty() -> bool:
@@ -589,14 +590,14 @@ def _cmd_tree(run: _Run) -> None:
     from ec2imds.models._base import dump
 
     failures: Failures = {}
-    raw = run.crawl(Walk("", seed=list(_values.ROOTS)), failures)
+    raw = run.crawl(Walk("", seed=list(_category_json.ROOTS)), failures)
     try:
-        tree = _values.validate_tree(InstanceMetadata, raw, path="", failures=failures)
+        tree = _category_json.validate_tree(InstanceMetadata, raw, path="", failures=failures)
         out = dump(tree, reveal_secrets=run.args.show_secrets)
     except PATH_ERRORS as exc:  # a value the models require failed: each category alone
         if not any(exc is known for known in failures.values()):
             failures[exc.path] = exc
-        out = _values.tree_json(raw, failures, reveal_secrets=run.args.show_secrets)
+        out = _category_json.tree_json(raw, failures, reveal_secrets=run.args.show_secrets)
     _write_json(out)
     _report(run, failures)
 

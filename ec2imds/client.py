@@ -25,18 +25,18 @@ from functools import lru_cache
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ec2imds import _values, catalog
-from ec2imds._drivers.default import DefaultDriver
-from ec2imds._drivers.sync import SyncDriver
-from ec2imds._drivers.walk import run_async, run_threaded
-from ec2imds._paths import AsyncValues, Values
-from ec2imds._values import (
+from ec2imds import _category_json, _pathmatch, catalog
+from ec2imds._category_json import (
     ROOTS,
     category_values,
     category_walk,
     model_at,
     validate_tree,
 )
+from ec2imds._drivers.default import DefaultDriver
+from ec2imds._drivers.sync import SyncDriver
+from ec2imds._drivers.walk import run_async, run_threaded
+from ec2imds._paths import AsyncValueByPath, ValueByPath
 from ec2imds.crawl import INDEXED_DIRS, RawNode, Walk, parse_listing
 from ec2imds.errors import Failures, hand_over
 from ec2imds.settings import Options, Settings, check_options
@@ -73,7 +73,7 @@ def cacheable(path: str) -> bool:
     """True when the body at ``path`` (relative to ``/latest/``) can never change: the
     catalog decides, per path (a listing is re-read when anything below it is volatile)."""
     is_dir = path.endswith("/")
-    found = catalog.match(path.rstrip("/"))
+    found = _pathmatch.match(path.rstrip("/"))
     if found is None:
         return False
     entry = found[0]
@@ -101,10 +101,10 @@ def _value_of(path: str, raw: RawNode | None) -> object:
     from ec2imds.errors import absent_error
     from ec2imds.models._validation import validate_value
 
-    tp = _values.type_at(path)  # KeyError for a path the models do not know
+    tp = _category_json.type_at(path)  # KeyError for a path the models do not know
     if raw is None:
-        found = catalog.match(path)
-        if found is not None and found[0].path in _values.always():
+        found = _pathmatch.match(path)
+        if found is not None and found[0].path in _category_json.always():
             raise absent_error(path)
         return None
     return validate_value(tp, raw, path=path)
@@ -113,8 +113,8 @@ def _value_of(path: str, raw: RawNode | None) -> object:
 def _fetch_plan(path: str) -> tuple[str, bool, bool]:
     """For ``value(path)``: the normalised path, whether it is a leaf, whether volatile."""
     path = path.strip("/")
-    _values.type_at(path)  # an unknown path fails before any request
-    found = catalog.match(path)
+    _category_json.type_at(path)  # an unknown path fails before any request
+    found = _pathmatch.match(path)
     volatile = found is None or not cacheable(path)
     return path, found is not None and found[0].is_leaf, volatile
 
@@ -166,7 +166,7 @@ def _model_path(model: type[IMDSModel]) -> str:
     return path
 
 
-class IMDS(Values):
+class IMDS(ValueByPath):
     """Sync, typed, lazy access to IMDS.
 
     >>> with IMDS() as imds:  # doctest: +SKIP
@@ -421,7 +421,7 @@ class IMDS(Values):
         return get
 
 
-class AsyncIMDS(AsyncValues):
+class AsyncIMDS(AsyncValueByPath):
     """Async, typed, lazy access to IMDS: what :class:`IMDS` offers, awaitable.
 
     ``await aimds.meta_data.placement.availability_zone``, ``await aimds.value(path)``,

@@ -40,8 +40,9 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from ec2imds import catalog, models
+from ec2imds._category_json import _unwrap as unwrap_type
 from ec2imds._compat import SLOTS
-from ec2imds._values import _unwrap as unwrap_type
+from ec2imds._pathmatch import match
 from ec2imds.errors import ALWAYS_PRESENT
 from ec2imds.models import IMDSModel, InstanceMetadata, dump
 
@@ -120,7 +121,7 @@ def schema_name(text: str) -> str:
         return name
     paths = _schema_paths(names)
     path = given.strip("/")
-    found = catalog.match(path) if path else None
+    found = match(path) if path else None
     if found is not None and found[0].path in paths:
         return paths[found[0].path]
     if found is not None:

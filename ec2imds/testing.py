@@ -8,7 +8,7 @@ Enable the fixtures in your tests with ``pytest_plugins = ["ec2imds.testing"]``:
 * ``imds_tree``: the tree both serve; ``None`` (the default) is the built-in instance.
   Override it in your own ``conftest.py`` or test module to serve another instance.
 
-:class:`FakeIMDS` is the simulator's own core behind an :class:`httpx.MockTransport`,
+:class:`FakeIMDS` holds the simulator's own core behind an :class:`httpx.MockTransport`,
 so sync and async httpx clients see exactly the simulator's answers, faults included::
 
     fake = FakeIMDS({"meta-data": {"instance-id": "i-0123"}})
@@ -36,6 +36,7 @@ from typing import Any
 import anyio
 import httpx
 
+from ec2imds.simulator.controls import SimulatorControls
 from ec2imds.simulator.identity import certificates
 from ec2imds.simulator.identity import sign_document as sign_identity_document
 from ec2imds.simulator.protocol import SimResponse, SimulatorCore
@@ -87,14 +88,14 @@ class _Body(httpx.SyncByteStream, httpx.AsyncByteStream):
 
 
 class _FakeTransport(httpx.MockTransport):
-    """Routes every request to a :class:`SimulatorCore`; works for sync and async clients."""
+    """Routes every request to a simulator's ``handle``; works for sync and async clients."""
 
-    def __init__(self, core: SimulatorCore) -> None:
+    def __init__(self, sim: SimulatorControls) -> None:
         super().__init__(self._handle_sync)
-        self._core = core
+        self._sim = sim
 
     def _ask(self, request: httpx.Request) -> SimResponse:
-        return self._core.handle(
+        return self._sim.handle(
             request.method, request.url.raw_path.decode("ascii"), dict(request.headers.items())
         )
 
@@ -131,12 +132,13 @@ def _to_httpx(request: httpx.Request, resp: SimResponse) -> httpx.Response:
     return httpx.Response(resp.status, headers=resp.headers, content=resp.body, request=request)
 
 
-class FakeIMDS(SimulatorCore):
-    """The simulator without sockets: a :class:`~ec2imds.simulator.SimulatorCore` that
-    answers through an :class:`httpx.MockTransport`.
+class FakeIMDS(SimulatorControls):
+    """The simulator without sockets: a :class:`~ec2imds.simulator.SimulatorCore` (its
+    :attr:`core`) that answers through an :class:`httpx.MockTransport`.
 
     Same arguments, ``stats``, ``faults``, ``set``/``delete``/``schedule`` and ``inject_*``
-    as :class:`~ec2imds.simulator.IMDSSimulator`.  Socket faults surface as the httpx
+    as :class:`~ec2imds.simulator.IMDSSimulator` (both offer the core's controls:
+    :class:`~ec2imds.simulator.controls.SimulatorControls`).  Socket faults surface as the httpx
     errors a real connection would give: a drop as :class:`httpx.RemoteProtocolError`, a
     mid-body reset as :class:`httpx.ReadError` while reading the body, a hang as
     :class:`httpx.ReadTimeout` (raised at once, without waiting).  ``stats.connections``
@@ -155,7 +157,8 @@ class FakeIMDS(SimulatorCore):
         seed: int = 0,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        super().__init__(tree, allow_v1=allow_v1, latency=latency, seed=seed, clock=clock)
+        #: The simulator without sockets: what every request is handed to.
+        self.core = SimulatorCore(tree, allow_v1=allow_v1, latency=latency, seed=seed, clock=clock)
         self._transport = _FakeTransport(self)
 
     @property

@@ -379,7 +379,7 @@ def _items(cls: type[WatchEvent], body: bytes | None) -> list[tuple[tuple[str, s
     """``(key, value)`` pairs a body holds: none for 404, one per maintenance event."""
     if body is None:
         return []
-    from ec2imds._values import validate_at
+    from ec2imds._category_json import validate_at
 
     value = validate_at(cls.path, body)
     if value is None:

@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from ec2imds import _values
+from ec2imds import _category_json
 from ec2imds._categories import CATEGORIES
 from ec2imds.client import IMDS
 from ec2imds.crawl import RawNode, Walk
@@ -73,14 +73,14 @@ class _DirDict(dict[str, IMDSCategory]):
     to the right ones when looked up, but are not listed twice."""
 
     def __missing__(self, key: str) -> IMDSCategory:
-        alias = _values.CATEGORY_ALIASES.get(key)
+        alias = _category_json.CATEGORY_ALIASES.get(key)
         if alias is not None and alias in self:
             return self[alias]
         raise KeyError(key)
 
     def __contains__(self, key: object) -> bool:
         return super().__contains__(key) or (
-            isinstance(key, str) and _values.CATEGORY_ALIASES.get(key, "") in self.keys()
+            isinstance(key, str) and _category_json.CATEGORY_ALIASES.get(key, "") in self.keys()
         )
 
 

@@ -17,14 +17,16 @@ from ec2imds.tokens import TokenStore
 # 169.254.169.254 or fd00:ec2::254 fail loudly, for the whole test process. It is the
 # module the command-line tests' subprocesses load as their sitecustomize.
 from tests._guard.sitecustomize import RealIMDSAccess
-from tests.helpers import NO_CONFIG_FILE, Client, ClientFactory
+from tests.support.command import NO_CONFIG_FILE
+from tests.support.drivers import Client, ClientFactory
 
 T = TypeVar("T")
 
 # Property tests are deterministic: the same examples on every run and in CI, so a
 # failure is reproducible and a pass means the same thing each time. The fast tier
 # (scripts/check) picks the "ec2imds-fast" profile: a quarter of each test's examples
-# (see helpers.examples); everything else (--full, CI, a bare pytest) runs them all.
+# (see tests.support.properties.examples); everything else (--full, CI, a bare pytest)
+# runs them all.
 hypothesis_settings.register_profile("ec2imds", derandomize=True, deadline=None)
 hypothesis_settings.register_profile(
     "ec2imds-fast", hypothesis_settings.get_profile("ec2imds"), max_examples=25
@@ -88,7 +90,7 @@ def make_client(mode: str, portal: BlockingPortal) -> Iterator[ClientFactory]:
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Print the fault matrix's counts and the soak's figures, when they ran."""
-    from tests.helpers import TALLY
+    from tests.support.tally import TALLY
 
     lines = TALLY.summary()
     if lines:

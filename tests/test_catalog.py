@@ -1,9 +1,9 @@
-"""The catalog: complete against IMDS.md §2, consistent, and the default instance it builds."""
+"""The catalog: complete against IMDS.md §2 and consistent (the default instance built from
+it is tested in ``tests/simulator/test_instance.py``, the path matching in
+``tests/test_pathmatch.py``)."""
 
 from __future__ import annotations
 
-import gzip
-import json
 import re
 import subprocess
 import sys
@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 
 from ec2imds import catalog
-from ec2imds.catalog import ENTRIES, Entry, Node, default_tree, match
+from ec2imds._pathmatch import match
+from ec2imds.catalog import ENTRIES, CatalogEntry
 from ec2imds.models import InstanceMetadata
 from ec2imds.simulator import METADATA_VERSIONS
+from ec2imds.simulator.instance import default_tree
 
 # Every path of IMDS.md §2 (placeholders written as the catalog writes them).
 IMDS_MD_SECTION_2 = [
@@ -217,179 +219,15 @@ def test_placeholder_examples_are_keyed_by_binding() -> None:
             assert len(values) == len(e.placeholders), e.path
 
 
-def leaf_paths(tree: Node, prefix: str = "") -> dict[str, Node]:
-    out: dict[str, Node] = {}
-    if isinstance(tree, dict):
-        for key, child in tree.items():
-            out |= leaf_paths(child, f"{prefix}/{key}" if prefix else key)
-    else:
-        out[prefix] = tree
-    return out
-
-
-def test_every_entry_is_in_the_default_tree_or_flagged_absent_with_an_example() -> None:
-    tree = default_tree()
-    served = {match(p)[0].path for p in leaf_paths(tree)}  # type: ignore[index]
-    for e in ENTRIES:
-        if not e.is_leaf:
-            continue
-        if e.absent_by_default:
-            assert e.example is not None, f"{e.path}: absent by default needs an example"
-            assert e.path not in served, e.path
-        else:
-            assert e.path in served, f"{e.path}: no example in the default tree"
-
-
-def test_every_default_leaf_is_a_catalog_entry() -> None:
-    for path in leaf_paths(default_tree()):
-        hit = match(path)
-        assert hit is not None, path
-        assert hit[0].is_leaf, path
-
-
-def test_default_tree_format() -> None:
-    tree = default_tree()
-    assert list(tree) == ["dynamic", "meta-data", "user-data"]
-    assert isinstance(tree["user-data"], bytes)
-    for path, value in leaf_paths(tree).items():
-        if path != "user-data":
-            assert isinstance(value, str), path
-
-    def check_sorted(node: Node) -> None:
-        if isinstance(node, dict):
-            assert list(node) == sorted(node)
-            for child in node.values():
-                check_sorted(child)
-
-    check_sorted(tree)
-    keys = get(tree, "meta-data/public-keys")
-    assert list(keys) == ["0=my-key", "1=other-key"]
-    assert keys["0=my-key"]["openssh-key"].startswith("ssh-rsa ")
-    assert keys["1=other-key"]["openssh-key"].startswith("ssh-ed25519 ")
-
-
-def test_default_tree_is_a_fresh_copy() -> None:
-    first = default_tree()
-    placement = get(first, "meta-data/placement")
-    placement["region"] = "changed"
-    assert get(default_tree(), "meta-data/placement/region") == "us-east-1"
-
-
-def test_default_instance_is_consistent() -> None:
-    tree = default_tree()
-    md = tree["meta-data"]
-    doc = json.loads(get(tree, "dynamic/instance-identity/document"))
-    macs = get(md, "network/interfaces/macs")
-    assert len(macs) == 2
-    eni0 = macs[get(md, "mac")]
-    assert doc["instanceId"] == get(md, "instance-id")
-    assert doc["region"] == get(md, "placement/region")
-    assert doc["availabilityZone"] == get(md, "placement/availability-zone")
-    assert doc["availabilityZone"].startswith(doc["region"])
-    assert doc["imageId"] == get(md, "ami-id")
-    assert doc["instanceType"] == get(md, "instance-type")
-    assert doc["privateIp"] == get(md, "local-ipv4") == eni0["local-ipv4s"].splitlines()[0]
-    assert doc["accountId"] == eni0["owner-id"]
-    assert doc["architecture"] in ("i386", "x86_64", "arm64")
-    assert eni0["device-number"] == "0"
-    assert get(md, "ipv6") == eni0["ipv6s"].splitlines()[0]
-    assert get(md, "public-ipv4") == eni0["public-ipv4s"]
-    assert eni0["ipv4-associations"] == {get(md, "public-ipv4"): get(md, "local-ipv4")}
-    assert get(md, "security-groups") == eni0["security-groups"]
-    for mac, eni in macs.items():
-        assert eni["mac"] == mac
-        for key in ("ipv4-prefix", "ipv6-prefix", "ipv6s", "security-group-ids"):
-            assert eni[key], (mac, key)
-    assert len({eni["device-number"] for eni in macs.values()}) == 2
-    assert len({eni["interface-id"] for eni in macs.values()}) == 2
-    creds = json.loads(get(md, "iam/security-credentials-extended/my-app-role"))
-    assert creds["AccountId"] == doc["accountId"]
-    assert list(get(md, "iam/security-credentials")) == ["my-app-role"]
-    info = json.loads(get(md, "iam/info"))
-    assert info["InstanceProfileArn"].split(":")[4] == doc["accountId"]
-    ident = json.loads(get(md, "identity-credentials/ec2/info"))
-    assert ident["AccountId"] == doc["accountId"]
-    assert 2 <= len(get(md, "tags/instance")) <= 3
-    assert {"ami", "root", "ephemeral0"} <= set(get(md, "block-device-mapping"))
-
-
-def test_default_events_and_absent_volatile_categories() -> None:
-    md = default_tree()["meta-data"]
-    assert isinstance(md, dict)
-    assert json.loads(get(md, "events/maintenance/scheduled")) == []
-    history = json.loads(get(md, "events/maintenance/history"))
-    assert len(history) == 1
-    assert history[0]["State"] == "completed"
-    assert re.fullmatch(r"\d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT", history[0]["NotBefore"])
-    assert "spot" not in md
-    assert "recommendations" not in get(md, "events")
-    for absent in ("kernel-id", "ramdisk-id", "product-codes", "ancestor-ami-ids", "metrics"):
-        assert absent not in md
-
-
-def test_default_user_data_is_binary_gzip() -> None:
-    data = default_tree()["user-data"]
-    assert isinstance(data, bytes)
-    assert b"\x00" in data
-    assert gzip.decompress(data).startswith(b"#cloud-config\n")
-
-
-def test_identity_blobs_are_base64() -> None:
-    import base64
-
-    ident = get(default_tree(), "dynamic/instance-identity")
-    for name in ("pkcs7", "signature", "rsa2048"):
-        assert base64.b64decode("".join(ident[name].split()), validate=True)
-
-
-@pytest.mark.parametrize(
-    ("path", "expected", "bindings"),
-    [
-        ("meta-data/placement/region", "meta-data/placement/region", {}),
-        ("/latest/meta-data/placement/region", "meta-data/placement/region", {}),
-        ("meta-data/placement/", "meta-data/placement", {}),
-        ("", "", {}),
-        ("user-data", "user-data", {}),
-        (
-            "meta-data/network/interfaces/macs/0e:00:00:00:00:01/ipv4-associations/1.2.3.4",
-            "meta-data/network/interfaces/macs/{mac}/ipv4-associations/{ip}",
-            {"mac": "0e:00:00:00:00:01", "ip": "1.2.3.4"},
-        ),
-        ("meta-data/public-keys/3/openssh-key", "meta-data/public-keys/{index}/openssh-key",
-         {"index": "3"}),
-        ("meta-data/iam/security-credentials/r", "meta-data/iam/security-credentials/{role}",
-         {"role": "r"}),
-        ("meta-data/identity-credentials/ec2/security-credentials/ec2-instance",
-         "meta-data/identity-credentials/ec2/security-credentials/ec2-instance", {}),
-    ],
-)  # fmt: skip
-def test_match(path: str, expected: str, bindings: dict[str, str]) -> None:
-    hit = match(path)
-    assert hit is not None
-    assert hit[0].path == expected
-    assert hit[1] == bindings
-
-
-@pytest.mark.parametrize(
-    "path", ["meta-data/nope", "meta-data/placement/region/deeper", "other", "meta-data/tags/x/y"]
-)
-def test_match_unknown(path: str) -> None:
-    assert match(path) is None
-
-
-def test_entry_lookup_and_categories() -> None:
+def test_entry_lookup() -> None:
     assert catalog.entry("meta-data/placement").model == "Placement"
     with pytest.raises(KeyError):
         catalog.entry("meta-data/nope")
-    names = {e.path for e in catalog.top_level()}
-    assert {"meta-data/placement", "meta-data/spot", "dynamic/instance-identity"} <= names
-    assert "user-data" in names
-    assert "meta-data/placement/region" not in names
 
 
 def test_entry_properties() -> None:
     e = catalog.entry("meta-data/network/interfaces/macs/{mac}/ipv4-associations/{ip}")
-    assert isinstance(e, Entry)
+    assert isinstance(e, CatalogEntry)
     assert e.name == "{ip}"
     assert e.parent == "meta-data/network/interfaces/macs/{mac}/ipv4-associations"
     assert e.placeholders == ("mac", "ip")
@@ -398,9 +236,12 @@ def test_entry_properties() -> None:
 
 
 def test_catalog_import_is_standard_library_only() -> None:
+    """The catalog imports no third-party package and nothing of ec2imds: not the
+    simulator (which builds its default instance from the catalog), not the client."""
     code = (
         "import sys, ec2imds.catalog; "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'httpx')))"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('pydantic', 'httpx', 'ec2imds')))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],
@@ -409,7 +250,9 @@ def test_catalog_import_is_standard_library_only() -> None:
         check=True,
         cwd=Path(__file__).resolve().parent.parent,
     ).stdout
-    assert out.strip() == "[]"
+    assert out.strip() == "['ec2imds', 'ec2imds.catalog']"
+    source = (Path(catalog.__file__)).read_text(encoding="utf-8")
+    assert not re.search(r"^\s*(from|import) ec2imds", source, re.MULTILINE)
 
 
 # -- what EC2 serves on every instance (IMDS.md §1.7, "Categories and names") ------------

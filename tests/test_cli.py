@@ -26,20 +26,19 @@ from typing import Any
 import pytest
 
 import ec2imds
-from ec2imds.catalog import default_tree
 from ec2imds.simulator import IMDSSimulator
-from tests.helpers import (
-    GOLDEN,
-    GUARD_DIR,
-    GUARD_MESSAGE,  # what the guard writes on refusal
+from ec2imds.simulator.instance import default_tree
+from tests.support.command import (
+    GUARD_MESSAGE,
     INSTANCE_ID,
     USER_DATA,
     cli_env,
-    closed_port,
     error_line,
     on,
     run,
 )
+from tests.support.network import closed_port
+from tests.support.paths import GOLDEN, GUARD_DIR
 
 PLACEMENT = [
     "meta-data/placement/availability-zone",

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ec2imds import _values
-from ec2imds.catalog import default_tree
+from ec2imds import _category_json
 from ec2imds.simulator import IMDSSimulator
-from tests.helpers import error_line, on, run
+from ec2imds.simulator.instance import default_tree
+from tests.support.command import error_line, on, run
 
 MAC = "0e:49:61:0f:c3:11"
 ENI = f"meta-data/network/interfaces/macs/{MAC}"
@@ -111,14 +111,17 @@ def test_what_the_catalog_does_not_know_is_a_usage_error(
 
 
 def test_resolve_path() -> None:
-    assert _values.resolve_path("meta-data/tags/instance/Name") == "meta-data/tags/instance/Name"
-    assert _values.resolve_path("meta-data/placement/region") == "meta-data/placement/region"
-    assert _values.resolve_path("meta-data/instance-identity/document") == (
+    assert (
+        _category_json.resolve_path("meta-data/tags/instance/Name")
+        == "meta-data/tags/instance/Name"
+    )
+    assert _category_json.resolve_path("meta-data/placement/region") == "meta-data/placement/region"
+    assert _category_json.resolve_path("meta-data/instance-identity/document") == (
         "dynamic/instance-identity/document"
     )
-    assert _values.resolve_path(f"{ENI}/local-ipv4s") == f"{ENI}/local-ipv4s"
-    assert _values.resolve_path("meta-data/tags/instance/..") is None
-    assert _values.resolve_path("meta-data/placement/nope") is None
-    assert _values.category_is_dir(ENI)
-    assert not _values.category_is_dir(f"{ENI}/subnet-id")
-    assert not _values.is_simple("meta-data/tags/instance/Name")  # read through the models
+    assert _category_json.resolve_path(f"{ENI}/local-ipv4s") == f"{ENI}/local-ipv4s"
+    assert _category_json.resolve_path("meta-data/tags/instance/..") is None
+    assert _category_json.resolve_path("meta-data/placement/nope") is None
+    assert _category_json.category_is_dir(ENI)
+    assert not _category_json.category_is_dir(f"{ENI}/subnet-id")
+    assert not _category_json.is_simple("meta-data/tags/instance/Name")  # read through the models

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ec2imds.schema import schema_name
-from tests.helpers import error_line, run
+from tests.support.command import error_line, run
 
 
 @pytest.mark.parametrize(

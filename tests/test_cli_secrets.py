@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ec2imds.simulator import IMDSSimulator
-from tests.helpers import error_line, on, run
+from tests.support.command import error_line, on, run
 
 ROLE = "meta-data/iam/security-credentials/my-app-role"
 EXTENDED = "meta-data/iam/security-credentials-extended/my-app-role"

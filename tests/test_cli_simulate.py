@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from ec2imds.catalog import default_tree
+from ec2imds.simulator.instance import default_tree
 from ec2imds.simulator.tree import dump_tree, tree_to_json
-from tests.helpers import HELP_LINE, cli_env, error_line, run
+from tests.support.command import HELP_LINE, cli_env, error_line, run
 
 SIMULATOR_LINE = "ec2imds: querying the embedded IMDS simulator at http://127.0.0.1:"
 

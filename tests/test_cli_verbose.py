@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from ec2imds.simulator import IMDSSimulator
-from tests.helpers import closed_endpoint, on, run
+from tests.support.command import on, run
+from tests.support.network import closed_endpoint
 
 REQUEST_LINE = re.compile(r"ec2imds: DEBUG: (GET|PUT) /latest/\S+ -> \d{3} \(\d+\.\d ms\)")
 

@@ -17,7 +17,7 @@ from ec2imds.client import IMDS, AsyncIMDS
 from ec2imds.crawl import Entry, RawNode, Walk, parse_listing
 from ec2imds.errors import IMDSHTTPError, IMDSValidationError
 from ec2imds.simulator import IMDSSimulator
-from tests.helpers import examples
+from tests.support.properties import examples
 
 
 def as_raw(node: Node) -> RawNode:

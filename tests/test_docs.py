@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import DOCS, README, ROOT
+from tests.support.paths import DOCS, README, ROOT
 
 #: The front page's budget: what it is, try it, install, a tour, where to read more.
 README_MAX_LINES = 300

@@ -2,7 +2,7 @@
 crawl, through every driver (httpx sync, httpx async, the standard-library one-shot
 driver, and the command line).
 
-Each trial ends one of three ways, counted in :data:`tests.helpers.TALLY` and
+Each trial ends one of three ways, counted in :data:`tests.support.tally.TALLY` and
 printed after the run (the figures of docs/security.md, "Reliability"):
 
 * **survived**: the result is exactly the fault-free one (after retries within the
@@ -38,9 +38,9 @@ import httpx
 import pytest
 from anyio.from_thread import BlockingPortal
 
+from ec2imds._category_json import ROOTS
 from ec2imds._drivers.default import DefaultDriver
 from ec2imds._drivers.walk import run_threaded
-from ec2imds._values import ROOTS
 from ec2imds.cli import main
 from ec2imds.client import IMDS, AsyncIMDS
 from ec2imds.crawl import Walk
@@ -57,21 +57,12 @@ from ec2imds.errors import (
 from ec2imds.settings import Settings
 from ec2imds.simulator import IMDSSimulator
 from ec2imds.tokens import FileTokenStore, MemoryTokenStore
-from tests.helpers import (
-    ATTEMPTS,
-    DOCS,
-    TALLY,
-    TIMEOUT,
-    Client,
-    ClientFactory,
-    HookedCore,
-    Listener,
-    Trial,
-    Verdict,
-    settings_for,
-    simulator,
-)
-from tests.helpers import run as run_command
+from tests.support.command import run as run_command
+from tests.support.drivers import Client, ClientFactory
+from tests.support.hooked import ATTEMPTS, TIMEOUT, HookedSimulator, settings_for, simulator
+from tests.support.network import Listener
+from tests.support.paths import DOCS
+from tests.support.tally import TALLY, Trial, Verdict
 
 #: The one key, and the directory whose listing a crawl's faults hit.
 KEY = "meta-data/placement/region"
@@ -89,8 +80,8 @@ DRIVERS: tuple[Driver, ...] = ("sync", "async", "stdlib", "cli")
 # -- the simulator, with hooks -------------------------------------------------------------
 
 
-def core(sim: IMDSSimulator) -> HookedCore:
-    assert isinstance(sim, HookedCore)
+def hooked(sim: IMDSSimulator) -> HookedSimulator:
+    assert isinstance(sim, HookedSimulator)
     return sim
 
 
@@ -112,8 +103,8 @@ class Ctx:
         return KEY if self.target == "key" else CRAWL_DIR
 
     @property
-    def core(self) -> HookedCore:
-        return core(self.sim)
+    def hooked(self) -> HookedSimulator:
+        return hooked(self.sim)
 
 
 @dataclass(frozen=True)
@@ -167,7 +158,7 @@ def _redirect(status: int) -> Callable[[Ctx], None]:
 
 def _revoke(c: Ctx) -> None:
     nth = 1 if c.target == "key" else 20
-    c.core.before_nth(lambda m, p: m == "GET", nth, c.sim.expire_tokens)
+    c.hooked.before_nth(lambda m, p: m == "GET", nth, c.sim.expire_tokens)
 
 
 def _detach(c: Ctx) -> None:
@@ -175,7 +166,7 @@ def _detach(c: Ctx) -> None:
     # the next leaves answer 404 (for one library GET: the very one read).
     nth = 1 if c.target == "key" and c.driver != "cli" else 3
     prefix = f"/latest/{ENI2}/"
-    c.core.before_nth(
+    c.hooked.before_nth(
         lambda m, p: m == "GET" and p.startswith(prefix) and p != prefix,
         nth,
         lambda: c.sim.delete(ENI2),
@@ -195,7 +186,7 @@ def _oversize(c: Ctx) -> None:
 
 
 def _hooks_fired(c: Ctx) -> bool:
-    return bool(c.core.fired)
+    return bool(c.hooked.fired)
 
 
 B = ATTEMPTS - 1  # a burst the budget absorbs
@@ -255,28 +246,28 @@ FAULTS: list[Fault] = [
     Fault(
         "slow-short",
         "slow body (the whole body within the timeout)",
-        lambda c: c.core.slow(c.path, TIMEOUT / 10, 1),
+        lambda c: c.hooked.slow(c.path, TIMEOUT / 10, 1),
         Exact(),
         fired=_hooks_fired,
     ),
     Fault(
         "slow-long",
         f"slow body (a chunk after the timeout) x{L}",
-        lambda c: c.core.slow(c.path, TIMEOUT * 1.75, L),
+        lambda c: c.hooked.slow(c.path, TIMEOUT * 1.75, L),
         Fails(IMDSTimeout),
         fired=_hooks_fired,
     ),
     Fault(
         "trickle-short",
         "a body trickled byte by byte (each within the timeout, the whole not) x1",
-        lambda c: c.core.slow(c.path, TIMEOUT / 4, 1, size=1),
+        lambda c: c.hooked.slow(c.path, TIMEOUT / 4, 1, size=1),
         Exact(),
         fired=_hooks_fired,
     ),
     Fault(
         "trickle-long",
         f"a body trickled byte by byte x{L}",
-        lambda c: c.core.slow(c.path, TIMEOUT / 4, L, size=1),
+        lambda c: c.hooked.slow(c.path, TIMEOUT / 4, L, size=1),
         Fails(IMDSTimeout),
         fired=_hooks_fired,
     ),
@@ -569,7 +560,7 @@ def test_fault(
         else:
             outcome = run_library(driver, target, key, sim, portal, fault.warm, inject)
         fired = fault.fired is None or fault.fired(ctx)
-        tokens = list(core(sim).issued)
+        tokens = list(hooked(sim).issued)
     expect = fault.expect
     needle = (expect.needle or ctx.path.rstrip("/")) if isinstance(expect, Fails) else ""
     verdict: Verdict

@@ -42,7 +42,8 @@ from ec2imds.endpoints import (
 from ec2imds.errors import IMDSConfigError, IMDSValidationError, ResponseTooLarge
 from ec2imds.models import IMDSModel, validate_raw
 from ec2imds.settings import Settings
-from tests.helpers import RealIMDSAccess, examples
+from tests.support.command import RealIMDSAccess
+from tests.support.properties import examples
 
 # -- inputs shaped like trouble ------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ec2imds._signatures import RSAPublicKey, load_public_key
-from ec2imds.catalog import INSTANCE_ID, default_tree
+from ec2imds.catalog import INSTANCE_ID
 from ec2imds.cli import main as cli_main
 from ec2imds.client import IMDS, AsyncIMDS
 from ec2imds.errors import IdentityVerificationError, IMDSConfigError, IMDSHTTPError
@@ -53,8 +53,9 @@ from ec2imds.simulator.identity import (
     key_pair,
     sign_pkcs7,
 )
+from ec2imds.simulator.instance import default_tree
 from ec2imds.testing import TEST_CERTIFICATES, FakeIMDS, sign_identity_document
-from tests.helpers import shared_data
+from tests.support.paths import shared_data
 
 ROOT = Path(__file__).resolve().parent.parent
 GUARD_DIR = ROOT / "tests" / "_guard"
@@ -296,7 +297,7 @@ def test_without_cryptography_the_simulator_serves_and_verification_says_what_to
     code = """if True:
         import json, sys
         sys.modules["cryptography"] = None  # as if the verify extra were not installed
-        from ec2imds.catalog import default_tree
+        from ec2imds.simulator.instance import default_tree
         from ec2imds.errors import IMDSConfigError
         from ec2imds.identity import verify_identity
         from ec2imds.testing import FakeIMDS

@@ -26,7 +26,9 @@ from ec2imds.errors import IMDSError, IMDSValidationError
 from ec2imds.models import IamCredentials, InstanceMetadata, dump, validate_raw
 from ec2imds.simulator import IMDSSimulator
 from ec2imds.tokens import FileTokenStore, MemoryTokenStore
-from tests.helpers import HookedCore, Listener, Result, on, run, settings_for, simulator
+from tests.support.command import Result, on, run
+from tests.support.hooked import HookedSimulator, settings_for, simulator
+from tests.support.network import Listener
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
 ROLE_PATH = "meta-data/iam/security-credentials/my-app-role"
@@ -41,7 +43,7 @@ def listener() -> Iterator[Listener]:
 
 def issued(sim: IMDSSimulator) -> list[str]:
     hooked = sim
-    assert isinstance(hooked, HookedCore)
+    assert isinstance(hooked, HookedSimulator)
     assert hooked.issued, "no token was issued: nothing to look for"
     return list(hooked.issued)
 
@@ -138,7 +140,7 @@ def test_no_token_in_any_output_of_the_command_line(tmp_path: Path) -> None:
                 assert result.code == (0 if name.startswith("ok") else 1), (name, result.err)
                 outputs.append(result)
                 hooked = sim
-                assert isinstance(hooked, HookedCore)
+                assert isinstance(hooked, HookedSimulator)
                 tokens += hooked.issued  # none when every PUT failed
     assert len(set(tokens)) >= len(ERROR_PATHS)
     assert any("GET /latest/" in r.err for r in outputs)  # -vv did log requests

@@ -17,7 +17,7 @@ from ec2imds import _leaves
 from ec2imds._leaves import _fromisoformat_before_311 as before_311
 from ec2imds.models import IamCredentials, SpotInstanceAction, validate_value
 from ec2imds.models._types import IMDSTime, LenientTime, Timestamp
-from tests.helpers import examples
+from tests.support.properties import examples
 
 UTC = timezone.utc
 HAS_311 = sys.version_info >= (3, 11)

@@ -14,7 +14,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-from tests.helpers import ROOT
+from tests.support.paths import ROOT
 
 if sys.version_info >= (3, 11):
     import tomllib

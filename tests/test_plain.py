@@ -18,7 +18,7 @@ from ec2imds._categories import SHAPES
 from ec2imds.errors import IMDSValidationError
 from ec2imds.models import InstanceMetadata, dump, validate_raw
 from ec2imds.simulator import IMDSSimulator
-from tests.helpers import examples
+from tests.support.properties import examples
 
 REFUSED = object()
 UNSURE = object()

@@ -36,7 +36,7 @@ from ec2imds.errors import (
     TokenError,
 )
 from ec2imds.tokens import Token
-from tests.helpers import PATH, START, Clock, drive, get, session, token_answer
+from tests.support.protocol_script import PATH, START, Clock, drive, get, session, token_answer
 
 CREDS = "/latest/meta-data/iam/security-credentials/role"
 

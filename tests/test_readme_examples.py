@@ -27,7 +27,7 @@ from typing import NamedTuple
 import pytest
 
 from ec2imds.simulator import IMDSSimulator
-from tests.helpers import mypy
+from tests.support.typecheck import mypy
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The pages whose examples are checked: the front page and the manual.

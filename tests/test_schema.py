@@ -15,7 +15,6 @@ import pytest
 
 from ec2imds import IMDS, catalog, models
 from ec2imds._categories import CATEGORIES
-from ec2imds.catalog import default_tree
 from ec2imds.cli import main
 from ec2imds.models import IMDSModel, InstanceMetadata, Placement, validate_raw
 from ec2imds.schema import (
@@ -31,6 +30,7 @@ from ec2imds.schema import (
     validate_dump_file,
 )
 from ec2imds.simulator import IMDSSimulator
+from ec2imds.simulator.instance import default_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 MAC0 = "0e:49:61:0f:c3:11"

@@ -1,4 +1,4 @@
-"""The AWS SDKs' own IMDS cases, read from ``../shared`` (tests.helpers.shared_data):
+"""The AWS SDKs' own IMDS cases, read from ``../shared`` (tests.support.paths.shared_data):
 smithy-rs ``imds-endpoint-tests.json`` (the same 14 as aws-sdk-kotlin's: environment,
 profile file and explicit overrides -> the token URL, or an error; the deliberate
 deviations are listed in docs/settings.md, by case name, in ``DEVIATIONS``), and its
@@ -20,7 +20,8 @@ from ec2imds.endpoints import DEFAULT_ENDPOINTS
 from ec2imds.errors import IMDSConfigError, IMDSDisabled, IMDSError
 from ec2imds.models import IamCredentials
 from ec2imds.settings import Settings
-from tests.helpers import RawServer, http_answer, shared_data
+from tests.support.paths import shared_data
+from tests.support.raw_server import RawServer, http_answer
 
 #: Case name -> why ec2imds differs (also in docs/settings.md, "The SDKs' cases").
 DEVIATIONS = {

@@ -10,7 +10,7 @@ from ec2imds.endpoints import DEFAULT_ENDPOINTS, IPV4_ENDPOINT, IPV6_ENDPOINT
 from ec2imds.errors import IMDSConfigError
 from ec2imds.settings import Settings
 from ec2imds.simulator import IMDSSimulator
-from tests.helpers import error_line, run
+from tests.support.command import error_line, run
 
 
 def test_defaults() -> None:

@@ -30,7 +30,7 @@ from ec2imds._signatures import (
     load_public_key,
 )
 from ec2imds.simulator.identity import key_pair
-from tests.helpers import shared_data
+from tests.support.paths import shared_data
 
 HASH = {"SHA-1": "sha1", "SHA-224": "sha224", "SHA-256": "sha256", "SHA-512": "sha512"}
 FILES = {

@@ -30,7 +30,7 @@ from ec2imds.client import IMDS, AsyncIMDS
 from ec2imds.models import Placement, Spot
 from ec2imds.settings import Settings
 from ec2imds.simulator import IMDSSimulator
-from tests.helpers import TALLY
+from tests.support.tally import TALLY
 
 pytestmark = pytest.mark.slow
 

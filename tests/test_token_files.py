@@ -3,7 +3,7 @@ itself): what it must never follow, overwrite or read as a token, what it refuse
 the query still works (and says so with ``-v``), what it ignores and replaces, and two
 processes refreshing one endpoint's token at once.
 
-Every run is a real ``ec2imds`` subprocess (``tests/test_cli.py``'s helpers: the real
+Every run is a real ``ec2imds`` subprocess (``tests/support/command.py``: the real
 IMDS guard, no AWS_* or proxy variables) against a simulator on loopback.
 """
 
@@ -24,7 +24,7 @@ from ec2imds._drivers.default import DefaultDriver
 from ec2imds.settings import Settings
 from ec2imds.simulator import IMDSSimulator
 from ec2imds.tokens import FileTokenStore
-from tests.helpers import INSTANCE_ID, Result, on, run
+from tests.support.command import INSTANCE_ID, Result, on, run
 
 ROOT = os.geteuid() == 0
 NOBODY = 65534

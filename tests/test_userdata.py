@@ -18,7 +18,7 @@ from ec2imds.userdata import (
     decode_user_data,
     guess_content_type,
 )
-from tests.helpers import error_line, on, run
+from tests.support.command import error_line, on, run
 
 SCRIPT = b"#!/bin/sh\necho hello\n"
 CLOUD_CONFIG = b"#cloud-config\npackages: [jq]\n"

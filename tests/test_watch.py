@@ -63,7 +63,8 @@ from ec2imds.watch import (
     is_transient,
     watch_flow,
 )
-from tests.helpers import PYTHON_M, cli_env, examples
+from tests.support.command import PYTHON_M, cli_env
+from tests.support.properties import examples
 
 if sys.version_info >= (3, 11):
     from typing import assert_type

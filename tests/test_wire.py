@@ -16,7 +16,6 @@ from typing import Any, Final
 import pytest
 
 from ec2imds import IMDS, AsyncIMDS
-from ec2imds.catalog import default_tree
 from ec2imds.errors import IMDSError, IMDSHTTPError, IMDSValidationError, RedirectRefused
 from ec2imds.models import (
     IamInfo,
@@ -25,21 +24,14 @@ from ec2imds.models import (
     RebalanceRecommendation,
 )
 from ec2imds.simulator import IMDSSimulator
+from ec2imds.simulator.instance import default_tree
 from ec2imds.simulator.server import reachable_url
-from tests.helpers import (
-    EIA_ID,
-    IAM_INFO,
-    RECORDED_TOKEN,
-    AEMMLike,
-    ClientFactory,
-    RawServer,
-    fast,
-    http_answer,
-    read_answer,
-    recorded,
-    run,
-)
-from tests.helpers import RECORDED_USER_DATA as USER_DATA
+from tests.support.aemm import EIA_ID, AEMMLike
+from tests.support.command import run
+from tests.support.drivers import ClientFactory, fast
+from tests.support.raw_server import RawServer, http_answer, read_answer
+from tests.support.recorded import IAM_INFO, RECORDED_TOKEN, recorded
+from tests.support.recorded import RECORDED_USER_DATA as USER_DATA
 
 TTL = "X-aws-ec2-metadata-token-ttl-seconds"
 

@@ -31,10 +31,10 @@ from ec2imds import (
     IMDSWrapper,
 )
 from ec2imds import wrapper as wrapper_module
-from ec2imds._values import category_is_dir
-from ec2imds.catalog import default_tree
+from ec2imds._category_json import category_is_dir
 from ec2imds.endpoints import Endpoint
 from ec2imds.simulator import IMDSSimulator, SimResponse
+from ec2imds.simulator.instance import default_tree
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 INSTANCE_ID = "i-0123456789abcdef0"

@@ -5,7 +5,7 @@
 
     RawNode = bytes | dict[str, RawNode]
 
-the same shape as :func:`ec2imds.catalog.default_tree` (a dict is a directory, public
+the same shape as :func:`ec2imds.simulator.instance.default_tree` (a dict is a directory, public
 keys are keyed ``"0=my-key"``), with every leaf as the body IMDS served.  Every leaf
 parser also accepts the already-parsed form (``str``, ``list``, ``dict``, ``int``,
 ``datetime``...), so the same models validate a saved JSON dump.

@@ -16,6 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from ec2imds import catalog
 from ec2imds._leaves import _show
+from ec2imds._pathmatch import match
 from ec2imds.errors import ALWAYS_PRESENT, IMDSValidationError, absent_error
 
 __all__ = ["field_type", "primary_entry", "validate_raw", "validate_value"]
@@ -60,7 +61,7 @@ def _locate(loc: tuple[int | str, ...], raw: object, path: str) -> tuple[str, li
     for part in loc:
         if part == "[key]":
             continue
-        hit = None if inner else catalog.match(_join(path, *segments))
+        hit = None if inner else match(_join(path, *segments))
         if inner or (hit is not None and hit[0].is_leaf):
             inner.append(str(part))  # inside a JSON document
             continue
@@ -72,7 +73,7 @@ def _locate(loc: tuple[int | str, ...], raw: object, path: str) -> tuple[str, li
 
 def _holds_credentials(full: str) -> str | None:
     """The document type when the leaf at ``full`` is one that holds credentials."""
-    hit = catalog.match(full)
+    hit = match(full)
     return hit[0].type if hit is not None and hit[0].type in _SECRET_DOCUMENTS else None
 
 

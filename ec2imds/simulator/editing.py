@@ -6,9 +6,9 @@ segment of digits addresses an indexed key (``public-keys/0`` is ``0=my-key``). 
 changed identity document is signed again (:mod:`ec2imds.simulator.identity`).
 
 Scheduled changes are applied lazily, before the next request is answered or the tree is
-read, in the order scheduled; no timer thread runs.  The protocol
-(:mod:`ec2imds.simulator.protocol`) and the events (:mod:`ec2imds.simulator.events`) are
-built on this class.
+read, in the order scheduled; no timer thread runs.  The simulator's core
+(:class:`~ec2imds.simulator.protocol.SimulatorCore`) holds one editor and serves its tree;
+the events (:class:`~ec2imds.simulator.events.EventInjector`) write through it.
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ _IDENTITY_DOCUMENT = ["dynamic", "instance-identity", "document"]
 
 
 def _load_default_tree() -> dict[str, Node]:
-    # Imported lazily: the catalog's default instance is only built when no tree is given.
-    from ec2imds.catalog import default_tree
+    # Imported lazily: the default instance is only built when no tree is given.
+    from ec2imds.simulator.instance import default_tree
 
-    return copy_tree(default_tree())
+    return default_tree()
 
 
 def _keep_signed(tree: dict[str, Node], previous: bytes | None = None) -> None:
@@ -82,9 +82,11 @@ def _copy_node(value: Node) -> Node:
 class TreeEditor:
     """The served tree and its live changes; thread-safe (one lock).
 
-    ``tree`` is copied (``None``: the catalog's ``default_tree()``).  ``clock`` (default
+    ``tree`` is copied (``None``: the default instance,
+    :func:`ec2imds.simulator.instance.default_tree`).  ``clock`` (default
     :func:`time.monotonic`) says when scheduled changes are due, so tests can move time
-    by hand.
+    by hand.  The methods after "for the core and the events" are the ones the core and
+    the events call (all but :meth:`schedule_action` with :attr:`lock` held).
     """
 
     def __init__(
@@ -102,18 +104,22 @@ class TreeEditor:
         """The one lock guarding the tree, tokens, schedule, stats and faults."""
         return self._lock
 
+    def now(self) -> float:
+        """The simulator's clock (seconds; :func:`time.monotonic` unless one was given)."""
+        return self._clock()
+
     def snapshot(self) -> dict[str, Node]:
         """A deep copy of the tree as served now (scheduled changes that are due applied)."""
         with self._lock:
-            self._run_due(self._clock())
+            self.run_due(self._clock())
             return copy.deepcopy(self._tree)
 
     def get(self, path: str) -> Node | None:
         """The node at ``path`` (a copy), or ``None`` when absent."""
         parts = _tree_parts(path)
         with self._lock:
-            self._run_due(self._clock())
-            return copy.deepcopy(self._node_at(parts))
+            self.run_due(self._clock())
+            return copy.deepcopy(self.node_at(parts))
 
     def set(self, path: str, value: Node) -> None:
         """Set the node at ``path`` (``"meta-data/spot/instance-action"``), creating
@@ -121,15 +127,15 @@ class TreeEditor:
         parts = _tree_parts(path)
         value = _copy_node(value)
         with self._lock:
-            self._run_due(self._clock())
-            self._set(parts, value)
+            self.run_due(self._clock())
+            self.set_parts(parts, value)
 
     def delete(self, path: str) -> bool:
         """Remove the node at ``path``; returns whether there was one."""
         parts = _tree_parts(path)
         with self._lock:
-            self._run_due(self._clock())
-            return self._delete(parts)
+            self.run_due(self._clock())
+            return self.delete_parts(parts)
 
     def schedule(self, after: float, path: str, value: Node | None) -> None:
         """Set (or, with ``None``, delete) ``path`` ``after`` seconds from now.
@@ -143,33 +149,36 @@ class TreeEditor:
 
         def apply() -> None:
             if node is None:
-                self._delete(parts)
+                self.delete_parts(parts)
             else:
-                self._set(parts, copy.deepcopy(node))
+                self.set_parts(parts, copy.deepcopy(node))
 
-        self._schedule(after, apply)
+        self.schedule_action(after, apply)
 
     @property
     def pending_changes(self) -> int:
         """Scheduled changes not applied yet."""
         with self._lock:
-            self._run_due(self._clock())
+            self.run_due(self._clock())
             return len(self._pending)
 
-    # -- for the protocol and the events (the lock held) -------------------------------
+    # -- for the core and the events -------------------------------------------------
 
-    def _schedule(self, after: float, action: Callable[[], None]) -> None:
-        """Run ``action`` (which edits the tree) ``after`` seconds from now, or now."""
+    def schedule_action(self, after: float, action: Callable[[], None]) -> None:
+        """Run ``action`` (which edits the tree with the methods below) ``after`` seconds
+        from now, or now; it runs with :attr:`lock` held."""
         after = float(after)
         with self._lock:
             now = self._clock()
-            self._run_due(now)
+            self.run_due(now)
             if after <= 0.0:
                 action()
             else:
                 heapq.heappush(self._pending, (now + after, next(self._seq), action))
 
-    def _run_due(self, now: float) -> None:
+    # The methods below expect :attr:`lock` held.
+
+    def run_due(self, now: float) -> None:
         """Apply the scheduled changes due at ``now``, in order; skip those that no longer fit."""
         while self._pending and self._pending[0][0] <= now:
             _, _, action = heapq.heappop(self._pending)
@@ -178,8 +187,8 @@ class TreeEditor:
             except ValueError:
                 continue
 
-    def _node_at(self, parts: list[str]) -> Node | None:
-        """The node (not a copy) at ``parts``, or ``None``."""
+    def node_at(self, parts: list[str]) -> Node | None:
+        """The node (not a copy) at ``parts`` (``[]``: the root), or ``None``."""
         node: Node = self._tree
         for segment in parts:
             if not isinstance(node, dict):
@@ -190,7 +199,8 @@ class TreeEditor:
             node = node[key]
         return node
 
-    def _set(self, parts: list[str], value: Node) -> None:
+    def set_parts(self, parts: list[str], value: Node) -> None:
+        """Set the node at ``parts`` (see :meth:`set`)."""
         identity = parts == _IDENTITY_DOCUMENT[: len(parts)]
         previous = _document_of(self._tree) if identity else None
         node = self._tree
@@ -209,8 +219,9 @@ class TreeEditor:
         if previous is not None:
             _keep_signed(self._tree, previous)
 
-    def _delete(self, parts: list[str]) -> bool:
-        parent = self._node_at(parts[:-1])
+    def delete_parts(self, parts: list[str]) -> bool:
+        """Remove the node at ``parts`` (see :meth:`delete`)."""
+        parent = self.node_at(parts[:-1])
         if not isinstance(parent, dict):
             return False
         key = _child_key(parent, parts[-1])

@@ -1,7 +1,8 @@
 """The simulator's events: spot interruption, rebalance, maintenance, Auto Scaling state.
 
-:class:`Events` writes each event where EC2 puts it, in EC2's formats, now or ``after``
-seconds (a scheduled change of :class:`~ec2imds.simulator.editing.TreeEditor`).  Times
+:class:`EventInjector` writes each event where EC2 puts it, in EC2's formats, now or
+``after`` seconds (a scheduled change of the :class:`~ec2imds.simulator.editing.TreeEditor`
+it is given).  Times
 are wall-clock: ISO ``Z`` for spot and rebalance notices (:func:`format_iso_z`), IMDS's
 ``21 Jan 2019 09:00:43 GMT`` for maintenance events (:func:`format_imds_time`).
 """
@@ -10,13 +11,11 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 from ec2imds.simulator.editing import TreeEditor
-from ec2imds.simulator.tree import TreeLike
 
-__all__ = ["Events", "format_imds_time", "format_iso_z"]
+__all__ = ["EventInjector", "format_imds_time", "format_iso_z"]
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MAINTENANCE_DESCRIPTIONS = {
@@ -39,20 +38,14 @@ def format_imds_time(moment: datetime) -> str:
     return f"{m.day:02d} {_MONTHS[m.month - 1]} {m.year} {m:%H:%M:%S} GMT"
 
 
-class Events(TreeEditor):
-    """The events an instance sees, injected into the tree.
+class EventInjector:
+    """The events an instance sees, injected into the tree of ``editor``.
 
     ``seed`` makes the generated maintenance event ids reproducible.
     """
 
-    def __init__(
-        self,
-        tree: TreeLike | None = None,
-        *,
-        seed: int = 0,
-        clock: Callable[[], float] | None = None,
-    ) -> None:
-        super().__init__(tree, clock=clock)
+    def __init__(self, editor: TreeEditor, *, seed: int = 0) -> None:
+        self._editor = editor
         self._rng = random.Random(seed)
 
     def inject_spot_interruption(
@@ -68,10 +61,10 @@ class Events(TreeEditor):
         doc = json.dumps({"action": action, "time": when})
 
         def apply() -> None:
-            self._set(["meta-data", "spot", "instance-action"], doc)
-            self._set(["meta-data", "spot", "termination-time"], when)
+            self._editor.set_parts(["meta-data", "spot", "instance-action"], doc)
+            self._editor.set_parts(["meta-data", "spot", "termination-time"], when)
 
-        self._schedule(after, apply)
+        self._editor.schedule_action(after, apply)
         return when
 
     def inject_rebalance(self, after: float = 0.0) -> str:
@@ -79,8 +72,11 @@ class Events(TreeEditor):
         ``meta-data/events/recommendations/rebalance`` to ``{"noticeTime": T}``; returns T."""
         when = format_iso_z(datetime.now(timezone.utc) + timedelta(seconds=after))
         doc = json.dumps({"noticeTime": when})
-        self._schedule(
-            after, lambda: self._set(["meta-data", "events", "recommendations", "rebalance"], doc)
+        self._editor.schedule_action(
+            after,
+            lambda: self._editor.set_parts(
+                ["meta-data", "events", "recommendations", "rebalance"], doc
+            ),
         )
         return when
 
@@ -106,7 +102,7 @@ class Events(TreeEditor):
         """
         start = not_before or datetime.now(timezone.utc) + timedelta(seconds=after, days=1)
         end = not_after or start + timedelta(hours=2)
-        with self._lock:
+        with self._editor.lock:
             eid = event_id or f"instance-event-{self._rng.getrandbits(68):017x}"
         event = {
             "NotBefore": format_imds_time(start),
@@ -122,7 +118,7 @@ class Events(TreeEditor):
 
         def apply() -> None:
             events: list[object] = []
-            current = self._node_at(parts)
+            current = self._editor.node_at(parts)
             if isinstance(current, (str, bytes)):
                 try:
                     loaded = json.loads(current)
@@ -131,14 +127,16 @@ class Events(TreeEditor):
                 if isinstance(loaded, list):
                     events = loaded
             events.append(event)
-            self._set(parts, json.dumps(events, indent=2))
+            self._editor.set_parts(parts, json.dumps(events, indent=2))
 
-        self._schedule(after, apply)
+        self._editor.schedule_action(after, apply)
         return dict(event)
 
     def set_lifecycle_state(self, state: str, after: float = 0.0) -> None:
         """Set ``meta-data/autoscaling/target-lifecycle-state`` (e.g. ``Terminated``)."""
-        self._schedule(
+        self._editor.schedule_action(
             after,
-            lambda: self._set(["meta-data", "autoscaling", "target-lifecycle-state"], state),
+            lambda: self._editor.set_parts(
+                ["meta-data", "autoscaling", "target-lifecycle-state"], state
+            ),
         )

@@ -2,9 +2,10 @@
 
 :class:`SimulatorCore` turns ``(method, path, headers)`` into a :class:`SimResponse`; the
 socket server (:mod:`ec2imds.simulator.server`) and the in-process fake
-(:mod:`ec2imds.testing`) are cores that carry out what it says, so both behave the same.
-It serves the tree of :class:`~ec2imds.simulator.editing.TreeEditor` (edited live) with
-the :class:`~ec2imds.simulator.events.Events` injected into it.
+(:mod:`ec2imds.testing`) each hold one core and carry out what it says, so both behave the
+same.  The core is one object made of parts, each in its own module: the tree it serves
+(:class:`~ec2imds.simulator.editing.TreeEditor`, edited live), the events written into it
+(:class:`~ec2imds.simulator.events.EventInjector`), the faults and the request counters.
 
 Protocol (docs/imds.md, 'The session token', 'Status codes'): ``PUT /latest/api/token``
 with ``X-aws-ec2-metadata-token-ttl-seconds``
@@ -35,7 +36,8 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from ec2imds.catalog import Node
-from ec2imds.simulator.events import Events
+from ec2imds.simulator.editing import TreeEditor
+from ec2imds.simulator.events import EventInjector
 from ec2imds.simulator.faults import Faults
 from ec2imds.simulator.stats import Stats
 from ec2imds.simulator.tree import TreeLike, is_indexed_key
@@ -163,7 +165,7 @@ _ERROR_PAGE = """\
 _NO_REDIRECT = frozenset({"meta-data/tags/instance"})
 
 
-def _plain(status: int, body: bytes | None = None, **headers: str) -> SimResponse:
+def _response(status: int, body: bytes | None = None, **headers: str) -> SimResponse:
     if body is None:
         title = f"{status} - {_REASONS.get(status, 'Error')}"
         body = _ERROR_PAGE.format(title=title).encode("ascii")
@@ -179,16 +181,23 @@ def _listing(node: Mapping[str, Node], *, slashes: bool = True) -> bytes:
     return "\n".join(names).encode()
 
 
-class SimulatorCore(Events):
-    """The whole simulator without sockets: this protocol over the live tree
-    (:class:`~ec2imds.simulator.editing.TreeEditor`: ``get``, ``set``, ``delete``,
-    ``schedule``, ``snapshot``) and its events (:class:`~ec2imds.simulator.events.Events`:
-    ``inject_*``, ``set_lifecycle_state``); thread-safe (one lock).
+class SimulatorCore:
+    """The whole simulator without sockets: this protocol (:meth:`handle`, the tokens)
+    over its parts, thread-safe (one lock, :attr:`lock`):
 
-    ``tree`` is copied (``None``: the catalog's ``default_tree()``).  ``clock`` (default
+    * :attr:`editor`: the live tree (:class:`~ec2imds.simulator.editing.TreeEditor`:
+      ``get``, ``set``, ``delete``, ``schedule``, ``snapshot``);
+    * :attr:`events`: the events (:class:`~ec2imds.simulator.events.EventInjector`:
+      ``inject_*``, ``set_lifecycle_state``), written into that tree;
+    * :attr:`faults` (:class:`~ec2imds.simulator.faults.Faults`) and :attr:`stats`
+      (:class:`~ec2imds.simulator.stats.Stats`).
+
+    ``tree`` is copied (``None``: the default instance,
+    :func:`ec2imds.simulator.instance.default_tree`).  ``clock`` (default
     :func:`time.monotonic`) drives token expiry and scheduled changes, so tests can move
     time by hand.  ``seed`` makes random faults and generated event ids reproducible.
-    The socket server and the in-process fake are subclasses: each is its own core.
+    The socket server and the in-process fake each hold one core (their ``core``) and
+    offer its controls (:class:`~ec2imds.simulator.controls.SimulatorControls`).
     """
 
     def __init__(
@@ -200,7 +209,12 @@ class SimulatorCore(Events):
         seed: int = 0,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        super().__init__(tree, seed=seed, clock=clock)
+        #: The tree served, edited live.
+        self.editor = TreeEditor(tree, clock=clock)
+        #: The one lock (the tree's) guarding the tree, tokens, schedule, stats and faults.
+        self.lock = self.editor.lock
+        #: The events, written into the tree of :attr:`editor`.
+        self.events = EventInjector(self.editor, seed=seed)
         self._tokens: dict[str, float] = {}
         #: Whether token-less GETs are answered (IMDSv1).
         self.allow_v1 = allow_v1
@@ -210,9 +224,9 @@ class SimulatorCore(Events):
         self.base_url = "http://169.254.169.254"
         self._last_modified = email.utils.formatdate(time.time(), usegmt=True)
         #: Request counters (see :class:`~ec2imds.simulator.stats.Stats`).
-        self.stats = Stats(self._lock)
+        self.stats = Stats(self.lock)
         #: Fault settings (see :class:`~ec2imds.simulator.faults.Faults`).
-        self.faults = Faults(self._lock, seed=seed, on_expire_tokens=self.expire_tokens)
+        self.faults = Faults(self.lock, seed=seed, on_expire_tokens=self.expire_tokens)
         self.faults.latency = latency
 
     # -- the protocol ------------------------------------------------------------------
@@ -221,9 +235,9 @@ class SimulatorCore(Events):
         """Answer one request.  ``path`` is the request target (query ignored)."""
         method = method.upper()
         lower = {k.lower(): v for k, v in headers.items()}
-        with self._lock:
-            now = self._clock()
-            self._run_due(now)
+        with self.lock:
+            now = self.editor.now()
+            self.editor.run_due(now)
             resp = self._respond(method, path, lower, now)
             self.stats.record_request(
                 method,
@@ -247,11 +261,11 @@ class SimulatorCore(Events):
         if fault.kind == "drop":
             return SimResponse(0, drop=True, delay=fault.delay)
         if fault.kind == "redirect":
-            resp = _plain(fault.status, b"", Location=fault.location)
+            resp = _response(fault.status, b"", Location=fault.location)
         elif fault.kind == "status":
-            resp = _plain(fault.status)
+            resp = _response(fault.status)
         elif self.disabled:
-            resp = _plain(403)
+            resp = _response(403)
         else:
             resp = self._route(method, version, rest, is_token_path, headers, now)
         resp.delay = fault.delay
@@ -294,33 +308,33 @@ class SimulatorCore(Events):
         if is_token_path:
             if method == "PUT":
                 return self._issue_token(version, headers, now)
-            return _plain(405, b"", Allow="OPTIONS, PUT")  # GET, POST...: as EC2 answers
+            return _response(405, b"", Allow="OPTIONS, PUT")  # GET, POST...: as EC2 answers
         if method not in ("GET", "HEAD"):
-            return _plain(405, Allow="GET, HEAD")
+            return _response(405, Allow="GET, HEAD")
         denied = self._check_token(headers, now)
         if denied is not None:
             return denied
         if version is None:
-            return _plain(200, "\n".join(METADATA_VERSIONS).encode())
+            return _response(200, "\n".join(METADATA_VERSIONS).encode())
         if version != "latest" and version not in _DATED:
-            return _plain(404)
+            return _response(404)
         if rest in ("", "/"):
-            return _plain(200, _listing(self._tree, slashes=False))
+            return _response(200, _listing(self._root(), slashes=False))
         return self._serve(version, rest)
 
     def _issue_token(self, version: str | None, headers: dict[str, str], now: float) -> SimResponse:
         if version != "latest" or "x-forwarded-for" in headers:
-            return _plain(403)
+            return _response(403)
         raw = headers.get(TTL_HEADER.lower(), "").strip()
         if not _TTL_RE.fullmatch(raw) or not 1 <= int(raw) <= MAX_TOKEN_TTL:
-            return _plain(400)
+            return _response(400)
         ttl = int(raw)
         if len(self._tokens) >= _PRUNE_AT:
             self._tokens = {t: exp for t, exp in self._tokens.items() if exp > now}
         token = secrets.token_urlsafe(40)
         self._tokens[token] = now + ttl
         self.stats.record_token()
-        return _plain(200, token.encode(), **{TTL_HEADER: str(ttl)})
+        return _response(200, token.encode(), **{TTL_HEADER: str(ttl)})
 
     def _check_token(self, headers: dict[str, str], now: float) -> SimResponse | None:
         token = headers.get(TOKEN_HEADER.lower())
@@ -329,44 +343,49 @@ class SimulatorCore(Events):
             # 'The session token').
             if self.allow_v1 and TTL_HEADER.lower() not in headers:
                 return None
-            return _plain(401)
+            return _response(401)
         expiry = self._tokens.get(token)
         if expiry is None or expiry <= now:
             self._tokens.pop(token, None)
-            return _plain(401)
+            return _response(401)
         return None
 
     def _serve(self, version: str, rest: str) -> SimResponse:
         directory = rest.endswith("/")
         parts = rest[:-1].split("/") if directory else rest.split("/")
-        node = self._node_at(parts)
+        node = self.editor.node_at(parts)
         if node is None:
-            return _plain(404)
+            return _response(404)
         if isinstance(node, dict):
             if not directory and len(parts) > 1 and rest not in _NO_REDIRECT:
                 location = f"{self.base_url}/{version}/{rest}/"
-                return _plain(301, b"", Location=location)
-            return _plain(200, _listing(node))
+                return _response(301, b"", Location=location)
+            return _response(200, _listing(node))
         if parts == ["user-data"]:
-            return _plain(
+            return _response(
                 200,
                 node.encode() if isinstance(node, str) else node,
                 **{"Content-Type": "application/octet-stream"},
             )
         # A leaf asked for with a trailing slash is still served, as AWS does
         # (``meta-data/instance-id/``, ``user-data/``; see boto/boto#1900).
-        return _plain(200, node.encode() if isinstance(node, str) else node)
+        return _response(200, node.encode() if isinstance(node, str) else node)
+
+    def _root(self) -> Mapping[str, Node]:
+        root = self.editor.node_at([])
+        assert isinstance(root, dict)
+        return root
 
     # -- tokens ------------------------------------------------------------------------
 
     def expire_tokens(self) -> None:
         """Every token issued so far becomes invalid now."""
-        with self._lock:
+        with self.lock:
             self._tokens.clear()
 
     @property
     def live_tokens(self) -> int:
         """Tokens issued and not yet expired."""
-        with self._lock:
-            now = self._clock()
+        with self.lock:
+            now = self.editor.now()
             return sum(1 for exp in self._tokens.values() if exp > now)

@@ -1,13 +1,13 @@
 """The simulator served over real sockets on loopback, as EC2 serves IMDS.
 
-:class:`IMDSSimulator` is a :class:`~ec2imds.simulator.protocol.SimulatorCore` that runs a
-:class:`~http.server.ThreadingHTTPServer` in a background thread and answers every
-request it receives; this module only carries out the core's answers (delays, hangs,
-drops, resets, slow bodies).  Like EC2 (docs/imds.md, 'On the wire'), every answer says
-``Connection: close`` and the connection is closed after it, even when the client asks for
-keep-alive; ``keep_alive=True`` keeps HTTP/1.1 connections open instead, for comparisons.
-:meth:`IMDSSimulator.stop` closes idle connections and releases hanging handlers, then
-joins every thread it started.
+:class:`IMDSSimulator` holds a :class:`~ec2imds.simulator.protocol.SimulatorCore` (its
+``core``) and runs a :class:`~http.server.ThreadingHTTPServer` in a background thread
+that hands every request it receives to :meth:`IMDSSimulator.handle`; this module only
+carries out the core's answers (delays, hangs, drops, resets, slow bodies).  Like EC2
+(docs/imds.md, 'On the wire'), every answer says ``Connection: close`` and the connection
+is closed after it, even when the client asks for keep-alive; ``keep_alive=True`` keeps
+HTTP/1.1 connections open instead, for comparisons.  :meth:`IMDSSimulator.stop` closes
+idle connections and releases hanging handlers, then joins every thread it started.
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from ec2imds.simulator.controls import SimulatorControls
 from ec2imds.simulator.protocol import SimResponse, SimulatorCore
+from ec2imds.simulator.stats import Stats
 from ec2imds.simulator.tree import TreeLike
 
 if TYPE_CHECKING:
@@ -74,9 +76,7 @@ class _Handler(BaseHTTPRequestHandler):
             if not self.parse_request():
                 return
             self._discard_request_body()
-            self._answer(
-                self.server.core.handle(self.command, self.path, dict(self.headers.items()))
-            )
+            self._answer(self.server.answer(self.command, self.path, dict(self.headers.items())))
             self.wfile.flush()
         except OSError:
             self.close_connection = True
@@ -148,9 +148,15 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(
-        self, address: tuple[str, int], core: SimulatorCore, verbose: bool, keep_alive: bool
+        self,
+        address: tuple[str, int],
+        answer: Callable[[str, str, Mapping[str, str]], SimResponse],
+        stats: Stats,
+        verbose: bool,
+        keep_alive: bool,
     ) -> None:
-        self.core = core
+        self.answer = answer
+        self.stats = stats
         self.verbose = verbose
         self.keep_alive = keep_alive
         self.stopping = threading.Event()
@@ -178,7 +184,7 @@ class _Server(ThreadingHTTPServer):
                 daemon=True,
             )
             self._handlers.append(thread)
-        self.core.stats.record_connection()
+        self.stats.record_connection()
         thread.start()
 
     def shutdown_request(self, request: Any) -> None:
@@ -219,10 +225,11 @@ class _Server6(_Server):
     address_family = socket.AF_INET6
 
 
-class IMDSSimulator(SimulatorCore):
+class IMDSSimulator(SimulatorControls):
     """An IMDS on loopback, for tests and benchmarks.
 
-    ``tree`` is the instance to serve (``None``: the catalog's default instance).  Binds
+    ``tree`` is the instance to serve (``None``: the default instance, built from the
+    catalog's examples: :func:`ec2imds.simulator.instance.default_tree`).  Binds
     ``host`` (IPv6 literals such as ``"::1"`` included) on ``port`` (0: any free port).
     ``allow_v1`` answers token-less GETs; ``latency`` (seconds) delays every answer;
     ``seed`` makes the random faults reproducible; ``verbose`` logs requests to stderr;
@@ -231,10 +238,12 @@ class IMDSSimulator(SimulatorCore):
     ``disabled`` answers 403 to everything, as an instance with ``HttpEndpoint=disabled``.
 
     Use as a context manager (``with IMDSSimulator(tree) as sim: ...``) or call
-    :meth:`start` / :meth:`stop`.  The control surface is the simulator's own (it is a
-    :class:`~ec2imds.simulator.protocol.SimulatorCore`): ``stats``, ``faults``, ``get``,
-    ``set``, ``delete``, ``schedule``, ``snapshot``, ``expire_tokens``, the ``inject_*``
-    events, ``set_lifecycle_state``, ``allow_v1`` and ``disabled``.
+    :meth:`start` / :meth:`stop`.  The work is done by one
+    :class:`~ec2imds.simulator.protocol.SimulatorCore`, :attr:`core`, whose controls are
+    offered here (:class:`~ec2imds.simulator.controls.SimulatorControls`): ``stats``,
+    ``faults``, ``get``, ``set``, ``delete``, ``schedule``, ``snapshot``,
+    ``expire_tokens``, the ``inject_*`` events, ``set_lifecycle_state``, ``allow_v1`` and
+    ``disabled``.
     """
 
     def __init__(
@@ -251,8 +260,9 @@ class IMDSSimulator(SimulatorCore):
         keep_alive: bool = False,
         disabled: bool = False,
     ) -> None:
-        super().__init__(tree, allow_v1=allow_v1, latency=latency, seed=seed, clock=clock)
-        self.disabled = disabled
+        #: The simulator without sockets: what every request is handed to.
+        self.core = SimulatorCore(tree, allow_v1=allow_v1, latency=latency, seed=seed, clock=clock)
+        self.core.disabled = disabled
         self.keep_alive = keep_alive
         self._host = host
         self._port = port
@@ -269,7 +279,14 @@ class IMDSSimulator(SimulatorCore):
             if self._server is not None:
                 raise RuntimeError("the simulator is already running")
             cls = _Server6 if ":" in self._host else _Server
-            server = cls((self._host, self._port), self, self._verbose, self.keep_alive)
+            server = cls(
+                (self._host, self._port),
+                # Looked up per request, so a test can wrap ``sim.handle`` while it serves.
+                lambda method, path, headers: self.handle(method, path, headers),
+                self.core.stats,
+                self._verbose,
+                self.keep_alive,
+            )
             thread = threading.Thread(
                 target=server.serve_forever,
                 kwargs={"poll_interval": 0.05},
@@ -277,7 +294,7 @@ class IMDSSimulator(SimulatorCore):
                 daemon=True,
             )
             self._server, self._thread = server, thread
-            self.base_url = reachable_url(self._host, self.port)
+            self.core.base_url = reachable_url(self._host, self.port)
             thread.start()
         return self
 

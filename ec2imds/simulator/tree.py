@@ -112,9 +112,9 @@ def tree_from_json(data: object, _where: str = "") -> dict[str, Node]:
 
 def _kind(path: str) -> str | None:
     """The catalog's kind of entry at ``path`` (``/meta-data/...``), or None if unknown."""
-    from ec2imds import catalog  # standard library only; loaded when a file is
+    from ec2imds._pathmatch import match  # standard library only; loaded when a file is
 
-    found = catalog.match(path)
+    found = match(path)
     return None if found is None else found[0].kind
 
 

@@ -28,14 +28,9 @@ from ec2imds.errors import (
 from ec2imds.settings import Settings
 from ec2imds.simulator import IMDSSimulator
 from ec2imds.tokens import CallbackTokenStore, MemoryTokenStore
-from tests.helpers import (
-    ClientFactory,
-    Listener,
-    RawServer,
-    closed_endpoint,
-    fast,
-    http_answer,
-)
+from tests.support.drivers import ClientFactory, fast
+from tests.support.network import Listener, closed_endpoint
+from tests.support.raw_server import RawServer, http_answer
 
 TREE: dict[str, Node] = {
     "meta-data": {

@@ -18,17 +18,9 @@ from ec2imds.errors import IMDSTimeout, IMDSUnavailable, TokenError
 from ec2imds.settings import Settings
 from ec2imds.simulator import IMDSSimulator
 from ec2imds.tokens import MemoryTokenStore
-from tests.helpers import (
-    PATH,
-    Clock,
-    Listener,
-    drive,
-    error_line,
-    get,
-    run,
-    session,
-    token_answer,
-)
+from tests.support.command import error_line, run
+from tests.support.network import Listener
+from tests.support.protocol_script import PATH, Clock, drive, get, session, token_answer
 
 TIMEOUT = "0.5"
 

@@ -18,7 +18,7 @@ from ec2imds._drivers.http11 import (
     IncompleteBody,
     ProtocolError,
 )
-from tests.helpers import examples
+from tests.support.properties import examples
 
 ERRORS = (ProtocolError, IncompleteBody, BodyTooLarge, TimeoutError, ConnectionError)
 

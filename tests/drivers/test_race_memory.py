@@ -27,7 +27,9 @@ from ec2imds.tokens import (
     TokenStoreError,
     WinnerStore,
 )
-from tests.helpers import ClientFactory, closed_endpoint, fast, run
+from tests.support.command import run
+from tests.support.drivers import ClientFactory, fast
+from tests.support.network import closed_endpoint
 
 IID = b"i-0123456789abcdef0"
 TREE: dict[str, Node] = {"meta-data": {"instance-id": IID.decode()}}

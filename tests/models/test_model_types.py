@@ -15,7 +15,6 @@ import pytest
 from pydantic import SecretStr
 
 from ec2imds import models
-from ec2imds.catalog import default_tree
 from ec2imds.errors import IMDSValidationError
 from ec2imds.models import (
     IamCredentials,
@@ -37,6 +36,7 @@ from ec2imds.models import (
     View,
     validate_raw,
 )
+from ec2imds.simulator.instance import default_tree
 
 if sys.version_info >= (3, 11):
     from typing import assert_type

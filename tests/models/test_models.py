@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from ec2imds import catalog, models
-from ec2imds.catalog import default_tree, match
+from ec2imds._pathmatch import match
 from ec2imds.errors import IMDSValidationError
 from ec2imds.models import (
     IamCredentials,
@@ -30,7 +30,8 @@ from ec2imds.models import (
 )
 from ec2imds.models import _types as leaf
 from ec2imds.models import _validation as validation
-from tests.helpers import examples
+from ec2imds.simulator.instance import default_tree
+from tests.support.properties import examples
 
 UTC = timezone.utc  # datetime.UTC is 3.11+
 MAC0 = "0e:49:61:0f:c3:11"
@@ -507,7 +508,7 @@ def test_any_bytes_at_any_leaf_names_that_leaf(leaf: str, data: bytes) -> None:
         error = exc
     if error is not None:
         assert error.path == leaf.replace("=my-key", "").replace("=other-key", "")
-        found = catalog.match(error.path)
+        found = match(error.path)
         holds_credentials = found is not None and found[0].type in validation._SECRET_DOCUMENTS
         assert error.value == (None if holds_credentials else data)  # credentials withheld
 

@@ -15,7 +15,7 @@ from ec2imds.catalog import MAC0, MAC1
 from ec2imds.errors import IMDSValidationError
 from ec2imds.models import PrimaryNetworkInterface
 from ec2imds.simulator import IMDSSimulator
-from tests.helpers import mypy
+from tests.support.typecheck import mypy
 
 ENI = "meta-data/network/interfaces/macs"
 PRIMARY = {

@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 
 from ec2imds import IMDS
-from ec2imds.catalog import default_tree
 from ec2imds.simulator import IMDSSimulator
 from ec2imds.simulator.cli import exposure_warning
 from ec2imds.simulator.cli import main as simulator_main
 from ec2imds.simulator.identity import certificates
+from ec2imds.simulator.instance import default_tree
 from ec2imds.simulator.tree import dump_tree, tree_file_errors, tree_from_json, tree_to_json
-from tests.helpers import USER_DATA, cli_env, on, run
+from tests.support.command import USER_DATA, cli_env, on, run
 
 LISTENING = re.compile(r"IMDS simulator listening on http://127\.0\.0\.1:(\d+)\n")
 

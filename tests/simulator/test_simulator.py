@@ -605,7 +605,7 @@ def test_the_tree_given_is_copied() -> None:
     core = SimulatorCore(tree, allow_v1=True)
     tree["meta-data"] = {}
     assert core.handle("GET", "/latest/meta-data/instance-id", {}).status == 200
-    snap = core.snapshot()
+    snap = core.editor.snapshot()
     snap["meta-data"] = {}
     assert core.handle("GET", "/latest/meta-data/instance-id", {}).status == 200
 
@@ -682,7 +682,7 @@ def test_maintenance_events_append_in_imds_time_format(
         assert event["State"] == "active"
     assert first["EventId"] != second["EventId"]
     # The same seed gives the same event ids.
-    again = SimulatorCore(make_tree()).inject_maintenance()
+    again = SimulatorCore(make_tree()).events.inject_maintenance()
     assert again["EventId"] == first["EventId"]
     assert format_imds_time(datetime(2019, 1, 21, 9, 0, 43, tzinfo=UTC)) == (
         "21 Jan 2019 09:00:43 GMT"
@@ -845,7 +845,7 @@ def test_quiet_by_default_and_logs_when_verbose(capfd: pytest.CaptureFixture[str
 
 
 def test_default_tree_comes_from_the_catalog() -> None:
-    from ec2imds.catalog import default_tree
+    from ec2imds.simulator.instance import default_tree
 
     expected = default_tree()
     with IMDSSimulator() as sim:

@@ -75,9 +75,9 @@ def category_is_dir(path: str) -> bool:
     for a leaf."""
     if path in CATEGORIES:
         return CATEGORIES[path][0] == "map"
-    from ec2imds import catalog
+    from ec2imds._pathmatch import match
 
-    found = catalog.match(path)
+    found = match(path)
     return found is not None and not found[0].is_leaf
 
 
@@ -101,9 +101,9 @@ def resolve_path(path: str) -> str | None:
         return None
     if not all(NAME.fullmatch(s) and s not in (".", "..") for s in path.split("/")):
         return None
-    from ec2imds import catalog
+    from ec2imds._pathmatch import match
 
-    return path if catalog.match(path) is not None else None
+    return path if match(path) is not None else None
 
 
 #: The origins of ``Union[X, Y]`` and of ``X | Y`` (a ``types.UnionType`` from Python 3.10).
@@ -453,7 +453,7 @@ def model_at(model: type[M], raw: RawNode | None, *, path: str, failures: Failur
     :func:`validate_tree` does; a JSON document's model (``IamInfo``, the identity
     document...) from its bytes. A document that is not there is an error naming it:
     there is no model to return (``value(path)`` gives ``None`` for it)."""
-    from ec2imds.catalog import match
+    from ec2imds._pathmatch import match
 
     node = node_at(raw, path)
     found = match(path)

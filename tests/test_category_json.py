@@ -6,11 +6,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ec2imds import _values, catalog
+from ec2imds import _category_json
 from ec2imds._categories import CATEGORIES
 from ec2imds.errors import IMDSValidationError
+from ec2imds.simulator.instance import default_tree
 
-SIMPLE = [p for p in CATEGORIES if _values.is_simple(p)]
+SIMPLE = [p for p in CATEGORIES if _category_json.is_simple(p)]
 ODD_BODIES = [
     b"",
     b"  padded \n",
@@ -35,7 +36,7 @@ def _outcome(fn: object, path: str, body: bytes) -> tuple[str, object]:
 
 
 def _default_body(path: str) -> bytes | None:
-    node: object = catalog.default_tree()
+    node: object = default_tree()
     for segment in path.split("/"):
         node = node.get(segment) if isinstance(node, dict) else None
     if node is None:
@@ -53,28 +54,32 @@ def test_categories_are_sorted_unique_and_concrete() -> None:
 
 
 def test_aliases_of_0_0_3_resolve_to_dynamic() -> None:
-    assert _values.resolve_category("meta-data/instance-identity/document") == (
+    assert _category_json.resolve_category("meta-data/instance-identity/document") == (
         "dynamic/instance-identity/document"
     )
-    assert _values.resolve_category("/meta-data/ami-id/") == "meta-data/ami-id"
-    assert _values.resolve_category("meta-data/nope") is None
+    assert _category_json.resolve_category("/meta-data/ami-id/") == "meta-data/ami-id"
+    assert _category_json.resolve_category("meta-data/nope") is None
 
 
 @pytest.mark.parametrize("path", SIMPLE)
 def test_fast_leaf_equals_model_on_the_default_instance(path: str) -> None:
     body = _default_body(path)
-    assert _values.leaf_to_json(path, body) == _values.to_json(path, body)
+    assert _category_json.leaf_to_json(path, body) == _category_json.to_json(path, body)
 
 
 @pytest.mark.parametrize("body", ODD_BODIES)
 @pytest.mark.parametrize("path", SIMPLE)
 def test_fast_leaf_equals_model_on_odd_bodies(path: str, body: bytes) -> None:
-    assert _outcome(_values.leaf_to_json, path, body) == _outcome(_values.to_json, path, body)
+    assert _outcome(_category_json.leaf_to_json, path, body) == _outcome(
+        _category_json.to_json, path, body
+    )
 
 
 @given(st.sampled_from(SIMPLE), st.binary(max_size=200))
 def test_fast_leaf_equals_model_on_any_bytes(path: str, body: bytes) -> None:
-    assert _outcome(_values.leaf_to_json, path, body) == _outcome(_values.to_json, path, body)
+    assert _outcome(_category_json.leaf_to_json, path, body) == _outcome(
+        _category_json.to_json, path, body
+    )
 
 
 def _raw(node: object) -> object:
@@ -85,7 +90,7 @@ def _raw(node: object) -> object:
 
 
 def test_all_at_once_equals_one_by_one_on_the_default_instance() -> None:
-    tree = _raw(catalog.default_tree())
+    tree = _raw(default_tree())
     nodes = {}
     for path in CATEGORIES:
         node: object = tree
@@ -93,10 +98,12 @@ def test_all_at_once_equals_one_by_one_on_the_default_instance() -> None:
             node = node.get(segment) if isinstance(node, dict) else None
         nodes[path] = node
     assert any(v is None for v in nodes.values())  # absent categories are part of the test
-    at_once = _values.tree_to_json(nodes)
-    assert at_once == {p: _values.to_json(p, n) for p, n in nodes.items()}
+    at_once = _category_json.tree_to_json(nodes)
+    assert at_once == {p: _category_json.to_json(p, n) for p, n in nodes.items()}
 
 
 def test_all_at_once_raises_on_a_bad_body() -> None:
     with pytest.raises(IMDSValidationError, match="meta-data/ami-launch-index"):
-        _values.tree_to_json({"meta-data/ami-launch-index": b"zero", "meta-data/ami-id": b"ami-1"})
+        _category_json.tree_to_json(
+            {"meta-data/ami-launch-index": b"zero", "meta-data/ami-id": b"ami-1"}
+        )

@@ -30,7 +30,7 @@ from ec2imds.models import (
     Placement,
 )
 from ec2imds.simulator import IMDSSimulator
-from tests.helpers import mypy
+from tests.support.typecheck import mypy
 
 if sys.version_info >= (3, 11):
     from typing import assert_type
@@ -381,7 +381,7 @@ def catalog_credentials() -> dict[str, object]:
 
 # -- many categories at once: one validation, even of a few -----------------------------
 def test_tree_to_json_of_a_few_categories_reads_back_only_them() -> None:
-    from ec2imds._values import tree_to_json
+    from ec2imds._category_json import tree_to_json
 
     out = tree_to_json(
         {
