@@ -67,22 +67,17 @@ LIBRARY_ASYNC = (
 
 
 class DeadEndpoint:
-    """A loopback listener that drops SYNs: backlog 0, its accept queue filled."""
+    """A loopback listener that drops SYNs (:class:`ec2imds.simulator.DeadListener`:
+    backlog 0, its accept queue filled), checked to be loopback and to drop them."""
 
     def __init__(self, host: str) -> None:
+        from ec2imds.simulator import DeadListener
+
         if not ipaddress.ip_address(host).is_loopback:
             raise SystemExit(f"{host}: not a loopback address")
+        self.listener = DeadListener(host)
+        self.host, self.port = host, self.listener.port
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.sock = socket.socket(family, socket.SOCK_STREAM)
-        self.sock.bind((host, 0))
-        self.sock.listen(0)
-        self.host, self.port = host, self.sock.getsockname()[1]
-        self.fillers: list[socket.socket] = []
-        for _ in range(4):  # backlog 0 queues one or two; the rest are dropped
-            filler = socket.socket(family, socket.SOCK_STREAM)
-            filler.setblocking(False)
-            filler.connect_ex((host, self.port))
-            self.fillers.append(filler)
         probe = socket.socket(family, socket.SOCK_STREAM)
         probe.settimeout(0.5)
         try:
@@ -98,8 +93,7 @@ class DeadEndpoint:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
     def close(self) -> None:
-        for s in [*self.fillers, self.sock]:
-            s.close()
+        self.listener.close()
 
 
 def _simulator(python: str, host: str) -> tuple[subprocess.Popen[str], str]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import stat
 import threading
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ import pytest
 from ec2imds._drivers.race import race, race_order
 from ec2imds.catalog import Node
 from ec2imds.endpoints import Endpoint
-from ec2imds.simulator import IMDSSimulator
+from ec2imds.simulator import DeadListener, IMDSSimulator
 from ec2imds.tokens import (
     CallbackTokenStore,
     FileTokenStore,
@@ -270,28 +269,7 @@ def test_an_unusable_store_does_not_stop_the_race(
     assert not (directory / "winner").exists()
 
 
-# -- a dead endpoint on loopback: SYNs dropped ------------------------------------------
-
-
-class DeadListener:
-    """A listener with backlog 0 whose accept queue is full: further SYNs are dropped,
-    like an IMDS IPv6 endpoint that is not enabled. Loopback only."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(0)
-        self.endpoint: Endpoint = ("127.0.0.1", self.sock.getsockname()[1])
-        self.fillers: list[socket.socket] = []
-        for _ in range(4):  # backlog 0 admits one or two; the rest time out
-            filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            filler.setblocking(False)
-            filler.connect_ex(self.endpoint)
-            self.fillers.append(filler)
-
-    def close(self) -> None:
-        for s in [*self.fillers, self.sock]:
-            s.close()
+# -- a dead endpoint on loopback: SYNs dropped (ec2imds.simulator.DeadListener) ----------
 
 
 def test_the_command_line_remembers_the_winner_past_a_dead_endpoint(
