@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ec2imds import _values, catalog
 from ec2imds._drivers.default import DefaultDriver
 from ec2imds._drivers.sync import SyncDriver
-from ec2imds._drivers.walk import run_async, run_threaded
+from ec2imds._flow import IO, arun, run
 from ec2imds._paths import AsyncValues, Values
 from ec2imds._values import (
     ROOTS,
@@ -37,7 +37,7 @@ from ec2imds._values import (
     model_at,
     validate_tree,
 )
-from ec2imds.crawl import INDEXED_DIRS, RawNode, Walk, parse_listing
+from ec2imds.crawl import INDEXED_DIRS, RawNode, Walk, parse_listing, walk_flow
 from ec2imds.errors import Failures, hand_over
 from ec2imds.settings import Options, Settings, check_options
 from ec2imds.tokens import TokenStore
@@ -403,7 +403,7 @@ class IMDS(Values):
 
     def _walk(self, walk: Walk, *, fresh: bool, failures: Failures | None = None) -> RawNode | None:
         get = self.driver.get if fresh else self._walk_fetch()
-        return run_threaded(walk, get, self._executor(), failures)
+        return run(walk_flow(walk, failures), IO(get, pool=self._executor()))
 
     def _walk_fetch(self) -> Callable[[str], bytes | None]:
         """:meth:`fetch` for one walk, except that a path the walk asks for a second time
@@ -622,4 +622,7 @@ class AsyncIMDS(AsyncValues):
             return body
 
         get: Callable[[str], Awaitable[bytes | None]] = self.driver.get if fresh else cached
-        return await run_async(walk, get, self.settings.concurrency, failures)
+        import asyncio
+
+        limit = asyncio.Semaphore(self.settings.concurrency)
+        return await arun(walk_flow(walk, failures), IO(get, limit=limit))

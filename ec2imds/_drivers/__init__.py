@@ -1,14 +1,14 @@
 """The drivers: everything that performs I/O for the IMDSv2 exchange.
 
 The exchange itself (token flow, retries, what each status means) is written once,
-without I/O, in :mod:`ec2imds._protocol`; a driver runs its generators, sending the
-requests they yield and giving them a clock, locks and sleeps. Like ``httpx/_transports``,
-one module per way of doing it:
+without I/O, in :mod:`ec2imds._protocol`; a driver runs its flows with the runners of
+:mod:`ec2imds._flow`, sending the requests they yield, and gives them a clock and locks.
+Like ``httpx/_transports``, one module per way of doing it:
 
 ==================  ===================================================================
 ``base``            what every driver shares: token sessions per endpoint, counts, ``-v``
-``sync``            the blocking loop (:func:`~ec2imds._drivers.sync.drive`), thread locks
-``aio``             the asyncio loop (:func:`~ec2imds._drivers.aio.adrive`), asyncio locks
+``sync``            the blocking driver (:func:`~ec2imds._flow.run`), thread locks
+``aio``             the asyncio driver (:func:`~ec2imds._flow.arun`), asyncio locks
 ``race``            the endpoint race (RFC 8305), threaded and asyncio
 ``http11``          a minimal HTTP/1.1 client: a parser without I/O, blocking and
                     non-blocking connections

@@ -1,9 +1,9 @@
-"""The asyncio driver loop: :class:`AsyncDriver` and :func:`adrive`.
+"""The asyncio driver: :class:`AsyncDriver`.
 
-The asyncio twin of :mod:`ec2imds._drivers.sync`: it runs the generators of
-:mod:`ec2imds._protocol` (token flow, retries, status mapping: written once) with an
-asyncio lock per endpoint, ``asyncio.sleep`` between retries and the asyncio endpoint
-race; a concrete driver only says how one request is sent (:meth:`AsyncDriver._send`):
+The asyncio twin of :mod:`ec2imds._drivers.sync`: it runs the flows of
+:mod:`ec2imds._protocol` (token flow, retries, status mapping: written once) with the
+asyncio runner (:func:`ec2imds._flow.arun`), an asyncio lock per endpoint and the asyncio
+endpoint race; a concrete driver only says how one request is sent (:meth:`AsyncDriver._send`):
 over non-blocking sockets (:class:`~ec2imds._drivers.default_async.AsyncDefaultDriver`)
 or over httpx (:class:`~ec2imds._drivers.httpx.AsyncHttpxDriver`).
 """
@@ -19,19 +19,9 @@ from typing import TYPE_CHECKING, TypeVar
 
 from ec2imds._drivers.base import DriverBase
 from ec2imds._drivers.race import arace
+from ec2imds._flow import IO, arun
 from ec2imds._log import log
-from ec2imds._protocol import (
-    ACQUIRE,
-    RELEASE,
-    Answer,
-    Failure,
-    Request,
-    Response,
-    Sleep,
-    Step,
-    exchange,
-    token_flow,
-)
+from ec2imds._protocol import Answer, Failure, Request, Response, Step, exchange, token_flow
 from ec2imds.endpoints import Endpoint
 from ec2imds.errors import IMDSError, IMDSUnavailable
 from ec2imds.settings import Settings
@@ -40,7 +30,7 @@ from ec2imds.tokens import Token, TokenStore
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["AsyncDriver", "adrive", "timeout"]
+__all__ = ["AsyncDriver", "timeout"]
 
 T = TypeVar("T")
 
@@ -150,43 +140,8 @@ class AsyncDriver(DriverBase):
         lock = self._locks.get(ep)
         if lock is None:
             lock = self._locks[ep] = asyncio.Lock()
-        return await adrive(flow, lambda request: self._send(ep, request), lock)
+        return await arun(flow, IO(lambda request: self._send(ep, request), lock))
 
     async def _send(self, ep: Endpoint, request: Request) -> Response | Failure:
         """Send one request to ``ep``; a transport failure is returned, never raised."""
         raise NotImplementedError
-
-
-async def adrive(
-    flow: Generator[Step, Answer, T],
-    send: Callable[[Request], Awaitable[Response | Failure]],
-    lock: asyncio.Lock,
-) -> T:
-    """The asyncio twin of :func:`ec2imds._drivers.sync.drive`: run a flow to its end
-    with an awaitable ``send`` (which returns a :class:`Failure` rather than raise); the
-    endpoint ``lock`` is released whatever happens."""
-    held = False
-    try:
-        step = next(flow)
-        while True:
-            if step is ACQUIRE:
-                await lock.acquire()
-                held = True
-                step = flow.send(None)
-            elif step is RELEASE:
-                lock.release()
-                held = False
-                step = flow.send(None)
-            elif isinstance(step, Sleep):
-                await asyncio.sleep(step.seconds)
-                step = flow.send(None)
-            else:
-                assert isinstance(step, Request)
-                step = flow.send(await send(step))
-    except StopIteration as stop:
-        result: T = stop.value
-        return result
-    finally:
-        if held:
-            lock.release()
-        flow.close()

@@ -1,7 +1,7 @@
-"""The blocking driver loop: :class:`SyncDriver` and :func:`drive`.
+"""The blocking driver: :class:`SyncDriver`.
 
-A sync driver runs the generators of :mod:`ec2imds._protocol` with a thread lock per
-endpoint, ``time.sleep`` between retries and the threaded endpoint race
+A sync driver runs the flows of :mod:`ec2imds._protocol` with the blocking runner
+(:func:`ec2imds._flow.run`), a thread lock per endpoint, and the threaded endpoint race
 (:mod:`ec2imds._drivers.race`); a concrete driver only says how one request is sent
 (:meth:`SyncDriver._send`): over :mod:`ec2imds._drivers.http11`
 (:class:`~ec2imds._drivers.default.DefaultDriver`) or over httpx
@@ -11,26 +11,15 @@ endpoint, ``time.sleep`` between retries and the threaded endpoint race
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Generator
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
 from ec2imds._drivers.base import DriverBase
 from ec2imds._drivers.race import race
+from ec2imds._flow import IO, run
 from ec2imds._log import log
-from ec2imds._protocol import (
-    ACQUIRE,
-    RELEASE,
-    Answer,
-    Failure,
-    Request,
-    Response,
-    Sleep,
-    Step,
-    exchange,
-    token_flow,
-)
+from ec2imds._protocol import Answer, Failure, Request, Response, Step, exchange, token_flow
 from ec2imds.endpoints import Endpoint
 from ec2imds.errors import IMDSError, IMDSUnavailable
 from ec2imds.settings import Settings
@@ -39,7 +28,7 @@ from ec2imds.tokens import Token, TokenStore
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["SyncDriver", "drive"]
+__all__ = ["SyncDriver"]
 
 T = TypeVar("T")
 
@@ -111,45 +100,8 @@ class SyncDriver(DriverBase):
         return outcome
 
     def _run(self, ep: Endpoint, flow: Generator[Step, Answer, T]) -> T:
-        return drive(flow, lambda request: self._send(ep, request), self._locks[ep])
+        return run(flow, IO(lambda request: self._send(ep, request), self._locks[ep]))
 
     def _send(self, ep: Endpoint, request: Request) -> Response | Failure:
         """Send one request to ``ep``; a transport failure is returned, never raised."""
         raise NotImplementedError
-
-
-def drive(
-    flow: Generator[Step, Answer, T],
-    send: Callable[[Request], Response | Failure],
-    lock: threading.Lock,
-) -> T:
-    """Run a flow to its end with a blocking ``send``: the whole of a sync driver.
-
-    ``send`` must return a :class:`Failure` rather than raise for transport errors.
-    The endpoint ``lock`` is released whatever happens.
-    """
-    held = False
-    try:
-        step = next(flow)
-        while True:
-            if step is ACQUIRE:
-                lock.acquire()
-                held = True
-                step = flow.send(None)
-            elif step is RELEASE:
-                lock.release()
-                held = False
-                step = flow.send(None)
-            elif isinstance(step, Sleep):
-                time.sleep(step.seconds)
-                step = flow.send(None)
-            else:
-                assert isinstance(step, Request)
-                step = flow.send(send(step))
-    except StopIteration as stop:
-        result: T = stop.value
-        return result
-    finally:
-        if held:
-            lock.release()
-        flow.close()
