@@ -20,8 +20,12 @@ walk and the endpoint race. What a step means:
   :class:`~ec2imds._protocol.Request` with a Response, a path with its body...). What
   ``perform`` raises is thrown into the flow at that step.
 
-The two runners are the only code that sleeps, waits on a lock or starts threads or tasks
-for a flow; what an ask costs is the business of ``perform`` (the drivers' sockets).
+The runner is written once, as a coroutine (:func:`_drive`) told how to do each kind of
+step: :func:`run` gives it blocking ways (:class:`_Blocking`: it never suspends, so one
+``send`` runs it through), :func:`arun` awaits it with the event loop's (:class:`_OnLoop`).
+Only the fan-outs differ in kind, threads against tasks (:class:`_Fan`, :func:`_afan`).
+This module is the only code that sleeps, waits on a lock or starts threads or tasks for a
+flow; what an ask costs is the business of ``perform`` (the drivers' sockets).
 """
 
 from __future__ import annotations
@@ -126,8 +130,21 @@ def events(flow: Flow[Any], io: IO) -> Generator[Any, None, None]:
 
 
 def _run(flow: Flow[Any], io: IO) -> Any:
-    """The blocking runner: to the flow's end, or to its next :class:`Emit` (returned)."""
-    lock = cast("threading.Lock", io.lock)
+    """The blocking runner: :func:`_drive` with blocking steps, which never suspends, so
+    one ``send`` runs it to the flow's end or its next :class:`Emit` (returned)."""
+    driving = _drive(flow, io, _Blocking)
+    try:
+        driving.send(None)
+    except StopIteration as done:
+        return done.value
+    driving.close()  # pragma: no cover - a blocking step never suspends
+    raise RuntimeError("a blocking run was suspended")
+
+
+async def _drive(flow: Flow[Any], io: IO, how: type[_Blocking]) -> Any:
+    """The one runner: performs each step of ``flow`` the way ``how`` says (blocking, or
+    on the event loop) until the flow ends or emits; throws what an ask or a fan-out
+    raised into the flow at that step; gives the lock back if the flow ends holding it."""
     held = paused = False
     reply: Any = None
     error: Exception | None = None
@@ -140,31 +157,55 @@ def _run(flow: Flow[Any], io: IO) -> Any:
             reply = error = None
             kind = type(step)
             if step is ACQUIRE:
-                lock.acquire()
+                await how.acquire(io)
                 held = True
             elif step is RELEASE:
                 held = False
-                lock.release()
+                cast("threading.Lock", io.lock).release()
             elif kind is Sleep:
-                time.sleep(step.seconds)
+                await how.sleep(step.seconds)
             elif kind is Emit:
                 paused = True
                 return step
             else:
                 try:
                     if kind is Blocking:
-                        reply = step.call()
+                        reply = await how.blocking(step.call)
                     elif kind is FanOut:
-                        reply = _Fan(step, io).run()
+                        reply = await how.fan_out(step, io)
                     else:
-                        reply = io.perform(step)
+                        reply = await how.perform(io, step)
                 except Exception as exc:  # thrown into the flow at this step
                     error = exc
     finally:
         if held:
-            lock.release()
+            cast("threading.Lock", io.lock).release()
         if not paused:
             flow.close()
+
+
+class _Blocking:
+    """How :func:`_run` performs the steps: blocking (these coroutines never suspend)."""
+
+    @staticmethod
+    async def acquire(io: IO) -> None:
+        cast("threading.Lock", io.lock).acquire()
+
+    @staticmethod
+    async def sleep(seconds: float) -> None:
+        time.sleep(seconds)
+
+    @staticmethod
+    async def blocking(call: Callable[[], Any]) -> Any:
+        return call()
+
+    @staticmethod
+    async def fan_out(fan: FanOut, io: IO) -> Any:
+        return _Fan(fan, io).run()
+
+    @staticmethod
+    async def perform(io: IO, ask: Any) -> Any:
+        return io.perform(ask)
 
 
 class _Node:
@@ -432,50 +473,40 @@ async def aevents(flow: Flow[Any], io: IO) -> AsyncGenerator[Any, None]:
 
 
 async def _arun(flow: Flow[Any], io: IO) -> Any:
-    """The asyncio runner: :func:`_run`, awaiting each step."""
-    import asyncio
+    """The asyncio runner: :func:`_drive` on the event loop."""
+    return await _drive(flow, io, _OnLoop)
 
-    lock = cast("asyncio.Lock", io.lock)
-    held = paused = False
-    reply: Any = None
-    error: Exception | None = None
-    try:
-        while True:
-            try:
-                step = flow.send(reply) if error is None else flow.throw(error)
-            except StopIteration as stop:
-                return stop.value
-            reply = error = None
-            kind = type(step)
-            if step is ACQUIRE:
-                await lock.acquire()
-                held = True
-            elif step is RELEASE:
-                held = False
-                lock.release()
-            elif kind is Sleep:
-                await asyncio.sleep(step.seconds)
-            elif kind is Emit:
-                paused = True
-                return step
-            else:
-                try:
-                    if kind is Blocking:
-                        reply = await asyncio.get_running_loop().run_in_executor(None, step.call)
-                    elif kind is FanOut:
-                        reply = await _afan(step, io)
-                    elif io.limit is not None:
-                        async with io.limit:
-                            reply = await io.perform(step)
-                    else:
-                        reply = await io.perform(step)
-                except Exception as exc:  # thrown into the flow at this step
-                    error = exc
-    finally:
-        if held:
-            lock.release()
-        if not paused:
-            flow.close()
+
+class _OnLoop(_Blocking):
+    """How :func:`_arun` performs the steps: on the running event loop; blocking work
+    (:class:`Blocking`) in the loop's default executor, a worker thread."""
+
+    @staticmethod
+    async def acquire(io: IO) -> None:
+        await cast("asyncio.Lock", io.lock).acquire()
+
+    @staticmethod
+    async def sleep(seconds: float) -> None:
+        import asyncio
+
+        await asyncio.sleep(seconds)
+
+    @staticmethod
+    async def blocking(call: Callable[[], Any]) -> Any:
+        import asyncio
+
+        return await asyncio.get_running_loop().run_in_executor(None, call)
+
+    @staticmethod
+    async def fan_out(fan: FanOut, io: IO) -> Any:
+        return await _afan(fan, io)
+
+    @staticmethod
+    async def perform(io: IO, ask: Any) -> Any:
+        if io.limit is None:
+            return await io.perform(ask)
+        async with io.limit:
+            return await io.perform(ask)
 
 
 async def _afan(fan: FanOut, io: IO) -> Any:
