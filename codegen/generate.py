@@ -715,6 +715,19 @@ _VALUE_DOC = (
 )
 
 
+#: What the ``view``, ``meta_data`` and ``dynamic`` properties of ``Values`` name.
+_VIEW_OWNERS = {
+    "TreeSource": "_views",
+    "AsyncTreeSource": "_views",
+    "InstanceMetadataView": "instance",
+    "AsyncInstanceMetadataView": "instance",
+    "MetaDataView": "instance",
+    "AsyncMetaDataView": "instance",
+    "DynamicView": "dynamic",
+    "AsyncDynamicView": "dynamic",
+}
+
+
 def _paths_text(owners: dict[str, str]) -> str:
     """``value()`` overloads, grouped by type: each catalog path without a placeholder as a
     ``Literal``, then ``str`` to ``object``."""
@@ -722,9 +735,11 @@ def _paths_text(owners: dict[str, str]) -> str:
     for e in catalog.ENTRIES:
         if e.path and "{" not in e.path:
             by_type.setdefault(_value_type(e), []).append(e.path)
+    owners = {**owners, **_VIEW_OWNERS}
     names = sorted(
         {n for tp in by_type for n in re.findall(r"\b[A-Z]\w*", tp)}
         - {"IPv4Address", "IPv6Address", "IPv4Network", "IPv6Network", "None"}
+        | set(_VIEW_OWNERS)
     )
     out = [
         HEADER,
@@ -744,9 +759,31 @@ def _paths_text(owners: dict[str, str]) -> str:
         '__all__ = ["AsyncValues", "Values"]\n\n',
     ]
     groups = sorted(by_type.items())
-    for cls, prefix, wrap in (("Values", "", ""), ("AsyncValues", "async ", "await ")):
+    for cls, prefix, wrap, a, example in (
+        ("Values", "", "", "", "imds.view.meta_data.placement.region"),
+        ("AsyncValues", "async ", "await ", "Async", "await aimds.view.meta_data.instance_id"),
+    ):
         out.append(f"\nclass {cls}:\n")
-        out.append(docstring(f"``{prefix}value(path)``, typed by path.", 4))
+        out.append(
+            docstring(f"``{prefix}value(path)``, typed by path, and the lazy typed views.", 4)
+        )
+        out.append(
+            "\n    @property\n"
+            f"    def view(self) -> {a}InstanceMetadataView:\n"
+            + docstring(f"Lazy, typed view of the whole tree: ``{example}``.", 8)
+            + f"        from ec2imds.models.instance import {a}InstanceMetadataView\n\n"
+            f"        return {a}InstanceMetadataView(self._source())\n\n"
+            "    @property\n"
+            f"    def meta_data(self) -> {a}MetaDataView:\n"
+            + docstring("Lazy, typed view of ``meta-data/`` (one GET per leaf read).", 8)
+            + "        return self.view.meta_data\n\n"
+            "    @property\n"
+            f"    def dynamic(self) -> {a}DynamicView:\n"
+            + docstring("Lazy, typed view of ``dynamic/``.", 8)
+            + "        return self.view.dynamic\n\n"
+            f"    def _source(self) -> {a}TreeSource:\n"
+            "        raise NotImplementedError\n"
+        )
         for tp, paths in groups:
             literal = ", ".join(repr(p) for p in sorted(paths))
             out.append("\n    @overload\n")

@@ -350,12 +350,10 @@ class _Fan:
             try:
                 step = node.flow.send(reply) if error is None else node.flow.throw(error)
             except StopIteration as stop:
-                node.alive = False
-                self._returned(node, stop.value)
+                self._ended(node, stop.value, None)
                 return
             except BaseException as exc:
-                node.alive = False
-                self._raised(node, exc)
+                self._ended(node, None, exc)
                 return
             reply = error = None
             if step is RELEASE:
@@ -371,31 +369,24 @@ class _Fan:
                 self._submit(node, step)
                 return
 
-    def _returned(self, node: _Node, value: Any) -> None:
+    def _ended(self, node: _Node, value: Any, error: BaseException | None) -> None:
+        """``node`` returned ``value``, or raised ``error``: tell its group."""
         group = node.group
         assert group is not None
+        node.alive = False
         if node.held:
             self._release(node)
-        if group.fan.first:
+        if error is None and group.fan.first:
             self._finish(group, (node.slot, value))
-            return
-        group.results[node.slot] = value
-        group.left -= 1
-        if group.left == 0:
-            self._finish(group, group.results)
-
-    def _raised(self, node: _Node, error: BaseException) -> None:
-        group = node.group
-        assert group is not None
-        if node.held:
-            self._release(node)
-        if group.fan.first:
-            if group.todo:
-                group.next_at = 0.0  # the next one starts now
-                return
-            if any(n.alive for n in group.nodes):
-                return  # another is still running; the last to fail is raised
-        self._fail(group, error)
+        elif error is None:
+            group.results[node.slot] = value
+            group.left -= 1
+            if group.left == 0:
+                self._finish(group, group.results)
+        elif group.fan.first and group.todo:
+            group.next_at = 0.0  # the next one starts now
+        elif not (group.fan.first and any(n.alive for n in group.nodes)):
+            self._fail(group, error)  # (of a race: the last to fail)
 
     def _release(self, node: _Node) -> None:
         node.held = False

@@ -22,10 +22,10 @@ import io
 import threading
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from ec2imds import _values, catalog
+from ec2imds._closing import AsyncClosing, Closing
 from ec2imds._drivers.default import DefaultDriver
 from ec2imds._drivers.sync import SyncDriver
 from ec2imds._flow import IO, arun, run
@@ -46,20 +46,13 @@ if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Generator, Mapping
 
     import httpx
-    from typing_extensions import Self, Unpack
+    from typing_extensions import Unpack
 
     from ec2imds._drivers.aio import AsyncDriver
     from ec2imds.identity import CertificateArg, SignatureKind, VerifiedIdentity
-    from ec2imds.models import (
-        AsyncDynamicView,
-        AsyncInstanceMetadataView,
-        AsyncMetaDataView,
-        DynamicView,
-        InstanceMetadata,
-        InstanceMetadataView,
-        MetaDataView,
-    )
+    from ec2imds.models import InstanceMetadata
     from ec2imds.models._base import IMDSModel
+    from ec2imds.models._views import AsyncTreeSource, TreeSource
     from ec2imds.watch import EventCategory, WatchEvent
 
 __all__ = ["IMDS", "AsyncIMDS"]
@@ -166,7 +159,45 @@ def _model_path(model: type[IMDSModel]) -> str:
     return path
 
 
-class IMDS(Values):
+TT = TypeVar("TT", "httpx.BaseTransport", "httpx.AsyncBaseTransport")
+
+
+class _Client(Generic[TT]):
+    """What :class:`IMDS` and :class:`AsyncIMDS` share: their arguments, the driver the
+    subclass makes from them (``_driver``), the settings and the cache."""
+
+    driver: SyncDriver | AsyncDriver
+    _owner: ClassVar[str]
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        store: TokenStore | None = None,
+        http_transport: TT | None = None,
+        **options: Unpack[Options],
+    ) -> None:
+        resolved = _settings(settings, self._owner, options)
+        self.driver = self._driver(resolved, store, http_transport)
+        self.settings = self.driver.settings
+        self._cache = _Cache()
+        self._opened()
+
+    @staticmethod
+    def _driver(
+        settings: Settings, store: TokenStore | None, http_transport: TT | None
+    ) -> SyncDriver | AsyncDriver:
+        raise NotImplementedError
+
+    def _opened(self) -> None:
+        """What the subclass adds once the driver is there."""
+
+    def clear_cache(self) -> None:
+        """Forget every cached value: the next read fetches again."""
+        self._cache.clear()
+
+
+class IMDS(_Client["httpx.BaseTransport"], Values, Closing):
     """Sync, typed, lazy access to IMDS.
 
     >>> with IMDS() as imds:  # doctest: +SKIP
@@ -182,37 +213,22 @@ class IMDS(Values):
     imported only then.
     """
 
-    def __init__(
-        self,
-        settings: Settings | None = None,
-        *,
-        store: TokenStore | None = None,
-        http_transport: httpx.BaseTransport | None = None,
-        **options: Unpack[Options],
-    ) -> None:
-        resolved = _settings(settings, "IMDS", options)
-        self.driver: SyncDriver
-        if http_transport is None:
-            self.driver = DefaultDriver(resolved, store)
-        else:
-            from ec2imds._drivers.httpx import HttpxDriver
+    driver: SyncDriver
+    _owner = "IMDS"
 
-            self.driver = HttpxDriver(resolved, store=store, http_transport=http_transport)
-        self.settings = self.driver.settings
-        self._cache = _Cache()
+    @staticmethod
+    def _driver(
+        settings: Settings, store: TokenStore | None, http_transport: httpx.BaseTransport | None
+    ) -> SyncDriver:
+        if http_transport is None:
+            return DefaultDriver(settings, store)
+        from ec2imds._drivers.httpx import HttpxDriver
+
+        return HttpxDriver(settings, store=store, http_transport=http_transport)
+
+    def _opened(self) -> None:
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Close the connection pool and the crawl threads."""
@@ -220,10 +236,6 @@ class IMDS(Values):
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         self.driver.close()
-
-    def clear_cache(self) -> None:
-        """Forget every cached value: the next read fetches again."""
-        self._cache.clear()
 
     # -- raw access ------------------------------------------------------------------
 
@@ -251,22 +263,8 @@ class IMDS(Values):
 
     # -- typed access ------------------------------------------------------------------
 
-    @property
-    def view(self) -> InstanceMetadataView:
-        """Lazy, typed view of the whole tree: ``imds.view.meta_data.placement.region``."""
-        from ec2imds.models import InstanceMetadataView
-
-        return InstanceMetadataView(self)
-
-    @property
-    def meta_data(self) -> MetaDataView:
-        """Lazy, typed view of ``meta-data/`` (one GET per leaf read, none per group)."""
-        return self.view.meta_data
-
-    @property
-    def dynamic(self) -> DynamicView:
-        """Lazy, typed view of ``dynamic/``."""
-        return self.view.dynamic
+    def _source(self) -> TreeSource:
+        return self  # what the views read from (the generated ``Values`` makes them)
 
     @property
     def region(self) -> str:
@@ -421,7 +419,7 @@ class IMDS(Values):
         return get
 
 
-class AsyncIMDS(AsyncValues):
+class AsyncIMDS(_Client["httpx.AsyncBaseTransport"], AsyncValues, AsyncClosing):
     """Async, typed, lazy access to IMDS: what :class:`IMDS` offers, awaitable.
 
     ``await aimds.meta_data.placement.availability_zone``, ``await aimds.value(path)``,
@@ -432,45 +430,26 @@ class AsyncIMDS(AsyncValues):
     (:class:`ec2imds._drivers.default_async.AsyncDefaultDriver`).
     """
 
-    def __init__(
-        self,
-        settings: Settings | None = None,
-        *,
-        store: TokenStore | None = None,
-        http_transport: httpx.AsyncBaseTransport | None = None,
-        **options: Unpack[Options],
-    ) -> None:
-        resolved = _settings(settings, "AsyncIMDS", options)
-        self.driver: AsyncDriver
+    driver: AsyncDriver
+    _owner = "AsyncIMDS"
+
+    @staticmethod
+    def _driver(
+        settings: Settings,
+        store: TokenStore | None,
+        http_transport: httpx.AsyncBaseTransport | None,
+    ) -> AsyncDriver:
         if http_transport is None:
             from ec2imds._drivers.default_async import AsyncDefaultDriver
 
-            self.driver = AsyncDefaultDriver(resolved, store=store)
-        else:
-            from ec2imds._drivers.httpx import AsyncHttpxDriver
+            return AsyncDefaultDriver(settings, store=store)
+        from ec2imds._drivers.httpx import AsyncHttpxDriver
 
-            self.driver = AsyncHttpxDriver(resolved, store=store, http_transport=http_transport)
-        self.settings = self.driver.settings
-        self._cache = _Cache()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
+        return AsyncHttpxDriver(settings, store=store, http_transport=http_transport)
 
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self.driver.aclose()
-
-    def clear_cache(self) -> None:
-        """Forget every cached value: the next read fetches again."""
-        self._cache.clear()
 
     async def fetch(self, path: str) -> bytes | None:
         """The body at ``path`` (relative to ``/latest/``); None on 404. Cached if immutable."""
@@ -496,22 +475,8 @@ class AsyncIMDS(AsyncValues):
 
     # -- typed access ------------------------------------------------------------------
 
-    @property
-    def view(self) -> AsyncInstanceMetadataView:
-        """Lazy, typed view of the whole tree: ``await aimds.view.meta_data.instance_id``."""
-        from ec2imds.models import AsyncInstanceMetadataView
-
-        return AsyncInstanceMetadataView(self)
-
-    @property
-    def meta_data(self) -> AsyncMetaDataView:
-        """Lazy view of ``meta-data/``: ``await aimds.meta_data.instance_id`` (one GET)."""
-        return self.view.meta_data
-
-    @property
-    def dynamic(self) -> AsyncDynamicView:
-        """Lazy, typed view of ``dynamic/``."""
-        return self.view.dynamic
+    def _source(self) -> AsyncTreeSource:
+        return self  # what the views read from (the generated ``AsyncValues`` makes them)
 
     @property
     def region(self) -> Awaitable[str]:

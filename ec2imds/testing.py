@@ -29,7 +29,8 @@ and :func:`sign_identity_document` signs a document of your own the same way (ne
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -146,32 +147,20 @@ class FakeIMDS(SimulatorCore):
 
     url = "http://169.254.169.254"
 
-    def __init__(
-        self,
-        tree: TreeLike | None = None,
-        *,
-        allow_v1: bool = False,
-        latency: float = 0.0,
-        seed: int = 0,
-        clock: Callable[[], float] | None = None,
-    ) -> None:
-        super().__init__(tree, allow_v1=allow_v1, latency=latency, seed=seed, clock=clock)
-        self._transport = _FakeTransport(self)
-
-    @property
+    @cached_property
     def transport(self) -> httpx.MockTransport:
         """The transport to give an ``httpx.Client`` or ``httpx.AsyncClient``."""
-        return self._transport
+        return _FakeTransport(self)
 
     def client(self, **kwargs: Any) -> httpx.Client:
         """An ``httpx.Client`` on this fake (``base_url`` is the IMDS address)."""
         kwargs.setdefault("base_url", self.url)
-        return httpx.Client(transport=self._transport, **kwargs)
+        return httpx.Client(transport=self.transport, **kwargs)
 
     def async_client(self, **kwargs: Any) -> httpx.AsyncClient:
         """An ``httpx.AsyncClient`` on this fake (``base_url`` is the IMDS address)."""
         kwargs.setdefault("base_url", self.url)
-        return httpx.AsyncClient(transport=self._transport, **kwargs)
+        return httpx.AsyncClient(transport=self.transport, **kwargs)
 
 
 try:

@@ -14,9 +14,9 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
-from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
+from ec2imds._closing import AsyncClosing
 from ec2imds._drivers.base import DriverBase
 from ec2imds._drivers.race import arace
 from ec2imds._flow import IO, arun
@@ -24,11 +24,10 @@ from ec2imds._log import log
 from ec2imds._protocol import Answer, Failure, Request, Response, Step, exchange, token_flow
 from ec2imds.endpoints import Endpoint
 from ec2imds.errors import IMDSError, IMDSUnavailable
-from ec2imds.settings import Settings
-from ec2imds.tokens import Token, TokenStore
+from ec2imds.tokens import Token
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    pass
 
 __all__ = ["AsyncDriver", "timeout"]
 
@@ -66,26 +65,14 @@ else:
             handle.cancel()
 
 
-class AsyncDriver(DriverBase):
+class AsyncDriver(DriverBase, AsyncClosing):
     """The asyncio driver: requests, single-flight tokens per endpoint, the race."""
 
-    def __init__(
-        self, settings: Settings | None, store: TokenStore | None, seed: int | None
-    ) -> None:
-        super().__init__(settings, store, seed)
+    def _make_locks(self) -> None:
+        # Made on first use, on the event loop that uses them (Python 3.9's bind to the
+        # loop of the thread that makes them).
         self._locks: dict[Endpoint, asyncio.Lock] = {}
         self._race_lock: asyncio.Lock | None = None
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the connections."""

@@ -57,6 +57,11 @@ class DriverBase:
         self._started = time.perf_counter()
         self._counts: dict[str, int] = {}
         self._counts_lock = threading.Lock()
+        self._make_locks()
+
+    def _make_locks(self) -> None:
+        """Make the endpoint locks and the race lock of the driver's kind of concurrency."""
+        raise NotImplementedError
 
     @property
     def endpoint(self) -> Endpoint | None:

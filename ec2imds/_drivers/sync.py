@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Generator
-from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
+from ec2imds._closing import Closing
 from ec2imds._drivers.base import DriverBase
 from ec2imds._drivers.race import race
 from ec2imds._flow import IO, run
@@ -22,40 +22,22 @@ from ec2imds._log import log
 from ec2imds._protocol import Answer, Failure, Request, Response, Step, exchange, token_flow
 from ec2imds.endpoints import Endpoint
 from ec2imds.errors import IMDSError, IMDSUnavailable
-from ec2imds.settings import Settings
-from ec2imds.tokens import Token, TokenStore
+from ec2imds.tokens import Token
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    pass
 
 __all__ = ["SyncDriver"]
 
 T = TypeVar("T")
 
 
-class SyncDriver(DriverBase):
+class SyncDriver(DriverBase, Closing):
     """The blocking driver: thread-safe requests, single-flight tokens, the race."""
 
-    def __init__(
-        self,
-        settings: Settings | None,
-        store: TokenStore | None,
-        seed: int | None,
-    ) -> None:
-        super().__init__(settings, store, seed)
+    def _make_locks(self) -> None:
         self._locks = {ep: threading.Lock() for ep in self.settings.endpoints}
         self._race_lock = threading.Lock()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Close the connections."""
