@@ -20,7 +20,7 @@ from __future__ import annotations
 import concurrent.futures
 import io
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -28,7 +28,7 @@ from ec2imds import _values, catalog
 from ec2imds._closing import AsyncClosing, Closing
 from ec2imds._drivers.default import DefaultDriver
 from ec2imds._drivers.sync import SyncDriver
-from ec2imds._flow import IO, arun, run
+from ec2imds._flow import IO, Flow, aevents, arun, events, run
 from ec2imds._paths import AsyncValues, Values
 from ec2imds._values import (
     ROOTS,
@@ -160,9 +160,10 @@ def _model_path(model: type[IMDSModel]) -> str:
 
 
 TT = TypeVar("TT", "httpx.BaseTransport", "httpx.AsyncBaseTransport")
+EV = TypeVar("EV")  # what watch() returns: a generator of events, sync or async
 
 
-class _Client(Generic[TT]):
+class _Client(Generic[TT, EV]):
     """What :class:`IMDS` and :class:`AsyncIMDS` share: their arguments, the driver the
     subclass makes from them (``_driver``), the settings and the cache."""
 
@@ -196,8 +197,50 @@ class _Client(Generic[TT]):
         """Forget every cached value: the next read fetches again."""
         self._cache.clear()
 
+    def _fetch(self, path: str, asked: set[str] | None = None) -> Flow[bytes | None]:
+        """A read through the cache, as a flow whose ask is the path. Within one walk
+        (``asked``: its paths so far), a path asked for again (it changed during the walk:
+        see :class:`~ec2imds.crawl.Walk`) comes from IMDS, not the cache."""
+        again = asked is not None and path in asked
+        if asked is not None:
+            asked.add(path)
+        if not again:
+            cached = self._cache.get(path)
+            if cached is not _MISSING:
+                return cached  # type: ignore[return-value]
+        body: bytes | None = yield path
+        self._cache.put(path, body)
+        return body
 
-class IMDS(_Client["httpx.BaseTransport"], Values, Closing):
+    def watch(
+        self,
+        *categories: EventCategory,
+        interval: float | Mapping[EventCategory, float] | None = None,
+        existing: bool = True,
+        grace: float | None = None,
+    ) -> EV:
+        """Poll for interruption and lifecycle news; one typed event per appearance or
+        change: ``for event in imds.watch("spot"): ...``, ``async for event in
+        aimds.watch("spot"): ...`` (see :mod:`ec2imds.watch`).
+
+        ``categories``: ``spot``, ``rebalance``, ``maintenance``, ``autoscaling`` (default:
+        all); ``interval``: seconds between reads (one number, or by category; defaults 5,
+        5, 30, 10); ``existing``: report what is there at the first read; ``grace``:
+        seconds without a successful read before the last error is raised (default 60).
+        """
+        from ec2imds.watch import DEFAULT_GRACE, watch_flow
+
+        grace = DEFAULT_GRACE if grace is None else grace
+        return self._events(
+            watch_flow(*categories, interval=interval, existing=existing, grace=grace)
+        )
+
+    def _events(self, flow: Flow[None]) -> EV:
+        """The watch's flow on the subclass's runner."""
+        raise NotImplementedError
+
+
+class IMDS(_Client["httpx.BaseTransport", "Generator[WatchEvent, None, None]"], Values, Closing):
     """Sync, typed, lazy access to IMDS.
 
     >>> with IMDS() as imds:  # doctest: +SKIP
@@ -241,12 +284,7 @@ class IMDS(_Client["httpx.BaseTransport"], Values, Closing):
 
     def fetch(self, path: str) -> bytes | None:
         """The body at ``path`` (relative to ``/latest/``); None on 404. Cached if immutable."""
-        cached = self._cache.get(path)
-        if cached is not _MISSING:
-            return cached  # type: ignore[return-value]
-        body = self.driver.get(path)
-        self._cache.put(path, body)
-        return body
+        return run(self._fetch(path), IO(self.driver.get))
 
     # -- the TreeSource protocol (what the generated views call) -----------------------
 
@@ -364,30 +402,8 @@ class IMDS(_Client["httpx.BaseTransport"], Values, Closing):
         data = self.user_data()
         return None if data is None else io.BufferedReader(io.BytesIO(data))
 
-    def watch(
-        self,
-        *categories: EventCategory,
-        interval: float | Mapping[EventCategory, float] | None = None,
-        existing: bool = True,
-        grace: float | None = None,
-    ) -> Generator[WatchEvent, None, None]:
-        """Poll for interruption and lifecycle news; one typed event per appearance or
-        change: ``for event in imds.watch("spot"): ...`` (see :mod:`ec2imds.watch`).
-
-        ``categories``: ``spot``, ``rebalance``, ``maintenance``, ``autoscaling`` (default:
-        all); ``interval``: seconds between reads (one number, or by category; defaults 5,
-        5, 30, 10); ``existing``: report what is there at the first read; ``grace``:
-        seconds without a successful read before the last error is raised (default 60).
-        """
-        from ec2imds.watch import DEFAULT_GRACE, watch_events
-
-        return watch_events(
-            self.driver.get,
-            *categories,
-            interval=interval,
-            existing=existing,
-            grace=DEFAULT_GRACE if grace is None else grace,
-        )
+    def _events(self, flow: Flow[None]) -> Generator[WatchEvent, None, None]:
+        return events(flow, IO(lambda ask: self.driver.get(ask.path)))
 
     # -- the crawl driver ------------------------------------------------------------
 
@@ -400,26 +416,20 @@ class IMDS(_Client["httpx.BaseTransport"], Values, Closing):
             return self._pool
 
     def _walk(self, walk: Walk, *, fresh: bool, failures: Failures | None = None) -> RawNode | None:
-        get = self.driver.get if fresh else self._walk_fetch()
-        return run(walk_flow(walk, failures), IO(get, pool=self._executor()))
-
-    def _walk_fetch(self) -> Callable[[str], bytes | None]:
-        """:meth:`fetch` for one walk, except that a path the walk asks for a second time
-        (it changed during the walk: see :class:`Walk`) comes from IMDS, not the cache."""
         asked: set[str] = set()
 
         def get(path: str) -> bytes | None:
-            if path not in asked:
-                asked.add(path)
-                return self.fetch(path)
-            body = self.driver.get(path)
-            self._cache.put(path, body)
-            return body
+            return run(self._fetch(path, asked), IO(self.driver.get))
 
-        return get
+        io = IO(self.driver.get if fresh else get, pool=self._executor())
+        return run(walk_flow(walk, failures), io)
 
 
-class AsyncIMDS(_Client["httpx.AsyncBaseTransport"], AsyncValues, AsyncClosing):
+class AsyncIMDS(
+    _Client["httpx.AsyncBaseTransport", "AsyncGenerator[WatchEvent, None]"],
+    AsyncValues,
+    AsyncClosing,
+):
     """Async, typed, lazy access to IMDS: what :class:`IMDS` offers, awaitable.
 
     ``await aimds.meta_data.placement.availability_zone``, ``await aimds.value(path)``,
@@ -453,12 +463,7 @@ class AsyncIMDS(_Client["httpx.AsyncBaseTransport"], AsyncValues, AsyncClosing):
 
     async def fetch(self, path: str) -> bytes | None:
         """The body at ``path`` (relative to ``/latest/``); None on 404. Cached if immutable."""
-        cached = self._cache.get(path)
-        if cached is not _MISSING:
-            return cached  # type: ignore[return-value]
-        body = await self.driver.get(path)
-        self._cache.put(path, body)
-        return body
+        return await arun(self._fetch(path), IO(self.driver.get))
 
     # -- the AsyncTreeSource protocol (what the generated async views call) ------------
 
@@ -554,40 +559,19 @@ class AsyncIMDS(_Client["httpx.AsyncBaseTransport"], AsyncValues, AsyncClosing):
         data = await self.user_data()
         return None if data is None else io.BufferedReader(io.BytesIO(data))
 
-    def watch(
-        self,
-        *categories: EventCategory,
-        interval: float | Mapping[EventCategory, float] | None = None,
-        existing: bool = True,
-        grace: float | None = None,
-    ) -> AsyncGenerator[WatchEvent, None]:
-        """``async for event in aimds.watch("spot"): ...``; see :meth:`IMDS.watch`."""
-        from ec2imds.watch import DEFAULT_GRACE, awatch_events
-
-        return awatch_events(
-            self.driver.get,
-            *categories,
-            interval=interval,
-            existing=existing,
-            grace=DEFAULT_GRACE if grace is None else grace,
-        )
+    def _events(self, flow: Flow[None]) -> AsyncGenerator[WatchEvent, None]:
+        return aevents(flow, IO(lambda ask: self.driver.get(ask.path)))
 
     async def _walk(
         self, walk: Walk, *, fresh: bool, failures: Failures | None = None
     ) -> RawNode | None:
-        asked: set[str] = set()
-
-        async def cached(path: str) -> bytes | None:
-            # As IMDS._walk_fetch: a path asked for again in this walk comes from IMDS.
-            if path not in asked:
-                asked.add(path)
-                return await self.fetch(path)
-            body = await self.driver.get(path)
-            self._cache.put(path, body)
-            return body
-
-        get: Callable[[str], Awaitable[bytes | None]] = self.driver.get if fresh else cached
         import asyncio
 
+        asked: set[str] = set()
+
+        async def get(path: str) -> bytes | None:
+            return await arun(self._fetch(path, asked), IO(self.driver.get))
+
         limit = asyncio.Semaphore(self.settings.concurrency)
-        return await arun(walk_flow(walk, failures), IO(get, limit=limit))
+        io = IO(self.driver.get if fresh else get, limit=limit)
+        return await arun(walk_flow(walk, failures), io)

@@ -269,3 +269,58 @@ def test_async_imds_reads_and_writes_token_files_off_the_event_loop(tmp_path: Pa
     assert len(store.threads) >= 2  # loaded (none yet), then saved the new token
     assert loop_thread not in store.threads
     assert len(list((tmp_path / "tokens").iterdir())) == 1
+
+
+# -- the twins that remain: a sync class and its async counterpart, pinned alike ----------
+
+from ec2imds import IMDS  # noqa: E402
+from ec2imds._drivers.aio import AsyncDriver  # noqa: E402
+from ec2imds._drivers.default import DefaultDriver  # noqa: E402
+from ec2imds._drivers.default_async import AsyncDefaultDriver  # noqa: E402
+from ec2imds._drivers.httpx import AsyncHttpxDriver, HttpxDriver  # noqa: E402
+from ec2imds._drivers.sync import SyncDriver  # noqa: E402
+from ec2imds.models._views import AsyncView, View  # noqa: E402
+
+#: What one side has alone, and why: the sync client's thread pool (the async one uses
+#: tasks); the async client's awaitable ``region``; the asyncio race lock, made on the
+#: event loop that uses it.
+ALONE: dict[type, tuple[str, ...]] = {
+    IMDS: ("_executor", "_opened"),
+    AsyncIMDS: ("_region",),
+    AsyncDriver: ("_race",),
+}
+
+TWINS = [
+    (IMDS, AsyncIMDS),
+    (SyncDriver, AsyncDriver),
+    (DefaultDriver, AsyncDefaultDriver),
+    (HttpxDriver, AsyncHttpxDriver),
+    (View, AsyncView),
+]
+
+
+def _methods(cls: type) -> dict[str, list[str]]:
+    """The methods ``cls`` defines itself, by name (``close`` as ``aclose``), with their
+    parameters' names."""
+    import inspect
+
+    out = {}
+    for name, member in vars(cls).items():
+        if name.startswith("__") or (not callable(member) and not isinstance(member, staticmethod)):
+            continue
+        function = member.__func__ if isinstance(member, staticmethod) else member
+        params = list(inspect.signature(function).parameters)
+        out["aclose" if name == "close" else name] = params
+    return out
+
+
+@pytest.mark.parametrize(("sync", "aio"), TWINS, ids=lambda c: c.__name__)
+def test_each_sync_class_and_its_async_twin_define_the_same_methods(sync: type, aio: type) -> None:
+    """What remains twice (a method that runs a flow blocking, and its awaiting twin) has
+    the same name and parameters on both sides: neither can drift alone."""
+    alone = {name for cls in (sync, aio) for name in ALONE.get(cls, ())}
+    assert {k: v for k, v in _methods(sync).items() if k not in alone} == {
+        k: v for k, v in _methods(aio).items() if k not in alone
+    }
+    for cls in (sync, aio):
+        assert set(ALONE.get(cls, ())) <= set(_methods(cls)), cls  # still there, still alone

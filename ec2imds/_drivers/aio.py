@@ -68,7 +68,7 @@ else:
 class AsyncDriver(DriverBase, AsyncClosing):
     """The asyncio driver: requests, single-flight tokens per endpoint, the race."""
 
-    def _make_locks(self) -> None:
+    def _opened(self) -> None:
         # Made on first use, on the event loop that uses them (Python 3.9's bind to the
         # loop of the thread that makes them).
         self._locks: dict[Endpoint, asyncio.Lock] = {}

@@ -37,9 +37,9 @@ class DriverBase:
 
     def __init__(
         self,
-        settings: Settings | None,
-        store: TokenStore | None,
-        seed: int | None,
+        settings: Settings | None = None,
+        store: TokenStore | None = None,
+        seed: int | None = None,
     ) -> None:
         self.settings = settings if settings is not None else Settings.resolve()
         self.store: TokenStore = store if store is not None else MemoryTokenStore()
@@ -57,10 +57,11 @@ class DriverBase:
         self._started = time.perf_counter()
         self._counts: dict[str, int] = {}
         self._counts_lock = threading.Lock()
-        self._make_locks()
+        self._opened()
 
-    def _make_locks(self) -> None:
-        """Make the endpoint locks and the race lock of the driver's kind of concurrency."""
+    def _opened(self) -> None:
+        """What the subclass makes once this is set up: the endpoint locks and the race
+        lock of its kind of concurrency, its connections."""
         raise NotImplementedError
 
     @property

@@ -21,8 +21,6 @@ from ec2imds._drivers.http11 import BodyTooLarge, Connection, DeadlineExceeded, 
 from ec2imds._drivers.sync import SyncDriver
 from ec2imds._protocol import Failure, Request, Response
 from ec2imds.endpoints import DEFAULT_PORT, Endpoint
-from ec2imds.settings import Settings
-from ec2imds.tokens import TokenStore
 
 __all__ = ["USER_AGENT", "DefaultDriver", "connect_failure", "failure"]
 
@@ -34,13 +32,12 @@ class DefaultDriver(SyncDriver):
     request in flight (kept alive when the server allows it), at most
     ``Settings.concurrency`` requests in flight however many threads ask."""
 
-    def __init__(
-        self, settings: Settings, store: TokenStore | None = None, *, seed: int | None = None
-    ) -> None:
-        super().__init__(settings, store, seed)
-        self._idle: dict[Endpoint, list[Connection]] = {ep: [] for ep in settings.endpoints}
+    def _opened(self) -> None:
+        super()._opened()
+        endpoints = self.settings.endpoints
+        self._idle: dict[Endpoint, list[Connection]] = {ep: [] for ep in endpoints}
         self._pool_lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(settings.concurrency)
+        self._slots = threading.BoundedSemaphore(self.settings.concurrency)
         #: TCP connections opened so far (a count, for tests and benchmarks).
         self.connections = 0
 

@@ -15,8 +15,6 @@ from ec2imds._drivers.default import USER_AGENT, connect_failure, failure
 from ec2imds._drivers.http11 import AsyncConnection, connect_async
 from ec2imds._protocol import Failure, Request, Response
 from ec2imds.endpoints import DEFAULT_PORT, Endpoint
-from ec2imds.settings import Settings
-from ec2imds.tokens import TokenStore
 
 __all__ = ["AsyncDefaultDriver"]
 
@@ -31,14 +29,8 @@ class AsyncDefaultDriver(AsyncDriver):
     ``Settings.concurrency`` requests are in flight, however many tasks ask.
     """
 
-    def __init__(
-        self,
-        settings: Settings | None = None,
-        *,
-        store: TokenStore | None = None,
-        seed: int | None = None,
-    ) -> None:
-        super().__init__(settings, store, seed)
+    def _opened(self) -> None:
+        super()._opened()
         self._idle: dict[Endpoint, list[AsyncConnection]] = {
             ep: [] for ep in self.settings.endpoints
         }

@@ -216,13 +216,13 @@ class AsyncHttpxDriver(_Httpx[httpx.AsyncBaseTransport], AsyncDriver):
 
     async def _send(self, ep: Endpoint, request: Request) -> Response | Failure:
         started = time.perf_counter()
-        return self._logged(request, await self._exchange(ep, request), started)
+        return self._logged(request, await self._exchange(ep, request, started), started)
 
-    async def _exchange(self, ep: Endpoint, request: Request) -> Response | Failure:
+    async def _exchange(self, ep: Endpoint, request: Request, started: float) -> Response | Failure:
         # As the sync driver; and the whole exchange, head included, is cut off at twice
         # the timeout (later than httpx's own connect and read timeouts, which say better
         # what went wrong).
-        deadline = time.perf_counter() + self.settings.timeout
+        deadline = started + self.settings.timeout
         outgoing = _outgoing(self._bases[ep], request, self._extensions)
         try:
             async with timeout(2 * self.settings.timeout):

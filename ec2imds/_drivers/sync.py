@@ -35,7 +35,7 @@ T = TypeVar("T")
 class SyncDriver(DriverBase, Closing):
     """The blocking driver: thread-safe requests, single-flight tokens, the race."""
 
-    def _make_locks(self) -> None:
+    def _opened(self) -> None:
         self._locks = {ep: threading.Lock() for ep in self.settings.endpoints}
         self._race_lock = threading.Lock()
 
