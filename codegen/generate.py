@@ -50,7 +50,7 @@ FENCE_END = "# --- end of the generated part ---\n"
 
 #: The hand-written modules the generated ones may import from (each imports, of a
 #: module's ``__all__``, the names it uses): the base models, the leaf types, the views.
-BASE_MODULES = ("_base", "_types", "_views")
+BASE_MODULES = ("_base", "_types", "_validation", "_views")
 
 
 def _exported(module_name: str) -> list[str]:
@@ -154,6 +154,18 @@ class Field_:
 
 
 @dataclass
+class Primary_:
+    """A ``primary_<name>`` property: the entry of a keyed directory that a leaf names."""
+
+    name: str
+    key: str  # the field of the leaf that names it (``mac``)
+    attrs: list[str]  # the fields from the class down to the keyed directory
+    path: str  # the keyed directory's path
+    model: str  # ``Primary<Model>``
+    description: str
+
+
+@dataclass
 class Class_:
     name: str
     module: str
@@ -164,6 +176,8 @@ class Class_:
     has_view: bool = True
     depth: int = 0
     base: str = "IMDSModel"
+    view_base: str = ""  # a Primary<Model>'s views derive from <Model>'s
+    primaries: list[Primary_] = field(default_factory=list)
 
 
 def _children(path: str) -> list[Entry]:
@@ -269,6 +283,7 @@ def _dir_class(d: Entry) -> Class_:
                     required=required,
                 )
             )
+    cls.primaries = [_primary(d, c) for c in _children(d.path) if c.primary]
     parent = catalog.entry(d.parent) if d.path else None
     if parent is not None and parent.kind == "map" and parent.listing == "index=name":
         cls.fields.insert(
@@ -285,6 +300,90 @@ def _dir_class(d: Entry) -> Class_:
             ),
         )
     return cls
+
+
+def _primary_item(leaf: Entry) -> Entry:
+    """The directory model of the entries of ``leaf.primary`` (a keyed directory)."""
+    (item,) = _children(leaf.primary)
+    if catalog.entry(leaf.primary).kind != "map" or item.kind != "dir":
+        raise GenerateError(f"{leaf.path}: primary= names a keyed directory of directories")
+    return item
+
+
+def _primary(d: Entry, leaf: Entry) -> Primary_:
+    """The property of ``d`` that returns the entry of ``leaf.primary`` ``leaf`` names."""
+    item = _primary_item(leaf)
+    # The views read the key as a value that never changes (cached): it must be one.
+    if (
+        not leaf.primary_name
+        or leaf.present != "always"
+        or leaf.volatile
+        or not leaf.primary.startswith(d.path)
+    ):
+        raise GenerateError(
+            f"{leaf.path}: primary= needs primary_name=, present='always', not volatile, "
+            f"and a path below {d.path}"
+        )
+    attrs: list[str] = []
+    below = d.path
+    for segment in leaf.primary[len(d.path) :].strip("/").split("/"):
+        below = f"{below}/{segment}" if below else segment
+        if catalog.entry(below).present != "always":
+            raise GenerateError(f"{leaf.path}: {below} is not always present")
+        attrs.append(field_name(segment))
+    return Primary_(
+        name=leaf.primary_name,
+        key=field_name(leaf.name),
+        attrs=attrs,
+        path=leaf.primary,
+        model=f"Primary{item.model}",
+        description=(
+            f"The entry of ``{leaf.primary}`` that ``{leaf.path}`` names: the one the instance "
+            "launched with, what EC2 always serves for it typed present (a 404 for one is an "
+            f"error naming its path). Entries attached later are in ``{'.'.join(attrs)}``."
+        ),
+    )
+
+
+def _primary_class(leaf: Entry) -> Class_:
+    """``Primary<Model>``: ``<Model>`` with the fields EC2 serves for the entry ``leaf``
+    names (``present_on_primary``) typed without ``None``."""
+    item = _primary_item(leaf)
+    base = _dir_class(item)
+    present = {field_name(c.name) for c in _children(item.path) if c.present_on_primary}
+    fields = []
+    for f in base.fields:
+        if f.name in present:
+            if f.view != "leaf":
+                raise GenerateError(f"{item.path}/{f.alias}: present_on_primary is for leaves")
+            ann = _split_union(f.annotation)[0]
+            fields.append(
+                Field_(
+                    name=f.name,
+                    alias=f.alias,
+                    annotation=ann,
+                    description=f.description,
+                    default="",
+                    view="leaf",
+                    view_type=ann,
+                    volatile=f.volatile,
+                    required=True,
+                )
+            )
+    return Class_(
+        name=f"Primary{item.model}",
+        module=item.module,
+        path=item.path,
+        volatile=base.volatile,
+        description=(
+            f"{item.description.rstrip('.')}, the one the instance launched with "
+            f"(``{leaf.path}`` names it): what EC2 always serves for it is typed present."
+        ),
+        fields=fields,
+        depth=base.depth,
+        base=item.model,
+        view_base=f"{item.model}View",
+    )
 
 
 def _json_annotation(f: JsonField) -> str:
@@ -317,6 +416,7 @@ def collect() -> dict[str, list[Class_]]:
     for s in catalog.JSON_SHAPES:
         modules.setdefault(s.module, []).append(_shape_class(s))
     dirs = [_dir_class(e) for e in catalog.ENTRIES if e.kind == "dir"]
+    dirs += [_primary_class(e) for e in catalog.ENTRIES if e.primary]
     for cls in sorted(dirs, key=lambda c: (-c.depth, c.name)):
         modules.setdefault(cls.module, []).append(cls)
     return dict(sorted(modules.items()))
@@ -363,15 +463,24 @@ def _render_model(cls: Class_) -> str:
         args.append(f"description={py_str(f.description)}")
         ann = run_time_annotation(f.annotation)
         out.append(f"    {f.name}: {ann} = Field({', '.join(args)})\n")
+    for p in cls.primaries:
+        out.append(f"\n    @property\n    def {p.name}(self) -> {p.model}:\n")
+        out.append(docstring(p.description, 8))
+        entries = ".".join(["self", *p.attrs])
+        out.append(
+            f"        return primary_entry({entries}, self.{p.key}, {p.model}, path={p.path!r})\n"
+        )
     return "".join(out)
 
 
 def _render_view(cls: Class_) -> str:
     out = [
-        f"class {cls.name}View(View):\n",
+        f"class {cls.name}View({cls.view_base or 'View'}):\n",
         docstring(f"Lazy view of :class:`{cls.name}` (``{cls.path or '/latest/'}``).", 4),
         "\n",
-        f"    __model__ = {cls.name}\n",
+        # Primary<Model>'s views keep <Model>'s (mypy would not take a model whose fields
+        # are required as the base view's type[<Model>]): the fields' types are the same.
+        "" if cls.view_base else f"    __model__ = {cls.name}\n",
         "    __slots__ = ()\n",
     ]
     for f in cls.fields:
@@ -391,6 +500,10 @@ def _render_view(cls: Class_) -> str:
             out.append(f"        return self._leaf_map({f.name!r}, {vol})\n")
         elif f.view == "name":
             out.append("        return self._listed_name()\n")
+    for p in cls.primaries:
+        out.append(f"\n    @property\n    def {p.name}(self) -> {p.model}View:\n")
+        out.append(docstring(p.description + " One GET of the key, cached.", 8))
+        out.append(f"        return self._primary({p.key!r}, {p.path!r}, {p.model}View)\n")
     out.append(f"\n    def load(self) -> {cls.name}:\n")
     out.append(docstring("Fetch the whole directory and validate it into the model.", 8))
     out.append(f"        return self._load({cls.name})\n")
@@ -411,14 +524,16 @@ def _async_view_type(f: Field_) -> str:
 
 def _render_async_view(cls: Class_) -> str:
     out = [
-        f"class Async{cls.name}View(AsyncView):\n",
+        f"class Async{cls.name}View(Async{cls.view_base or 'View'}):\n",
         docstring(
             f"Async lazy view of :class:`{cls.name}` (``{cls.path or '/latest/'}``): leaves "
             "are awaitable.",
             4,
         ),
         "\n",
-        f"    __model__ = {cls.name}\n",
+        # Primary<Model>'s views keep <Model>'s (mypy would not take a model whose fields
+        # are required as the base view's type[<Model>]): the fields' types are the same.
+        "" if cls.view_base else f"    __model__ = {cls.name}\n",
         "    __slots__ = ()\n",
     ]
     for f in cls.fields:
@@ -437,6 +552,11 @@ def _render_async_view(cls: Class_) -> str:
             out.append(f"        return self._leaf_map({f.name!r}, {vol})\n")
         elif f.view == "name":
             out.append("        return self._listed_name()\n")
+    for p in cls.primaries:
+        view = f"Async{p.model}View"
+        out.append(f"\n    @property\n    def {p.name}(self) -> Awaitable[{view}]:\n")
+        out.append(docstring(p.description + " Awaiting it reads the key (one GET, cached).", 8))
+        out.append(f"        return self._primary({p.key!r}, {p.path!r}, {view})\n")
     out.append(f"\n    async def load(self) -> {cls.name}:\n")
     out.append(docstring("Fetch the whole directory and validate it into the model.", 8))
     out.append(f"        return await self._load({cls.name})\n")
@@ -496,122 +616,40 @@ def _init_text(modules: dict[str, list[Class_]]) -> str:
     return "".join(lines)
 
 
-def _in_stdlib(top: str) -> bool:
-    """Whether ``top`` is a standard library module (as isort sections imports)."""
-    if sys.version_info >= (3, 10):
-        return top in sys.stdlib_module_names
-    else:  # Python 3.9 has no sys.stdlib_module_names: where the module is found says it
-        import importlib.util
-        import sysconfig
-
-        spec = importlib.util.find_spec(top)
-        if spec is None:
-            return False
-        if spec.origin in ("built-in", "frozen"):
-            return True
-        where = Path(spec.origin or next(iter(spec.submodule_search_locations or ()), ""))
-        stdlib = Path(sysconfig.get_paths()["stdlib"])
-        return stdlib in where.parents and "site-packages" not in where.parts
-
-
-def _tidy_imports(text: str, line_length: int = 100) -> str:
-    """What ``ruff check --fix --select I,F401`` does to generated code, without a ruff
-    run: drop the imported names the module never uses, then sort each block of imports
-    as isort does (sections: ``__future__``, standard library, third party, ``ec2imds``;
-    modules by name; names constants first, then classes, then the rest). An import whose
-    one-line form (all names) is longer than a line is written one name a line with a
-    trailing comma, and stays so after pruning, as ruff leaves it. (``ruff check`` in
-    scripts/check lints the output with I and F401: a difference would fail there.)"""
-    import ast
-
-    tree = ast.parse(text)
-    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
-        ):
-            used |= {
-                c.value
-                for c in ast.walk(node.value)
-                if isinstance(c, ast.Constant) and isinstance(c.value, str)
-            }
-
-    def section(module: str) -> int:
-        top = module.split(".")[0]
-        if top == "__future__":
-            return 0
-        if top == "ec2imds":
-            return 3
-        return 1 if _in_stdlib(top) else 2
-
-    def natural(name: str) -> list[str | int]:  # "Name3" before "Name11", as ruff sorts
-        return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name.lower())]
-
-    def member_key(name: str) -> tuple[int, list[str | int], str]:
-        kind = 0 if len(name) > 1 and name.isupper() else 1 if name[:1].isupper() else 2
-        return (kind, natural(name), name)
-
-    def render(indent: str, module: str, names: list[str], vertical: bool) -> str:
-        line = f"{indent}from {module} import {', '.join(names)}"
-        if not vertical and len(line) <= line_length:
-            return line + "\n"
-        inner = "".join(f"{indent}    {n},\n" for n in names)
-        return f"{indent}from {module} import (\n{inner}{indent})\n"
-
-    lines = text.splitlines(keepends=True)
-    edits: list[tuple[int, int, str]] = []
-
-    def visit(body: list[ast.stmt]) -> None:
-        block: list[ast.ImportFrom] = []
-        for node in [*body, None]:
-            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                block.append(node)
-                continue
-            if block:
-                indent = " " * block[0].col_offset
-                out: list[list[str]] = [[], [], [], []]
-                for imp in sorted(block, key=lambda i: natural(i.module or "")):
-                    module = imp.module or ""
-                    everything = sorted((a.name for a in imp.names), key=member_key)
-                    one_line = f"{indent}from {module} import {', '.join(everything)}"
-                    vertical = len(one_line) > line_length
-                    kept = [n for n in everything if n in used or module == "__future__"]
-                    if kept:
-                        out[section(module)].append(render(indent, module, kept, vertical))
-                new = "\n".join("".join(s) for s in out if s)
-                edits.append((block[0].lineno - 1, block[-1].end_lineno or 0, new))
-                block = []
-            if node is not None:
-                for child in ("body", "orelse", "finalbody"):
-                    visit(getattr(node, child, []))
-
-    visit(tree.body)
-    for start, end, new in sorted(edits, reverse=True):
-        lines[start:end] = [new]
-    return "".join(lines)
-
-
 def ruff(files: dict[str, str]) -> dict[str, str]:
-    """Prune and sort the imports (:func:`_tidy_imports`), then format, as the project's
-    ruff config would: all files at once, one ``ruff format`` run per generation, in a
-    scratch copy."""
+    """Prune and sort the imports (``ruff check --fix --select I,F401``), then format
+    (``ruff format``), as the project's ruff config would: all files at once, in a scratch
+    copy, so that ``--check`` compares like with like. (The generator once did the import
+    tidying itself, ~80 lines copying isort's rules; ruff is already a development
+    dependency and is what ``scripts/check`` lints with.)"""
     import tempfile
 
-    config = ["--config", str(ROOT / "pyproject.toml")]
+    config = [
+        "--config",
+        str(ROOT / "pyproject.toml"),
+        # the scratch copy is not the project: say which package is ours
+        "--config",
+        "lint.isort.known-first-party = ['ec2imds']",
+    ]
+    steps = [
+        ["check", "--fix", "--quiet", "--select", "I,F401", "--exit-zero"],
+        ["format", "--quiet"],
+    ]
     with tempfile.TemporaryDirectory(prefix="ec2imds-codegen-") as scratch:
         base = Path(scratch)
         for rel, text in files.items():
             (base / rel).parent.mkdir(parents=True, exist_ok=True)
-            (base / rel).write_text(_tidy_imports(text), encoding="utf-8")
-        done = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
-            [sys.executable, "-m", "ruff", "format", "--quiet", *config, *sorted(files)],
-            capture_output=True,
-            text=True,
-            cwd=base,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise GenerateError(f"ruff format failed:\n{done.stderr}{done.stdout}")
+            (base / rel).write_text(text, encoding="utf-8")
+        for step in steps:
+            done = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
+                [sys.executable, "-m", "ruff", *step, *config, *sorted(files)],
+                capture_output=True,
+                text=True,
+                cwd=base,
+                check=False,
+            )
+            if done.returncode != 0:
+                raise GenerateError(f"ruff {step[0]} failed:\n{done.stderr}{done.stdout}")
         return {rel: (base / rel).read_text(encoding="utf-8") for rel in sorted(files)}
 
 
@@ -675,12 +713,17 @@ def _shapes_text() -> str:
     default): what :mod:`ec2imds._plain` reads to dump a tree as the models would,
     without importing pydantic."""
     rows = []
+    by_name = {cls.name: cls for classes in collect().values() for cls in classes}
     for classes in collect().values():
         for cls in classes:
+            own = cls.fields
+            if cls.view_base:  # Primary<Model>: <Model>'s fields, some of them overridden
+                overrides = {f.name: f for f in cls.fields}
+                own = [overrides.get(f.name, f) for f in by_name[cls.base].fields]
             fields = "".join(
                 f"        ({f.name!r}, {(f.alias or f.name)!r}, {f.annotation!r}, "
                 f"{f.required!r}),\n"
-                for f in cls.fields
+                for f in own
             )
             rows.append(f"    {cls.name!r}: (\n{fields}    ),\n")
     return (

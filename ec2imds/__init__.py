@@ -33,6 +33,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
         "Token",
         "TokenStore",
         "TokenStoreError",
+        "WinnerStore",
     ),
     "ec2imds.watch": (
         "Event",
@@ -86,6 +87,7 @@ if TYPE_CHECKING:
         Token,
         TokenStore,
         TokenStoreError,
+        WinnerStore,
     )
     from ec2imds.watch import (
         Event,
@@ -132,6 +134,7 @@ __all__ = [
     "UserDataError",
     "VerifiedIdentity",
     "WatchEvent",
+    "WinnerStore",
     "verify_identity",
 ]
 # --- end of the generated part ---

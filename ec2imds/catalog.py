@@ -117,6 +117,20 @@ class Entry:
     """``always``: EC2 serves it on every instance (docs/imds.md, 'What every instance
     serves').  The models type it without ``None``, the JSON Schema requires it, and a 404
     for it is an error naming the path.  ``maybe``: it can be absent (``absent`` says when)."""
+    primary: str = ""
+    """For a leaf that names an entry of a keyed directory (``meta-data/mac`` names device
+    0's interface under ``meta-data/network/interfaces/macs``): that directory's path.  The
+    generator gives the leaf's own directory a ``primary_<name>`` property (``name``: see
+    :attr:`primary_name`) returning that entry as the ``Primary<Model>`` model or view,
+    whose ``present_on_primary`` fields are typed without ``None``."""
+    primary_name: str = ""
+    """With :attr:`primary`: the property's name (``primary_interface``)."""
+    present_on_primary: bool = False
+    """For a leaf of a keyed directory's entry: EC2 serves it for the entry the
+    :attr:`primary` leaf names (device 0's interface, which cannot be detached: docs/imds.md,
+    'The interface the instance launched with'), even where another entry can lack it
+    (``absent`` says when).  ``Primary<Model>`` types it without ``None``, and a 404 for it
+    there is an error naming the path."""
     evidence: str = ""
     """Why ``present`` is ``always``: the source (required for ``always``)."""
 
@@ -326,7 +340,8 @@ ENTRIES: tuple[Entry, ...] = (
     Entry(f"{_MD}/local-ipv4", "text", "IPv4Address", "Private IPv4 address of device 0.",
           "1.0", absent="IPv6-only instance", example=PRIVATE_IP),
     Entry(f"{_MD}/mac", "text", "MAC", "MAC address of device 0.", "2011-01-01",
-          example=MAC0, present=_A, evidence=_OLDEST),
+          example=MAC0, present=_A, evidence=_OLDEST,
+          primary=f"{_MD}/network/interfaces/macs", primary_name="primary_interface"),
     Entry(f"{_MD}/product-codes", "lines", "list[str]",
           "Marketplace product codes.", "2007-03-01", absent="usually absent",
           example=["aw0evgkw8e5c1q413zgy5pjce"], absent_by_default=True),
@@ -501,9 +516,10 @@ ENTRIES: tuple[Entry, ...] = (
           absent="detached", model="NetworkInterface", module="network"),
     Entry(f"{_ENI}/device-number", "int", "int",
           "Device number (the API's DeviceIndex).", "2011-01-01", absent=_HOTPLUG,
-          example={MAC0: 0, MAC1: 1}),
+          present_on_primary=True, example={MAC0: 0, MAC1: 1}),
     Entry(f"{_ENI}/interface-id", "text", "str", "The ENI ID.", "2011-01-01",
-          absent=_HOTPLUG, example={MAC0: "eni-0a1b2c3d4e5f60001", MAC1: "eni-0a1b2c3d4e5f60002"}),
+          absent=_HOTPLUG, present_on_primary=True,
+          example={MAC0: "eni-0a1b2c3d4e5f60001", MAC1: "eni-0a1b2c3d4e5f60002"}),
     Entry(f"{_ENI}/ipv4-associations", "map", "dict[IPv4Address, list[IPv4Address]]",
           "Public IPv4 address to the private IPv4 addresses it maps to.", "2011-01-01",
           volatile=_V, absent="no public IPv4 address"),
@@ -527,7 +543,7 @@ ENTRIES: tuple[Entry, ...] = (
           absent="IPv6-only interface",
           example={MAC0: [PRIVATE_IP, "10.0.1.24"], MAC1: ["10.0.2.45"]}),
     Entry(f"{_ENI}/mac", "text", "MAC", "MAC address.", "2011-01-01", absent=_HOTPLUG,
-          example={MAC0: MAC0, MAC1: MAC1}),
+          present_on_primary=True, example={MAC0: MAC0, MAC1: MAC1}),
     Entry(f"{_ENI}/network-card", "int", "int",
           "Network card index, as live multi-card instances (p4d, p5, trn1) name it; the docs "
           "and AEMM say network-card-index.", "latest",
@@ -538,7 +554,8 @@ ENTRIES: tuple[Entry, ...] = (
           "network-card).", "2020-11-01", absent="most instance types (one network card)",
           example={MAC0: 0, MAC1: 1}, absent_by_default=True),
     Entry(f"{_ENI}/owner-id", "text", "str", "Account that owns the interface.",
-          "2011-01-01", absent=_HOTPLUG, example={MAC0: ACCOUNT, MAC1: ACCOUNT}),
+          "2011-01-01", absent=_HOTPLUG, present_on_primary=True,
+          example={MAC0: ACCOUNT, MAC1: ACCOUNT}),
     Entry(f"{_ENI}/public-hostname", "text", "str",
           "Public DNS name (needs enableDnsHostnames).", "2011-01-01", volatile=_V,
           absent="no public IPv4 address", example={MAC0: PUBLIC_HOSTNAME}),
@@ -552,6 +569,7 @@ ENTRIES: tuple[Entry, ...] = (
           "Security group names (updated live).", "2011-01-01", volatile=_V,
           absent=_HOTPLUG, example={MAC0: SG_NAMES, MAC1: ["internal"]}),
     Entry(f"{_ENI}/subnet-id", "text", "str", "Subnet ID.", "2011-01-01", absent=_HOTPLUG,
+          present_on_primary=True,
           example={MAC0: "subnet-0a1b2c3d4e5f60101", MAC1: "subnet-0a1b2c3d4e5f60102"}),
     Entry(f"{_ENI}/subnet-ipv4-cidr-block", "text", "IPv4Network",
           "IPv4 CIDR block of the subnet.", "2011-01-01", absent="may be absent on IPv6-only",
@@ -560,7 +578,7 @@ ENTRIES: tuple[Entry, ...] = (
           "IPv6 CIDR blocks of the subnet.", "2016-06-30", absent="no IPv6 block",
           example={MAC0: ["2600:1f18:1234:5601::/64"], MAC1: ["2600:1f18:1234:5602::/64"]}),
     Entry(f"{_ENI}/vpc-id", "text", "str", "VPC ID.", "2011-01-01", absent=_HOTPLUG,
-          example={MAC0: VPC_ID, MAC1: VPC_ID}),
+          present_on_primary=True, example={MAC0: VPC_ID, MAC1: VPC_ID}),
     Entry(f"{_ENI}/vpc-ipv4-cidr-block", "text", "IPv4Network",
           "Primary IPv4 CIDR block of the VPC.", "2011-01-01",
           absent="may be absent on IPv6-only",

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, cast
 
-from ec2imds import __version__, _values
+from ec2imds import __version__, _simoptions, _values
 from ec2imds._categories import CATEGORIES
 from ec2imds._log import log
 from ec2imds.endpoints import DEFAULT_ENDPOINTS, construct_endpoint_list_str
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import logging
 
     from ec2imds._drivers.default import DefaultDriver
+    from ec2imds.catalog import Node
     from ec2imds.crawl import RawNode, Walk
     from ec2imds.errors import Failures
 
@@ -58,6 +59,8 @@ examples:
   ec2imds --validate saved.json other.json  check saved --tree dumps (--strict:
                                             unknown keys are errors, not warnings)
   ec2imds --simulate -a                     try it anywhere: the embedded simulator
+  ec2imds --simulate --spot-interruption-after 1 --watch --once
+                                            a spot interruption, simulated, watched
   ec2imds --watch                           one JSON line per event, as they come
   ec2imds --watch spot --once --exec 'systemctl start drain.service'
                                             wait for a spot interruption, then drain
@@ -99,6 +102,8 @@ class _Parser(argparse.ArgumentParser):
     #: ``shutil`` for the terminal's (importing shutil, bz2 and lzma on the way). Help and
     #: usage text are formatted to the terminal's width (None).
     _width: int | None = 80
+    #: The options that go with --simulate (the simulator's own, shared).
+    simulate_options: list[argparse.Action]
 
     def _get_formatter(self) -> argparse.HelpFormatter:
         return argparse.RawDescriptionHelpFormatter(prog=self.prog, width=self._width)
@@ -122,7 +127,7 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> _Parser:
     from ec2imds.tokens import default_token_dir
 
     p = _Parser(
@@ -148,8 +153,8 @@ def _parser() -> argparse.ArgumentParser:
         "--schema",
         nargs="?",
         const="InstanceMetadata",
-        metavar="MODEL",
-        help="print a JSON Schema (default: InstanceMetadata, the --tree output)",
+        metavar="NAME",
+        help="print a JSON Schema: a model or a catalog path (default: the --tree output)",
     )
     cmd.add_argument(
         "--validate",
@@ -221,6 +226,13 @@ def _parser() -> argparse.ArgumentParser:
     opt.add_argument(
         "--simulate", action="store_true", help="query the embedded IMDS simulator instead"
     )
+    sim = p.add_argument_group(
+        "simulate options (with --simulate; the events SECONDS after start, for --watch)"
+    )
+    p.simulate_options = [
+        *_simoptions.add_tree_options(sim, "--simulate-tree", "simulate_tree"),
+        *_simoptions.add_event_options(sim),
+    ]
     opt.add_argument(
         "--show-secrets",
         action="store_true",
@@ -276,10 +288,11 @@ _AWS_IMDS_VARIABLES = (
     "AWS_EC2_METADATA_",
     "AWS_METADATA_SERVICE_",
     "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
     "AWS_PROFILE",
 )
 #: The environment --simulate resolves its settings from: none, and no config file.
-_NO_SETTINGS = {"AWS_CONFIG_FILE": os.devnull}
+_NO_SETTINGS = {"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
 
 
 class _Run:
@@ -305,6 +318,7 @@ class _Run:
         args = self.args
         if args.simulate:
             from ec2imds.simulator import IMDSSimulator
+            from ec2imds.simulator.cli import schedule_events
 
             # The simulator is the only endpoint: the AWS_* settings that would send the
             # requests elsewhere or refuse them (AWS_EC2_METADATA_DISABLED, set on many
@@ -312,7 +326,8 @@ class _Run:
             ignored = sorted(n for n in os.environ if n.startswith(_AWS_IMDS_VARIABLES))
             if ignored:
                 log.info("--simulate: ignoring %s", ", ".join(ignored))
-            with IMDSSimulator() as sim:
+            with IMDSSimulator(_simulated_tree(args)) as sim:
+                schedule_events(sim, args)
                 print(f"{PROG}: querying the embedded IMDS simulator at {sim.url}", file=sys.stderr)
                 with (
                     DefaultDriver(
@@ -389,6 +404,32 @@ class _Run:
     def error(self, message: object) -> None:
         self.failed = True
         print(f"{PROG}: {message}", file=sys.stderr)
+
+
+class RuntimeFailure(Exception):
+    """A run that cannot go on (exit 1): its message, one line, is all that is said."""
+
+
+def _simulated_tree(args: argparse.Namespace) -> dict[str, Node] | None:
+    """``--simulate-tree FILE``'s tree, once the models accept its values (each failing
+    path named on stderr), unless ``--allow-invalid-tree``; None: the built-in instance."""
+    from ec2imds.simulator.cli import InvalidTree, tree_to_serve
+
+    file = args.simulate_tree
+    if file is None:
+        return None
+    try:
+        return tree_to_serve(file, allow_invalid=args.allow_invalid_tree)
+    except InvalidTree as exc:
+        for error in exc.errors:
+            print(f"{PROG}: {_printable(file)}: {error}", file=sys.stderr)
+        raise RuntimeFailure(f"--simulate-tree {_printable(str(exc))}") from None
+    except OSError as exc:
+        raise RuntimeFailure(
+            f"--simulate-tree {_printable(file)!r}: cannot read it: {exc.strerror or exc}"
+        ) from None
+    except ValueError as exc:  # TreeError: not JSON, not a tree; the message names the file
+        raise RuntimeFailure(f"--simulate-tree {_printable(str(exc))}") from None
 
 
 @contextmanager
@@ -550,15 +591,14 @@ def _cmd_tree(run: _Run) -> None:
     _report(run, failures)
 
 
-def _cmd_schema(name: str) -> None:
+def _cmd_schema(text: str) -> None:
     from ec2imds import schema
 
-    documents = schema.schemas()
-    document = documents.get(f"{name.removesuffix('.json')}.json")
-    if document is None:
-        known = ", ".join(sorted(n.removesuffix(".json") for n in documents))
-        raise UsageError(f"--schema {name!r}: unknown model (one of: {known})")
-    json.dump(document, sys.stdout, indent=2, sort_keys=True)
+    try:
+        name = schema.schema_name(text)
+    except ValueError as exc:
+        raise UsageError(f"--schema {_printable(str(exc))}") from None
+    json.dump(schema.schemas()[f"{name}.json"], sys.stdout, indent=2, sort_keys=True)
     sys.stdout.write("\n")
 
 
@@ -872,7 +912,18 @@ def _given(args: argparse.Namespace, dest: str) -> bool:
     return getattr(args, dest) not in (None, False)
 
 
-def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def _check_simulate_options(args: argparse.Namespace, parser: _Parser) -> None:
+    """The simulate options go with --simulate; --allow-invalid-tree with --simulate-tree."""
+    if args.allow_invalid_tree and args.simulate_tree is None:
+        raise UsageError("--allow-invalid-tree goes with --simulate-tree FILE")
+    if args.simulate:
+        return
+    for action in parser.simulate_options:
+        if getattr(args, action.dest) != action.default:
+            raise UsageError(f"{action.option_strings[0]} goes with --simulate")
+
+
+def _dispatch(args: argparse.Namespace, parser: _Parser) -> int:
     if args.help:
         parser.print_help(sys.stdout)
         return EXIT_OK
@@ -892,6 +943,7 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     for dest, flag, owner in _OWNED_OPTIONS:
         if owner != name and _given(args, dest):
             raise UsageError(f"{flag} goes with {_COMMANDS[owner].flag}")
+    _check_simulate_options(args, parser)
     if args.imds is not None:
         from ec2imds.endpoints import mk_endpoint_list_from_str
 
@@ -939,7 +991,7 @@ def _runtime_error(exc: Exception) -> int:
     if isinstance(exc, IMDSConfigError):
         print(f"{PROG}: {exc}\nRun '{PROG} -h' for help.", file=sys.stderr)
         return EXIT_USAGE
-    if isinstance(exc, IMDSError):
+    if isinstance(exc, (IMDSError, RuntimeFailure)):
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
     log.debug("internal error", exc_info=exc)

@@ -36,7 +36,7 @@ Endpoint = tuple[str, Optional[int]]  # evaluated at run time: no X | Y before P
 
 IPV4_ENDPOINT: Endpoint = ("169.254.169.254", None)
 IPV6_ENDPOINT: Endpoint = ("fd00:ec2::254", None)
-#: The original's default list; the race still tries IPv6 first (RFC 8305).
+#: The original's default list; the race tries IPv4 first (see race_order).
 DEFAULT_ENDPOINTS: tuple[Endpoint, ...] = (IPV4_ENDPOINT, IPV6_ENDPOINT)
 
 DEFAULT_PORT = 80

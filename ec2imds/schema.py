@@ -32,7 +32,8 @@ from __future__ import annotations
 import difflib
 import json
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, get_args, get_origin
 
@@ -52,6 +53,7 @@ __all__ = [
     "dump",
     "is_flat_dump",
     "model_schema",
+    "schema_name",
     "schemas",
     "unknown_keys",
     "validate_dump",
@@ -85,6 +87,63 @@ def schemas() -> dict[str, dict[str, Any]]:
         if isinstance(obj, type) and issubclass(obj, IMDSModel) and obj is not IMDSModel:
             out[f"{name}.json"] = model_schema(obj)
     return out
+
+
+def _schema_paths(names: Collection[str]) -> dict[str, str]:
+    """Catalog path -> the schema of what it holds: each directory's model, each JSON
+    document's (``meta-data/iam/info``: ``IamInfo``) and each keyed directory's entries'
+    (``meta-data/public-keys``: ``PublicKey``); ``""`` is the whole tree."""
+    out: dict[str, str] = {}
+    for e in catalog.ENTRIES:
+        found = e.model if e.kind == "dir" else ""
+        if e.kind in ("json", "map"):
+            found = next((w for w in re.findall(r"\w+", e.type) if w in names), "")
+        if found:
+            out[e.path] = found
+    return out
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[-_\s]", "", text).lower()
+
+
+def schema_name(text: str) -> str:
+    """The model whose schema ``--schema TEXT`` asks for: a model name (``Placement``,
+    ``Placement.json``), a catalog path (``meta-data/placement``, trailing ``/`` and
+    placeholders' values accepted: ``meta-data/network/interfaces/macs/0e:...``), or a
+    name in any case, ``-`` and ``_`` ignored (``placement``, ``instance-identity``) when
+    one model alone has it.  ``ValueError`` says why not, with the closest names."""
+    names = {n.removesuffix(".json") for n in schemas()}
+    given = text.strip()
+    name = given.removesuffix(".json")
+    if name in names:
+        return name
+    paths = _schema_paths(names)
+    path = given.strip("/")
+    found = catalog.match(path) if path else None
+    if found is not None and found[0].path in paths:
+        return paths[found[0].path]
+    if found is not None:
+        holder = next(
+            (paths[p] for p in sorted(paths, key=len, reverse=True) if found[0].path.startswith(p)),
+            "InstanceMetadata",
+        )
+        raise ValueError(f"{given!r} has no model of its own: it is part of {holder}")
+    if not path and given:
+        return "InstanceMetadata"
+    # A name in any case: a model's, or a catalog directory's last segment.
+    wanted = _squash(path)
+    matches = {n for n in names if _squash(n) == wanted}
+    matches |= {m for p, m in paths.items() if p and _squash(p.rsplit("/", 1)[-1]) == wanted}
+    if len(matches) == 1:
+        return matches.pop()
+    if matches:
+        raise ValueError(f"{given!r} is ambiguous: one of {', '.join(sorted(matches))}")
+    choices = sorted(names) + sorted(p for p in paths if p and "{" not in p)
+    close = difflib.get_close_matches(path, choices, n=3, cutoff=0.6)
+    close += [n for n in sorted(names) if wanted and wanted in n.lower() and n not in close]
+    hint = f"did you mean {', '.join(close[:3])}?" if close else "ec2imds -L lists the paths"
+    raise ValueError(f"{given!r}: unknown model or catalog path ({hint})")
 
 
 @dataclass(frozen=True, **SLOTS)

@@ -11,7 +11,7 @@ do'):
 ``AWS_METADATA_SERVICE_NUM_ATTEMPTS``       total attempts per request (default 3)
 ==========================================  =============================================
 
-Without an endpoint setting, both IMDS endpoints are raced (IPv6 first, RFC 8305).
+Without an endpoint setting, both IMDS endpoints are raced (IPv4 first, RFC 8305).
 An invalid value is an :class:`~ec2imds.errors.IMDSConfigError` naming the variable.
 """
 
@@ -22,11 +22,13 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
+from ec2imds._log import INFO, log
 from ec2imds.endpoints import (
     DEFAULT_ENDPOINTS,
     IPV4_ENDPOINT,
     IPV6_ENDPOINT,
     Endpoint,
+    construct_endpoint_list_str,
     mk_endpoint_from_str,
     mk_endpoint_list_from_str,
 )
@@ -64,7 +66,7 @@ class Settings:
         "token_ttl",
     )
 
-    #: Endpoints to use; more than one are raced (IPv6 first) and the winner kept.
+    #: Endpoints to use; more than one are raced (the last winner, else IPv4, first).
     endpoints: tuple[Endpoint, ...]
     #: Requested session token lifetime in seconds, 1..21600.
     token_ttl: int
@@ -190,32 +192,68 @@ class Settings:
         from ec2imds._awsconfig import read_profile
 
         conf = read_profile(env, profile)
+        # Where each setting comes from, for -v ("argument", a variable, "file [profile
+        # P] key", "default").
+        sources: dict[str, str] = {}
         env_endpoints = _env_endpoints(env)
+        sources["endpoints"] = (
+            ENV_ENDPOINT
+            if env.get(ENV_ENDPOINT, "").strip()
+            else ENV_MODE
+            if env.get(ENV_MODE, "").strip()
+            else "default"
+        )
         if endpoints is None and not env.get(ENV_ENDPOINT, "").strip():
             if "ec2_metadata_service_endpoint" in conf.values:
                 env_endpoints = _conf_endpoint(conf)
+                sources["endpoints"] = conf.where("ec2_metadata_service_endpoint")
                 if endpoint_mode is not None:
                     _by_mode("endpoint_mode", endpoint_mode)
             elif endpoint_mode is not None:
                 env_endpoints = _by_mode("endpoint_mode", endpoint_mode)
+                sources["endpoints"] = "argument endpoint_mode"
             elif not env.get(ENV_MODE, "").strip():
                 key = "ec2_metadata_service_endpoint_mode"
                 if key in conf.values:
                     env_endpoints = _by_mode(conf.where(key), conf.values[key])
+                    sources["endpoints"] = conf.where(key)
         elif endpoint_mode is not None:
             _by_mode("endpoint_mode", endpoint_mode)
         env_timeout = _env_timeout(env)
+        sources["timeout"] = ENV_TIMEOUT if env.get(ENV_TIMEOUT, "").strip() else "default"
         if not env.get(ENV_TIMEOUT, "").strip() and "metadata_service_timeout" in conf.values:
             env_timeout = _conf_timeout(conf)
+            sources["timeout"] = conf.where("metadata_service_timeout")
         env_attempts = _env_attempts(env)
+        sources["attempts"] = ENV_ATTEMPTS if env.get(ENV_ATTEMPTS, "").strip() else "default"
         if not env.get(ENV_ATTEMPTS, "").strip() and "metadata_service_num_attempts" in conf.values:
             env_attempts = _conf_attempts(conf)
+            sources["attempts"] = conf.where("metadata_service_num_attempts")
+        if endpoints is not None:
+            sources["endpoints"] = "argument"
+        if timeout is not None:
+            sources["timeout"] = "argument"
+        if attempts is not None:
+            sources["attempts"] = "argument"
+        disabled = _disabled(env)
         base = cls(
             endpoints=_endpoints(endpoints) if endpoints is not None else env_endpoints,
-            disabled=_disabled(env),
+            disabled=disabled,
             timeout=timeout if timeout is not None else env_timeout,
             attempts=attempts if attempts is not None else env_attempts,
         )
+        if log.isEnabledFor(INFO):
+            shown = {
+                "endpoints": construct_endpoint_list_str(base.endpoints),
+                "timeout": f"{base.timeout:g} s",
+                "attempts": str(base.attempts),
+            }
+            if disabled:
+                shown["disabled"], sources["disabled"] = "true", ENV_DISABLED
+            log.info(
+                "settings: %s",
+                ", ".join(f"{k} {v} (from {sources[k]})" for k, v in shown.items()),
+            )
         if token_ttl is not None:
             other = {**other, "token_ttl": token_ttl}
         return base.replace(**other) if other else base

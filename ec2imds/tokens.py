@@ -2,13 +2,19 @@
 
 * :class:`Token`: the opaque value and its expiry; its repr never shows the value.
 * :class:`TokenStore`: the protocol (``load``, ``save``, ``discard`` per endpoint).
+* :class:`WinnerStore`: the optional second protocol (``load_winner``, ``save_winner``):
+  the endpoint that last won the race, which gets the head start in the next one. A
+  store without these methods (a :class:`CallbackTokenStore`, a store of one's own)
+  still works; its races just start from the default order.
 * :class:`MemoryTokenStore`: the library default (one process).
 * :class:`FileTokenStore`: the CLI default. One private file per endpoint, named
   :func:`~ec2imds.endpoints.endpoint_file_name` (``169.254.169.254:80``) and holding
   ``{"token": ..., "expiry": ISO-8601}``, the format ec2imds 0.0.3 wrote. The directory
   is created 0700, files are written 0600 atomically (a temporary file, then a rename)
   and never through a symlink; a directory that is a symlink, not ours, or writable by
-  others is refused; a corrupt, expired, implausible or foreign file is ignored.
+  others is refused; a corrupt, expired, implausible or foreign file is ignored. The race
+  winner is kept beside the tokens, in the file ``winner`` (``{"endpoint": "host:port"}``),
+  written and read with the same care.
 * :class:`CallbackTokenStore`: adapts ec2imds 0.0.3's ``on_new_token`` / ``on_load_token``.
 """
 
@@ -26,7 +32,12 @@ from typing import Any, Protocol, runtime_checkable
 
 from ec2imds._leaves import fromisoformat
 from ec2imds._log import log
-from ec2imds.endpoints import Endpoint, endpoint_file_name
+from ec2imds.endpoints import (
+    Endpoint,
+    construct_endpoint_str,
+    endpoint_file_name,
+    mk_endpoint_from_str,
+)
 from ec2imds.errors import IMDSError
 
 __all__ = [
@@ -38,12 +49,16 @@ __all__ = [
     "Token",
     "TokenStore",
     "TokenStoreError",
+    "WinnerStore",
     "default_token_dir",
 ]
 
 
 #: A token file larger than this is not a token file.
 MAX_TOKEN_FILE = 16 * 1024
+#: The file that remembers the race winner, in the token directory. No endpoint's file
+#: has this name: theirs always end with ``:port``.
+WINNER_FILE = "winner"
 #: The longest a token can live (IMDS's TTL cap), plus clock slack.
 _MAX_LIFETIME = dt.timedelta(seconds=21600 + 300)
 
@@ -123,12 +138,36 @@ class TokenStore(Protocol):
         ...
 
 
+@runtime_checkable
+class WinnerStore(Protocol):
+    """A token store that also remembers which endpoint last won the race (optional).
+
+    The driver finds these methods with ``getattr``: a :class:`TokenStore` without them
+    is still a token store.
+    """
+
+    def load_winner(self) -> Endpoint | None:
+        """The endpoint that answered the last race, or None. Never raises for a bad entry."""
+        ...
+
+    def save_winner(self, endpoint: Endpoint) -> None:
+        """Remember ``endpoint`` as the one that answered."""
+        ...
+
+
 class MemoryTokenStore:
-    """Tokens in this process only. Thread-safe."""
+    """Tokens (and the race winner) in this process only. Thread-safe."""
 
     def __init__(self) -> None:
         self._tokens: dict[Endpoint, Token] = {}
+        self._winner: Endpoint | None = None
         self._lock = threading.Lock()
+
+    def load_winner(self) -> Endpoint | None:
+        return self._winner
+
+    def save_winner(self, endpoint: Endpoint) -> None:
+        self._winner = endpoint
 
     def load(self, endpoint: Endpoint) -> Token | None:
         with self._lock:
@@ -228,10 +267,24 @@ class FileTokenStore:
     # -- TokenStore --------------------------------------------------------------------
 
     def load(self, endpoint: Endpoint) -> Token | None:
+        name = endpoint_file_name(endpoint)
+        data = self._read(name)
+        if data is None:
+            return None
+        token = _parse_token_file(data)
+        if token is None:
+            self._ignore(name, "not a valid token file")
+        else:
+            self._ignored.clear()
+        return token
+
+    def _read(self, name: str) -> bytes | None:
+        """The bytes of the file ``name`` in the checked directory, never through a
+        symlink; None (said once under ``-v``) when absent, not a regular file of ours,
+        or too large."""
         dfd = self._open_dir(create=False)
         if dfd is None:
             return None
-        name = endpoint_file_name(endpoint)
         try:
             try:
                 fd = os.open(name, os.O_RDONLY | _NOFOLLOW | _CLOEXEC | _NONBLOCK, dir_fd=dfd)
@@ -250,30 +303,28 @@ class FileTokenStore:
                 if st.st_size > MAX_TOKEN_FILE:
                     self._ignore(name, "too large")
                     return None
-                data = os.read(fd, MAX_TOKEN_FILE + 1)
+                return os.read(fd, MAX_TOKEN_FILE + 1)
             finally:
                 os.close(fd)
         finally:
             os.close(dfd)
-        token = _parse_token_file(data)
-        if token is None:
-            self._ignore(name, "not a valid token file")
-        else:
-            self._ignored.clear()
-        return token
 
     def _ignore(self, name: str, why: str) -> None:
         if (name, why) not in self._ignored:
             self._ignored.add((name, why))
-            log.info("token file %s ignored: %s", name, why)
+            what = "race winner file" if name == WINNER_FILE else f"token file {name}"
+            log.info("%s ignored: %s", what, why)
 
     def save(self, endpoint: Endpoint, token: Token) -> None:
+        doc = json.dumps({"token": token.value, "expiry": token.expiry.isoformat()})
+        self._write(endpoint_file_name(endpoint), doc)
+
+    def _write(self, name: str, doc: str) -> None:
+        """Write the file ``name`` 0600, atomically, never through a symlink."""
         dfd = self._open_dir(create=True)
         if dfd is None:  # pragma: no cover - created just above
             raise TokenStoreError(f"token directory {self.directory!r} vanished")
-        name = endpoint_file_name(endpoint)
         tmp = f".{name}.{os.urandom(8).hex()}.tmp"
-        doc = json.dumps({"token": token.value, "expiry": token.expiry.isoformat()})
         try:
             fd = os.open(
                 tmp,
@@ -294,6 +345,21 @@ class FileTokenStore:
             raise TokenStoreError(f"token file {where!r}: cannot write it: {exc.strerror}") from exc
         finally:
             os.close(dfd)
+
+    # -- WinnerStore -------------------------------------------------------------------
+
+    def load_winner(self) -> Endpoint | None:
+        data = self._read(WINNER_FILE)
+        if data is None:
+            return None
+        winner = _parse_winner_file(data)
+        if winner is None:
+            self._ignore(WINNER_FILE, "not a valid winner file")
+        return winner
+
+    def save_winner(self, endpoint: Endpoint) -> None:
+        host, port = endpoint
+        self._write(WINNER_FILE, json.dumps({"endpoint": construct_endpoint_str((host, port))}))
 
     def discard(self, endpoint: Endpoint) -> None:
         dfd = self._open_dir(create=False)
@@ -321,6 +387,14 @@ def _parse_token_file(data: bytes) -> Token | None:
     except (ValueError, TypeError, KeyError, OverflowError):
         return None
     return token if token.plausible() else None
+
+
+def _parse_winner_file(data: bytes) -> Endpoint | None:
+    try:
+        text = json.loads(data)["endpoint"]
+        return mk_endpoint_from_str(text) if isinstance(text, str) else None
+    except (ValueError, TypeError, KeyError):  # IMDSConfigError is a ValueError
+        return None
 
 
 class CallbackTokenStore:

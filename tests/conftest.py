@@ -45,12 +45,15 @@ def _clean_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_METADATA_SERVICE_NUM_ATTEMPTS",
         "AWS_CONFIG_FILE",
         "AWS_PROFILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
     ):
         monkeypatch.delenv(name, raising=False)
-    # Never the real ~/.aws/config: a path that does not exist, unless a test sets one.
+    # Never the real ~/.aws/config or credentials: a path that does not exist, unless a
+    # test sets one.
     import ec2imds._awsconfig
 
     monkeypatch.setattr(ec2imds._awsconfig, "DEFAULT_CONFIG_FILE", NO_CONFIG_FILE)
+    monkeypatch.setattr(ec2imds._awsconfig, "DEFAULT_CREDENTIALS_FILE", NO_CONFIG_FILE)
 
 
 @pytest.fixture(scope="session")

@@ -111,6 +111,7 @@ def cli_env(
         p for p in (str(GUARD_DIR), os.environ.get("PYTHONPATH", "")) if p
     )
     env["AWS_CONFIG_FILE"] = NO_CONFIG_FILE  # never the real ~/.aws/config
+    env["AWS_SHARED_CREDENTIALS_FILE"] = NO_CONFIG_FILE  # nor ~/.aws/credentials
     env.update(extra or {})
     return env
 

@@ -175,3 +175,18 @@ def test_targets_pass_and_miss_from_rows() -> None:
         "PASS",
         "n/a",
     ]
+
+
+def test_race_bench_targets_and_its_dead_endpoint_stay_on_loopback() -> None:
+    from bench.race import TARGETS, DeadEndpoint, targets
+
+    medians = {name: 0.1 for _, name, _, _ in TARGETS}
+    medians.update({"cli later: good alone": 0.1, "cli first: good alone": 0.1})
+    medians.update({"lib IMDS: good alone": 0.1, "lib AsyncIMDS: good alone": 0.1})
+    medians["cli later: dead IPv6 + good"] = 0.14  # 1.4x
+    medians["lib IMDS: dead IPv6 + good"] = 0.4  # +300 ms
+    lines = targets(medians)
+    assert lines[0] == "MISS  later CLI call, dead IPv6 beside IPv4: 1.40× (limit 1.3×)"
+    assert lines[2] == "PASS  IMDS process that raced: +300 ms (limit +350 ms)"
+    with pytest.raises(SystemExit, match="not a loopback address"):
+        DeadEndpoint("192.0.2.1")

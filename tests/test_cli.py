@@ -117,7 +117,8 @@ def test_subprocesses_load_the_guard_and_lose_aws_variables() -> None:
     )
     first, second = proc.stdout.decode().splitlines()
     assert first == f"True {GUARD_DIR / 'sitecustomize.py'}"
-    assert second == "['AWS_CONFIG_FILE']"  # set to NO_CONFIG_FILE: never the real one
+    # both set to NO_CONFIG_FILE: never the real ~/.aws files
+    assert second == "['AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE']"
 
 
 @pytest.mark.parametrize(

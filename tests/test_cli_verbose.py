@@ -23,7 +23,12 @@ def sim() -> Iterator[IMDSSimulator]:
 
 
 def info_lines(err: str) -> list[str]:
-    return [line.removeprefix("ec2imds: INFO: ") for line in err.splitlines() if "INFO" in line]
+    """The INFO lines after the settings' line (tests/test_settings.py checks that one)."""
+    return [
+        line.removeprefix("ec2imds: INFO: ")
+        for line in err.splitlines()
+        if "INFO" in line and "INFO: settings: " not in line
+    ]
 
 
 def test_v_says_endpoint_token_requests_and_time(sim: IMDSSimulator, tmp_path: Path) -> None:
@@ -33,7 +38,7 @@ def test_v_says_endpoint_token_requests_and_time(sim: IMDSSimulator, tmp_path: P
     assert endpoint == f"endpoint: 127.0.0.1:{sim.port}"
     assert token == "token: new, 1 PUT (TTL 21600 s)"
     assert re.fullmatch(r"requests: 2 \(1 GET, 1 PUT\) in \d+\.\d ms", requests), requests
-    assert first.err.count("\n") == 3  # those three lines, nothing else
+    assert first.err.count("\n") == 4  # the settings' line and those three, nothing else
 
     again = run("-v", "--raw", "meta-data/instance-id", *on(sim, tmp_path))
     assert again.code == 0, again.err

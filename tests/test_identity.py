@@ -784,7 +784,7 @@ def test_cli_prints_the_verified_document(
     assert json.loads(out) == json.loads(DOC)
     code, out, err = cli(sim, "--certificate", cert_files["rsa2048"], "-v")
     assert code == 0
-    summary = ("endpoint: ", "token: ", "requests: ")  # what -v says of every run
+    summary = ("settings: ", "endpoint: ", "token: ", "requests: ")  # -v of every run
     said = [line for line in err if not line.removeprefix("ec2imds: INFO: ").startswith(summary)]
     assert len(said) == 1
     assert "verified by the rsa2048 signature with" in said[0]

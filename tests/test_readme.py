@@ -97,7 +97,7 @@ def test_the_readme_s_numbers_are_the_code_s() -> None:
             f"| `AWS_METADATA_SERVICE_NUM_ATTEMPTS` {attempts}",
             f"requested for {s.token_ttl} s and replaced {s.refresh_margin:g} s before it expires",
             f"({s.backoff_base * 1000:g} ms doubling, capped at {s.backoff_cap:g} s)",
-            f"IPv4 (`169.254.169.254`) {s.race_delay * 1000:g} ms later",
+            f"IPv6 (`fd00:ec2::254`) {s.race_delay * 1000:g} ms later",
         ],
         "docs/library.md": [f"fetches each leaf once, {s.concurrency} requests in flight"],
         "docs/security.md": [
@@ -111,7 +111,7 @@ def test_the_readme_s_numbers_are_the_code_s() -> None:
             f"After `grace` seconds (default {DEFAULT_GRACE:g})",
         ],
         "docs/imds.md": [
-            f"IPv4 {s.race_delay * 1000:g} ms later",
+            f"IPv6 {s.race_delay * 1000:g} ms later",
             f"asks for {s.token_ttl} s",
             f"replaces the token {s.refresh_margin:g} s before it expires",
             f"keeps at most {s.concurrency} requests in flight",

@@ -242,6 +242,67 @@ def test_missing_named_profile_is_an_error(tmp_path: Path) -> None:
         Settings.resolve(env={**env, "AWS_PROFILE": "nope"})
 
 
+def test_missing_named_profile_without_any_file_is_an_error(tmp_path: Path) -> None:
+    # botocore raises ProfileNotFound whether or not the config file exists
+    env = {
+        "AWS_CONFIG_FILE": str(tmp_path / "absent"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "absent-too"),
+        "AWS_PROFILE": "nope",
+    }
+    with pytest.raises(IMDSConfigError, match="profile 'nope' not found"):
+        Settings.resolve(env=env)
+    # the default profile may be absent everywhere
+    assert Settings.resolve(env={**env, "AWS_PROFILE": ""}).endpoints == DEFAULT_ENDPOINTS
+
+
+def test_profile_in_credentials_file_only_is_no_error(tmp_path: Path) -> None:
+    creds = tmp_path / "credentials"
+    creds.write_text("[ci]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = s3cr3t\n")
+    env = {
+        "AWS_CONFIG_FILE": str(tmp_path / "absent"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(creds),
+        "AWS_PROFILE": "ci",
+    }
+    assert Settings.resolve(env=env).endpoints == DEFAULT_ENDPOINTS
+
+
+def test_credentials_file_keys_override_the_config_file(tmp_path: Path) -> None:
+    # botocore merges the credentials file's section over the config file's profile
+    env = _config(
+        tmp_path, "[profile p]\nmetadata_service_timeout = 4\nmetadata_service_num_attempts = 5\n"
+    )
+    creds = tmp_path / "credentials"
+    creds.write_text("[p]\nmetadata_service_timeout = 7\n")
+    s = Settings.resolve(profile="p", env={**env, "AWS_SHARED_CREDENTIALS_FILE": str(creds)})
+    assert (s.timeout, s.attempts) == (7.0, 5)
+    creds.write_text("[p]\nmetadata_service_timeout = never\n")
+    with pytest.raises(IMDSConfigError) as info:
+        Settings.resolve(profile="p", env={**env, "AWS_SHARED_CREDENTIALS_FILE": str(creds)})
+    assert str(creds) in str(info.value)
+    assert "metadata_service_timeout" in str(info.value)
+
+
+def test_verbose_names_the_source_of_each_setting(tmp_path: Path) -> None:
+    env = _config(tmp_path, "[default]\nmetadata_service_num_attempts = 5\n")
+    with IMDSSimulator() as sim:
+        port = sim.port
+        r = run(
+            "-v",
+            "--imds",
+            f"127.0.0.1:{port}",
+            "--raw",
+            "meta-data/instance-id",
+            env={**env, "AWS_METADATA_SERVICE_TIMEOUT": "2"},
+        )
+    assert r.code == 0, r.err
+    line = next(x for x in r.err.splitlines() if "settings:" in x)
+    assert f"endpoints 127.0.0.1:{port} (from argument)" in line
+    assert "timeout 2 s (from AWS_METADATA_SERVICE_TIMEOUT)" in line
+    assert f"attempts 5 (from {env['AWS_CONFIG_FILE']} [profile default] " in line
+    r = run("-v", "--simulate", "--raw", "meta-data/instance-id")
+    assert "timeout 1 s (from default), attempts 3 (from default)" in r.err
+
+
 @pytest.mark.parametrize(
     ("key", "value"),
     [

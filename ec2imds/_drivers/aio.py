@@ -99,7 +99,7 @@ class AsyncDriver(DriverBase, AsyncClosing):
         )
 
     async def _with_endpoint(self, call: Callable[[Endpoint], Awaitable[T]]) -> T:
-        chosen = self._chosen
+        chosen = failed = self._chosen
         if chosen is not None:
             try:
                 return await call(chosen)
@@ -108,17 +108,22 @@ class AsyncDriver(DriverBase, AsyncClosing):
                     raise
                 log.info("endpoint unreachable; racing the endpoints again")
                 self._chosen = None
-        return await self._race(call)
+        return await self._race(call, failed)
 
-    async def _race(self, call: Callable[[Endpoint], Awaitable[T]]) -> T:
+    async def _race(
+        self, call: Callable[[Endpoint], Awaitable[T]], failed: Endpoint | None = None
+    ) -> T:
         if self._race_lock is None:
             self._race_lock = asyncio.Lock()
         async with self._race_lock:
             if self._chosen is not None:
                 return await call(self._chosen)
-            self._chosen, outcome = await arace(
-                self.settings.endpoints, call, self.settings.race_delay
+            first = self._head_start(failed)
+            winner, outcome = await arace(
+                self.settings.endpoints, call, self.settings.race_delay, first
             )
+            self._chosen = winner
+            self._won(winner)
         if isinstance(outcome, IMDSError):
             raise outcome
         return outcome

@@ -22,7 +22,7 @@ from ec2imds._protocol import EndpointSession, Failure, Request, Response
 from ec2imds.endpoints import Endpoint, construct_endpoint_str, endpoint_file_name, endpoint_url
 from ec2imds.errors import IMDSConfigError, IMDSDisabled
 from ec2imds.settings import Settings
-from ec2imds.tokens import FileTokenStore, MemoryTokenStore, TokenStore
+from ec2imds.tokens import FileTokenStore, MemoryTokenStore, TokenStore, TokenStoreError
 
 __all__ = ["DriverBase", "utc_now"]
 
@@ -30,6 +30,11 @@ __all__ = ["DriverBase", "utc_now"]
 def utc_now() -> dt.datetime:
     """The drivers' clock for token expiry (aware UTC)."""
     return dt.datetime.now(dt.timezone.utc)
+
+
+def _same(a: Endpoint, b: Endpoint) -> bool:
+    """The same endpoint, the default port spelled or not."""
+    return a[0] == b[0] and (a[1] or 80) == (b[1] or 80)
 
 
 class DriverBase:
@@ -53,6 +58,8 @@ class DriverBase:
         self._chosen: Endpoint | None = (
             self.settings.endpoints[0] if len(self.settings.endpoints) == 1 else None
         )
+        #: The race winner the store remembered at the last race (saved only when it changes).
+        self._remembered: Endpoint | None = None
         self._bases = {ep: endpoint_url(ep) for ep in self.settings.endpoints}
         self._started = time.perf_counter()
         self._counts: dict[str, int] = {}
@@ -99,6 +106,40 @@ class DriverBase:
         self.expire_token()
         if len(self.settings.endpoints) > 1:
             self._chosen = None
+
+    # -- the race's memory: the head start goes to the endpoint that won the last race,
+    # kept by the token store when it has ``load_winner``/``save_winner`` (WinnerStore).
+
+    def _head_start(self, failed: Endpoint | None) -> Endpoint | None:
+        """The endpoint that starts the next race at once: the last winner the store
+        remembers, unless it is ``failed`` (the chosen endpoint that just stopped
+        answering), which then starts with no advantage. None when the store remembers
+        none, cannot be read, or has no ``load_winner`` (0.0.3's callbacks, one's own)."""
+        load = getattr(self.store, "load_winner", None)
+        winner: object = None
+        if load is not None:
+            try:
+                winner = load()
+            except TokenStoreError as exc:
+                log.info("race winner not read: %s", exc)
+        if not (isinstance(winner, tuple) and len(winner) == 2 and isinstance(winner[0], str)):
+            winner = None
+        self._remembered = winner
+        if winner is None or (failed is not None and _same(winner, failed)):
+            return None
+        log.info("race: %s starts first (the last race's winner)", construct_endpoint_str(winner))
+        return winner
+
+    def _won(self, winner: Endpoint) -> None:
+        """Remember ``winner`` in the store for the next race (when it changed)."""
+        save = getattr(self.store, "save_winner", None)
+        if save is None or (self._remembered is not None and _same(winner, self._remembered)):
+            return
+        try:
+            save(winner)
+        except TokenStoreError as exc:
+            log.info("race winner not remembered: %s", exc)
+        self._remembered = winner
 
     def _check_enabled(self) -> None:
         if self.settings.disabled:

@@ -9,9 +9,9 @@ auth, proxy lookup and URL merging are all things IMDS must not have, and skippi
 halves httpx's cost per request. So: no proxy (none is configured, the environment is
 never read), no redirect followed, keep-alive with a pool bounded by
 ``Settings.concurrency``, connect and read timeouts of ``Settings.timeout`` on every
-request. With more than one endpoint, the first request races them (RFC 8305: IPv6 first,
-the others ``race_delay`` later); the first endpoint that answers is kept for the
-client's life, and raced again if it later becomes unreachable.
+request. With more than one endpoint, the first request races them (RFC 8305: the last
+winner, else IPv4, first, the others ``race_delay`` later); the first endpoint that
+answers is kept for the client's life, and raced again if it later becomes unreachable.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """The endpoint race (RFC 8305 "Happy Eyeballs"), threaded and asyncio.
 
-With more than one endpoint configured (IPv4 and IPv6), the first request races them:
-IPv6 first, each next one ``race_delay`` later or as soon as the previous fails; the
-first endpoint that answers is kept by the driver for the client's life.
+With more than one endpoint configured (IPv4 and IPv6), the first request races them in
+the order of :func:`race_order`: the endpoint that won the last race (remembered by the
+token store) gets the head start, then IPv4, then IPv6; each next one starts
+``race_delay`` later or as soon as the previous fails. The first endpoint that answers is
+kept by the driver for the client's life, and remembered for the next race.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from ec2imds.endpoints import Endpoint, is_ipv6
+from ec2imds.endpoints import DEFAULT_PORT, Endpoint, is_ipv6
 from ec2imds.errors import IMDSError, IMDSUnavailable
 
 __all__ = ["arace", "race", "race_order"]
@@ -18,9 +20,22 @@ __all__ = ["arace", "race", "race_order"]
 T = TypeVar("T")
 
 
-def race_order(endpoints: Sequence[Endpoint]) -> list[Endpoint]:
-    """RFC 8305 order: IPv6 literals first, the rest in their configured order."""
-    return sorted(endpoints, key=lambda ep: not is_ipv6(ep))
+def race_order(endpoints: Sequence[Endpoint], first: Endpoint | None = None) -> list[Endpoint]:
+    """The order of a race: ``first`` (the last winner, when it is one of ``endpoints``),
+    then IPv4 and names, then IPv6 literals, each in their configured order.
+
+    IPv4 leads by default: it answers wherever IMDS is on (IPv6-only subnets aside), while
+    the IPv6 endpoint is off unless the instance enables it (and then only on Nitro): on
+    most dual-stack instances an IPv6-first race would wait ``race_delay`` for nothing.
+    """
+    order = sorted(endpoints, key=is_ipv6)
+    if first is not None:
+        key = (first[0], first[1] or DEFAULT_PORT)
+        for i, ep in enumerate(order):
+            if (ep[0], ep[1] or DEFAULT_PORT) == key:
+                order.insert(0, order.pop(i))
+                break
+    return order
 
 
 def _all_failed(errors: dict[Endpoint, IMDSError]) -> IMDSUnavailable:
@@ -28,10 +43,14 @@ def _all_failed(errors: dict[Endpoint, IMDSError]) -> IMDSUnavailable:
 
 
 def race(
-    endpoints: Sequence[Endpoint], call: Callable[[Endpoint], T], delay: float
+    endpoints: Sequence[Endpoint],
+    call: Callable[[Endpoint], T],
+    delay: float,
+    first: Endpoint | None = None,
 ) -> tuple[Endpoint, T | IMDSError]:
-    """Race ``call`` over ``endpoints`` (RFC 8305): IPv6 first, each next one ``delay``
-    seconds later or as soon as the previous fails; the first endpoint that *answers* wins.
+    """Race ``call`` over ``endpoints`` (RFC 8305) in :func:`race_order` (``first``, the
+    remembered winner, at once), each next one ``delay`` seconds later or as soon as the
+    previous fails; the first endpoint that *answers* wins.
 
     Returns the winner and its result, or the :class:`IMDSError` it answered with (an
     endpoint that says "disabled" is still the IMDS). Raises :class:`IMDSUnavailable`
@@ -41,7 +60,7 @@ def race(
     import queue as queue_mod
     import threading
 
-    order = race_order(endpoints)
+    order = race_order(endpoints, first)
     errors: dict[Endpoint, IMDSError] = {}
     # Daemon threads of our own, not a ThreadPoolExecutor: the executor's workers are
     # joined at interpreter exit even after shutdown(wait=False), so a losing connect
@@ -77,12 +96,15 @@ def race(
 
 
 async def arace(
-    endpoints: Sequence[Endpoint], call: Callable[[Endpoint], Awaitable[T]], delay: float
+    endpoints: Sequence[Endpoint],
+    call: Callable[[Endpoint], Awaitable[T]],
+    delay: float,
+    first: Endpoint | None = None,
 ) -> tuple[Endpoint, T | IMDSError]:
     """The asyncio twin of :func:`race`; losers are cancelled."""
     import asyncio
 
-    queue = race_order(endpoints)
+    queue = race_order(endpoints, first)
     errors: dict[Endpoint, IMDSError] = {}
     pending: dict[asyncio.Future[T], Endpoint] = {}
 

@@ -64,7 +64,7 @@ class SyncDriver(DriverBase, Closing):
         )
 
     def _with_endpoint(self, call: Callable[[Endpoint], T]) -> T:
-        chosen = self._chosen
+        chosen = failed = self._chosen
         if chosen is not None:
             try:
                 return call(chosen)
@@ -76,7 +76,10 @@ class SyncDriver(DriverBase, Closing):
         with self._race_lock:
             if self._chosen is not None:  # another thread decided meanwhile
                 return call(self._chosen)
-            self._chosen, outcome = race(self.settings.endpoints, call, self.settings.race_delay)
+            first = self._head_start(failed)
+            winner, outcome = race(self.settings.endpoints, call, self.settings.race_delay, first)
+            self._chosen = winner
+            self._won(winner)
         if isinstance(outcome, IMDSError):
             raise outcome
         return outcome

@@ -84,12 +84,15 @@ from ec2imds.models.network import (
     AsyncNetworkInterfacesView,
     AsyncNetworkInterfaceView,
     AsyncNetworkView,
+    AsyncPrimaryNetworkInterfaceView,
     Network,
     NetworkInterface,
     NetworkInterfaces,
     NetworkInterfacesView,
     NetworkInterfaceView,
     NetworkView,
+    PrimaryNetworkInterface,
+    PrimaryNetworkInterfaceView,
 )
 from ec2imds.models.placement import AsyncPlacementView, Placement, PlacementView
 from ec2imds.models.public_keys import AsyncPublicKeyView, PublicKey, PublicKeyView
@@ -119,6 +122,7 @@ __all__ = [
     "AsyncNetworkInterfacesView",
     "AsyncNetworkView",
     "AsyncPlacementView",
+    "AsyncPrimaryNetworkInterfaceView",
     "AsyncPublicKeyView",
     "AsyncRecommendationsView",
     "AsyncServicesView",
@@ -175,6 +179,8 @@ __all__ = [
     "NetworkView",
     "Placement",
     "PlacementView",
+    "PrimaryNetworkInterface",
+    "PrimaryNetworkInterfaceView",
     "PublicKey",
     "PublicKeyView",
     "RawNode",

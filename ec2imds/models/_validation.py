@@ -16,9 +16,9 @@ from pydantic_core import PydanticCustomError
 
 from ec2imds import catalog
 from ec2imds._leaves import _show
-from ec2imds.errors import ALWAYS_PRESENT, IMDSValidationError
+from ec2imds.errors import ALWAYS_PRESENT, IMDSValidationError, absent_error
 
-__all__ = ["field_type", "validate_raw", "validate_value"]
+__all__ = ["field_type", "primary_entry", "validate_raw", "validate_value"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -164,3 +164,19 @@ def field_type(model: type[BaseModel], name: str) -> object:
         args = (info.annotation, *info.metadata)  # mypy takes Annotated[(a, *b)] for 3.11 syntax
         return Annotated[args]
     return info.annotation
+
+
+def primary_entry(entries: Mapping[Any, BaseModel], key: object, model: type[M], *, path: str) -> M:
+    """The entry ``key`` names in the keyed directory ``path`` (``meta-data/mac`` in
+    ``meta-data/network/interfaces/macs``: the interface the instance launched with),
+    validated as ``model``, which types what EC2 always serves for it without ``None``.
+    :class:`~ec2imds.errors.IMDSValidationError` naming the path when the entry, or one of
+    those values, is missing."""
+    full = _join(path, str(key))
+    entry = entries.get(key)
+    if entry is None:
+        raise absent_error(full, "not in its directory's listing")
+    if isinstance(entry, model):
+        return entry
+    data = entry.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return validate_raw(model, data, path=full)

@@ -210,6 +210,19 @@ class _ViewCore(Generic[S]):
 
         return _Read("subtree", path, getattr(model, "__imds_volatile__", False), make)
 
+    def _primary_read(self, key: str, path: str, cls: type[CV]) -> _Read[CV]:
+        """The view of the entry of the keyed directory ``path`` that this directory's leaf
+        ``key`` names (``mac``: the interface the instance launched with): one GET of that
+        leaf, which EC2 serves on every instance (an error naming it when absent) and which
+        never changes (the generator checks both), so the client caches it."""
+        read = self._leaf_read(key, volatile=False, required=True)
+        source = self._source
+
+        def make(raw: bytes | None) -> CV:
+            return cls(source, _join(path, str(read.make(raw))))
+
+        return _Read(read.call, read.path, read.volatile, make)
+
     def _dir_map_plan(
         self, name: str, cls: type[CV], *, volatile: bool, indexed: bool
     ) -> _MapPlan[Any, CV]:
@@ -337,6 +350,9 @@ class View(_ViewCore[TreeSource]):
     def _load(self, model: type[M]) -> M:
         return _do(self._source, self._load_read(model))
 
+    def _primary(self, key: str, path: str, cls: type[VT]) -> VT:
+        return _do(self._source, self._primary_read(key, path, cls))
+
 
 # -- the async twins -------------------------------------------------------------------
 class AsyncMapView(_MapCore[AsyncTreeSource, K, V]):
@@ -409,3 +425,6 @@ class AsyncView(_ViewCore[AsyncTreeSource]):
 
     async def _load(self, model: type[M]) -> M:
         return await _ado(self._source, self._load_read(model))
+
+    async def _primary(self, key: str, path: str, cls: type[AVT]) -> AVT:
+        return await _ado(self._source, self._primary_read(key, path, cls))

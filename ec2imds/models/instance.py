@@ -20,6 +20,7 @@ from ec2imds.models._types import (
     Lines,
     Text,
 )
+from ec2imds.models._validation import primary_entry
 from ec2imds.models._views import AsyncMapView, AsyncView, MapView, View
 from ec2imds.models.autoscaling import AsyncAutoscalingView, Autoscaling, AutoscalingView
 from ec2imds.models.dynamic import AsyncDynamicView, Dynamic, DynamicView
@@ -42,7 +43,14 @@ from ec2imds.models.iam import (
     IdentityCredentialsView,
 )
 from ec2imds.models.metrics import AsyncMetricsView, Metrics, MetricsView
-from ec2imds.models.network import AsyncNetworkView, Network, NetworkView
+from ec2imds.models.network import (
+    AsyncNetworkView,
+    AsyncPrimaryNetworkInterfaceView,
+    Network,
+    NetworkView,
+    PrimaryNetworkInterface,
+    PrimaryNetworkInterfaceView,
+)
 from ec2imds.models.placement import AsyncPlacementView, Placement, PlacementView
 from ec2imds.models.public_keys import AsyncPublicKeyView, PublicKey, PublicKeyView
 from ec2imds.models.services import AsyncServicesView, Services, ServicesView
@@ -161,6 +169,21 @@ class MetaData(IMDSModel):
     tags: Optional[Tags] = Field(
         default=None, description="Instance tags (when InstanceMetadataTags is on)."
     )
+
+    @property
+    def primary_interface(self) -> PrimaryNetworkInterface:
+        """
+        The entry of ``meta-data/network/interfaces/macs`` that ``meta-data/mac`` names:
+        the one the instance launched with, what EC2 always serves for it typed present
+        (a 404 for one is an error naming its path). Entries attached later are in
+        ``network.interfaces.macs``.
+        """
+        return primary_entry(
+            self.network.interfaces.macs,
+            self.mac,
+            PrimaryNetworkInterface,
+            path="meta-data/network/interfaces/macs",
+        )
 
 
 class InstanceMetadata(IMDSModel):
@@ -394,6 +417,18 @@ class MetaDataView(View):
         """Instance tags (when InstanceMetadataTags is on)."""
         return self._child(TagsView, "tags")
 
+    @property
+    def primary_interface(self) -> PrimaryNetworkInterfaceView:
+        """
+        The entry of ``meta-data/network/interfaces/macs`` that ``meta-data/mac`` names:
+        the one the instance launched with, what EC2 always serves for it typed present
+        (a 404 for one is an error naming its path). Entries attached later are in
+        ``network.interfaces.macs``. One GET of the key, cached.
+        """
+        return self._primary(
+            "mac", "meta-data/network/interfaces/macs", PrimaryNetworkInterfaceView
+        )
+
     def load(self) -> MetaData:
         """Fetch the whole directory and validate it into the model."""
         return self._load(MetaData)
@@ -619,6 +654,18 @@ class AsyncMetaDataView(AsyncView):
     def tags(self) -> AsyncTagsView:
         """Instance tags (when InstanceMetadataTags is on)."""
         return self._child(AsyncTagsView, "tags")
+
+    @property
+    def primary_interface(self) -> Awaitable[AsyncPrimaryNetworkInterfaceView]:
+        """
+        The entry of ``meta-data/network/interfaces/macs`` that ``meta-data/mac`` names:
+        the one the instance launched with, what EC2 always serves for it typed present
+        (a 404 for one is an error naming its path). Entries attached later are in
+        ``network.interfaces.macs``. Awaiting it reads the key (one GET, cached).
+        """
+        return self._primary(
+            "mac", "meta-data/network/interfaces/macs", AsyncPrimaryNetworkInterfaceView
+        )
 
     async def load(self) -> MetaData:
         """Fetch the whole directory and validate it into the model."""

@@ -110,6 +110,25 @@ class NetworkInterface(IMDSModel):
     )
 
 
+class PrimaryNetworkInterface(NetworkInterface):
+    """
+    One network interface (ENI), the one the instance launched with (``meta-data/mac``
+    names it): what EC2 always serves for it is typed present.
+    """
+
+    __imds_path__: ClassVar[str] = "meta-data/network/interfaces/macs/{mac}"
+    __imds_volatile__: ClassVar[bool] = True
+
+    device_number: Int = Field(
+        alias="device-number", description="Device number (the API's DeviceIndex)."
+    )
+    interface_id: Text = Field(alias="interface-id", description="The ENI ID.")
+    mac: MAC = Field(description="MAC address.")
+    owner_id: Text = Field(alias="owner-id", description="Account that owns the interface.")
+    subnet_id: Text = Field(alias="subnet-id", description="Subnet ID.")
+    vpc_id: Text = Field(alias="vpc-id", description="VPC ID.")
+
+
 class NetworkInterfaces(IMDSModel):
     """Network interfaces."""
 
@@ -290,6 +309,55 @@ class NetworkInterfaceView(View):
         return self._load(NetworkInterface)
 
 
+class PrimaryNetworkInterfaceView(NetworkInterfaceView):
+    """
+    Lazy view of :class:`PrimaryNetworkInterface`
+    (``meta-data/network/interfaces/macs/{mac}``).
+    """
+
+    __slots__ = ()
+
+    @property
+    def device_number(self) -> Int:
+        """Device number (the API's DeviceIndex)."""
+        value: Int = self._leaf("device_number", volatile=False, required=True)
+        return value
+
+    @property
+    def interface_id(self) -> Text:
+        """The ENI ID."""
+        value: Text = self._leaf("interface_id", volatile=False, required=True)
+        return value
+
+    @property
+    def mac(self) -> MAC:
+        """MAC address."""
+        value: MAC = self._leaf("mac", volatile=False, required=True)
+        return value
+
+    @property
+    def owner_id(self) -> Text:
+        """Account that owns the interface."""
+        value: Text = self._leaf("owner_id", volatile=False, required=True)
+        return value
+
+    @property
+    def subnet_id(self) -> Text:
+        """Subnet ID."""
+        value: Text = self._leaf("subnet_id", volatile=False, required=True)
+        return value
+
+    @property
+    def vpc_id(self) -> Text:
+        """VPC ID."""
+        value: Text = self._leaf("vpc_id", volatile=False, required=True)
+        return value
+
+    def load(self) -> PrimaryNetworkInterface:
+        """Fetch the whole directory and validate it into the model."""
+        return self._load(PrimaryNetworkInterface)
+
+
 class NetworkInterfacesView(View):
     """Lazy view of :class:`NetworkInterfaces` (``meta-data/network/interfaces``)."""
 
@@ -458,6 +526,49 @@ class AsyncNetworkInterfaceView(AsyncView):
     async def load(self) -> NetworkInterface:
         """Fetch the whole directory and validate it into the model."""
         return await self._load(NetworkInterface)
+
+
+class AsyncPrimaryNetworkInterfaceView(AsyncNetworkInterfaceView):
+    """
+    Async lazy view of :class:`PrimaryNetworkInterface`
+    (``meta-data/network/interfaces/macs/{mac}``): leaves are awaitable.
+    """
+
+    __slots__ = ()
+
+    @property
+    def device_number(self) -> Awaitable[Int]:
+        """Device number (the API's DeviceIndex)."""
+        return self._leaf("device_number", volatile=False, required=True)
+
+    @property
+    def interface_id(self) -> Awaitable[Text]:
+        """The ENI ID."""
+        return self._leaf("interface_id", volatile=False, required=True)
+
+    @property
+    def mac(self) -> Awaitable[MAC]:
+        """MAC address."""
+        return self._leaf("mac", volatile=False, required=True)
+
+    @property
+    def owner_id(self) -> Awaitable[Text]:
+        """Account that owns the interface."""
+        return self._leaf("owner_id", volatile=False, required=True)
+
+    @property
+    def subnet_id(self) -> Awaitable[Text]:
+        """Subnet ID."""
+        return self._leaf("subnet_id", volatile=False, required=True)
+
+    @property
+    def vpc_id(self) -> Awaitable[Text]:
+        """VPC ID."""
+        return self._leaf("vpc_id", volatile=False, required=True)
+
+    async def load(self) -> PrimaryNetworkInterface:
+        """Fetch the whole directory and validate it into the model."""
+        return await self._load(PrimaryNetworkInterface)
 
 
 class AsyncNetworkInterfacesView(AsyncView):

@@ -14,25 +14,74 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from ec2imds._simoptions import add_event_options, add_tree_options, non_negative
 from ec2imds.catalog import Node
 from ec2imds.simulator.server import IMDSSimulator
-from ec2imds.simulator.tree import load_tree
+from ec2imds.simulator.tree import TreeError, load_tree, tree_file_errors
 
-__all__ = ["build_parser", "main"]
+__all__ = [
+    "InvalidTree",
+    "build_parser",
+    "exposure_warning",
+    "main",
+    "schedule_events",
+    "tree_to_serve",
+]
+
+PROG = "ec2imds.simulator"
 
 
-def _non_negative(text: str) -> float:
+def exposure_warning(host: str) -> str | None:
+    """Why binding ``host`` deserves a warning, or None for a loopback address.
+
+    The simulator answers anyone who connects: its fake IAM credentials, tokens and user
+    data, with no hop limit. On loopback only this machine reaches it; bound to
+    ``0.0.0.0``, ``::`` or any other address, so can every machine that reaches this one,
+    and a client there that is pointed at it (or tricked into it) takes its answers for
+    its own instance's."""
+    import ipaddress
+
+    name = host.strip().strip("[]")
+    if name.lower() == "localhost":
+        return None
     try:
-        value = float(text)
+        if ipaddress.ip_address(name).is_loopback:
+            return None
+        kind = "every interface" if ipaddress.ip_address(name).is_unspecified else "not loopback"
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value >= 0.0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, not {text}")
-    return value
+        kind = "a name, maybe not loopback" if name else "every interface"
+    return (
+        f"--host {host!r} ({kind}): other machines can reach this simulator and read its "
+        "fake credentials, tokens and user data; bind 127.0.0.1 unless that is the point"
+    )
+
+
+class InvalidTree(TreeError):
+    """A ``--tree`` file whose values fail the models; ``errors`` names each path."""
+
+    def __init__(self, file: str, errors: list[str]) -> None:
+        self.file = file
+        self.errors = errors
+        super().__init__(
+            f"{file}: {len(errors)} value(s) fail the models (each named above; "
+            "--allow-invalid-tree serves it anyway)"
+        )
+
+
+def tree_to_serve(file: str, *, allow_invalid: bool) -> dict[str, Node]:
+    """The tree of ``--tree FILE``, once the models accept its values (as ``ec2imds
+    --validate`` checks a saved dump); :class:`InvalidTree` otherwise, unless
+    ``allow_invalid`` (``--allow-invalid-tree``: serve it anyway, for fault tests)."""
+    tree = load_tree(file)
+    if not allow_invalid:
+        errors = tree_file_errors(file)
+        if errors:
+            raise InvalidTree(file, errors)
+    return tree
 
 
 def _rate(text: str) -> float:
-    value = _non_negative(text)
+    value = non_negative(text)
     if value > 1.0:
         raise argparse.ArgumentTypeError(f"must be within 0..1, not {text}")
     return value
@@ -54,18 +103,20 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m ec2imds.simulator",
         description="Serve a simulated EC2 Instance Metadata Service (IMDSv2) on loopback.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1); any other than loopback is warned about",
+    )
     parser.add_argument(
         "--port", type=_port, default=1338, help="port to bind, 0 for any (default 1338)"
     )
-    parser.add_argument(
-        "--tree", metavar="FILE", help="JSON instance tree to serve (default: built-in instance)"
-    )
+    add_tree_options(parser)
     parser.add_argument(
         "--allow-v1", action="store_true", help="answer GETs without a token (IMDSv1)"
     )
     parser.add_argument(
-        "--latency-ms", type=_non_negative, default=0.0, metavar="N", help="delay every answer"
+        "--latency-ms", type=non_negative, default=0.0, metavar="N", help="delay every answer"
     )
     parser.add_argument(
         "--error-rate",
@@ -89,59 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     events = parser.add_argument_group(
         "events", "scheduled SECONDS after start (0: at once), for ec2imds --watch"
     )
-    events.add_argument(
-        "--spot-interruption-after",
-        type=_non_negative,
-        metavar="SECONDS",
-        help="a spot interruption notice (instance-action, termination-time), 2 min ahead",
-    )
-    events.add_argument(
-        "--spot-action",
-        choices=("terminate", "stop", "hibernate"),
-        default="terminate",
-        help="the notice's action (default terminate)",
-    )
-    events.add_argument(
-        "--rebalance-after",
-        type=_non_negative,
-        metavar="SECONDS",
-        help="a rebalance recommendation",
-    )
-    events.add_argument(
-        "--maintenance-after",
-        type=_non_negative,
-        metavar="SECONDS",
-        help="a scheduled maintenance event, a day ahead",
-    )
-    events.add_argument(
-        "--maintenance-code",
-        choices=(
-            "instance-reboot",
-            "system-reboot",
-            "system-maintenance",
-            "instance-retirement",
-            "instance-stop",
-        ),
-        default="system-reboot",
-        help="the maintenance event's code (default system-reboot)",
-    )
-    events.add_argument(
-        "--lifecycle-after",
-        type=_non_negative,
-        metavar="SECONDS",
-        help="an Auto Scaling target lifecycle state change",
-    )
-    events.add_argument(
-        "--lifecycle-state",
-        default="Terminated",
-        metavar="STATE",
-        help="the new target lifecycle state (default Terminated)",
-    )
+    add_event_options(events)
     return parser
 
 
-def _schedule_events(sim: IMDSSimulator, args: argparse.Namespace) -> None:
-    """The events asked for on the command line, through the simulator's own machinery."""
+def schedule_events(sim: IMDSSimulator, args: argparse.Namespace) -> None:
+    """The events asked for on the command line (:func:`ec2imds._simoptions.add_event_options`),
+    through the simulator's own machinery."""
     if args.spot_interruption_after is not None:
         sim.inject_spot_interruption(args.spot_action, args.spot_interruption_after)
     if args.rebalance_after is not None:
@@ -156,9 +161,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the simulator until SIGINT/SIGTERM; returns the exit status."""
     args = build_parser().parse_args(argv)
     tree: dict[str, Node] | None = None
+    warning = exposure_warning(args.host)
+    if warning is not None:
+        print(f"{PROG}: warning: {warning}", file=sys.stderr, flush=True)
     try:
         if args.tree is not None:
-            tree = load_tree(args.tree)
+            tree = tree_to_serve(args.tree, allow_invalid=args.allow_invalid_tree)
         sim = IMDSSimulator(
             tree,
             host=args.host,
@@ -171,10 +179,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             disabled=args.disabled,
         )
         sim.faults.error_rate = args.error_rate
-        _schedule_events(sim, args)
+        schedule_events(sim, args)
         sim.start()
+    except InvalidTree as exc:
+        for error in exc.errors:
+            print(f"{PROG}: error: {exc.file}: {error}", file=sys.stderr)
+        print(f"{PROG}: error: {exc}", file=sys.stderr, flush=True)
+        return 1
     except (OSError, ValueError, ImportError) as exc:
-        print(f"ec2imds.simulator: error: {exc}", file=sys.stderr, flush=True)
+        print(f"{PROG}: error: {exc}", file=sys.stderr, flush=True)
         return 1
 
     done = threading.Event()

@@ -38,6 +38,7 @@ __all__ = [
     "dump_tree",
     "is_indexed_key",
     "load_tree",
+    "tree_file_errors",
     "tree_from_json",
     "tree_to_json",
     "validate_tree",
@@ -176,19 +177,45 @@ def tree_to_json(tree: Mapping[str, Node]) -> dict[str, object]:
     return out
 
 
+def _read_json(path: str | os.PathLike[str]) -> object:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.loads(fh.read())
+    except UnicodeDecodeError as exc:
+        raise TreeError(f"{os.fspath(path)}: not UTF-8 text: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise TreeError(f"{os.fspath(path)}: not valid JSON: {exc}") from exc
+
+
+def _as_dump(data: object) -> object:
+    """A tree file as an ``ec2imds --tree`` dump: a ``{"$base64": ...}`` leaf becomes its
+    base64 text, as a dump writes user data; the rest is the same already."""
+    if isinstance(data, dict):
+        encoded = data.get(_BASE64_KEY)
+        if len(data) == 1 and isinstance(encoded, str):
+            return encoded
+        return {k: _as_dump(v) for k, v in data.items()}
+    return data
+
+
+def tree_file_errors(path: str | os.PathLike[str]) -> list[str]:
+    """What in a tree file the models refuse, one ``POINTER: message`` per path (a JSON
+    Pointer into the file, as ``ec2imds --validate`` reports): a value of the wrong type
+    (``/meta-data/instance-id: 5 is not text``), a value EC2 serves on every instance
+    that is missing. Empty when the models accept it. Keys the catalog does not know are
+    not errors (IMDS adds categories). Raises as :func:`load_tree` does."""
+    from ec2imds.schema import validate_dump  # the models: loaded only to check a file
+
+    return [str(error) for error in validate_dump(_as_dump(_read_json(path)))]
+
+
 def load_tree(path: str | os.PathLike[str]) -> dict[str, Node]:
     """Read a tree from a JSON file.
 
     Raises :class:`OSError` when the file cannot be read and :class:`TreeError` (a
     ``ValueError``) when it is not valid JSON or not a valid tree; messages name the file.
     """
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.loads(fh.read())
-    except UnicodeDecodeError as exc:
-        raise TreeError(f"{os.fspath(path)}: not UTF-8 text: {exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise TreeError(f"{os.fspath(path)}: not valid JSON: {exc}") from exc
+    data = _read_json(path)
     try:
         return tree_from_json(data)
     except TreeError as exc:

@@ -18,7 +18,7 @@ def call(ep):
         time.sleep(10)  # a connect that hangs for a long timeout
     return "answer"
 
-winner, value = race([slow, fast], call, 0.05)
+winner, value = race([slow, fast], call, 0.05, first=slow)  # the slow one leads
 assert winner == fast and value == "answer", (winner, value)
 """
 

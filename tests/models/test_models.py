@@ -279,6 +279,10 @@ def all_models() -> list[type[IMDSModel]]:
 def test_every_model_carries_its_path_volatility_and_descriptions() -> None:
     shapes = {s.name: s for s in catalog.JSON_SHAPES}
     dirs = {e.model: e for e in catalog.ENTRIES if e.kind == "dir"}
+    # Primary<Model>: the entry of a keyed directory a leaf names (meta-data/mac's interface)
+    for key in (e for e in catalog.ENTRIES if e.primary):
+        (item,) = (e for e in catalog.ENTRIES if e.parent == key.primary)
+        dirs[f"Primary{item.model}"] = item
     assert {m.__name__ for m in all_models()} == set(shapes) | set(dirs)
     for model in all_models():
         source = dirs.get(model.__name__) or shapes[model.__name__]

@@ -12,15 +12,17 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ec2imds import IMDS
 from ec2imds.catalog import default_tree
 from ec2imds.simulator import IMDSSimulator
+from ec2imds.simulator.cli import exposure_warning
 from ec2imds.simulator.cli import main as simulator_main
 from ec2imds.simulator.identity import certificates
-from ec2imds.simulator.tree import tree_from_json
+from ec2imds.simulator.tree import dump_tree, tree_file_errors, tree_from_json, tree_to_json
 from tests.helpers import USER_DATA, cli_env, on, run
 
 LISTENING = re.compile(r"IMDS simulator listening on http://127\.0\.0\.1:(\d+)\n")
@@ -198,3 +200,87 @@ def test_bad_event_flags_are_usage_errors(
         simulator_main(argv)
     assert info.value.code == 2
     assert "usage:" in capsys.readouterr().err
+
+
+# -- what the simulator refuses, or warns about ---------------------------------------------
+
+
+def bad_tree(tmp_path: Path) -> Path:
+    """The default instance, with ``instance-id`` a number and no ``ami-id``."""
+    data: Any = tree_to_json(default_tree())
+    data["meta-data"]["instance-id"] = 5
+    del data["meta-data"]["ami-id"]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_a_tree_the_models_refuse_is_not_served_each_path_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = bad_tree(tmp_path)
+    assert simulator_main(["--port", "0", "--tree", str(path)]) == 1  # before binding
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        f"ec2imds.simulator: error: {path}: /meta-data/ami-id: missing, but EC2 serves it "
+        "on every instance",
+        f"ec2imds.simulator: error: {path}: /meta-data/instance-id: 5 is not text",
+        f"ec2imds.simulator: error: {path}: 2 value(s) fail the models (each named above; "
+        "--allow-invalid-tree serves it anyway)",
+    ]
+
+
+def test_allow_invalid_tree_serves_it_anyway(tmp_path: Path) -> None:
+    with serving("--tree", str(bad_tree(tmp_path)), "--allow-invalid-tree") as port:
+        result = run("--raw", "meta-data/instance-id", *at(port, tmp_path))
+    assert (result.code, result.text) == (0, "5\n")
+
+
+def test_a_saved_tree_dump_and_the_file_form_both_pass(tmp_path: Path) -> None:
+    form = tmp_path / "form.json"
+    dump_tree(default_tree(), form)  # bytes as {"$base64": ...}, values as served text
+    assert tree_file_errors(form) == []
+    with IMDSSimulator() as sim:
+        dumped = run("--tree", *on(sim, tmp_path))  # secrets masked: still valid
+    saved = tmp_path / "dump.json"
+    saved.write_bytes(dumped.out)
+    assert tree_file_errors(saved) == []
+
+
+@pytest.mark.parametrize(
+    ("host", "warned"),
+    [
+        ("127.0.0.1", None),
+        ("127.0.0.2", None),
+        ("::1", None),
+        ("[::1]", None),
+        ("localhost", None),
+        ("0.0.0.0", "every interface"),
+        ("::", "every interface"),
+        ("", "every interface"),
+        ("10.0.1.23", "not loopback"),
+        ("imds.example", "a name, maybe not loopback"),
+    ],
+)
+def test_a_host_other_than_loopback_is_warned_about(host: str, warned: str | None) -> None:
+    warning = exposure_warning(host)
+    if warned is None:
+        assert warning is None
+    else:
+        assert warning is not None
+        assert warning.startswith(f"--host {host!r} ({warned}): other machines can reach")
+        assert "fake credentials, tokens and user data" in warning
+
+
+def test_the_warning_is_said_on_stderr_at_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A missing tree file stops it before it binds: the warning comes first, nothing served.
+    argv = ["--host", "0.0.0.0", "--port", "0", "--tree", str(tmp_path / "none.json")]
+    assert simulator_main(argv) == 1
+    first, error = capsys.readouterr().err.splitlines()
+    assert first == f"ec2imds.simulator: warning: {exposure_warning('0.0.0.0')}"
+    assert error.startswith("ec2imds.simulator: error: ")
+    assert simulator_main(["--port", "0", "--tree", str(tmp_path / "none.json")]) == 1
+    assert "ec2imds.simulator: warning" not in capsys.readouterr().err

@@ -872,7 +872,17 @@ def test_cli_serves_until_signalled(tmp_path: Path, signum: int) -> None:
     dump_tree(make_tree(), tree_file)
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ec2imds.simulator", "--port", "0", "--tree", str(tree_file)],
+        # A small tree, not a whole instance: served anyway.
+        [
+            sys.executable,
+            "-m",
+            "ec2imds.simulator",
+            "--port",
+            "0",
+            "--tree",
+            str(tree_file),
+            "--allow-invalid-tree",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
