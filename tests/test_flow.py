@@ -287,7 +287,6 @@ from ec2imds.models._views import AsyncView, View  # noqa: E402
 ALONE: dict[type, tuple[str, ...]] = {
     IMDS: ("_executor", "_opened"),
     AsyncIMDS: ("_region",),
-    AsyncDriver: ("_race",),
 }
 
 TWINS = [

@@ -13,17 +13,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from ec2imds._closing import AsyncClosing
-from ec2imds._drivers.base import DriverBase
-from ec2imds._drivers.race import arace
-from ec2imds._flow import IO, arun
-from ec2imds._log import log
-from ec2imds._protocol import Answer, Failure, Request, Response, Step, exchange, token_flow
+from ec2imds._drivers.base import DriverBase, _no_ask
+from ec2imds._flow import IO, Flow, arun
+from ec2imds._protocol import Failure, Request, Response, exchange, token_flow
 from ec2imds.endpoints import Endpoint
-from ec2imds.errors import IMDSError, IMDSUnavailable
+from ec2imds.errors import IMDSUnavailable
 from ec2imds.tokens import Token
 
 if TYPE_CHECKING:
@@ -88,51 +86,35 @@ class AsyncDriver(DriverBase, AsyncClosing):
         self._check_enabled()
         full = self._path(path)
         return await self._with_endpoint(
-            lambda ep: self._run(ep, exchange(self._sessions[ep], method, full, self._rng))
+            lambda ep: exchange(self._sessions[ep], method, full, self._rng)
         )
 
     async def token(self) -> Token:
         """A usable session token (a PUT only when none is cached)."""
         self._check_enabled()
-        return await self._with_endpoint(
-            lambda ep: self._run(ep, token_flow(self._sessions[ep], self._rng))
-        )
+        return await self._with_endpoint(lambda ep: token_flow(self._sessions[ep], self._rng))
 
-    async def _with_endpoint(self, call: Callable[[Endpoint], Awaitable[T]]) -> T:
+    async def _with_endpoint(self, flow: Callable[[Endpoint], Flow[T]]) -> T:
+        """Run ``flow`` on the chosen endpoint, or race the endpoints to choose one."""
         chosen = failed = self._chosen
         if chosen is not None:
             try:
-                return await call(chosen)
+                return await arun(flow(chosen), self._io(chosen))
             except IMDSUnavailable:
-                if len(self.settings.endpoints) == 1:
+                if not self._race_again():
                     raise
-                log.info("endpoint unreachable; racing the endpoints again")
-                self._chosen = None
-        return await self._race(call, failed)
-
-    async def _race(
-        self, call: Callable[[Endpoint], Awaitable[T]], failed: Endpoint | None = None
-    ) -> T:
         if self._race_lock is None:
             self._race_lock = asyncio.Lock()
         async with self._race_lock:
-            if self._chosen is not None:
-                return await call(self._chosen)
-            first = self._head_start(failed)
-            winner, outcome = await arace(
-                self.settings.endpoints, call, self.settings.race_delay, first
-            )
-            self._chosen = winner
-            self._won(winner)
-        if isinstance(outcome, IMDSError):
-            raise outcome
-        return outcome
+            if self._chosen is not None:  # another task decided meanwhile
+                return await arun(flow(self._chosen), self._io(self._chosen))
+            return await arun(self._race(flow, failed), IO(_no_ask))
 
-    async def _run(self, ep: Endpoint, flow: Generator[Step, Answer, T]) -> T:
+    def _io(self, ep: Endpoint) -> IO:
         lock = self._locks.get(ep)
         if lock is None:
             lock = self._locks[ep] = asyncio.Lock()
-        return await arun(flow, IO(lambda request: self._send(ep, request), lock))
+        return IO(lambda request: self._send(ep, request), lock)
 
     async def _send(self, ep: Endpoint, request: Request) -> Response | Failure:
         """Send one request to ``ep``; a transport failure is returned, never raised."""

@@ -11,17 +11,15 @@ A sync driver runs the flows of :mod:`ec2imds._protocol` with the blocking runne
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from ec2imds._closing import Closing
-from ec2imds._drivers.base import DriverBase
-from ec2imds._drivers.race import race
-from ec2imds._flow import IO, run
-from ec2imds._log import log
-from ec2imds._protocol import Answer, Failure, Request, Response, Step, exchange, token_flow
+from ec2imds._drivers.base import DriverBase, _no_ask
+from ec2imds._flow import IO, Flow, run
+from ec2imds._protocol import Failure, Request, Response, exchange, token_flow
 from ec2imds.endpoints import Endpoint
-from ec2imds.errors import IMDSError, IMDSUnavailable
+from ec2imds.errors import IMDSUnavailable
 from ec2imds.tokens import Token
 
 if TYPE_CHECKING:
@@ -52,40 +50,29 @@ class SyncDriver(DriverBase, Closing):
         """Send ``method path`` with a token; a 200 or 404 :class:`Response`, or raises."""
         self._check_enabled()
         full = self._path(path)
-        return self._with_endpoint(
-            lambda ep: self._run(ep, exchange(self._sessions[ep], method, full, self._rng))
-        )
+        return self._with_endpoint(lambda ep: exchange(self._sessions[ep], method, full, self._rng))
 
     def token(self) -> Token:
         """A usable session token (a PUT only when none is cached)."""
         self._check_enabled()
-        return self._with_endpoint(
-            lambda ep: self._run(ep, token_flow(self._sessions[ep], self._rng))
-        )
+        return self._with_endpoint(lambda ep: token_flow(self._sessions[ep], self._rng))
 
-    def _with_endpoint(self, call: Callable[[Endpoint], T]) -> T:
+    def _with_endpoint(self, flow: Callable[[Endpoint], Flow[T]]) -> T:
+        """Run ``flow`` on the chosen endpoint, or race the endpoints to choose one."""
         chosen = failed = self._chosen
         if chosen is not None:
             try:
-                return call(chosen)
+                return run(flow(chosen), self._io(chosen))
             except IMDSUnavailable:
-                if len(self.settings.endpoints) == 1:
+                if not self._race_again():
                     raise
-                log.info("endpoint unreachable; racing the endpoints again")
-                self._chosen = None
         with self._race_lock:
             if self._chosen is not None:  # another thread decided meanwhile
-                return call(self._chosen)
-            first = self._head_start(failed)
-            winner, outcome = race(self.settings.endpoints, call, self.settings.race_delay, first)
-            self._chosen = winner
-            self._won(winner)
-        if isinstance(outcome, IMDSError):
-            raise outcome
-        return outcome
+                return run(flow(self._chosen), self._io(self._chosen))
+            return run(self._race(flow, failed), IO(_no_ask))
 
-    def _run(self, ep: Endpoint, flow: Generator[Step, Answer, T]) -> T:
-        return run(flow, IO(lambda request: self._send(ep, request), self._locks[ep]))
+    def _io(self, ep: Endpoint) -> IO:
+        return IO(lambda request: self._send(ep, request), self._locks[ep])
 
     def _send(self, ep: Endpoint, request: Request) -> Response | Failure:
         """Send one request to ``ep``; a transport failure is returned, never raised."""
