@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator, Callable, Generator, Sequence
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 if TYPE_CHECKING:
     import asyncio
@@ -60,10 +60,20 @@ T = TypeVar("T")
 Flow = Generator[Any, Any, T]
 
 
-class Sleep(NamedTuple):
+# Plain slotted classes, not NamedTuples: this module is on the command line's start-up
+# path, where each NamedTuple class costs about ten times as much to make.
+
+
+class Sleep:
     """Step: wait ``seconds``, then send ``None``."""
 
-    seconds: float
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def __repr__(self) -> str:
+        return f"Sleep({self.seconds!r})"
 
 
 class _Lock:
@@ -78,38 +88,56 @@ ACQUIRE: Final = _Lock("ACQUIRE")
 RELEASE: Final = _Lock("RELEASE")
 
 
-class Blocking(NamedTuple):
+class Blocking:
     """Step: call ``call()`` (blocking work such as file I/O) and send what it returns."""
 
-    call: Callable[[], Any]
+    __slots__ = ("call",)
+
+    def __init__(self, call: Callable[[], Any]) -> None:
+        self.call = call
 
 
-class Emit(NamedTuple):
+class Emit:
     """Step: hand ``value`` out of the run (see :func:`events`)."""
 
-    value: Any
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
 
 
-class FanOut(NamedTuple):
+class FanOut:
     """Step: run ``flows`` at once (each with its entry of ``ios``, or the run's IO)."""
 
-    flows: Sequence[Flow[Any]]
-    first: bool = False
-    delay: float = 0.0
-    ios: Sequence[IO] | None = None
+    __slots__ = ("delay", "first", "flows", "ios")
+
+    def __init__(
+        self,
+        flows: Sequence[Flow[Any]],
+        first: bool = False,
+        delay: float = 0.0,
+        ios: Sequence[IO] | None = None,
+    ) -> None:
+        self.flows, self.first, self.delay, self.ios = flows, first, delay, ios
 
 
-class IO(NamedTuple):
+class IO:
     """What a run needs from its caller: ``perform`` answers the asks (blocking for
     :func:`run`, returning an awaitable for :func:`arun`); ``lock`` is what
     :data:`ACQUIRE` takes (a ``threading.Lock`` or an ``asyncio.Lock``); the sub-flows of
     a :class:`FanOut` run their blocking steps on ``pool`` (:func:`run`; without one, on
     threads of their own) or wait for ``limit`` before an ask (:func:`arun`)."""
 
-    perform: Callable[[Any], Any]
-    lock: threading.Lock | asyncio.Lock | None = None
-    pool: cf.Executor | None = None
-    limit: asyncio.Semaphore | None = None
+    __slots__ = ("limit", "lock", "perform", "pool")
+
+    def __init__(
+        self,
+        perform: Callable[[Any], Any],
+        lock: threading.Lock | asyncio.Lock | None = None,
+        pool: cf.Executor | None = None,
+        limit: asyncio.Semaphore | None = None,
+    ) -> None:
+        self.perform, self.lock, self.pool, self.limit = perform, lock, pool, limit
 
 
 # -- the blocking runner ---------------------------------------------------------------
@@ -146,6 +174,7 @@ async def _drive(flow: Flow[Any], io: IO, how: type[_Blocking]) -> Any:
     on the event loop) until the flow ends or emits; throws what an ask or a fan-out
     raised into the flow at that step; gives the lock back if the flow ends holding it."""
     held = paused = False
+    blocking = how is _Blocking
     reply: Any = None
     error: Exception | None = None
     try:
@@ -170,9 +199,11 @@ async def _drive(flow: Flow[Any], io: IO, how: type[_Blocking]) -> Any:
             else:
                 try:
                     if kind is Blocking:
-                        reply = await how.blocking(step.call)
+                        reply = step.call() if blocking else await how.blocking(step.call)
                     elif kind is FanOut:
                         reply = await how.fan_out(step, io)
+                    elif blocking:  # the common step, without a coroutine of its own
+                        reply = io.perform(step)
                     else:
                         reply = await how.perform(io, step)
                 except Exception as exc:  # thrown into the flow at this step

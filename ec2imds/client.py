@@ -198,19 +198,22 @@ class _Client(Generic[TT, EV]):
         self._cache.clear()
 
     def _fetch(self, path: str, asked: set[str] | None = None) -> Flow[bytes | None]:
-        """A read through the cache, as a flow whose ask is the path. Within one walk
-        (``asked``: its paths so far), a path asked for again (it changed during the walk:
-        see :class:`~ec2imds.crawl.Walk`) comes from IMDS, not the cache."""
-        again = asked is not None and path in asked
+        """A read through the cache, as a flow whose ask is the path (see :meth:`_cached`)."""
+        body = self._cached(path, asked)
+        if body is _MISSING:
+            body = yield path
+            self._cache.put(path, body)
+        return body  # type: ignore[return-value]
+
+    def _cached(self, path: str, asked: set[str] | None = None) -> object:
+        """The cached body at ``path``, or ``_MISSING``: not cached, or, within one walk
+        (``asked``: its paths so far), asked for again (it changed during the walk: see
+        :class:`~ec2imds.crawl.Walk`), so it comes from IMDS, not the cache."""
         if asked is not None:
+            if path in asked:
+                return _MISSING
             asked.add(path)
-        if not again:
-            cached = self._cache.get(path)
-            if cached is not _MISSING:
-                return cached  # type: ignore[return-value]
-        body: bytes | None = yield path
-        self._cache.put(path, body)
-        return body
+        return self._cache.get(path)
 
     def watch(
         self,
@@ -418,8 +421,12 @@ class IMDS(_Client["httpx.BaseTransport", "Generator[WatchEvent, None, None]"], 
     def _walk(self, walk: Walk, *, fresh: bool, failures: Failures | None = None) -> RawNode | None:
         asked: set[str] = set()
 
-        def get(path: str) -> bytes | None:
-            return run(self._fetch(path, asked), IO(self.driver.get))
+        def get(path: str) -> bytes | None:  # fetch(), one ask: no run of its own
+            body = self._cached(path, asked)
+            if body is _MISSING:
+                body = self.driver.get(path)
+                self._cache.put(path, body)
+            return body  # type: ignore[return-value]
 
         io = IO(self.driver.get if fresh else get, pool=self._executor())
         return run(walk_flow(walk, failures), io)
@@ -570,7 +577,11 @@ class AsyncIMDS(
         asked: set[str] = set()
 
         async def get(path: str) -> bytes | None:
-            return await arun(self._fetch(path, asked), IO(self.driver.get))
+            body = self._cached(path, asked)
+            if body is _MISSING:
+                body = await self.driver.get(path)
+                self._cache.put(path, body)
+            return body  # type: ignore[return-value]
 
         limit = asyncio.Semaphore(self.settings.concurrency)
         io = IO(self.driver.get if fresh else get, limit=limit)

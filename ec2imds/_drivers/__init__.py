@@ -9,7 +9,7 @@ Like ``httpx/_transports``, one module per way of doing it:
 ``base``            what every driver shares: token sessions per endpoint, counts, ``-v``
 ``sync``            the blocking driver (:func:`~ec2imds._flow.run`), thread locks
 ``aio``             the asyncio driver (:func:`~ec2imds._flow.arun`), asyncio locks
-``race``            the endpoint race (RFC 8305), threaded and asyncio
+``race``            the endpoint race (RFC 8305), a flow: a fan-out that takes the first
 ``http11``          a minimal HTTP/1.1 client: a parser without I/O, blocking and
                     non-blocking connections
 ``default``         :class:`~ec2imds._drivers.default.DefaultDriver`: ``IMDS`` and the
@@ -18,7 +18,6 @@ Like ``httpx/_transports``, one module per way of doing it:
                     ``AsyncIMDS``, over ``http11``'s non-blocking connection
 ``httpx``           :class:`~ec2imds._drivers.httpx.HttpxDriver` and its async twin, when
                     a client is given an httpx transport
-``walk``            the walk drivers: a :class:`~ec2imds.crawl.Walk` over threads or tasks
 ==================  ===================================================================
 
 Nothing here is public API: the clients (:mod:`ec2imds.client`) choose the driver.

@@ -2,10 +2,11 @@
 
 The asyncio twin of :mod:`ec2imds._drivers.sync`: it runs the flows of
 :mod:`ec2imds._protocol` (token flow, retries, status mapping: written once) with the
-asyncio runner (:func:`ec2imds._flow.arun`), an asyncio lock per endpoint and the asyncio
-endpoint race; a concrete driver only says how one request is sent (:meth:`AsyncDriver._send`):
-over non-blocking sockets (:class:`~ec2imds._drivers.default_async.AsyncDefaultDriver`)
-or over httpx (:class:`~ec2imds._drivers.httpx.AsyncHttpxDriver`).
+asyncio runner (:func:`ec2imds._flow.arun`) and an asyncio lock per endpoint, the
+endpoint race too, its attempts as tasks; a concrete driver only says how one request is
+sent (:meth:`AsyncDriver._send`): over non-blocking sockets
+(:class:`~ec2imds._drivers.default_async.AsyncDefaultDriver`) or over httpx
+(:class:`~ec2imds._drivers.httpx.AsyncHttpxDriver`).
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 :class:`DriverBase` holds the settings, the token store, one
 :class:`~ec2imds._protocol.EndpointSession` per endpoint (given the driver's clock and
 lock, so the protocol has neither) and the chosen endpoint, counts and logs the requests
-sent, and says what it did (``ec2imds -v``). :class:`~ec2imds._drivers.sync.SyncDriver`
-and :class:`~ec2imds._drivers.aio.AsyncDriver` add the loop that runs the protocol's
-generators.
+sent, says what it did (``ec2imds -v``), and writes the endpoint race once, as a flow
+(:meth:`DriverBase._race`). :class:`~ec2imds._drivers.sync.SyncDriver` and
+:class:`~ec2imds._drivers.aio.AsyncDriver` run the flows, each on its runner.
 """
 
 from __future__ import annotations

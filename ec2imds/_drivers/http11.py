@@ -22,7 +22,7 @@ import socket
 import sys
 import time
 from collections.abc import Generator
-from typing import Any, Final, NamedTuple, TypeVar
+from typing import Any, Final, TypeVar
 
 from ec2imds._flow import IO, Flow, arun, run
 
@@ -56,10 +56,13 @@ class _Recv:
 RECV: Final = _Recv()
 
 
-class Send(NamedTuple):
+class Send:
     """Ask: send ``data`` to the peer."""
 
-    data: bytes
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
 
 
 #: A parsing step: asks :data:`RECV` when it needs more bytes, is sent them (``b""`` at

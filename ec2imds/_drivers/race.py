@@ -10,7 +10,7 @@ kept by the driver for the client's life, and remembered for the next race.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import NamedTuple, TypeVar
+from typing import TypeVar
 
 from ec2imds._flow import IO, FanOut, Flow
 from ec2imds.endpoints import DEFAULT_PORT, Endpoint, is_ipv6
@@ -43,10 +43,13 @@ def _all_failed(errors: dict[Endpoint, IMDSError]) -> IMDSUnavailable:
     return IMDSUnavailable("no IMDS endpoint answered: " + "; ".join(map(str, errors.values())))
 
 
-class _Raised(NamedTuple):
+class _Raised:
     """An attempt that raised something else than an IMDSError: the race ends with it."""
 
-    error: Exception
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
 
 
 def race(

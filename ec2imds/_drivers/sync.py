@@ -1,8 +1,9 @@
 """The blocking driver: :class:`SyncDriver`.
 
 A sync driver runs the flows of :mod:`ec2imds._protocol` with the blocking runner
-(:func:`ec2imds._flow.run`), a thread lock per endpoint, and the threaded endpoint race
-(:mod:`ec2imds._drivers.race`); a concrete driver only says how one request is sent
+(:func:`ec2imds._flow.run`) and a thread lock per endpoint, the endpoint race
+(:meth:`~ec2imds._drivers.base.DriverBase._race`) too, its attempts on daemon threads; a
+concrete driver only says how one request is sent
 (:meth:`SyncDriver._send`): over :mod:`ec2imds._drivers.http11`
 (:class:`~ec2imds._drivers.default.DefaultDriver`) or over httpx
 (:class:`~ec2imds._drivers.httpx.HttpxDriver`).
