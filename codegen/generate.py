@@ -495,9 +495,11 @@ def _render_view(cls: Class_) -> str:
             out.append(f"        return self._child({f.target}, {f.alias!r})\n")
         elif f.view == "dir_map":
             extra = ", indexed=True" if f.indexed else ""
-            out.append(f"        return self._dir_map({f.name!r}, {f.target}, {vol}{extra})\n")
+            plan = f"self._dir_map_plan({f.name!r}, {f.target}, {vol}{extra})"
+            out.append(f"        return MapView(self._source, {plan})\n")
         elif f.view == "leaf_map":
-            out.append(f"        return self._leaf_map({f.name!r}, {vol})\n")
+            plan = f"self._leaf_map_plan({f.name!r}, {vol})"
+            out.append(f"        return MapView(self._source, {plan})\n")
         elif f.view == "name":
             out.append("        return self._listed_name()\n")
     for p in cls.primaries:
@@ -547,9 +549,11 @@ def _render_async_view(cls: Class_) -> str:
             out.append(f"        return self._child(Async{f.target}, {f.alias!r})\n")
         elif f.view == "dir_map":
             extra = ", indexed=True" if f.indexed else ""
-            out.append(f"        return self._dir_map({f.name!r}, Async{f.target}, {vol}{extra})\n")
+            plan = f"self._dir_map_plan({f.name!r}, Async{f.target}, {vol}{extra})"
+            out.append(f"        return AsyncMapView(self._source, {plan})\n")
         elif f.view == "leaf_map":
-            out.append(f"        return self._leaf_map({f.name!r}, {vol})\n")
+            plan = f"self._leaf_map_plan({f.name!r}, {vol})"
+            out.append(f"        return AsyncMapView(self._source, {plan})\n")
         elif f.view == "name":
             out.append("        return self._listed_name()\n")
     for p in cls.primaries:

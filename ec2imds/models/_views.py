@@ -224,7 +224,7 @@ class _ViewCore(Generic[S]):
         return _Read(read.call, read.path, read.volatile, make)
 
     def _dir_map_plan(
-        self, name: str, cls: type[CV], *, volatile: bool, indexed: bool
+        self, name: str, cls: type[CV], *, volatile: bool, indexed: bool = False
     ) -> _MapPlan[Any, CV]:
         """A map of child views (``macs``, ``public-keys``): a value costs no request."""
         key_type, _, alias = _map_types(type(self).__model__, name)
@@ -338,15 +338,6 @@ class View(_ViewCore[TreeSource]):
     def _leaf(self, name: str, *, volatile: bool, required: bool = False) -> Any:
         return _do(self._source, self._leaf_read(name, volatile=volatile, required=required))
 
-    def _dir_map(
-        self, name: str, cls: type[VT], *, volatile: bool, indexed: bool = False
-    ) -> MapView[Any, VT]:
-        plan = self._dir_map_plan(name, cls, volatile=volatile, indexed=indexed)
-        return MapView(self._source, plan)
-
-    def _leaf_map(self, name: str, *, volatile: bool) -> MapView[Any, Any]:
-        return MapView(self._source, self._leaf_map_plan(name, volatile=volatile))
-
     def _load(self, model: type[M]) -> M:
         return _do(self._source, self._load_read(model))
 
@@ -413,15 +404,6 @@ class AsyncView(_ViewCore[AsyncTreeSource]):
 
     async def _leaf(self, name: str, *, volatile: bool, required: bool = False) -> Any:
         return await _ado(self._source, self._leaf_read(name, volatile=volatile, required=required))
-
-    def _dir_map(
-        self, name: str, cls: type[AVT], *, volatile: bool, indexed: bool = False
-    ) -> AsyncMapView[Any, AVT]:
-        plan = self._dir_map_plan(name, cls, volatile=volatile, indexed=indexed)
-        return AsyncMapView(self._source, plan)
-
-    def _leaf_map(self, name: str, *, volatile: bool) -> AsyncMapView[Any, Any]:
-        return AsyncMapView(self._source, self._leaf_map_plan(name, volatile=volatile))
 
     async def _load(self, model: type[M]) -> M:
         return await _ado(self._source, self._load_read(model))
