@@ -495,9 +495,11 @@ def _render_view(cls: Class_) -> str:
             out.append(f"        return self._child({f.target}, {f.alias!r})\n")
         elif f.view == "dir_map":
             extra = ", indexed=True" if f.indexed else ""
-            out.append(f"        return self._dir_map({f.name!r}, {f.target}, {vol}{extra})\n")
+            plan = f"self._dir_map_plan({f.name!r}, {f.target}, {vol}{extra})"
+            out.append(f"        return MapView(self._source, {plan})\n")
         elif f.view == "leaf_map":
-            out.append(f"        return self._leaf_map({f.name!r}, {vol})\n")
+            plan = f"self._leaf_map_plan({f.name!r}, {vol})"
+            out.append(f"        return MapView(self._source, {plan})\n")
         elif f.view == "name":
             out.append("        return self._listed_name()\n")
     for p in cls.primaries:
@@ -547,9 +549,11 @@ def _render_async_view(cls: Class_) -> str:
             out.append(f"        return self._child(Async{f.target}, {f.alias!r})\n")
         elif f.view == "dir_map":
             extra = ", indexed=True" if f.indexed else ""
-            out.append(f"        return self._dir_map({f.name!r}, Async{f.target}, {vol}{extra})\n")
+            plan = f"self._dir_map_plan({f.name!r}, Async{f.target}, {vol}{extra})"
+            out.append(f"        return AsyncMapView(self._source, {plan})\n")
         elif f.view == "leaf_map":
-            out.append(f"        return self._leaf_map({f.name!r}, {vol})\n")
+            plan = f"self._leaf_map_plan({f.name!r}, {vol})"
+            out.append(f"        return AsyncMapView(self._source, {plan})\n")
         elif f.view == "name":
             out.append("        return self._listed_name()\n")
     for p in cls.primaries:
@@ -758,6 +762,19 @@ _VALUE_DOC = (
 )
 
 
+#: What the ``view``, ``meta_data`` and ``dynamic`` properties of ``ValueByPath`` name.
+_VIEW_OWNERS = {
+    "TreeSource": "_views",
+    "AsyncTreeSource": "_views",
+    "InstanceMetadataView": "instance",
+    "AsyncInstanceMetadataView": "instance",
+    "MetaDataView": "instance",
+    "AsyncMetaDataView": "instance",
+    "DynamicView": "dynamic",
+    "AsyncDynamicView": "dynamic",
+}
+
+
 def _paths_text(owners: dict[str, str]) -> str:
     """``value()`` overloads, grouped by type: each catalog path without a placeholder as a
     ``Literal``, then ``str`` to ``object``."""
@@ -765,9 +782,11 @@ def _paths_text(owners: dict[str, str]) -> str:
     for e in catalog.ENTRIES:
         if e.path and "{" not in e.path:
             by_type.setdefault(_value_type(e), []).append(e.path)
+    owners = {**owners, **_VIEW_OWNERS}
     names = sorted(
         {n for tp in by_type for n in re.findall(r"\b[A-Z]\w*", tp)}
         - {"IPv4Address", "IPv6Address", "IPv4Network", "IPv6Network", "None"}
+        | set(_VIEW_OWNERS)
     )
     out = [
         HEADER,
@@ -787,9 +806,31 @@ def _paths_text(owners: dict[str, str]) -> str:
         '__all__ = ["AsyncValueByPath", "ValueByPath"]\n\n',
     ]
     groups = sorted(by_type.items())
-    for cls, prefix, wrap in (("ValueByPath", "", ""), ("AsyncValueByPath", "async ", "await ")):
+    for cls, prefix, wrap, a, example in (
+        ("ValueByPath", "", "", "", "imds.view.meta_data.placement.region"),
+        ("AsyncValueByPath", "async ", "await ", "Async", "await aimds.view.meta_data.instance_id"),
+    ):
         out.append(f"\nclass {cls}:\n")
-        out.append(docstring(f"``{prefix}value(path)``, typed by path.", 4))
+        out.append(
+            docstring(f"``{prefix}value(path)``, typed by path, and the lazy typed views.", 4)
+        )
+        out.append(
+            "\n    @property\n"
+            f"    def view(self) -> {a}InstanceMetadataView:\n"
+            + docstring(f"Lazy, typed view of the whole tree: ``{example}``.", 8)
+            + f"        from ec2imds.models.instance import {a}InstanceMetadataView\n\n"
+            f"        return {a}InstanceMetadataView(self._source())\n\n"
+            "    @property\n"
+            f"    def meta_data(self) -> {a}MetaDataView:\n"
+            + docstring("Lazy, typed view of ``meta-data/`` (one GET per leaf read).", 8)
+            + "        return self.view.meta_data\n\n"
+            "    @property\n"
+            f"    def dynamic(self) -> {a}DynamicView:\n"
+            + docstring("Lazy, typed view of ``dynamic/``.", 8)
+            + "        return self.view.dynamic\n\n"
+            f"    def _source(self) -> {a}TreeSource:\n"
+            "        raise NotImplementedError\n"
+        )
         for tp, paths in groups:
             literal = ", ".join(repr(p) for p in sorted(paths))
             out.append("\n    @overload\n")

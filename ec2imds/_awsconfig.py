@@ -60,6 +60,20 @@ class Profile:
         return IMDSConfigError(f"{self.where(key)}={self.values[key]!r}: expected {expected}")
 
 
+def _take(
+    parser: Any, section: str, path: str, values: dict[str, str], where: dict[str, str]
+) -> bool:
+    """Copy the IMDS keys of ``section`` (when ``parser`` has it: True) into ``values``,
+    and ``path`` as where each came from."""
+    if not parser.has_section(section):
+        return False
+    for k in KEYS:
+        if parser.has_option(section, k):
+            values[k] = parser.get(section, k).strip()
+            where[k] = path
+    return True
+
+
 def _parse(path: str) -> Any:
     import configparser
 
@@ -86,21 +100,11 @@ def read_profile(env: Mapping[str, str], profile: str | None = None) -> Profile:
     if os.path.isfile(path):
         parser = _parse(path)
         for candidate in [f"profile {name}", name] if name == "default" else [f"profile {name}"]:
-            if parser.has_section(candidate):
+            if _take(parser, candidate, path, values, where):
                 found = True
-                for k in KEYS:
-                    if parser.has_option(candidate, k):
-                        values[k] = parser.get(candidate, k).strip()
-                        where[k] = path
                 break
-    if os.path.isfile(creds):
-        parser = _parse(creds)
-        if parser.has_section(name):
-            found = True
-            for k in KEYS:
-                if parser.has_option(name, k):
-                    values[k] = parser.get(name, k).strip()
-                    where[k] = creds
+    if os.path.isfile(creds) and _take(_parse(creds), name, creds, values, where):
+        found = True
     if not found and name != "default":
         raise IMDSConfigError(f"{path}: profile {name!r} not found (nor in {creds})")
     result = Profile(path, name, values, where)

@@ -40,6 +40,8 @@ __all__ = [
     "parse_mac",
     "parse_tag_key",
     "parse_text",
+    "public_keys_listed",
+    "public_keys_named",
 ]
 
 
@@ -321,3 +323,33 @@ def parse_bytes(value: object) -> bytes:
         except (ValueError, binascii.Error):
             _fail("base64", f"{_show(value)} is not base64 (a dump's user-data encoding)")
     _fail("type", f"{_show(value)} is not bytes")
+
+
+def public_keys_named(data: dict[Any, Any]) -> dict[Any, Any]:
+    """Public keys from the IMDS listing form to entries holding their name:
+    ``{"0=my-key": {...}}`` to ``{"0": {..., "name": "my-key"}}`` (of two entries with
+    one index, the later is kept)."""
+    out: dict[Any, Any] = {}
+    for key, item in data.items():
+        if isinstance(key, str) and "=" in key:
+            index, _, name = key.partition("=")
+            if isinstance(item, dict) and "name" not in item:
+                item = {**item, "name": name}
+            key = index
+        out[key] = item
+    return out
+
+
+def public_keys_listed(data: dict[Any, Any]) -> dict[str, Any]:
+    """Public keys back to the IMDS listing form: an entry holding its ``name`` is keyed
+    ``"0=my-key"`` again, without it (``{"0=my-key": {"openssh-key": ...}}``); what the
+    models' serializer and the command line's plain dump both do."""
+    out: dict[str, Any] = {}
+    for key, item in data.items():
+        if isinstance(item, dict) and "name" in item:
+            item = dict(item)
+            name = item.pop("name")
+            out[f"{key}={name}" if name is not None else str(key)] = item
+        else:
+            out[str(key)] = item
+    return out

@@ -11,8 +11,16 @@ if TYPE_CHECKING:
     from datetime import datetime
     from ipaddress import IPv4Address, IPv6Address
 
+    from ec2imds.models._views import AsyncTreeSource, TreeSource
     from ec2imds.models.autoscaling import Autoscaling
-    from ec2imds.models.dynamic import Dynamic, Fws, InstanceIdentity, InstanceIdentityDocument
+    from ec2imds.models.dynamic import (
+        AsyncDynamicView,
+        Dynamic,
+        DynamicView,
+        Fws,
+        InstanceIdentity,
+        InstanceIdentityDocument,
+    )
     from ec2imds.models.elastic import ElasticGpus, ElasticInference
     from ec2imds.models.events import (
         Events,
@@ -32,7 +40,13 @@ if TYPE_CHECKING:
         IdentityCredentialsEc2SecurityCredentials,
         IdentityCredentialsInfo,
     )
-    from ec2imds.models.instance import MetaData
+    from ec2imds.models.instance import (
+        AsyncInstanceMetadataView,
+        AsyncMetaDataView,
+        InstanceMetadataView,
+        MetaData,
+        MetaDataView,
+    )
     from ec2imds.models.metrics import Metrics
     from ec2imds.models.network import Network, NetworkInterface, NetworkInterfaces
     from ec2imds.models.placement import Placement
@@ -45,7 +59,27 @@ __all__ = ["AsyncValueByPath", "ValueByPath"]
 
 
 class ValueByPath:
-    """``value(path)``, typed by path."""
+    """``value(path)``, typed by path, and the lazy typed views."""
+
+    @property
+    def view(self) -> InstanceMetadataView:
+        """Lazy, typed view of the whole tree: ``imds.view.meta_data.placement.region``."""
+        from ec2imds.models.instance import InstanceMetadataView
+
+        return InstanceMetadataView(self._source())
+
+    @property
+    def meta_data(self) -> MetaDataView:
+        """Lazy, typed view of ``meta-data/`` (one GET per leaf read)."""
+        return self.view.meta_data
+
+    @property
+    def dynamic(self) -> DynamicView:
+        """Lazy, typed view of ``dynamic/``."""
+        return self.view.dynamic
+
+    def _source(self) -> TreeSource:
+        raise NotImplementedError
 
     @overload
     def value(self, path: Literal["meta-data/autoscaling"]) -> Autoscaling | None: ...
@@ -283,7 +317,27 @@ class ValueByPath:
 
 
 class AsyncValueByPath:
-    """``async value(path)``, typed by path."""
+    """``async value(path)``, typed by path, and the lazy typed views."""
+
+    @property
+    def view(self) -> AsyncInstanceMetadataView:
+        """Lazy, typed view of the whole tree: ``await aimds.view.meta_data.instance_id``."""
+        from ec2imds.models.instance import AsyncInstanceMetadataView
+
+        return AsyncInstanceMetadataView(self._source())
+
+    @property
+    def meta_data(self) -> AsyncMetaDataView:
+        """Lazy, typed view of ``meta-data/`` (one GET per leaf read)."""
+        return self.view.meta_data
+
+    @property
+    def dynamic(self) -> AsyncDynamicView:
+        """Lazy, typed view of ``dynamic/``."""
+        return self.view.dynamic
+
+    def _source(self) -> AsyncTreeSource:
+        raise NotImplementedError
 
     @overload
     async def value(self, path: Literal["meta-data/autoscaling"]) -> Autoscaling | None: ...

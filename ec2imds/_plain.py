@@ -260,26 +260,10 @@ def _public_keys(inner: Dumper) -> Dumper:
     def dump_keys(node: object) -> Any:
         if type(node) is not dict:
             raise Unsure
-        moved: dict[object, object] = {}
-        for key, item in node.items():
-            if isinstance(key, str) and "=" in key:
-                index, _, name = key.partition("=")
-                if isinstance(item, dict) and "name" not in item:
-                    item = {**item, "name": name}
-                key = index
-            if key in moved:
-                raise Unsure
-            moved[key] = item
-        data = inner(moved)
-        out: dict[str, Any] = {}
-        for key, item in data.items():
-            if isinstance(item, dict) and "name" in item:
-                item = dict(item)
-                name = item.pop("name")
-                out[f"{key}={name}" if name is not None else str(key)] = item
-            else:
-                out[str(key)] = item
-        return out
+        moved = _leaves.public_keys_named(node)
+        if len(moved) != len(node):  # two entries of one index
+            raise Unsure
+        return _leaves.public_keys_listed(inner(moved))
 
     return dump_keys
 

@@ -1,22 +1,17 @@
 """The IMDSv2 exchange, written once and without I/O.
 
-:func:`exchange` is a generator, like ``httpx.Auth.auth_flow``: it yields
-:class:`Request` objects and receives a :class:`Response` (or a :class:`Failure` when
-the connection failed), and yields :data:`ACQUIRE` / :data:`RELEASE` around the token
-PUT and :class:`Sleep` between retries. A driver (:mod:`ec2imds._drivers`) only performs
-those steps; the token flow, the retry policy and the meaning of each status (one
-table, ``_OUTCOMES``) live here. Like h11's state machine, this module has no clock, no
-lock, no socket and no event loop: the driver gives an :class:`EndpointSession` its
-clock and its lock.
+:func:`exchange` is a flow (:mod:`ec2imds._flow`), like ``httpx.Auth.auth_flow``: it
+yields :class:`Request` objects and is sent a :class:`Response` (or a :class:`Failure`
+when the connection failed), and yields :data:`ACQUIRE` / :data:`RELEASE` around the
+token PUT, :class:`Sleep` between retries and :class:`Blocking` for the token store's
+calls (a file store reads and writes files: the async runner does that in a worker
+thread). The runners (:func:`ec2imds._flow.run`, :func:`ec2imds._flow.arun`) perform
+those steps; the token flow, the retry policy and the meaning of each status (one table,
+``_OUTCOMES``) live here. Like h11's state machine, this module opens no socket or file,
+never sleeps or waits on a lock and has no event loop: an :class:`EndpointSession` reads
+the clock and takes the short guard lock the driver hands it.
 
-Driver contract:
-
-* ``ACQUIRE``: take the endpoint's token lock (one PUT at a time per endpoint).
-  ``RELEASE``: give it back. If the generator raises while the lock is held, the
-  driver releases it (the generator never yields from a ``finally``).
-* ``Sleep(seconds)``: wait, then send ``None``.
-* ``Request``: perform it, send back a ``Response``; on a transport failure send a
-  ``Failure`` instead (never raise into the generator).
+A request's ``perform`` returns a ``Failure`` on a transport failure: it never raises.
 """
 
 from __future__ import annotations
@@ -31,6 +26,7 @@ from contextlib import AbstractContextManager
 from types import MappingProxyType
 from typing import Any, Final, Literal, NamedTuple, Optional, Union
 
+from ec2imds._flow import ACQUIRE, RELEASE, Blocking, Sleep, _Lock
 from ec2imds._log import log
 from ec2imds.endpoints import Endpoint, construct_endpoint_str
 from ec2imds.errors import (
@@ -44,7 +40,7 @@ from ec2imds.errors import (
     TokenError,
 )
 from ec2imds.settings import Settings
-from ec2imds.tokens import Token, TokenStore, TokenStoreError
+from ec2imds.tokens import MemoryTokenStore, Token, TokenStore, TokenStoreError
 
 __all__ = [
     "ACQUIRE",
@@ -52,6 +48,7 @@ __all__ = [
     "TOKEN_HEADER",
     "TOKEN_PATH",
     "TTL_HEADER",
+    "Blocking",
     "EndpointSession",
     "Failure",
     "Outcome",
@@ -138,23 +135,8 @@ class Failure(NamedTuple):
         return self.kind not in ("connect", "connect_timeout")
 
 
-class Sleep(NamedTuple):
-    seconds: float
-
-
-class _Lock:
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-ACQUIRE: Final = _Lock("ACQUIRE")
-RELEASE: Final = _Lock("RELEASE")
-
 # Evaluated at run time: no X | Y before Python 3.10.
-Step = Union[Request, Sleep, _Lock]
+Step = Union[Request, Sleep, _Lock, Blocking]
 Answer = Optional[Union[Response, Failure]]
 
 
@@ -207,6 +189,7 @@ class EndpointSession:
         self.remember_every_failure = False
         self._guard = guard
         self._store_warned = False
+        self._in_memory = isinstance(store, MemoryTokenStore)
 
     def __repr__(self) -> str:
         return f"EndpointSession({construct_endpoint_str(self.endpoint)})"
@@ -221,13 +204,13 @@ class EndpointSession:
         margin = self.settings.refresh_margin
         return token if token is not None and token.usable(margin, self.now()) else None
 
-    def usable_token(self) -> Token | None:
+    def usable_token(self) -> Generator[Step, Any, Token | None]:
         """The cached token if it has more than the refresh margin left; else the store's
         (unless it is the one IMDS rejected)."""
         token = self.cached_token()
         if token is not None:
             return token
-        stored = self._load()
+        stored = yield from self._store_call(self.store.load)
         if (
             isinstance(stored, Token)
             and (self._stale is None or stored.value != self._stale.value)
@@ -239,19 +222,19 @@ class EndpointSession:
             return stored
         return None
 
-    def set_token(self, token: Token) -> None:
+    def set_token(self, token: Token) -> Generator[Step, Any, None]:
         with self._guard:
             self._token = token
-        self._save(token)
+        yield from self._store_call(lambda ep: self.store.save(ep, token))
 
-    def drop_token(self, token: Token) -> None:
+    def drop_token(self, token: Token) -> Generator[Step, Any, None]:
         """Forget ``token`` (IMDS rejected it), unless it was already replaced."""
         with self._guard:
             self._stale = token
             if self._token is not None and self._token.value != token.value:
                 return
             self._token = None
-        self._discard()
+        yield from self._store_call(self.store.discard)
 
     def expire(self) -> None:
         """Forget the cached token and never reuse it: the next request gets a new one."""
@@ -286,26 +269,20 @@ class EndpointSession:
         return copy.copy(failure)
 
     # The store: a store that cannot be used (an unsafe directory) is said once, and the
-    # requests go on without it.
+    # requests go on without it. Any store but the in-memory one may block (a file store
+    # reads, writes and fsyncs files): its calls are Blocking steps.
 
-    def _load(self) -> Token | None:
+    def _store_call(self, call: Callable[[Endpoint], Any]) -> Generator[Step, Any, Any]:
+        if self._in_memory:
+            return self._quietly(call)
+        return (yield Blocking(lambda: self._quietly(call)))
+
+    def _quietly(self, call: Callable[[Endpoint], Any]) -> Any:
         try:
-            return self.store.load(self.endpoint)
+            return call(self.endpoint)
         except TokenStoreError as exc:
             self._store_failed(exc)
             return None
-
-    def _save(self, token: Token) -> None:
-        try:
-            self.store.save(self.endpoint, token)
-        except TokenStoreError as exc:
-            self._store_failed(exc)
-
-    def _discard(self) -> None:
-        try:
-            self.store.discard(self.endpoint)
-        except TokenStoreError as exc:
-            self._store_failed(exc)
 
     def _store_failed(self, exc: TokenStoreError) -> None:
         if not self._store_warned:
@@ -471,7 +448,7 @@ def token_flow(session: EndpointSession, rng: random.Random) -> Generator[Step, 
     """
     generation = session.generation
     yield ACQUIRE
-    token = session.usable_token()
+    token = yield from session.usable_token()
     if token is not None:
         yield RELEASE
         return token
@@ -497,7 +474,7 @@ def _put_token(session: EndpointSession, rng: random.Random) -> Generator[Step, 
     if outcome(status) == "ok":
         assert sent is not None
         token = _new_token(answer, sent, settings.token_ttl, session.label)
-        session.set_token(token)
+        yield from session.set_token(token)
         return token
     where = f"IMDS at {session.label}"
     if status == 400:
@@ -547,7 +524,9 @@ def exchange(
     credentials document that comes back empty or not JSON is retried too, then returned
     as it is (the model's validation names it).
     """
-    token = session.usable_token()
+    token = session.cached_token()
+    if token is None:
+        token = yield from session.usable_token()
     if token is None:
         token = yield from token_flow(session, rng)
     budget = _Budget(session.settings, rng)
@@ -574,7 +553,7 @@ def exchange(
                     f"{path}: IMDS at {session.label} rejected a fresh token (401)", status=401
                 )
             log.debug("%s %s: 401, getting a new token", method, path)
-            session.drop_token(token)
+            yield from session.drop_token(token)
             token = yield from token_flow(session, rng)
             if lapse:
                 lapsed += 1

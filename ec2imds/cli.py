@@ -364,14 +364,16 @@ class _Run:
         unless ``models`` is False (values dumped by :mod:`ec2imds._plain` need none)."""
         import concurrent.futures
 
-        from ec2imds._drivers.walk import run_threaded
+        from ec2imds._flow import IO, run
+        from ec2imds.crawl import walk_flow
 
         with (
             self.driver() as driver,
             concurrent.futures.ThreadPoolExecutor(driver.settings.concurrency) as pool,
             concurrent.futures.ThreadPoolExecutor(1) as walker,
         ):
-            done = walker.submit(run_threaded, walk, driver.get, pool, failures)
+            flow = walk_flow(walk, failures)
+            done = walker.submit(run, flow, IO(driver.get, pool=pool))
             if models:
                 _category_json.prepare_models()
             return done.result()

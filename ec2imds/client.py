@@ -20,10 +20,9 @@ from __future__ import annotations
 import concurrent.futures
 import io
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from functools import lru_cache
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from ec2imds import _category_json, _pathmatch, catalog
 from ec2imds._category_json import (
@@ -33,11 +32,12 @@ from ec2imds._category_json import (
     model_at,
     validate_tree,
 )
+from ec2imds._closing import AsyncClosing, Closing
 from ec2imds._drivers.default import DefaultDriver
 from ec2imds._drivers.sync import SyncDriver
-from ec2imds._drivers.walk import run_async, run_threaded
+from ec2imds._flow import IO, Flow, aevents, arun, events, run
 from ec2imds._paths import AsyncValueByPath, ValueByPath
-from ec2imds.crawl import INDEXED_DIRS, RawNode, Walk, parse_listing
+from ec2imds.crawl import INDEXED_DIRS, RawNode, Walk, parse_listing, walk_flow
 from ec2imds.errors import Failures, hand_over
 from ec2imds.settings import Options, Settings, check_options
 from ec2imds.tokens import TokenStore
@@ -46,20 +46,13 @@ if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Generator, Mapping
 
     import httpx
-    from typing_extensions import Self, Unpack
+    from typing_extensions import Unpack
 
     from ec2imds._drivers.aio import AsyncDriver
     from ec2imds.identity import CertificateArg, SignatureKind, VerifiedIdentity
-    from ec2imds.models import (
-        AsyncDynamicView,
-        AsyncInstanceMetadataView,
-        AsyncMetaDataView,
-        DynamicView,
-        InstanceMetadata,
-        InstanceMetadataView,
-        MetaDataView,
-    )
+    from ec2imds.models import InstanceMetadata
     from ec2imds.models._base import IMDSModel
+    from ec2imds.models._views import AsyncTreeSource, TreeSource
     from ec2imds.watch import EventCategory, WatchEvent
 
 __all__ = ["IMDS", "AsyncIMDS"]
@@ -166,7 +159,93 @@ def _model_path(model: type[IMDSModel]) -> str:
     return path
 
 
-class IMDS(ValueByPath):
+TT = TypeVar("TT", "httpx.BaseTransport", "httpx.AsyncBaseTransport")
+EV = TypeVar("EV")  # what watch() returns: a generator of events, sync or async
+
+
+class _Client(Generic[TT, EV]):
+    """What :class:`IMDS` and :class:`AsyncIMDS` share: their arguments, the driver the
+    subclass makes from them (``_driver``), the settings and the cache."""
+
+    driver: SyncDriver | AsyncDriver
+    _owner: ClassVar[str]
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        store: TokenStore | None = None,
+        http_transport: TT | None = None,
+        **options: Unpack[Options],
+    ) -> None:
+        resolved = _settings(settings, self._owner, options)
+        self.driver = self._driver(resolved, store, http_transport)
+        self.settings = self.driver.settings
+        self._cache = _Cache()
+        self._opened()
+
+    @staticmethod
+    def _driver(
+        settings: Settings, store: TokenStore | None, http_transport: TT | None
+    ) -> SyncDriver | AsyncDriver:
+        raise NotImplementedError
+
+    def _opened(self) -> None:
+        """What the subclass adds once the driver is there."""
+
+    def clear_cache(self) -> None:
+        """Forget every cached value: the next read fetches again."""
+        self._cache.clear()
+
+    def _fetch(self, path: str, asked: set[str] | None = None) -> Flow[bytes | None]:
+        """A read through the cache, as a flow whose ask is the path (see :meth:`_cached`)."""
+        body = self._cached(path, asked)
+        if body is _MISSING:
+            body = yield path
+            self._cache.put(path, body)
+        return body  # type: ignore[return-value]
+
+    def _cached(self, path: str, asked: set[str] | None = None) -> object:
+        """The cached body at ``path``, or ``_MISSING``: not cached, or, within one walk
+        (``asked``: its paths so far), asked for again (it changed during the walk: see
+        :class:`~ec2imds.crawl.Walk`), so it comes from IMDS, not the cache."""
+        if asked is not None:
+            if path in asked:
+                return _MISSING
+            asked.add(path)
+        return self._cache.get(path)
+
+    def watch(
+        self,
+        *categories: EventCategory,
+        interval: float | Mapping[EventCategory, float] | None = None,
+        existing: bool = True,
+        grace: float | None = None,
+    ) -> EV:
+        """Poll for interruption and lifecycle news; one typed event per appearance or
+        change: ``for event in imds.watch("spot"): ...``, ``async for event in
+        aimds.watch("spot"): ...`` (see :mod:`ec2imds.watch`).
+
+        ``categories``: ``spot``, ``rebalance``, ``maintenance``, ``autoscaling`` (default:
+        all); ``interval``: seconds between reads (one number, or by category; defaults 5,
+        5, 30, 10); ``existing``: report what is there at the first read; ``grace``:
+        seconds without a successful read before the last error is raised (default 60).
+        """
+        from ec2imds.watch import DEFAULT_GRACE, watch_flow
+
+        grace = DEFAULT_GRACE if grace is None else grace
+        return self._events(
+            watch_flow(*categories, interval=interval, existing=existing, grace=grace)
+        )
+
+    def _events(self, flow: Flow[None]) -> EV:
+        """The watch's flow on the subclass's runner."""
+        raise NotImplementedError
+
+
+class IMDS(
+    _Client["httpx.BaseTransport", "Generator[WatchEvent, None, None]"], ValueByPath, Closing
+):
     """Sync, typed, lazy access to IMDS.
 
     >>> with IMDS() as imds:  # doctest: +SKIP
@@ -182,37 +261,22 @@ class IMDS(ValueByPath):
     imported only then.
     """
 
-    def __init__(
-        self,
-        settings: Settings | None = None,
-        *,
-        store: TokenStore | None = None,
-        http_transport: httpx.BaseTransport | None = None,
-        **options: Unpack[Options],
-    ) -> None:
-        resolved = _settings(settings, "IMDS", options)
-        self.driver: SyncDriver
-        if http_transport is None:
-            self.driver = DefaultDriver(resolved, store)
-        else:
-            from ec2imds._drivers.httpx import HttpxDriver
+    driver: SyncDriver
+    _owner = "IMDS"
 
-            self.driver = HttpxDriver(resolved, store=store, http_transport=http_transport)
-        self.settings = self.driver.settings
-        self._cache = _Cache()
+    @staticmethod
+    def _driver(
+        settings: Settings, store: TokenStore | None, http_transport: httpx.BaseTransport | None
+    ) -> SyncDriver:
+        if http_transport is None:
+            return DefaultDriver(settings, store)
+        from ec2imds._drivers.httpx import HttpxDriver
+
+        return HttpxDriver(settings, store=store, http_transport=http_transport)
+
+    def _opened(self) -> None:
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Close the connection pool and the crawl threads."""
@@ -221,20 +285,11 @@ class IMDS(ValueByPath):
             self._pool = None
         self.driver.close()
 
-    def clear_cache(self) -> None:
-        """Forget every cached value: the next read fetches again."""
-        self._cache.clear()
-
     # -- raw access ------------------------------------------------------------------
 
     def fetch(self, path: str) -> bytes | None:
         """The body at ``path`` (relative to ``/latest/``); None on 404. Cached if immutable."""
-        cached = self._cache.get(path)
-        if cached is not _MISSING:
-            return cached  # type: ignore[return-value]
-        body = self.driver.get(path)
-        self._cache.put(path, body)
-        return body
+        return run(self._fetch(path), IO(self.driver.get))
 
     # -- the TreeSource protocol (what the generated views call) -----------------------
 
@@ -251,22 +306,8 @@ class IMDS(ValueByPath):
 
     # -- typed access ------------------------------------------------------------------
 
-    @property
-    def view(self) -> InstanceMetadataView:
-        """Lazy, typed view of the whole tree: ``imds.view.meta_data.placement.region``."""
-        from ec2imds.models import InstanceMetadataView
-
-        return InstanceMetadataView(self)
-
-    @property
-    def meta_data(self) -> MetaDataView:
-        """Lazy, typed view of ``meta-data/`` (one GET per leaf read, none per group)."""
-        return self.view.meta_data
-
-    @property
-    def dynamic(self) -> DynamicView:
-        """Lazy, typed view of ``dynamic/``."""
-        return self.view.dynamic
+    def _source(self) -> TreeSource:
+        return self  # what the views read from (the generated ``ValueByPath`` makes them)
 
     @property
     def region(self) -> str:
@@ -366,30 +407,8 @@ class IMDS(ValueByPath):
         data = self.user_data()
         return None if data is None else io.BufferedReader(io.BytesIO(data))
 
-    def watch(
-        self,
-        *categories: EventCategory,
-        interval: float | Mapping[EventCategory, float] | None = None,
-        existing: bool = True,
-        grace: float | None = None,
-    ) -> Generator[WatchEvent, None, None]:
-        """Poll for interruption and lifecycle news; one typed event per appearance or
-        change: ``for event in imds.watch("spot"): ...`` (see :mod:`ec2imds.watch`).
-
-        ``categories``: ``spot``, ``rebalance``, ``maintenance``, ``autoscaling`` (default:
-        all); ``interval``: seconds between reads (one number, or by category; defaults 5,
-        5, 30, 10); ``existing``: report what is there at the first read; ``grace``:
-        seconds without a successful read before the last error is raised (default 60).
-        """
-        from ec2imds.watch import DEFAULT_GRACE, watch_events
-
-        return watch_events(
-            self.driver.get,
-            *categories,
-            interval=interval,
-            existing=existing,
-            grace=DEFAULT_GRACE if grace is None else grace,
-        )
+    def _events(self, flow: Flow[None]) -> Generator[WatchEvent, None, None]:
+        return events(flow, IO(lambda ask: self.driver.get(ask.path)))
 
     # -- the crawl driver ------------------------------------------------------------
 
@@ -402,26 +421,24 @@ class IMDS(ValueByPath):
             return self._pool
 
     def _walk(self, walk: Walk, *, fresh: bool, failures: Failures | None = None) -> RawNode | None:
-        get = self.driver.get if fresh else self._walk_fetch()
-        return run_threaded(walk, get, self._executor(), failures)
-
-    def _walk_fetch(self) -> Callable[[str], bytes | None]:
-        """:meth:`fetch` for one walk, except that a path the walk asks for a second time
-        (it changed during the walk: see :class:`Walk`) comes from IMDS, not the cache."""
         asked: set[str] = set()
 
-        def get(path: str) -> bytes | None:
-            if path not in asked:
-                asked.add(path)
-                return self.fetch(path)
-            body = self.driver.get(path)
-            self._cache.put(path, body)
-            return body
+        def get(path: str) -> bytes | None:  # fetch(), one ask: no run of its own
+            body = self._cached(path, asked)
+            if body is _MISSING:
+                body = self.driver.get(path)
+                self._cache.put(path, body)
+            return body  # type: ignore[return-value]
 
-        return get
+        io = IO(self.driver.get if fresh else get, pool=self._executor())
+        return run(walk_flow(walk, failures), io)
 
 
-class AsyncIMDS(AsyncValueByPath):
+class AsyncIMDS(
+    _Client["httpx.AsyncBaseTransport", "AsyncGenerator[WatchEvent, None]"],
+    AsyncValueByPath,
+    AsyncClosing,
+):
     """Async, typed, lazy access to IMDS: what :class:`IMDS` offers, awaitable.
 
     ``await aimds.meta_data.placement.availability_zone``, ``await aimds.value(path)``,
@@ -432,54 +449,30 @@ class AsyncIMDS(AsyncValueByPath):
     (:class:`ec2imds._drivers.default_async.AsyncDefaultDriver`).
     """
 
-    def __init__(
-        self,
-        settings: Settings | None = None,
-        *,
-        store: TokenStore | None = None,
-        http_transport: httpx.AsyncBaseTransport | None = None,
-        **options: Unpack[Options],
-    ) -> None:
-        resolved = _settings(settings, "AsyncIMDS", options)
-        self.driver: AsyncDriver
+    driver: AsyncDriver
+    _owner = "AsyncIMDS"
+
+    @staticmethod
+    def _driver(
+        settings: Settings,
+        store: TokenStore | None,
+        http_transport: httpx.AsyncBaseTransport | None,
+    ) -> AsyncDriver:
         if http_transport is None:
             from ec2imds._drivers.default_async import AsyncDefaultDriver
 
-            self.driver = AsyncDefaultDriver(resolved, store=store)
-        else:
-            from ec2imds._drivers.httpx import AsyncHttpxDriver
+            return AsyncDefaultDriver(settings, store=store)
+        from ec2imds._drivers.httpx import AsyncHttpxDriver
 
-            self.driver = AsyncHttpxDriver(resolved, store=store, http_transport=http_transport)
-        self.settings = self.driver.settings
-        self._cache = _Cache()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
+        return AsyncHttpxDriver(settings, store=store, http_transport=http_transport)
 
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self.driver.aclose()
 
-    def clear_cache(self) -> None:
-        """Forget every cached value: the next read fetches again."""
-        self._cache.clear()
-
     async def fetch(self, path: str) -> bytes | None:
         """The body at ``path`` (relative to ``/latest/``); None on 404. Cached if immutable."""
-        cached = self._cache.get(path)
-        if cached is not _MISSING:
-            return cached  # type: ignore[return-value]
-        body = await self.driver.get(path)
-        self._cache.put(path, body)
-        return body
+        return await arun(self._fetch(path), IO(self.driver.get))
 
     # -- the AsyncTreeSource protocol (what the generated async views call) ------------
 
@@ -496,22 +489,8 @@ class AsyncIMDS(AsyncValueByPath):
 
     # -- typed access ------------------------------------------------------------------
 
-    @property
-    def view(self) -> AsyncInstanceMetadataView:
-        """Lazy, typed view of the whole tree: ``await aimds.view.meta_data.instance_id``."""
-        from ec2imds.models import AsyncInstanceMetadataView
-
-        return AsyncInstanceMetadataView(self)
-
-    @property
-    def meta_data(self) -> AsyncMetaDataView:
-        """Lazy view of ``meta-data/``: ``await aimds.meta_data.instance_id`` (one GET)."""
-        return self.view.meta_data
-
-    @property
-    def dynamic(self) -> AsyncDynamicView:
-        """Lazy, typed view of ``dynamic/``."""
-        return self.view.dynamic
+    def _source(self) -> AsyncTreeSource:
+        return self  # what the views read from (the generated ``AsyncValueByPath`` makes them)
 
     @property
     def region(self) -> Awaitable[str]:
@@ -589,37 +568,23 @@ class AsyncIMDS(AsyncValueByPath):
         data = await self.user_data()
         return None if data is None else io.BufferedReader(io.BytesIO(data))
 
-    def watch(
-        self,
-        *categories: EventCategory,
-        interval: float | Mapping[EventCategory, float] | None = None,
-        existing: bool = True,
-        grace: float | None = None,
-    ) -> AsyncGenerator[WatchEvent, None]:
-        """``async for event in aimds.watch("spot"): ...``; see :meth:`IMDS.watch`."""
-        from ec2imds.watch import DEFAULT_GRACE, awatch_events
-
-        return awatch_events(
-            self.driver.get,
-            *categories,
-            interval=interval,
-            existing=existing,
-            grace=DEFAULT_GRACE if grace is None else grace,
-        )
+    def _events(self, flow: Flow[None]) -> AsyncGenerator[WatchEvent, None]:
+        return aevents(flow, IO(lambda ask: self.driver.get(ask.path)))
 
     async def _walk(
         self, walk: Walk, *, fresh: bool, failures: Failures | None = None
     ) -> RawNode | None:
+        import asyncio
+
         asked: set[str] = set()
 
-        async def cached(path: str) -> bytes | None:
-            # As IMDS._walk_fetch: a path asked for again in this walk comes from IMDS.
-            if path not in asked:
-                asked.add(path)
-                return await self.fetch(path)
-            body = await self.driver.get(path)
-            self._cache.put(path, body)
-            return body
+        async def get(path: str) -> bytes | None:
+            body = self._cached(path, asked)
+            if body is _MISSING:
+                body = await self.driver.get(path)
+                self._cache.put(path, body)
+            return body  # type: ignore[return-value]
 
-        get: Callable[[str], Awaitable[bytes | None]] = self.driver.get if fresh else cached
-        return await run_async(walk, get, self.settings.concurrency, failures)
+        limit = asyncio.Semaphore(self.settings.concurrency)
+        io = IO(self.driver.get if fresh else get, limit=limit)
+        return await arun(walk_flow(walk, failures), io)

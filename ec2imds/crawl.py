@@ -2,10 +2,12 @@
 
 :class:`Walk` is a small state machine: :meth:`Walk.start` gives the first paths to
 fetch, :meth:`Walk.feed` takes one path's body and gives the paths it reveals, and
-:meth:`Walk.result` assembles the raw tree once every fetched path has been fed. A
-driver keeps up to ``concurrency`` fetches in flight (threads or tasks), so a full crawl
-takes about as many round trips as the tree is deep, and fetches every directory and
-every leaf exactly once (unless the tree changes under the walk: see below).
+:meth:`Walk.result` assembles the raw tree once every fetched path has been fed.
+:func:`walk_flow` is the walk as a flow (:mod:`ec2imds._flow`): it asks each path and
+fans a directory's children out as soon as its listing arrives; the runners keep up to
+``concurrency`` fetches in flight (threads or tasks), so a full crawl takes about as many
+round trips as the tree is deep, and fetches every directory and every leaf exactly once
+(unless the tree changes under the walk: see below).
 
 The raw tree has the shape of the simulator's tree with bytes leaves: a directory is a
 ``dict`` in listing order, keys without the trailing ``/``; a public-keys entry keeps its
@@ -39,8 +41,9 @@ from __future__ import annotations
 import re
 from typing import NamedTuple, Union
 
+from ec2imds._flow import FanOut, Flow
 from ec2imds._log import log
-from ec2imds.errors import IMDSValidationError
+from ec2imds.errors import PATH_ERRORS, Failures, IMDSValidationError, collect
 
 __all__ = [
     "INDEXED_DIRS",
@@ -52,6 +55,7 @@ __all__ = [
     "RawTree",
     "Walk",
     "parse_listing",
+    "walk_flow",
 ]
 
 
@@ -293,3 +297,31 @@ class Walk:
 def _below(path: str, directory: str) -> bool:
     """True when ``path`` is strictly inside ``directory`` (``""`` is the root)."""
     return path.startswith(directory + "/") if directory else bool(path)
+
+
+def walk_flow(walk: Walk, failures: Failures | None = None) -> Flow[RawNode | None]:
+    """``walk`` as a flow: asks each path (relative to ``/latest/``; the answer is its body,
+    ``None`` for 404) and fans out the paths a listing reveals as soon as it arrives.
+
+    With ``failures``, an error that concerns one path only (``PATH_ERRORS``, a bad
+    listing) is recorded there (:func:`~ec2imds.errors.collect`) and the walk goes on as
+    if that path were absent; any other error cancels what is pending and is raised.
+    """
+
+    def visit(path: str) -> Flow[None]:
+        failed = False
+        try:
+            body = yield path
+        except PATH_ERRORS as exc:
+            collect(failures, path, exc)
+            body, failed = None, True
+        try:
+            children = walk.feed(path, body, failed=failed)
+        except IMDSValidationError as exc:
+            collect(failures, path, exc)
+            children = walk.feed(path, None, failed=True)
+        if children:
+            yield FanOut([visit(child) for child in children])
+
+    yield FanOut([visit(path) for path in walk.start()])
+    return walk.result()

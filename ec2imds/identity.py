@@ -39,6 +39,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from ec2imds._compat import SLOTS
+from ec2imds._flow import IO, arun, run
 from ec2imds.errors import IdentityVerificationError, IMDSConfigError
 
 if TYPE_CHECKING:
@@ -539,8 +540,9 @@ def _pick(certificate: CertificateArg | None, kind: SignatureKind) -> Certificat
 def identity_flow(
     kind: SignatureKind | None = None, certificate: CertificateArg | None = None
 ) -> Generator[str, bytes | None, VerifiedIdentity]:
-    """The reads behind :func:`verify_served`, without I/O: yields each path (relative to
-    ``/latest/``), is sent its body (``None`` for a 404), returns the verified identity.
+    """The reads behind :func:`verify_served`, a flow without I/O (:mod:`ec2imds._flow`):
+    asks each path (relative to ``/latest/``), is sent its body (``None`` for a 404),
+    returns the verified identity.
 
     The document, then ``rsa2048``; only if IMDS does not serve it (404), ``pkcs7``; only
     if neither, ``signature``. A check that fails raises: it never falls through to the
@@ -570,14 +572,7 @@ def verify_served(
 ) -> VerifiedIdentity:
     """Read the document and a signature with ``get`` (a path relative to ``/latest/`` to
     its body, ``None`` on 404) and verify them (see :func:`identity_flow`)."""
-    flow = identity_flow(kind, certificate)
-    try:
-        path = next(flow)
-        while True:
-            path = flow.send(get(path))
-    except StopIteration as done:
-        result: VerifiedIdentity = done.value
-        return result
+    return run(identity_flow(kind, certificate), IO(get))
 
 
 async def averify_served(
@@ -587,11 +582,4 @@ async def averify_served(
     certificate: CertificateArg | None = None,
 ) -> VerifiedIdentity:
     """:func:`verify_served` with an async ``get``."""
-    flow = identity_flow(kind, certificate)
-    try:
-        path = next(flow)
-        while True:
-            path = flow.send(await get(path))
-    except StopIteration as done:
-        result: VerifiedIdentity = done.value
-        return result
+    return await arun(identity_flow(kind, certificate), IO(get))

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -159,22 +160,21 @@ class FakeIMDS(SimulatorControls):
     ) -> None:
         #: The simulator without sockets: what every request is handed to.
         self.core = SimulatorCore(tree, allow_v1=allow_v1, latency=latency, seed=seed, clock=clock)
-        self._transport = _FakeTransport(self)
 
-    @property
+    @cached_property
     def transport(self) -> httpx.MockTransport:
         """The transport to give an ``httpx.Client`` or ``httpx.AsyncClient``."""
-        return self._transport
+        return _FakeTransport(self)
 
     def client(self, **kwargs: Any) -> httpx.Client:
         """An ``httpx.Client`` on this fake (``base_url`` is the IMDS address)."""
         kwargs.setdefault("base_url", self.url)
-        return httpx.Client(transport=self._transport, **kwargs)
+        return httpx.Client(transport=self.transport, **kwargs)
 
     def async_client(self, **kwargs: Any) -> httpx.AsyncClient:
         """An ``httpx.AsyncClient`` on this fake (``base_url`` is the IMDS address)."""
         kwargs.setdefault("base_url", self.url)
-        return httpx.AsyncClient(transport=self._transport, **kwargs)
+        return httpx.AsyncClient(transport=self.transport, **kwargs)
 
 
 try:

@@ -28,7 +28,7 @@ import os
 import stat
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from ec2imds._leaves import fromisoformat
 from ec2imds._log import log
@@ -52,6 +52,8 @@ __all__ = [
     "WinnerStore",
     "default_token_dir",
 ]
+
+T = TypeVar("T")
 
 
 #: A token file larger than this is not a token file.
@@ -267,16 +269,21 @@ class FileTokenStore:
     # -- TokenStore --------------------------------------------------------------------
 
     def load(self, endpoint: Endpoint) -> Token | None:
-        name = endpoint_file_name(endpoint)
+        token = self._parsed(endpoint_file_name(endpoint), _parse_token_file, "token")
+        if token is not None:
+            self._ignored.clear()
+        return token
+
+    def _parsed(self, name: str, parse: Callable[[bytes], T | None], what: str) -> T | None:
+        """The file ``name`` read (:meth:`_read`) and parsed; None when absent, or when it
+        does not parse (then ignored, said once under ``-v``)."""
         data = self._read(name)
         if data is None:
             return None
-        token = _parse_token_file(data)
-        if token is None:
-            self._ignore(name, "not a valid token file")
-        else:
-            self._ignored.clear()
-        return token
+        value = parse(data)
+        if value is None:
+            self._ignore(name, f"not a valid {what} file")
+        return value
 
     def _read(self, name: str) -> bytes | None:
         """The bytes of the file ``name`` in the checked directory, never through a
@@ -349,13 +356,7 @@ class FileTokenStore:
     # -- WinnerStore -------------------------------------------------------------------
 
     def load_winner(self) -> Endpoint | None:
-        data = self._read(WINNER_FILE)
-        if data is None:
-            return None
-        winner = _parse_winner_file(data)
-        if winner is None:
-            self._ignore(WINNER_FILE, "not a valid winner file")
-        return winner
+        return self._parsed(WINNER_FILE, _parse_winner_file, "winner")
 
     def save_winner(self, endpoint: Endpoint) -> None:
         host, port = endpoint

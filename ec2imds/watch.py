@@ -22,11 +22,13 @@ Three layers, the lower two without I/O (the project's style: logic once, thin d
 
 * :class:`EventTracker`: change detection. It takes one poll's bodies and returns the
   events to emit; what counts as new, changed or nothing is decided there alone.
-* :func:`watch_flow`: the schedule, as a generator of steps (:class:`Get`, :class:`Wait`,
-  or an event to yield): intervals per category, backoff after a failed read, the grace
-  period, which failures are transient.
-* :func:`watch_events` / :func:`awatch_events`: the sync and async drivers (a dozen lines
-  each), over any ``get(path) -> bytes | None``: the httpx transports of
+* :func:`watch_flow`: the schedule, as a flow (:mod:`ec2imds._flow`: a :class:`Get` to
+  ask, a :class:`~ec2imds._flow.Sleep`, an :class:`~ec2imds._flow.Emit` of an event):
+  intervals per category, backoff after a failed read, the grace period, which failures
+  are transient.
+* :func:`watch_events` / :func:`awatch_events`: that flow on the blocking and the asyncio
+  runner (:func:`ec2imds._flow.events`, :func:`ec2imds._flow.aevents`), over any
+  ``get(path) -> bytes | None``: the httpx transports of
   :class:`~ec2imds.client.IMDS` and :class:`~ec2imds.client.AsyncIMDS`, or the command
   line's standard-library :class:`~ec2imds._drivers.default.DefaultDriver`.
 
@@ -54,7 +56,6 @@ Robustness:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import math
@@ -81,9 +82,11 @@ from typing import (
     Optional,
     TypeVar,
     Union,
+    cast,
 )
 
 from ec2imds._compat import SLOTS
+from ec2imds._flow import IO, Emit, Sleep, aevents, events
 from ec2imds.errors import (
     IMDSConfigError,
     IMDSError,
@@ -106,6 +109,7 @@ __all__ = [
     "EVENT_CATEGORIES",
     "PATHS",
     "Change",
+    "Emit",
     "Event",
     "EventCategory",
     "EventKind",
@@ -115,11 +119,11 @@ __all__ = [
     "RebalanceRecommendationEvent",
     "Reply",
     "ScheduledMaintenanceEvent",
+    "Sleep",
     "SpotInstanceActionEvent",
     "SpotTerminationTimeEvent",
-    "Step",
-    "Wait",
     "WatchEvent",
+    "WatchStep",
     "awatch_events",
     "is_transient",
     "watch_events",
@@ -404,19 +408,14 @@ def _maintenance_key(item: MaintenanceEvent) -> tuple[str, str]:
 
 
 class Get(NamedTuple):
-    """Step: read ``path``; send back its body, ``None`` for 404, or the IMDSError."""
+    """Ask: read ``path``; the answer is its body, ``None`` for 404 (an IMDSError is
+    thrown into the flow)."""
 
     path: str
 
 
-class Wait(NamedTuple):
-    """Step: sleep ``seconds``, then send ``None``."""
-
-    seconds: float
-
-
-Step = Union[Get, Wait, WatchEvent]  # evaluated at run time: no X | Y before 3.10
-Reply = Optional[Union[bytes, IMDSError]]
+WatchStep = Union[Get, Sleep, Emit]  # evaluated at run time: no X | Y before 3.10
+Reply = Optional[bytes]
 
 
 def is_transient(exc: IMDSError) -> bool:
@@ -474,8 +473,8 @@ def watch_flow(
     existing: bool = True,
     grace: float = DEFAULT_GRACE,
     clock: Callable[[], float] = time.monotonic,
-) -> Generator[Step, Reply, None]:
-    """The whole watch as steps, without I/O: :class:`Get`, :class:`Wait` or an event.
+) -> Generator[WatchStep, Reply, None]:
+    """The whole watch as a flow, without I/O: :class:`Get`, ``Sleep`` or ``Emit(event)``.
 
     Arguments are checked here, before the first step (``IMDSConfigError``). The
     generator never returns; it raises the IMDSError that ends the watch.
@@ -492,7 +491,7 @@ def _flow(
     tracker: EventTracker,
     grace: float,
     clock: Callable[[], float],
-) -> Generator[Step, Reply, None]:
+) -> Generator[WatchStep, Reply, None]:
     start = clock()
     due = dict.fromkeys(categories, start)
     last_ok = dict.fromkeys(categories, start)
@@ -502,18 +501,18 @@ def _flow(
         now = clock()
         ready = [c for c in categories if due[c] <= now]
         if not ready:
-            yield Wait(min(due.values()) - now)
+            yield Sleep(min(due.values()) - now)
             continue
         for category in ready:
             began = clock()
             bodies: dict[str, bytes | None] = {}
             error: IMDSError | None = None
             for path in PATHS[category]:
-                reply = yield Get(path)
-                if isinstance(reply, IMDSError):
-                    error = reply
+                try:
+                    bodies[path] = yield Get(path)
+                except IMDSError as exc:
+                    error = exc
                     break
-                bodies[path] = reply
             if error is None:
                 reached = True
                 failures[category] = 0
@@ -523,7 +522,8 @@ def _flow(
                 due[category] = _after_failure(
                     category, error, reached, failures, last_ok[category], intervals, grace, clock
                 )
-            yield from tracker.feed(bodies)
+            for event in tracker.feed(bodies):
+                yield Emit(event)
 
 
 def _add_note(error: BaseException, note: str) -> None:
@@ -579,28 +579,8 @@ def watch_events(
     ``categories``: ``spot``, ``rebalance``, ``maintenance``, ``autoscaling`` (default:
     all). Checks its arguments at once; break out of the loop to stop.
     """
-    return _drive(get, watch_flow(*categories, interval=interval, existing=existing, grace=grace))
-
-
-def _drive(
-    get: Callable[[str], bytes | None], flow: Generator[Step, Reply, None]
-) -> Generator[WatchEvent, None, None]:
-    reply: Reply = None
-    try:
-        while True:
-            step = flow.send(reply)
-            reply = None
-            if isinstance(step, Wait):
-                time.sleep(step.seconds)
-            elif isinstance(step, Get):
-                try:
-                    reply = get(step.path)
-                except IMDSError as exc:
-                    reply = exc
-            else:
-                yield step
-    finally:
-        flow.close()
+    flow = watch_flow(*categories, interval=interval, existing=existing, grace=grace)
+    return cast("Generator[WatchEvent, None, None]", events(flow, IO(lambda ask: get(ask.path))))
 
 
 def awatch_events(
@@ -611,25 +591,5 @@ def awatch_events(
     grace: float = DEFAULT_GRACE,
 ) -> AsyncGenerator[WatchEvent, None]:
     """The async driver (see :func:`watch_events`); cancel the task or break to stop."""
-    return _adrive(get, watch_flow(*categories, interval=interval, existing=existing, grace=grace))
-
-
-async def _adrive(
-    get: Callable[[str], Awaitable[bytes | None]], flow: Generator[Step, Reply, None]
-) -> AsyncGenerator[WatchEvent, None]:
-    reply: Reply = None
-    try:
-        while True:
-            step = flow.send(reply)
-            reply = None
-            if isinstance(step, Wait):
-                await asyncio.sleep(step.seconds)
-            elif isinstance(step, Get):
-                try:
-                    reply = await get(step.path)
-                except IMDSError as exc:
-                    reply = exc
-            else:
-                yield step
-    finally:
-        flow.close()
+    flow = watch_flow(*categories, interval=interval, existing=existing, grace=grace)
+    return cast("AsyncGenerator[WatchEvent, None]", aevents(flow, IO(lambda ask: get(ask.path))))

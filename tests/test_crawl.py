@@ -6,18 +6,20 @@ import asyncio
 import contextlib
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ec2imds._drivers.walk import run_walk
+from ec2imds._flow import IO, arun, run
 from ec2imds.catalog import Node
 from ec2imds.client import IMDS, AsyncIMDS
-from ec2imds.crawl import Entry, RawNode, Walk, parse_listing
+from ec2imds.crawl import Entry, RawNode, Walk, parse_listing, walk_flow
 from ec2imds.errors import IMDSHTTPError, IMDSValidationError
 from ec2imds.simulator import IMDSSimulator
 from tests.support.properties import examples
+from tests.support.walking import run_walk
 
 
 def as_raw(node: Node) -> RawNode:
@@ -132,6 +134,23 @@ def test_walk_builds_the_tree_and_fetches_each_path_once() -> None:
         "d": {"b": b"2"},
         "public-keys": {"0=k": {"openssh-key": b"ssh-rsa AAA"}},
     }
+    assert set(fetch.fetched.values()) == {1}  # type: ignore[attr-defined]
+    # The package's flow, on either runner, fetches the same paths once each.
+    for pool in (None, ThreadPoolExecutor(3)):
+        fetch.fetched.clear()  # type: ignore[attr-defined]
+        io = IO(lambda path: fetch([path])[0], pool=pool)
+        assert run(walk_flow(Walk("meta-data")), io) == tree
+        assert set(fetch.fetched.values()) == {1}  # type: ignore[attr-defined]
+
+    async def main() -> RawNode | None:
+        async def get(path: str) -> bytes | None:
+            await asyncio.sleep(0)
+            return fetch([path])[0]
+
+        return await arun(walk_flow(Walk("meta-data")), IO(get, limit=asyncio.Semaphore(2)))
+
+    fetch.fetched.clear()  # type: ignore[attr-defined]
+    assert asyncio.run(main()) == tree
     assert set(fetch.fetched.values()) == {1}  # type: ignore[attr-defined]
 
 
@@ -323,8 +342,6 @@ def test_async_walk_retrieves_every_failure_of_a_batch(
     import asyncio
     import gc
 
-    from ec2imds._drivers.walk import run_async
-    from ec2imds.crawl import Walk
     from ec2imds.errors import IMDSUnavailable
 
     async def get(path: str) -> bytes | None:
@@ -335,7 +352,7 @@ def test_async_walk_retrieves_every_failure_of_a_batch(
 
     async def main() -> None:
         with pytest.raises(IMDSUnavailable):
-            await run_async(Walk("meta-data"), get, concurrency=8)
+            await arun(walk_flow(Walk("meta-data")), IO(get, limit=asyncio.Semaphore(8)))
 
     with caplog.at_level("ERROR", logger="asyncio"):
         asyncio.run(main())

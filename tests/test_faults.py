@@ -40,10 +40,10 @@ from anyio.from_thread import BlockingPortal
 
 from ec2imds._category_json import ROOTS
 from ec2imds._drivers.default import DefaultDriver
-from ec2imds._drivers.walk import run_threaded
+from ec2imds._flow import IO, run
 from ec2imds.cli import main
 from ec2imds.client import IMDS, AsyncIMDS
-from ec2imds.crawl import Walk
+from ec2imds.crawl import Walk, walk_flow
 from ec2imds.errors import (
     IMDSDisabled,
     IMDSError,
@@ -410,7 +410,9 @@ def run_library(
         if warm:
             oneshot.token()
         inject()
-        return bounded(lambda: run_threaded(Walk("", seed=list(ROOTS)), oneshot.get, pool))
+        return bounded(
+            lambda: run(walk_flow(Walk("", seed=list(ROOTS))), IO(oneshot.get, pool=pool))
+        )
 
 
 def cli(args: list[str]) -> CLIResult:

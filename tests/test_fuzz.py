@@ -31,7 +31,6 @@ from ec2imds import _leaves, catalog, models
 from ec2imds._drivers.default import DefaultDriver
 from ec2imds._drivers.default_async import AsyncDefaultDriver
 from ec2imds._drivers.httpx import AsyncHttpxDriver, HttpxDriver
-from ec2imds._drivers.walk import run_walk
 from ec2imds.cli import main
 from ec2imds.crawl import INDEXED_DIRS, Entry, Walk, parse_listing
 from ec2imds.endpoints import (
@@ -44,6 +43,7 @@ from ec2imds.models import IMDSModel, validate_raw
 from ec2imds.settings import Settings
 from tests.support.command import RealIMDSAccess
 from tests.support.properties import examples
+from tests.support.walking import run_walk
 
 # -- inputs shaped like trouble ------------------------------------------------------------
 

@@ -288,6 +288,7 @@ def test_two_processes_saving_at_once_leave_a_complete_file(tmp_path: Path) -> N
 def test_token_store_warning_is_logged_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    from ec2imds._flow import IO, run
     from ec2imds._protocol import EndpointSession
     from ec2imds.settings import Settings
 
@@ -299,8 +300,9 @@ def test_token_store_warning_is_logged_once(
     )
     with caplog.at_level(logging.WARNING, logger="ec2imds"):
         for _ in range(3):
-            session.set_token(_token())
-            assert session.usable_token() is not None  # memory still works
+            # the session's store calls are flows: the blocking runner does their file I/O
+            run(session.set_token(_token()), IO(print))
+            assert run(session.usable_token(), IO(print)) is not None  # memory still works
     warnings = [r for r in caplog.records if "not persisted" in r.getMessage()]
     assert len(warnings) == 1
     assert SECRET not in caplog.text

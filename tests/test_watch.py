@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, NamedTuple, Union
 
 import pytest
 from hypothesis import given, settings
@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 
 from ec2imds import IMDS, AsyncIMDS
 from ec2imds._drivers.aio import timeout
+from ec2imds._flow import Emit, Sleep
 from ec2imds._leaves import parse_iso_time
 from ec2imds.errors import (
     IMDSConfigError,
@@ -54,17 +55,18 @@ from ec2imds.watch import (
     Get,
     LifecycleStateEvent,
     RebalanceRecommendationEvent,
-    Reply,
     ScheduledMaintenanceEvent,
     SpotInstanceActionEvent,
     SpotTerminationTimeEvent,
-    Wait,
     WatchEvent,
     is_transient,
     watch_flow,
 )
 from tests.support.command import PYTHON_M, cli_env
 from tests.support.properties import examples
+
+#: What a scripted read answers: a body, None (404) or the error the runner throws in.
+Reply = Union[bytes, IMDSError, None]
 
 if sys.version_info >= (3, 11):
     from typing import assert_type
@@ -373,23 +375,28 @@ def run_flow(
     clock = FakeClock()
     flow = watch_flow(*categories, clock=clock, **options)
     run = Run([], [], [], None)
-    reply: Reply = None
     with contextlib.closing(flow):
         while clock.now < until:
             try:
-                step = flow.send(reply)
+                step = flow.send(None)
             except IMDSError as exc:
                 return run._replace(error=exc)
-            reply = None
-            if isinstance(step, Wait):
+            while isinstance(step, Get):
+                run.gets.append((clock.now, step.path))
+                answer = replies(step.path, clock.now)
+                try:  # a runner throws a failed read's IMDSError into the flow
+                    step = (
+                        flow.throw(answer) if isinstance(answer, IMDSError) else flow.send(answer)
+                    )
+                except IMDSError as exc:
+                    return run._replace(error=exc)
+            if isinstance(step, Sleep):
                 assert step.seconds > 0
                 run.waits.append(step.seconds)
                 clock.now += step.seconds
-            elif isinstance(step, Get):
-                run.gets.append((clock.now, step.path))
-                reply = replies(step.path, clock.now)
             else:
-                run.events.append(step)
+                assert isinstance(step, Emit)
+                run.events.append(step.value)
     return run
 
 

@@ -1,11 +1,12 @@
-"""The asyncio driver loop: :class:`AsyncDriver` and :func:`adrive`.
+"""The asyncio driver: :class:`AsyncDriver`.
 
-The asyncio twin of :mod:`ec2imds._drivers.sync`: it runs the generators of
-:mod:`ec2imds._protocol` (token flow, retries, status mapping: written once) with an
-asyncio lock per endpoint, ``asyncio.sleep`` between retries and the asyncio endpoint
-race; a concrete driver only says how one request is sent (:meth:`AsyncDriver._send`):
-over non-blocking sockets (:class:`~ec2imds._drivers.default_async.AsyncDefaultDriver`)
-or over httpx (:class:`~ec2imds._drivers.httpx.AsyncHttpxDriver`).
+The asyncio twin of :mod:`ec2imds._drivers.sync`: it runs the flows of
+:mod:`ec2imds._protocol` (token flow, retries, status mapping: written once) with the
+asyncio runner (:func:`ec2imds._flow.arun`) and an asyncio lock per endpoint, the
+endpoint race too, its attempts as tasks; a concrete driver only says how one request is
+sent (:meth:`AsyncDriver._send`): over non-blocking sockets
+(:class:`~ec2imds._drivers.default_async.AsyncDefaultDriver`) or over httpx
+(:class:`~ec2imds._drivers.httpx.AsyncHttpxDriver`).
 """
 
 from __future__ import annotations
@@ -13,34 +14,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
-from types import TracebackType
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from ec2imds._drivers.base import DriverBase
-from ec2imds._drivers.race import arace
-from ec2imds._log import log
-from ec2imds._protocol import (
-    ACQUIRE,
-    RELEASE,
-    Answer,
-    Failure,
-    Request,
-    Response,
-    Sleep,
-    Step,
-    exchange,
-    token_flow,
-)
+from ec2imds._closing import AsyncClosing
+from ec2imds._drivers.base import DriverBase, _no_ask
+from ec2imds._flow import IO, Flow, arun
+from ec2imds._protocol import Failure, Request, Response, exchange, token_flow
 from ec2imds.endpoints import Endpoint
-from ec2imds.errors import IMDSError, IMDSUnavailable
-from ec2imds.settings import Settings
-from ec2imds.tokens import Token, TokenStore
+from ec2imds.errors import IMDSUnavailable
+from ec2imds.tokens import Token
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    pass
 
-__all__ = ["AsyncDriver", "adrive", "timeout"]
+__all__ = ["AsyncDriver", "timeout"]
 
 T = TypeVar("T")
 
@@ -76,26 +64,14 @@ else:
             handle.cancel()
 
 
-class AsyncDriver(DriverBase):
+class AsyncDriver(DriverBase, AsyncClosing):
     """The asyncio driver: requests, single-flight tokens per endpoint, the race."""
 
-    def __init__(
-        self, settings: Settings | None, store: TokenStore | None, seed: int | None
-    ) -> None:
-        super().__init__(settings, store, seed)
+    def _opened(self) -> None:
+        # Made on first use, on the event loop that uses them (Python 3.9's bind to the
+        # loop of the thread that makes them).
         self._locks: dict[Endpoint, asyncio.Lock] = {}
         self._race_lock: asyncio.Lock | None = None
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the connections."""
@@ -111,87 +87,36 @@ class AsyncDriver(DriverBase):
         self._check_enabled()
         full = self._path(path)
         return await self._with_endpoint(
-            lambda ep: self._run(ep, exchange(self._sessions[ep], method, full, self._rng))
+            lambda ep: exchange(self._sessions[ep], method, full, self._rng)
         )
 
     async def token(self) -> Token:
         """A usable session token (a PUT only when none is cached)."""
         self._check_enabled()
-        return await self._with_endpoint(
-            lambda ep: self._run(ep, token_flow(self._sessions[ep], self._rng))
-        )
+        return await self._with_endpoint(lambda ep: token_flow(self._sessions[ep], self._rng))
 
-    async def _with_endpoint(self, call: Callable[[Endpoint], Awaitable[T]]) -> T:
+    async def _with_endpoint(self, flow: Callable[[Endpoint], Flow[T]]) -> T:
+        """Run ``flow`` on the chosen endpoint, or race the endpoints to choose one."""
         chosen = failed = self._chosen
         if chosen is not None:
             try:
-                return await call(chosen)
+                return await arun(flow(chosen), self._io(chosen))
             except IMDSUnavailable:
-                if len(self.settings.endpoints) == 1:
+                if not self._race_again():
                     raise
-                log.info("endpoint unreachable; racing the endpoints again")
-                self._chosen = None
-        return await self._race(call, failed)
-
-    async def _race(
-        self, call: Callable[[Endpoint], Awaitable[T]], failed: Endpoint | None = None
-    ) -> T:
         if self._race_lock is None:
             self._race_lock = asyncio.Lock()
         async with self._race_lock:
-            if self._chosen is not None:
-                return await call(self._chosen)
-            first = self._head_start(failed)
-            winner, outcome = await arace(
-                self.settings.endpoints, call, self.settings.race_delay, first
-            )
-            self._chosen = winner
-            self._won(winner)
-        if isinstance(outcome, IMDSError):
-            raise outcome
-        return outcome
+            if self._chosen is not None:  # another task decided meanwhile
+                return await arun(flow(self._chosen), self._io(self._chosen))
+            return await arun(self._race(flow, failed), IO(_no_ask))
 
-    async def _run(self, ep: Endpoint, flow: Generator[Step, Answer, T]) -> T:
+    def _io(self, ep: Endpoint) -> IO:
         lock = self._locks.get(ep)
         if lock is None:
             lock = self._locks[ep] = asyncio.Lock()
-        return await adrive(flow, lambda request: self._send(ep, request), lock)
+        return IO(lambda request: self._send(ep, request), lock)
 
     async def _send(self, ep: Endpoint, request: Request) -> Response | Failure:
         """Send one request to ``ep``; a transport failure is returned, never raised."""
         raise NotImplementedError
-
-
-async def adrive(
-    flow: Generator[Step, Answer, T],
-    send: Callable[[Request], Awaitable[Response | Failure]],
-    lock: asyncio.Lock,
-) -> T:
-    """The asyncio twin of :func:`ec2imds._drivers.sync.drive`: run a flow to its end
-    with an awaitable ``send`` (which returns a :class:`Failure` rather than raise); the
-    endpoint ``lock`` is released whatever happens."""
-    held = False
-    try:
-        step = next(flow)
-        while True:
-            if step is ACQUIRE:
-                await lock.acquire()
-                held = True
-                step = flow.send(None)
-            elif step is RELEASE:
-                lock.release()
-                held = False
-                step = flow.send(None)
-            elif isinstance(step, Sleep):
-                await asyncio.sleep(step.seconds)
-                step = flow.send(None)
-            else:
-                assert isinstance(step, Request)
-                step = flow.send(await send(step))
-    except StopIteration as stop:
-        result: T = stop.value
-        return result
-    finally:
-        if held:
-            lock.release()
-        flow.close()

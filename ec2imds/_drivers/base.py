@@ -3,9 +3,9 @@
 :class:`DriverBase` holds the settings, the token store, one
 :class:`~ec2imds._protocol.EndpointSession` per endpoint (given the driver's clock and
 lock, so the protocol has neither) and the chosen endpoint, counts and logs the requests
-sent, and says what it did (``ec2imds -v``). :class:`~ec2imds._drivers.sync.SyncDriver`
-and :class:`~ec2imds._drivers.aio.AsyncDriver` add the loop that runs the protocol's
-generators.
+sent, says what it did (``ec2imds -v``), and writes the endpoint race once, as a flow
+(:meth:`DriverBase._race`). :class:`~ec2imds._drivers.sync.SyncDriver` and
+:class:`~ec2imds._drivers.aio.AsyncDriver` run the flows, each on its runner.
 """
 
 from __future__ import annotations
@@ -16,15 +16,26 @@ import os
 import random
 import threading
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
+from ec2imds._drivers.race import race
+from ec2imds._flow import IO, Blocking, Flow
 from ec2imds._log import DEBUG, log
 from ec2imds._protocol import EndpointSession, Failure, Request, Response
 from ec2imds.endpoints import Endpoint, construct_endpoint_str, endpoint_file_name, endpoint_url
-from ec2imds.errors import IMDSConfigError, IMDSDisabled
+from ec2imds.errors import IMDSConfigError, IMDSDisabled, IMDSError
 from ec2imds.settings import Settings
 from ec2imds.tokens import FileTokenStore, MemoryTokenStore, TokenStore, TokenStoreError
 
 __all__ = ["DriverBase", "utc_now"]
+
+T = TypeVar("T")
+
+
+def _no_ask(ask: object) -> None:
+    """The perform of a run whose flow asks nothing itself (its sub-flows have theirs)."""
+    raise TypeError(f"no ask expected here: {ask!r}")
 
 
 def utc_now() -> dt.datetime:
@@ -42,9 +53,9 @@ class DriverBase:
 
     def __init__(
         self,
-        settings: Settings | None,
-        store: TokenStore | None,
-        seed: int | None,
+        settings: Settings | None = None,
+        store: TokenStore | None = None,
+        seed: int | None = None,
     ) -> None:
         self.settings = settings if settings is not None else Settings.resolve()
         self.store: TokenStore = store if store is not None else MemoryTokenStore()
@@ -64,6 +75,12 @@ class DriverBase:
         self._started = time.perf_counter()
         self._counts: dict[str, int] = {}
         self._counts_lock = threading.Lock()
+        self._opened()
+
+    def _opened(self) -> None:
+        """What the subclass makes once this is set up: the endpoint locks and the race
+        lock of its kind of concurrency, its connections."""
+        raise NotImplementedError
 
     @property
     def endpoint(self) -> Endpoint | None:
@@ -134,6 +151,33 @@ class DriverBase:
         except TokenStoreError as exc:
             log.info("race winner not remembered: %s", exc)
         self._remembered = winner
+
+    def _race_again(self) -> bool:
+        """The chosen endpoint stopped answering: forget it and race again (True), unless
+        it is the only one."""
+        if len(self.settings.endpoints) == 1:
+            return False
+        log.info("endpoint unreachable; racing the endpoints again")
+        self._chosen = None
+        return True
+
+    def _race(self, flow: Callable[[Endpoint], Flow[T]], failed: Endpoint | None) -> Flow[T]:
+        """The race (:func:`~ec2imds._drivers.race.race`) of ``flow`` over the endpoints,
+        as a flow for either driver; the store's memory of the winner is read and written
+        in Blocking steps (a file: off the event loop)."""
+        first = yield Blocking(lambda: self._head_start(failed))
+        winner, outcome = yield from race(
+            self.settings.endpoints, flow, self._io, self.settings.race_delay, first
+        )
+        self._chosen = winner
+        yield Blocking(lambda: self._won(winner))
+        if isinstance(outcome, IMDSError):
+            raise outcome
+        return outcome
+
+    def _io(self, ep: Endpoint) -> IO:
+        """How a flow's steps are done on ``ep``: its requests, its endpoint lock."""
+        raise NotImplementedError
 
     def _check_enabled(self) -> None:
         if self.settings.disabled:

@@ -21,10 +21,8 @@ from ec2imds._drivers.http11 import BodyTooLarge, Connection, DeadlineExceeded, 
 from ec2imds._drivers.sync import SyncDriver
 from ec2imds._protocol import Failure, Request, Response
 from ec2imds.endpoints import DEFAULT_PORT, Endpoint
-from ec2imds.settings import Settings
-from ec2imds.tokens import TokenStore
 
-__all__ = ["USER_AGENT", "DefaultDriver"]
+__all__ = ["USER_AGENT", "DefaultDriver", "connect_failure", "failure"]
 
 USER_AGENT = f"ec2imds/{__version__}"
 
@@ -34,13 +32,12 @@ class DefaultDriver(SyncDriver):
     request in flight (kept alive when the server allows it), at most
     ``Settings.concurrency`` requests in flight however many threads ask."""
 
-    def __init__(
-        self, settings: Settings, store: TokenStore | None = None, *, seed: int | None = None
-    ) -> None:
-        super().__init__(settings, store, seed)
-        self._idle: dict[Endpoint, list[Connection]] = {ep: [] for ep in settings.endpoints}
+    def _opened(self) -> None:
+        super()._opened()
+        endpoints = self.settings.endpoints
+        self._idle: dict[Endpoint, list[Connection]] = {ep: [] for ep in endpoints}
         self._pool_lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(settings.concurrency)
+        self._slots = threading.BoundedSemaphore(self.settings.concurrency)
         #: TCP connections opened so far (a count, for tests and benchmarks).
         self.connections = 0
 
@@ -64,12 +61,9 @@ class DefaultDriver(SyncDriver):
             conn = Connection(ep[0], ep[1] or DEFAULT_PORT, self.settings.timeout, USER_AGENT)
             try:
                 conn.connect()
-            except TimeoutError as exc:
-                conn.close()
-                return Failure("connect_timeout", str(exc) or "timed out")
             except OSError as exc:
                 conn.close()
-                return Failure("connect", exc.strerror or str(exc))
+                return connect_failure(exc)
             with self._pool_lock:
                 self.connections += 1
         deadline = time.monotonic() + self.settings.timeout
@@ -81,25 +75,37 @@ class DefaultDriver(SyncDriver):
                 self.settings.max_body,
                 deadline,
             )
-        except BodyTooLarge as exc:
+        except Exception as exc:
             conn.close()
-            return Failure("too_large", f"{request.path}: {exc}")
-        except DeadlineExceeded:
-            conn.close()
-            return self._late()
-        except TimeoutError as exc:
-            conn.close()
-            return Failure("timeout", str(exc) or "timed out")
-        except ProtocolError as exc:
-            conn.close()
-            return Failure("protocol", str(exc))
-        except OSError as exc:
-            # Dropped or reset (IncompleteBody is a ConnectionError): a retry reconnects.
-            conn.close()
-            return Failure("read", str(exc) or type(exc).__name__)
+            return failure(exc, request, self._late())
         if conn.reusable:
             with self._pool_lock:
                 self._idle[ep].append(conn)
         else:
             conn.close()
         return Response(status, body, headers)
+
+
+def connect_failure(exc: OSError) -> Failure:
+    """A connection that could not be opened, for the protocol (both default drivers)."""
+    if isinstance(exc, TimeoutError):
+        return Failure("connect_timeout", str(exc) or "timed out")
+    return Failure("connect", exc.strerror or str(exc))
+
+
+def failure(exc: Exception, request: Request, late: Failure, *, began: bool = False) -> Failure:
+    """What a request that raised is, for the protocol: the one table of both default
+    drivers (``late``: the answer began but a deadline cut it; ``began`` says so of a
+    plain timeout). Anything but the connection's own errors is raised again."""
+    if isinstance(exc, BodyTooLarge):
+        return Failure("too_large", f"{request.path}: {exc}")
+    if isinstance(exc, DeadlineExceeded) or (began and isinstance(exc, TimeoutError)):
+        return late
+    if isinstance(exc, TimeoutError):
+        return Failure("timeout", str(exc) or "timed out")
+    if isinstance(exc, ProtocolError):
+        return Failure("protocol", str(exc))
+    if isinstance(exc, OSError):
+        # Dropped or reset (IncompleteBody is a ConnectionError): a retry reconnects.
+        return Failure("read", str(exc) or type(exc).__name__)
+    raise exc

@@ -11,18 +11,10 @@ import asyncio
 import time
 
 from ec2imds._drivers.aio import AsyncDriver, timeout
-from ec2imds._drivers.default import USER_AGENT
-from ec2imds._drivers.http11 import (
-    AsyncConnection,
-    BodyTooLarge,
-    ProtocolError,
-    connect_async,
-    request_bytes,
-)
+from ec2imds._drivers.default import USER_AGENT, connect_failure, failure
+from ec2imds._drivers.http11 import AsyncConnection, connect_async
 from ec2imds._protocol import Failure, Request, Response
 from ec2imds.endpoints import DEFAULT_PORT, Endpoint
-from ec2imds.settings import Settings
-from ec2imds.tokens import TokenStore
 
 __all__ = ["AsyncDefaultDriver"]
 
@@ -37,18 +29,11 @@ class AsyncDefaultDriver(AsyncDriver):
     ``Settings.concurrency`` requests are in flight, however many tasks ask.
     """
 
-    def __init__(
-        self,
-        settings: Settings | None = None,
-        *,
-        store: TokenStore | None = None,
-        seed: int | None = None,
-    ) -> None:
-        super().__init__(settings, store, seed)
+    def _opened(self) -> None:
+        super()._opened()
         self._idle: dict[Endpoint, list[AsyncConnection]] = {
             ep: [] for ep in self.settings.endpoints
         }
-        self._agent = USER_AGENT
         #: TCP connections opened so far (a count, for tests and benchmarks).
         self.connections = 0
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
@@ -56,7 +41,7 @@ class AsyncDefaultDriver(AsyncDriver):
     async def aclose(self) -> None:
         for conns in self._idle.values():
             while conns:
-                conns.pop().sock.close()
+                conns.pop().close()
 
     async def _send(self, ep: Endpoint, request: Request) -> Response | Failure:
         loop = asyncio.get_running_loop()
@@ -68,51 +53,30 @@ class AsyncDefaultDriver(AsyncDriver):
 
     async def _exchange(self, ep: Endpoint, request: Request) -> Response | Failure:
         host, port = ep[0], ep[1] or DEFAULT_PORT
-        try:
-            head = request_bytes(
-                request.method, request.path, host, port, self._agent, dict(request.headers)
-            )
-        except ProtocolError as exc:
-            return Failure("protocol", str(exc))
-        loop = asyncio.get_running_loop()
         seconds = self.settings.timeout
         idle = self._idle[ep]
         conn = idle.pop() if idle else None
         if conn is None:
             try:
                 async with timeout(seconds):
-                    sock = await connect_async(loop, host, port)
-            except TimeoutError as exc:
-                return Failure("connect_timeout", str(exc) or "timed out")
-            except OSError as exc:
-                return Failure("connect", exc.strerror or str(exc))
+                    sock = await connect_async(host, port)
+            except OSError as exc:  # TimeoutError too
+                return connect_failure(exc)
             self.connections += 1
-            conn = AsyncConnection(sock)
+            conn = AsyncConnection(sock, host, port, USER_AGENT)
         try:
             async with timeout(seconds):
                 status, headers, body = await conn.request(
-                    loop, head, request.method, self.settings.max_body
+                    request.method, request.path, dict(request.headers), self.settings.max_body
                 )
-        except BodyTooLarge as exc:
-            conn.sock.close()
-            return Failure("too_large", f"{request.path}: {exc}")
-        except TimeoutError as exc:
-            conn.sock.close()
-            if conn.received:  # the answer began: a trickle, cut at the deadline
-                return self._late()
-            return Failure("timeout", str(exc) or "timed out")
-        except ProtocolError as exc:
-            conn.sock.close()
-            return Failure("protocol", str(exc))
-        except OSError as exc:
-            # Dropped or reset (IncompleteBody is a ConnectionError): a retry reconnects.
-            conn.sock.close()
-            return Failure("read", str(exc) or type(exc).__name__)
-        except BaseException:  # cancelled: the connection is in an unknown state
-            conn.sock.close()
-            raise
+        except BaseException as exc:
+            conn.close()  # cancelled too: the connection is in an unknown state
+            if not isinstance(exc, Exception):
+                raise
+            # A timeout once the answer began is a trickle, cut at the deadline.
+            return failure(exc, request, self._late(), began=conn.received)
         if conn.reusable:
             idle.append(conn)
         else:
-            conn.sock.close()
+            conn.close()
         return Response(status, body, headers)

@@ -6,10 +6,13 @@ what IMDS needs: one request at a time on a keep-alive connection, no TLS, no pr
 redirect, ``Content-Length``, chunked or close-delimited bodies, and hard limits on the
 status line, the headers and the body. Anything else is a :class:`ProtocolError`.
 
-The response is parsed without I/O by :class:`Reader`, whose generators ask for more
-bytes by yielding, so the blocking :class:`Connection` and the non-blocking
-:class:`AsyncConnection` share every line of the parsing and its limits. (This module
-imports neither ``asyncio`` nor any driver: the command line's start-up path.)
+A request and its response are one flow without I/O (:meth:`Reader.exchange`, a flow of
+:mod:`ec2imds._flow`): it builds the request head, asks to :class:`Send` it, then asks
+for bytes (:data:`RECV`) until the response is parsed. The blocking :class:`Connection`
+runs it with :func:`~ec2imds._flow.run`, the non-blocking :class:`AsyncConnection` with
+:func:`~ec2imds._flow.arun`: they share every line of the request, the parsing and its
+limits, and differ only in how they send and receive. (This module imports neither
+``asyncio`` nor any driver: the command line's start-up path.)
 """
 
 from __future__ import annotations
@@ -19,12 +22,12 @@ import socket
 import sys
 import time
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Final, TypeVar
 
-if TYPE_CHECKING:
-    import asyncio
+from ec2imds._flow import IO, Flow, arun, run
 
 __all__ = [
+    "RECV",
     "AsyncConnection",
     "BodyTooLarge",
     "Connection",
@@ -32,6 +35,7 @@ __all__ = [
     "IncompleteBody",
     "ProtocolError",
     "Reader",
+    "Send",
     "connect_async",
     "ip_family",
     "request_bytes",
@@ -41,9 +45,29 @@ MAX_LINE = 8192
 MAX_HEADERS = 100
 
 T = TypeVar("T")
-#: A parsing step: yields when it needs more bytes, is sent them (``b""`` at the end of
-#: the stream), returns its result.
-Needs = Generator[None, bytes, T]
+
+
+class _Recv:
+    def __repr__(self) -> str:
+        return "RECV"
+
+
+#: Ask: the next bytes from the peer (``b""`` once it closed the connection).
+RECV: Final = _Recv()
+
+
+class Send:
+    """Ask: send ``data`` to the peer."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
+#: A parsing step: asks :data:`RECV` when it needs more bytes, is sent them (``b""`` at
+#: the end of the stream), returns its result.
+Needs = Generator[_Recv, bytes, T]
 Answer = tuple[int, dict[str, str], bytes]
 
 
@@ -107,12 +131,27 @@ def request_bytes(
 
 
 class Reader:
-    """Parses responses from the bytes its driver feeds it (no I/O of its own)."""
+    """One HTTP/1.1 connection's requests and responses as flows (no I/O of its own)."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str, port: int, user_agent: str) -> None:
+        self.host = host
+        self.port = port
+        self.user_agent = user_agent
         self._buffer = b""
         #: False once the peer asked to close or the body was close-delimited.
         self.reusable = True
+        #: Bytes of the current answer arrived (a deadline then cuts a trickle short).
+        self.received = False
+
+    def exchange(self, method: str, path: str, headers: dict[str, str], limit: int) -> Flow[Answer]:
+        """Send one request and read its whole response: ``(status, headers, body)``,
+        header names lower-case. Raises :class:`BodyTooLarge` past ``limit`` bytes,
+        :class:`IncompleteBody` when the peer closes early, :class:`ProtocolError` on
+        garbage or a header that would split the request."""
+        head = request_bytes(method, path, self.host, self.port, self.user_agent, headers)
+        self.received = bool(self._buffer)
+        yield Send(head)
+        return (yield from self.response(method, limit))
 
     def response(self, method: str, limit: int) -> Needs[Answer]:
         """One whole response: ``(status, headers, body)``, header names lower-case."""
@@ -123,9 +162,10 @@ class Reader:
         return status, response_headers, body
 
     def _more(self) -> Needs[None]:
-        data = yield
+        data = yield RECV
         if not data:
             raise IncompleteBody("the connection was closed")
+        self.received = True
         self._buffer += data
 
     def _readline(self) -> Needs[bytes]:
@@ -187,9 +227,10 @@ class Reader:
         while True:
             if len(body) > limit:
                 raise BodyTooLarge(f"more than {limit} bytes")
-            data = yield
+            data = yield RECV
             if not data:
                 return body
+            self.received = True
             body += data
 
     def _read_chunked(self, limit: int) -> Needs[bytes]:
@@ -215,24 +256,14 @@ class Reader:
 
 
 class Connection(Reader):
-    """One TCP connection to ``host:port``; :meth:`request` may be called repeatedly."""
+    """One blocking TCP connection to ``host:port``; :meth:`request` may be called
+    repeatedly."""
 
     def __init__(self, host: str, port: int, timeout: float, user_agent: str) -> None:
-        super().__init__()
-        self.host = host
-        self.port = port
+        super().__init__(host, port, user_agent)
         self.timeout = timeout
-        self.user_agent = user_agent
         self._sock: socket.socket | None = None
         self._deadline = math.inf
-        self._received = False
-
-    @classmethod
-    def over(cls, sock: socket.socket, host: str, port: int, user_agent: str) -> Connection:
-        """A connection over an already connected socket (tests, socket pairs)."""
-        conn = cls(host, port, sock.gettimeout() or 1.0, user_agent)
-        conn._sock = sock
-        return conn
 
     def connect(self) -> None:
         """Open the TCP connection (raises ``OSError``/``TimeoutError``).
@@ -272,84 +303,70 @@ class Connection(Reader):
         limit: int,
         deadline: float | None = None,
     ) -> Answer:
-        """Send one request and read its whole response: ``(status, headers, body)``.
-
-        Header names in the result are lower-case. Raises :class:`BodyTooLarge` past
-        ``limit`` bytes, :class:`IncompleteBody` or ``OSError`` when the connection fails,
-        ``TimeoutError`` when the peer is silent for the timeout,
+        """:meth:`Reader.exchange`, blocking; also raises ``OSError`` when the connection
+        fails, ``TimeoutError`` when the peer is silent for the timeout,
         :class:`DeadlineExceeded` when the answer has begun but is not complete at
-        ``deadline`` (a :func:`time.monotonic` time: no read waits past it),
-        :class:`ProtocolError` on garbage.
+        ``deadline`` (a :func:`time.monotonic` time: no read waits past it).
         """
         if self._sock is None:
             raise ConnectionError("not connected")
         self._deadline = math.inf if deadline is None else deadline
-        self._received = bool(self._buffer)
-        head = request_bytes(method, path, self.host, self.port, self.user_agent, headers)
-        self._sock.sendall(head)
-        reader = self.response(method, limit)
-        try:
-            next(reader)
-            while True:
-                reader.send(self._recv())
-        except StopIteration as stop:
-            answer: Answer = stop.value
-            return answer
-        finally:
-            reader.close()
+        return run(self.exchange(method, path, headers, limit), IO(self._perform))
 
-    def _recv(self) -> bytes:
+    def _perform(self, ask: Send | _Recv) -> bytes | None:
+        assert self._sock is not None
+        if isinstance(ask, Send):
+            self._sock.sendall(ask.data)
+            return None
+        return self._recv(self._sock)
+
+    def _recv(self, sock: socket.socket) -> bytes:
         """The next bytes from the peer; ``b""`` once it closed the connection. No read
         waits past the timeout, nor past the request's deadline."""
-        assert self._sock is not None
         left = self._deadline - time.monotonic()
         wait = min(self.timeout, left)
         try:
             if wait <= 0:
                 raise TimeoutError("timed out")
-            self._sock.settimeout(wait)
-            data = self._sock.recv(65536)
+            sock.settimeout(wait)
+            return sock.recv(65536)
         except _TIMEOUTS as exc:
-            if self._received and left <= self.timeout:
+            if self.received and left <= self.timeout:
                 raise DeadlineExceeded("the answer was not complete in time") from None
             _timeout_error(exc)
             raise
-        if data:
-            self._received = True
-        return data
 
 
 class AsyncConnection(Reader):
-    """One non-blocking TCP connection for an asyncio loop (:func:`connect_async`), read
-    through the same :class:`Reader`; the caller bounds it with ``asyncio.timeout``."""
+    """One non-blocking TCP connection for an asyncio loop (:func:`connect_async`), over
+    the same flows; the caller bounds it with ``asyncio.timeout``."""
 
-    def __init__(self, sock: socket.socket) -> None:
-        super().__init__()
+    def __init__(self, sock: socket.socket, host: str, port: int, user_agent: str) -> None:
+        super().__init__(host, port, user_agent)
         self.sock = sock
-        #: Bytes of the current answer arrived (a deadline then cut a trickle short).
-        self.received = False
 
-    async def request(
-        self, loop: asyncio.AbstractEventLoop, head: bytes, method: str, limit: int
-    ) -> Answer:
-        self.received = bool(self._buffer)
-        await loop.sock_sendall(self.sock, head)
-        reader = self.response(method, limit)
-        try:
-            next(reader)
-            while True:
-                data = await loop.sock_recv(self.sock, 65536)
-                if data:
-                    self.received = True
-                reader.send(data)
-        except StopIteration as stop:
-            answer: Answer = stop.value
-            return answer
-        finally:
-            reader.close()
+    def close(self) -> None:
+        self.sock.close()
+        self.reusable = False
+
+    async def request(self, method: str, path: str, headers: dict[str, str], limit: int) -> Answer:
+        """:meth:`Reader.exchange` on the running event loop."""
+        import asyncio
+
+        loop, sock = asyncio.get_running_loop(), self.sock
+
+        def perform(ask: Send | _Recv) -> Any:  # an awaitable
+            if isinstance(ask, Send):
+                return loop.sock_sendall(sock, ask.data)
+            return loop.sock_recv(sock, 65536)
+
+        return await arun(self.exchange(method, path, headers, limit), IO(perform))
 
 
-async def connect_async(loop: asyncio.AbstractEventLoop, host: str, port: int) -> socket.socket:
+async def connect_async(host: str, port: int) -> socket.socket:
+    import asyncio
+
+    loop = asyncio.get_running_loop()
     family = ip_family(host)
     addresses: list[tuple[int, Any]]
     if family is not None:  # an IP literal (every IMDS endpoint): no name lookup

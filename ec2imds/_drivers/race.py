@@ -1,4 +1,4 @@
-"""The endpoint race (RFC 8305 "Happy Eyeballs"), threaded and asyncio.
+"""The endpoint race (RFC 8305 "Happy Eyeballs"), as a flow for both runners.
 
 With more than one endpoint configured (IPv4 and IPv6), the first request races them in
 the order of :func:`race_order`: the endpoint that won the last race (remembered by the
@@ -9,13 +9,14 @@ kept by the driver for the client's life, and remembered for the next race.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from ec2imds._flow import IO, FanOut, Flow
 from ec2imds.endpoints import DEFAULT_PORT, Endpoint, is_ipv6
 from ec2imds.errors import IMDSError, IMDSUnavailable
 
-__all__ = ["arace", "race", "race_order"]
+__all__ = ["race", "race_order"]
 
 T = TypeVar("T")
 
@@ -42,94 +43,52 @@ def _all_failed(errors: dict[Endpoint, IMDSError]) -> IMDSUnavailable:
     return IMDSUnavailable("no IMDS endpoint answered: " + "; ".join(map(str, errors.values())))
 
 
+class _Raised:
+    """An attempt that raised something else than an IMDSError: the race ends with it."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
 def race(
     endpoints: Sequence[Endpoint],
-    call: Callable[[Endpoint], T],
+    attempt: Callable[[Endpoint], Flow[T]],
+    io: Callable[[Endpoint], IO],
     delay: float,
     first: Endpoint | None = None,
-) -> tuple[Endpoint, T | IMDSError]:
-    """Race ``call`` over ``endpoints`` (RFC 8305) in :func:`race_order` (``first``, the
-    remembered winner, at once), each next one ``delay`` seconds later or as soon as the
-    previous fails; the first endpoint that *answers* wins.
+) -> Flow[tuple[Endpoint, T | IMDSError]]:
+    """The race as a flow (:mod:`ec2imds._flow`): ``attempt(ep)`` on each endpoint with
+    its ``io(ep)``, in :func:`race_order` (``first``, the remembered winner, at once), each
+    next one ``delay`` seconds later or as soon as the previous fails; the first endpoint
+    that *answers* wins, and the others are cancelled.
 
     Returns the winner and its result, or the :class:`IMDSError` it answered with (an
     endpoint that says "disabled" is still the IMDS). Raises :class:`IMDSUnavailable`
-    naming every endpoint when none answers. Losers still running are abandoned to their
-    own timeouts on daemon threads: neither the answer nor the process exit waits for them.
+    naming every endpoint when none answers. On the blocking runner the attempts' steps
+    run on daemon threads: a loser's connect that hangs holds neither the answer nor the
+    process's exit; on asyncio they are tasks, cancelled.
     """
-    import queue as queue_mod
-    import threading
-
     order = race_order(endpoints, first)
     errors: dict[Endpoint, IMDSError] = {}
-    # Daemon threads of our own, not a ThreadPoolExecutor: the executor's workers are
-    # joined at interpreter exit even after shutdown(wait=False), so a losing connect
-    # held the process for a whole timeout.
-    results: queue_mod.Queue[tuple[Endpoint, T | None, BaseException | None]] = queue_mod.Queue()
 
-    def run(ep: Endpoint) -> None:
+    def one(ep: Endpoint) -> Flow[T | IMDSError | _Raised]:
         try:
-            results.put((ep, call(ep), None))
-        except BaseException as exc:  # handed to the racing thread
-            results.put((ep, None, exc))
-
-    running = 0
-    while order or running:
-        if order:
-            ep = order.pop(0)
-            threading.Thread(target=run, args=(ep,), name="ec2imds-race", daemon=True).start()
-            running += 1
-        try:
-            ep, value, exc = results.get(timeout=delay if order else None)
-        except queue_mod.Empty:
-            continue
-        running -= 1
-        if exc is None:
-            return ep, value  # type: ignore[return-value]
-        if isinstance(exc, IMDSUnavailable):
+            return (yield from attempt(ep))
+        except IMDSUnavailable as exc:
             errors[ep] = exc
-        elif isinstance(exc, IMDSError):
-            return ep, exc
-        else:
-            raise exc
-    raise _all_failed(errors)
+            raise
+        except IMDSError as exc:
+            return exc
+        except Exception as exc:  # a bug, not an endpoint's answer: no next endpoint
+            return _Raised(exc)
 
-
-async def arace(
-    endpoints: Sequence[Endpoint],
-    call: Callable[[Endpoint], Awaitable[T]],
-    delay: float,
-    first: Endpoint | None = None,
-) -> tuple[Endpoint, T | IMDSError]:
-    """The asyncio twin of :func:`race`; losers are cancelled."""
-    import asyncio
-
-    queue = race_order(endpoints, first)
-    errors: dict[Endpoint, IMDSError] = {}
-    pending: dict[asyncio.Future[T], Endpoint] = {}
-
-    async def attempt(ep: Endpoint) -> T:
-        return await call(ep)
-
+    fan = FanOut([one(ep) for ep in order], first=True, delay=delay, ios=[io(ep) for ep in order])
     try:
-        while queue or pending:
-            if queue:
-                ep = queue.pop(0)
-                pending[asyncio.ensure_future(attempt(ep))] = ep
-            done, _ = await asyncio.wait(
-                pending, timeout=delay if queue else None, return_when=asyncio.FIRST_COMPLETED
-            )
-            for future in done:
-                ep = pending.pop(future)
-                try:
-                    return ep, future.result()
-                except IMDSUnavailable as exc:
-                    errors[ep] = exc
-                except IMDSError as exc:
-                    return ep, exc
-        raise _all_failed(errors)
-    finally:
-        for future in pending:
-            future.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+        slot, outcome = yield fan
+    except IMDSUnavailable:
+        raise _all_failed(errors) from None
+    if isinstance(outcome, _Raised):
+        raise outcome.error
+    return order[slot], outcome

@@ -1,8 +1,9 @@
-"""The blocking driver loop: :class:`SyncDriver` and :func:`drive`.
+"""The blocking driver: :class:`SyncDriver`.
 
-A sync driver runs the generators of :mod:`ec2imds._protocol` with a thread lock per
-endpoint, ``time.sleep`` between retries and the threaded endpoint race
-(:mod:`ec2imds._drivers.race`); a concrete driver only says how one request is sent
+A sync driver runs the flows of :mod:`ec2imds._protocol` with the blocking runner
+(:func:`ec2imds._flow.run`) and a thread lock per endpoint, the endpoint race
+(:meth:`~ec2imds._drivers.base.DriverBase._race`) too, its attempts on daemon threads; a
+concrete driver only says how one request is sent
 (:meth:`SyncDriver._send`): over :mod:`ec2imds._drivers.http11`
 (:class:`~ec2imds._drivers.default.DefaultDriver`) or over httpx
 (:class:`~ec2imds._drivers.httpx.HttpxDriver`).
@@ -11,62 +12,31 @@ endpoint, ``time.sleep`` between retries and the threaded endpoint race
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Generator
-from types import TracebackType
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from ec2imds._drivers.base import DriverBase
-from ec2imds._drivers.race import race
-from ec2imds._log import log
-from ec2imds._protocol import (
-    ACQUIRE,
-    RELEASE,
-    Answer,
-    Failure,
-    Request,
-    Response,
-    Sleep,
-    Step,
-    exchange,
-    token_flow,
-)
+from ec2imds._closing import Closing
+from ec2imds._drivers.base import DriverBase, _no_ask
+from ec2imds._flow import IO, Flow, run
+from ec2imds._protocol import Failure, Request, Response, exchange, token_flow
 from ec2imds.endpoints import Endpoint
-from ec2imds.errors import IMDSError, IMDSUnavailable
-from ec2imds.settings import Settings
-from ec2imds.tokens import Token, TokenStore
+from ec2imds.errors import IMDSUnavailable
+from ec2imds.tokens import Token
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    pass
 
-__all__ = ["SyncDriver", "drive"]
+__all__ = ["SyncDriver"]
 
 T = TypeVar("T")
 
 
-class SyncDriver(DriverBase):
+class SyncDriver(DriverBase, Closing):
     """The blocking driver: thread-safe requests, single-flight tokens, the race."""
 
-    def __init__(
-        self,
-        settings: Settings | None,
-        store: TokenStore | None,
-        seed: int | None,
-    ) -> None:
-        super().__init__(settings, store, seed)
+    def _opened(self) -> None:
         self._locks = {ep: threading.Lock() for ep in self.settings.endpoints}
         self._race_lock = threading.Lock()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Close the connections."""
@@ -81,78 +51,30 @@ class SyncDriver(DriverBase):
         """Send ``method path`` with a token; a 200 or 404 :class:`Response`, or raises."""
         self._check_enabled()
         full = self._path(path)
-        return self._with_endpoint(
-            lambda ep: self._run(ep, exchange(self._sessions[ep], method, full, self._rng))
-        )
+        return self._with_endpoint(lambda ep: exchange(self._sessions[ep], method, full, self._rng))
 
     def token(self) -> Token:
         """A usable session token (a PUT only when none is cached)."""
         self._check_enabled()
-        return self._with_endpoint(
-            lambda ep: self._run(ep, token_flow(self._sessions[ep], self._rng))
-        )
+        return self._with_endpoint(lambda ep: token_flow(self._sessions[ep], self._rng))
 
-    def _with_endpoint(self, call: Callable[[Endpoint], T]) -> T:
+    def _with_endpoint(self, flow: Callable[[Endpoint], Flow[T]]) -> T:
+        """Run ``flow`` on the chosen endpoint, or race the endpoints to choose one."""
         chosen = failed = self._chosen
         if chosen is not None:
             try:
-                return call(chosen)
+                return run(flow(chosen), self._io(chosen))
             except IMDSUnavailable:
-                if len(self.settings.endpoints) == 1:
+                if not self._race_again():
                     raise
-                log.info("endpoint unreachable; racing the endpoints again")
-                self._chosen = None
         with self._race_lock:
             if self._chosen is not None:  # another thread decided meanwhile
-                return call(self._chosen)
-            first = self._head_start(failed)
-            winner, outcome = race(self.settings.endpoints, call, self.settings.race_delay, first)
-            self._chosen = winner
-            self._won(winner)
-        if isinstance(outcome, IMDSError):
-            raise outcome
-        return outcome
+                return run(flow(self._chosen), self._io(self._chosen))
+            return run(self._race(flow, failed), IO(_no_ask))
 
-    def _run(self, ep: Endpoint, flow: Generator[Step, Answer, T]) -> T:
-        return drive(flow, lambda request: self._send(ep, request), self._locks[ep])
+    def _io(self, ep: Endpoint) -> IO:
+        return IO(lambda request: self._send(ep, request), self._locks[ep])
 
     def _send(self, ep: Endpoint, request: Request) -> Response | Failure:
         """Send one request to ``ep``; a transport failure is returned, never raised."""
         raise NotImplementedError
-
-
-def drive(
-    flow: Generator[Step, Answer, T],
-    send: Callable[[Request], Response | Failure],
-    lock: threading.Lock,
-) -> T:
-    """Run a flow to its end with a blocking ``send``: the whole of a sync driver.
-
-    ``send`` must return a :class:`Failure` rather than raise for transport errors.
-    The endpoint ``lock`` is released whatever happens.
-    """
-    held = False
-    try:
-        step = next(flow)
-        while True:
-            if step is ACQUIRE:
-                lock.acquire()
-                held = True
-                step = flow.send(None)
-            elif step is RELEASE:
-                lock.release()
-                held = False
-                step = flow.send(None)
-            elif isinstance(step, Sleep):
-                time.sleep(step.seconds)
-                step = flow.send(None)
-            else:
-                assert isinstance(step, Request)
-                step = flow.send(send(step))
-    except StopIteration as stop:
-        result: T = stop.value
-        return result
-    finally:
-        if held:
-            lock.release()
-        flow.close()

@@ -83,6 +83,8 @@ from ec2imds._leaves import (
     parse_mac,
     parse_tag_key,
     parse_text,
+    public_keys_listed,
+    public_keys_named,
 )
 
 __all__ = [
@@ -183,18 +185,7 @@ def _ser_bytes(value: bytes) -> str:
 
 def _public_keys_in(value: object) -> object:
     """``{"0=my-key": {...}}`` (IMDS listing form) → ``{"0": {..., "name": "my-key"}}``."""
-    if not isinstance(value, dict):
-        return value
-    out: dict[object, object] = {}
-    for key, item in value.items():
-        if isinstance(key, str) and "=" in key:
-            index, _, name = key.partition("=")
-            if isinstance(item, dict) and "name" not in item:
-                item = {**item, "name": name}
-            out[index] = item
-        else:
-            out[key] = item
-    return out
+    return public_keys_named(value) if isinstance(value, dict) else value
 
 
 def _public_keys_out(value: object, handler: SerializerFunctionWrapHandler) -> object:
@@ -202,15 +193,7 @@ def _public_keys_out(value: object, handler: SerializerFunctionWrapHandler) -> o
     data = handler(value)
     if not isinstance(data, dict):
         return data
-    out: dict[str, object] = {}
-    for key, item in data.items():
-        if isinstance(item, dict) and "name" in item:
-            item = dict(item)
-            name = item.pop("name")
-            out[f"{key}={name}" if name is not None else str(key)] = item
-        else:
-            out[str(key)] = item
-    return out
+    return public_keys_listed(data)
 
 
 # -- the aliases the generated models use ----------------------------------------------

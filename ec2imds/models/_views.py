@@ -3,11 +3,12 @@
 
 The sync and async twins share one core that does no I/O.  Every fetch a view needs is
 planned as a :class:`_Read`: which call of the source (a leaf, a listing, a subtree, or
-none), on which path, how volatile, and how to make the value from the answer.
-:class:`_ViewCore` and :class:`_MapCore` plan the reads; :class:`View` and
-:class:`MapView` do them on a :class:`TreeSource` (:func:`_do`), :class:`AsyncView` and
-:class:`AsyncMapView` await them on an :class:`AsyncTreeSource` (:func:`_ado`).  So a
-path, a parse or an error message is written once, for both.
+none), on which path, how volatile, and how to make the value from the answer; a read is
+a flow (:mod:`ec2imds._flow`) that asks it.  :class:`_ViewCore` and :class:`_MapCore`
+plan the reads; :class:`View` and :class:`MapView` run them on a :class:`TreeSource` with
+the blocking runner (:func:`_do`), :class:`AsyncView` and :class:`AsyncMapView` on an
+:class:`AsyncTreeSource` with the asyncio runner (:func:`_ado`).  So a path, a parse or
+an error message is written once, for both.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ else:  # a generic NamedTuple is new in 3.11 (typing_extensions: pydantic import
 
 from pydantic import BaseModel
 
+from ec2imds._flow import IO, Flow, arun, run
 from ec2imds.crawl import RawNode  # a crawled tree: the crawl's own type, listed in __all__
 from ec2imds.errors import absent_error
 from ec2imds.models._base import IMDSModel
@@ -110,26 +112,27 @@ class _Read(NamedTuple, Generic[T]):
     make: Callable[[Any], T]
 
 
+def _flow(read: _Read[T]) -> Flow[T]:
+    """A read as a flow (:mod:`ec2imds._flow`): the ask (none for a child view), then the
+    value; the sync views run it with :func:`~ec2imds._flow.run`, the async ones with
+    :func:`~ec2imds._flow.arun`, on the source's call that ``read.call`` names."""
+    return read.make(None if read.call is None else (yield read))
+
+
+def _io(source: TreeSource | AsyncTreeSource) -> IO:
+    """The source as a runner's IO: a read's answer is ``source.<call>(path, volatile=)``
+    (awaitable for an async source)."""
+    return IO(lambda read: getattr(source, read.call)(read.path, volatile=read.volatile))
+
+
 def _do(source: TreeSource, read: _Read[T]) -> T:
     """Do ``read`` on a sync source."""
-    if read.call == "leaf":
-        return read.make(source.leaf(read.path, volatile=read.volatile))
-    if read.call == "listing":
-        return read.make(source.listing(read.path, volatile=read.volatile))
-    if read.call == "subtree":
-        return read.make(source.subtree(read.path, volatile=read.volatile))
-    return read.make(None)
+    return run(_flow(read), _io(source))
 
 
 async def _ado(source: AsyncTreeSource, read: _Read[T]) -> T:
-    """Do ``read`` on an async source: :func:`_do`, awaited."""
-    if read.call == "leaf":
-        return read.make(await source.leaf(read.path, volatile=read.volatile))
-    if read.call == "listing":
-        return read.make(await source.listing(read.path, volatile=read.volatile))
-    if read.call == "subtree":
-        return read.make(await source.subtree(read.path, volatile=read.volatile))
-    return read.make(None)
+    """Do ``read`` on an async source."""
+    return await arun(_flow(read), _io(source))
 
 
 class _MapPlan(NamedTuple, Generic[K, V]):
@@ -221,7 +224,7 @@ class _ViewCore(Generic[S]):
         return _Read(read.call, read.path, read.volatile, make)
 
     def _dir_map_plan(
-        self, name: str, cls: type[CV], *, volatile: bool, indexed: bool
+        self, name: str, cls: type[CV], *, volatile: bool, indexed: bool = False
     ) -> _MapPlan[Any, CV]:
         """A map of child views (``macs``, ``public-keys``): a value costs no request."""
         key_type, _, alias = _map_types(type(self).__model__, name)
@@ -335,15 +338,6 @@ class View(_ViewCore[TreeSource]):
     def _leaf(self, name: str, *, volatile: bool, required: bool = False) -> Any:
         return _do(self._source, self._leaf_read(name, volatile=volatile, required=required))
 
-    def _dir_map(
-        self, name: str, cls: type[VT], *, volatile: bool, indexed: bool = False
-    ) -> MapView[Any, VT]:
-        plan = self._dir_map_plan(name, cls, volatile=volatile, indexed=indexed)
-        return MapView(self._source, plan)
-
-    def _leaf_map(self, name: str, *, volatile: bool) -> MapView[Any, Any]:
-        return MapView(self._source, self._leaf_map_plan(name, volatile=volatile))
-
     def _load(self, model: type[M]) -> M:
         return _do(self._source, self._load_read(model))
 
@@ -410,15 +404,6 @@ class AsyncView(_ViewCore[AsyncTreeSource]):
 
     async def _leaf(self, name: str, *, volatile: bool, required: bool = False) -> Any:
         return await _ado(self._source, self._leaf_read(name, volatile=volatile, required=required))
-
-    def _dir_map(
-        self, name: str, cls: type[AVT], *, volatile: bool, indexed: bool = False
-    ) -> AsyncMapView[Any, AVT]:
-        plan = self._dir_map_plan(name, cls, volatile=volatile, indexed=indexed)
-        return AsyncMapView(self._source, plan)
-
-    def _leaf_map(self, name: str, *, volatile: bool) -> AsyncMapView[Any, Any]:
-        return AsyncMapView(self._source, self._leaf_map_plan(name, volatile=volatile))
 
     async def _load(self, model: type[M]) -> M:
         return await _ado(self._source, self._load_read(model))

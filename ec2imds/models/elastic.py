@@ -44,7 +44,7 @@ class ElasticGpusView(View):
     @property
     def associations(self) -> MapView[str, JsonObject]:
         """Elastic GPU ID to its association document."""
-        return self._leaf_map("associations", volatile=False)
+        return MapView(self._source, self._leaf_map_plan("associations", volatile=False))
 
     def load(self) -> ElasticGpus:
         """Fetch the whole directory and validate it into the model."""
@@ -60,7 +60,7 @@ class ElasticInferenceView(View):
     @property
     def associations(self) -> MapView[str, JsonObject]:
         """Elastic Inference accelerator ID to its association document."""
-        return self._leaf_map("associations", volatile=False)
+        return MapView(self._source, self._leaf_map_plan("associations", volatile=False))
 
     def load(self) -> ElasticInference:
         """Fetch the whole directory and validate it into the model."""
@@ -79,7 +79,7 @@ class AsyncElasticGpusView(AsyncView):
     @property
     def associations(self) -> AsyncMapView[str, JsonObject]:
         """Elastic GPU ID to its association document."""
-        return self._leaf_map("associations", volatile=False)
+        return AsyncMapView(self._source, self._leaf_map_plan("associations", volatile=False))
 
     async def load(self) -> ElasticGpus:
         """Fetch the whole directory and validate it into the model."""
@@ -98,7 +98,7 @@ class AsyncElasticInferenceView(AsyncView):
     @property
     def associations(self) -> AsyncMapView[str, JsonObject]:
         """Elastic Inference accelerator ID to its association document."""
-        return self._leaf_map("associations", volatile=False)
+        return AsyncMapView(self._source, self._leaf_map_plan("associations", volatile=False))
 
     async def load(self) -> ElasticInference:
         """Fetch the whole directory and validate it into the model."""

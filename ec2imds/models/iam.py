@@ -253,14 +253,16 @@ class IamView(View):
     @property
     def security_credentials(self) -> MapView[str, Annotated[IamCredentials, JSON]]:
         """Role name to its temporary credentials."""
-        return self._leaf_map("security_credentials", volatile=True)
+        return MapView(self._source, self._leaf_map_plan("security_credentials", volatile=True))
 
     @property
     def security_credentials_extended(
         self,
     ) -> MapView[str, Annotated[IamCredentialsExtended, JSON]]:
         """Role name to its credentials with AccountId (newer builds; SDKs try it first)."""
-        return self._leaf_map("security_credentials_extended", volatile=True)
+        return MapView(
+            self._source, self._leaf_map_plan("security_credentials_extended", volatile=True)
+        )
 
     def load(self) -> Iam:
         """Fetch the whole directory and validate it into the model."""
@@ -345,14 +347,18 @@ class AsyncIamView(AsyncView):
     @property
     def security_credentials(self) -> AsyncMapView[str, Annotated[IamCredentials, JSON]]:
         """Role name to its temporary credentials."""
-        return self._leaf_map("security_credentials", volatile=True)
+        return AsyncMapView(
+            self._source, self._leaf_map_plan("security_credentials", volatile=True)
+        )
 
     @property
     def security_credentials_extended(
         self,
     ) -> AsyncMapView[str, Annotated[IamCredentialsExtended, JSON]]:
         """Role name to its credentials with AccountId (newer builds; SDKs try it first)."""
-        return self._leaf_map("security_credentials_extended", volatile=True)
+        return AsyncMapView(
+            self._source, self._leaf_map_plan("security_credentials_extended", volatile=True)
+        )
 
     async def load(self) -> Iam:
         """Fetch the whole directory and validate it into the model."""

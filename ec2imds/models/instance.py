@@ -242,7 +242,7 @@ class MetaDataView(View):
     @property
     def block_device_mapping(self) -> MapView[str, Text]:
         """Virtual device name (ami, root, ebsN, ephemeralN, swap) to device name."""
-        return self._leaf_map("block_device_mapping", volatile=False)
+        return MapView(self._source, self._leaf_map_plan("block_device_mapping", volatile=False))
 
     @property
     def elastic_gpus(self) -> ElasticGpusView:
@@ -376,7 +376,10 @@ class MetaDataView(View):
     @property
     def public_keys(self) -> MapView[int, PublicKeyView]:
         """Key pairs given at launch, by index (listed as '<index>=<name>')."""
-        return self._dir_map("public_keys", PublicKeyView, volatile=False, indexed=True)
+        return MapView(
+            self._source,
+            self._dir_map_plan("public_keys", PublicKeyView, volatile=False, indexed=True),
+        )
 
     @property
     def ramdisk_id(self) -> Text | None:
@@ -498,7 +501,9 @@ class AsyncMetaDataView(AsyncView):
     @property
     def block_device_mapping(self) -> AsyncMapView[str, Text]:
         """Virtual device name (ami, root, ebsN, ephemeralN, swap) to device name."""
-        return self._leaf_map("block_device_mapping", volatile=False)
+        return AsyncMapView(
+            self._source, self._leaf_map_plan("block_device_mapping", volatile=False)
+        )
 
     @property
     def elastic_gpus(self) -> AsyncElasticGpusView:
@@ -618,7 +623,10 @@ class AsyncMetaDataView(AsyncView):
     @property
     def public_keys(self) -> AsyncMapView[int, AsyncPublicKeyView]:
         """Key pairs given at launch, by index (listed as '<index>=<name>')."""
-        return self._dir_map("public_keys", AsyncPublicKeyView, volatile=False, indexed=True)
+        return AsyncMapView(
+            self._source,
+            self._dir_map_plan("public_keys", AsyncPublicKeyView, volatile=False, indexed=True),
+        )
 
     @property
     def ramdisk_id(self) -> Awaitable[Text | None]:

@@ -176,7 +176,7 @@ class NetworkInterfaceView(View):
     @property
     def ipv4_associations(self) -> MapView[IPv4, IPv4Lines]:
         """Public IPv4 address to the private IPv4 addresses it maps to."""
-        return self._leaf_map("ipv4_associations", volatile=True)
+        return MapView(self._source, self._leaf_map_plan("ipv4_associations", volatile=True))
 
     @property
     def ipv4_prefix(self) -> IPv4NetLines | None:
@@ -370,7 +370,9 @@ class NetworkInterfacesView(View):
         MAC address to network interface (one per ENI); interfaces can be attached and
         detached while the instance runs.
         """
-        return self._dir_map("macs", NetworkInterfaceView, volatile=True)
+        return MapView(
+            self._source, self._dir_map_plan("macs", NetworkInterfaceView, volatile=True)
+        )
 
     def load(self) -> NetworkInterfaces:
         """Fetch the whole directory and validate it into the model."""
@@ -415,7 +417,7 @@ class AsyncNetworkInterfaceView(AsyncView):
     @property
     def ipv4_associations(self) -> AsyncMapView[IPv4, IPv4Lines]:
         """Public IPv4 address to the private IPv4 addresses it maps to."""
-        return self._leaf_map("ipv4_associations", volatile=True)
+        return AsyncMapView(self._source, self._leaf_map_plan("ipv4_associations", volatile=True))
 
     @property
     def ipv4_prefix(self) -> Awaitable[IPv4NetLines | None]:
@@ -586,7 +588,9 @@ class AsyncNetworkInterfacesView(AsyncView):
         MAC address to network interface (one per ENI); interfaces can be attached and
         detached while the instance runs.
         """
-        return self._dir_map("macs", AsyncNetworkInterfaceView, volatile=True)
+        return AsyncMapView(
+            self._source, self._dir_map_plan("macs", AsyncNetworkInterfaceView, volatile=True)
+        )
 
     async def load(self) -> NetworkInterfaces:
         """Fetch the whole directory and validate it into the model."""

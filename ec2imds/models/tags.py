@@ -33,7 +33,7 @@ class TagsView(View):
     @property
     def instance(self) -> MapView[TagKey, ExactText]:
         """Tag key (IMDS allows only letters, digits and +-=.,_:@) to tag value."""
-        return self._leaf_map("instance", volatile=True)
+        return MapView(self._source, self._leaf_map_plan("instance", volatile=True))
 
     def load(self) -> Tags:
         """Fetch the whole directory and validate it into the model."""
@@ -49,7 +49,7 @@ class AsyncTagsView(AsyncView):
     @property
     def instance(self) -> AsyncMapView[TagKey, ExactText]:
         """Tag key (IMDS allows only letters, digits and +-=.,_:@) to tag value."""
-        return self._leaf_map("instance", volatile=True)
+        return AsyncMapView(self._source, self._leaf_map_plan("instance", volatile=True))
 
     async def load(self) -> Tags:
         """Fetch the whole directory and validate it into the model."""

@@ -23,6 +23,13 @@ from tests.support.properties import examples
 ERRORS = (ProtocolError, IncompleteBody, BodyTooLarge, TimeoutError, ConnectionError)
 
 
+def over(sock: socket.socket) -> Connection:
+    """A connection over an already connected socket (one end of a socket pair)."""
+    conn = Connection("127.0.0.1", 80, sock.gettimeout() or 1.0, "ec2imds/test")
+    conn._sock = sock
+    return conn
+
+
 class Peer:
     """The server end of a socket pair: records the request, answers with given bytes."""
 
@@ -51,7 +58,7 @@ class Peer:
                 self.server.close()
 
     def connection(self) -> Connection:
-        return Connection.over(self.client, "127.0.0.1", 80, "ec2imds/test")
+        return over(self.client)
 
     def done(self) -> None:
         self.client.close()  # a peer still waiting for a request (none was sent) stops now
@@ -175,7 +182,7 @@ class Trickle:
 def test_a_trickled_answer_ends_at_the_deadline(answer: bytes) -> None:
     peer = Trickle(answer)  # 10+ s to send it all
     try:
-        conn = Connection.over(peer.client, "127.0.0.1", 80, "ec2imds/test")
+        conn = over(peer.client)
         with pytest.raises(DeadlineExceeded):
             conn.request("GET", "/", {}, 1 << 20, deadline=time.monotonic() + 0.3)
     finally:
@@ -186,7 +193,7 @@ def test_a_silent_peer_is_a_timeout_not_a_deadline() -> None:
     client, server = socket.socketpair()
     try:
         client.settimeout(0.3)
-        conn = Connection.over(client, "127.0.0.1", 80, "ec2imds/test")
+        conn = over(client)
         with pytest.raises(TimeoutError) as info:
             conn.request("GET", "/", {}, 1 << 20, deadline=time.monotonic() + 0.3)
         assert not isinstance(info.value, DeadlineExceeded)

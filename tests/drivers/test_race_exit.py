@@ -9,16 +9,21 @@ import time
 SCRIPT = """
 import time
 from ec2imds._drivers.race import race
+from ec2imds._flow import IO, run
 from ec2imds.endpoints import mk_endpoint_from_str
 
 slow, fast = mk_endpoint_from_str("[::1]:9"), mk_endpoint_from_str("127.0.0.1:9")
+
+def attempt(ep):
+    return (yield ep)
 
 def call(ep):
     if ep == slow:
         time.sleep(10)  # a connect that hangs for a long timeout
     return "answer"
 
-winner, value = race([slow, fast], call, 0.05, first=slow)  # the slow one leads
+flow = race([slow, fast], attempt, lambda ep: IO(call), 0.05, first=slow)  # the slow one leads
+winner, value = run(flow, IO(print))
 assert winner == fast and value == "answer", (winner, value)
 """
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from ec2imds._drivers.race import race, race_order
+from ec2imds._flow import IO, Flow
+from ec2imds._flow import run as run_flow
 from ec2imds.catalog import Node
 from ec2imds.endpoints import Endpoint
 from ec2imds.simulator import DeadListener, IMDSSimulator
@@ -67,12 +69,19 @@ def test_the_remembered_winner_goes_first() -> None:
 def test_race_starts_the_head_start_endpoint_alone() -> None:
     started: list[Endpoint] = []
 
-    def call(ep: Endpoint) -> str:
-        started.append(ep)
-        return "answer"
+    def attempt(ep: Endpoint) -> Flow[str]:
+        answer: str = yield ep
+        return answer
 
-    assert race([V4, V6], call, NEVER, first=V6) == (V6, "answer")
-    assert race([V4, V6], call, NEVER) == (V4, "answer")
+    def io(ep: Endpoint) -> IO:
+        def call(_: object) -> str:
+            started.append(ep)
+            return "answer"
+
+        return IO(call)
+
+    assert run_flow(race([V4, V6], attempt, io, NEVER, first=V6), IO(print)) == (V6, "answer")
+    assert run_flow(race([V4, V6], attempt, io, NEVER), IO(print)) == (V4, "answer")
     assert started == [V6, V4]
 
 
