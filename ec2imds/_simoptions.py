@@ -60,50 +60,41 @@ def add_tree_options(
     return [tree, allow]
 
 
+#: Each event flag, what it schedules, and the option that shapes its event (flag,
+#: choices or metavar, default, help).
+_EVENTS: tuple[tuple[str, str, tuple[str, tuple[str, ...] | str, str, str]], ...] = (
+    (
+        "spot_interruption_after",
+        "a spot interruption notice (instance-action, termination-time), 2 min ahead",
+        ("--spot-action", ("terminate", "stop", "hibernate"), "terminate", "the notice's action"),
+    ),
+    ("rebalance_after", "a rebalance recommendation", ("", "", "", "")),
+    (
+        "maintenance_after",
+        "a scheduled maintenance event, a day ahead",
+        ("--maintenance-code", MAINTENANCE_CODES, "system-reboot", "the maintenance event's code"),
+    ),
+    (
+        "lifecycle_after",
+        "an Auto Scaling target lifecycle state change",
+        ("--lifecycle-state", "STATE", "Terminated", "the new target lifecycle state"),
+    ),
+)
+
+
 def add_event_options(group: argparse._ActionsContainer) -> list[argparse.Action]:
     """The four event flags (:data:`EVENT_FLAGS`) and the three that shape their events;
     the actions."""
-    return [
-        group.add_argument(
-            EVENT_FLAGS["spot_interruption_after"],
-            type=non_negative,
-            metavar="SECONDS",
-            help="a spot interruption notice (instance-action, termination-time), 2 min ahead",
-        ),
-        group.add_argument(
-            "--spot-action",
-            choices=("terminate", "stop", "hibernate"),
-            default="terminate",
-            help="the notice's action (default terminate)",
-        ),
-        group.add_argument(
-            EVENT_FLAGS["rebalance_after"],
-            type=non_negative,
-            metavar="SECONDS",
-            help="a rebalance recommendation",
-        ),
-        group.add_argument(
-            EVENT_FLAGS["maintenance_after"],
-            type=non_negative,
-            metavar="SECONDS",
-            help="a scheduled maintenance event, a day ahead",
-        ),
-        group.add_argument(
-            "--maintenance-code",
-            choices=MAINTENANCE_CODES,
-            default="system-reboot",
-            help="the maintenance event's code (default system-reboot)",
-        ),
-        group.add_argument(
-            EVENT_FLAGS["lifecycle_after"],
-            type=non_negative,
-            metavar="SECONDS",
-            help="an Auto Scaling target lifecycle state change",
-        ),
-        group.add_argument(
-            "--lifecycle-state",
-            default="Terminated",
-            metavar="STATE",
-            help="the new target lifecycle state (default Terminated)",
-        ),
-    ]
+    actions = []
+    for key, what, (flag, values, default, help_) in _EVENTS:
+        actions.append(
+            group.add_argument(EVENT_FLAGS[key], type=non_negative, metavar="SECONDS", help=what)
+        )
+        if not flag:
+            continue
+        text = f"{help_} (default {default})"
+        if isinstance(values, tuple):
+            actions.append(group.add_argument(flag, choices=values, default=default, help=text))
+        else:
+            actions.append(group.add_argument(flag, metavar=values, default=default, help=text))
+    return actions

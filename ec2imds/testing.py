@@ -29,10 +29,10 @@ and :func:`sign_identity_document` signs a document of your own the same way (ne
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from functools import cached_property
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
@@ -40,9 +40,12 @@ import httpx
 from ec2imds.simulator.controls import SimulatorControls
 from ec2imds.simulator.identity import certificates
 from ec2imds.simulator.identity import sign_document as sign_identity_document
-from ec2imds.simulator.protocol import SimResponse, SimulatorCore
+from ec2imds.simulator.protocol import CoreOptions, SimResponse, SimulatorCore
 from ec2imds.simulator.server import IMDSSimulator
 from ec2imds.simulator.tree import TreeLike
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "TEST_CERTIFICATES",
@@ -149,17 +152,9 @@ class FakeIMDS(SimulatorControls):
 
     url = "http://169.254.169.254"
 
-    def __init__(
-        self,
-        tree: TreeLike | None = None,
-        *,
-        allow_v1: bool = False,
-        latency: float = 0.0,
-        seed: int = 0,
-        clock: Callable[[], float] | None = None,
-    ) -> None:
+    def __init__(self, tree: TreeLike | None = None, **options: Unpack[CoreOptions]) -> None:
         #: The simulator without sockets: what every request is handed to.
-        self.core = SimulatorCore(tree, allow_v1=allow_v1, latency=latency, seed=seed, clock=clock)
+        self.core = SimulatorCore(tree, **options)
 
     @cached_property
     def transport(self) -> httpx.MockTransport:

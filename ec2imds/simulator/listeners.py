@@ -11,13 +11,9 @@ from __future__ import annotations
 
 import select
 import socket
-from types import TracebackType
-from typing import TYPE_CHECKING
 
+from ec2imds._closing import Closing
 from ec2imds.endpoints import Endpoint, construct_endpoint_str
-
-if TYPE_CHECKING:
-    from typing_extensions import Self
 
 __all__ = ["DeadListener"]
 
@@ -27,7 +23,7 @@ _MAX_FILL = 16
 _SETTLE = 0.2
 
 
-class DeadListener:
+class DeadListener(Closing):
     """A listening socket that never completes a connection (``with DeadListener("::1")
     as dead: dead.endpoint``); ``port=0`` picks a free port."""
 
@@ -72,14 +68,3 @@ class DeadListener:
             conn.close()
         self._fill.clear()
         self._sock.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -33,6 +33,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypedDict
 from urllib.parse import unquote
 
 from ec2imds.catalog import Node
@@ -45,9 +46,21 @@ from ec2imds.simulator.tree import TreeLike, is_indexed_key
 __all__ = [
     "MAX_TOKEN_TTL",
     "METADATA_VERSIONS",
+    "CoreOptions",
     "SimResponse",
     "SimulatorCore",
 ]
+
+
+class CoreOptions(TypedDict, total=False):
+    """:class:`SimulatorCore`'s keyword options, which :class:`ec2imds.testing.FakeIMDS`
+    passes on as they are."""
+
+    allow_v1: bool
+    latency: float
+    seed: int
+    clock: Callable[[], float] | None
+
 
 MAX_TOKEN_TTL = 21600
 TOKEN_PATH = "api/token"  # noqa: S105 - a path, not a secret
