@@ -29,6 +29,7 @@ from ec2imds.simulator.server import reachable_url
 from tests.support.aemm import EIA_ID, AEMMLike
 from tests.support.command import run
 from tests.support.drivers import ClientFactory, fast
+from tests.support.hooked import HookedSimulator
 from tests.support.raw_server import RawServer, http_answer, read_answer
 from tests.support.recorded import IAM_INFO, RECORDED_TOKEN, recorded
 from tests.support.recorded import RECORDED_USER_DATA as USER_DATA
@@ -500,17 +501,20 @@ def test_what_never_changes_is_read_once(sim: IMDSSimulator) -> None:
 
 def test_an_empty_or_non_json_credentials_body_is_asked_again() -> None:
     role: Final = "meta-data/iam/security-credentials/my-app-role"
-    with IMDSSimulator() as sim:
+    with HookedSimulator(seed=1) as sim:
         good = sim.get(role)
         assert isinstance(good, str)
         sim.set(role, "")
-        sim.schedule(0.3, role, good)  # written a moment later, as botocore#1569 saw
-        with IMDS(endpoints=[sim.endpoint], attempts=10) as imds:
+        # written a moment later, as botocore#1569 saw: before the third GET of it (by
+        # count, not by time, so that a loaded machine changes nothing)
+        sim.before_nth(lambda m, p: m == "GET" and p.endswith(role), 3, lambda: sim.set(role, good))
+        with IMDS(endpoints=[sim.endpoint], attempts=3, backoff_base=0.01) as imds:
             roles = imds.value("meta-data/iam/security-credentials")
         assert roles is not None
         creds = roles["my-app-role"]
         assert creds.code == "Success"
-        assert sim.stats.requests[("GET", f"/latest/{role}")] >= 2
+        assert sim.fired == ["before #3"]
+        assert sim.stats.requests[("GET", f"/latest/{role}")] == 3
 
 
 def test_credentials_that_stay_broken_are_a_clear_error_after_the_budget() -> None:
