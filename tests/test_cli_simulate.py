@@ -8,13 +8,13 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from ec2imds.simulator.instance import default_tree
-from ec2imds.simulator.tree import dump_tree, tree_to_json
+from ec2imds.simulator.tree import dump_tree
 from tests.support.command import HELP_LINE, cli_env, error_line, run
+from tests.support.trees import bad_tree
 
 SIMULATOR_LINE = "ec2imds: querying the embedded IMDS simulator at http://127.0.0.1:"
 
@@ -30,16 +30,6 @@ def watch(*args: str) -> subprocess.CompletedProcess[str]:
         timeout=300,
         check=False,
     )
-
-
-def bad_tree(tmp_path: Path) -> Path:
-    """The default instance, with ``instance-id`` a number and no ``ami-id``."""
-    data: Any = tree_to_json(default_tree())
-    data["meta-data"]["instance-id"] = 5
-    del data["meta-data"]["ami-id"]
-    path = tmp_path / "bad.json"
-    path.write_text(json.dumps(data))
-    return path
 
 
 @pytest.mark.slow  # the spot poll's default interval, 5 s: the command as a user types it

@@ -12,7 +12,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,8 +21,9 @@ from ec2imds.simulator.cli import exposure_warning
 from ec2imds.simulator.cli import main as simulator_main
 from ec2imds.simulator.identity import certificates
 from ec2imds.simulator.instance import default_tree
-from ec2imds.simulator.tree import dump_tree, tree_file_errors, tree_from_json, tree_to_json
+from ec2imds.simulator.tree import dump_tree, tree_file_errors, tree_from_json
 from tests.support.command import USER_DATA, cli_env, on, run
+from tests.support.trees import bad_tree
 
 LISTENING = re.compile(r"IMDS simulator listening on http://127\.0\.0\.1:(\d+)\n")
 
@@ -203,16 +203,6 @@ def test_bad_event_flags_are_usage_errors(
 
 
 # -- what the simulator refuses, or warns about ---------------------------------------------
-
-
-def bad_tree(tmp_path: Path) -> Path:
-    """The default instance, with ``instance-id`` a number and no ``ami-id``."""
-    data: Any = tree_to_json(default_tree())
-    data["meta-data"]["instance-id"] = 5
-    del data["meta-data"]["ami-id"]
-    path = tmp_path / "bad.json"
-    path.write_text(json.dumps(data))
-    return path
 
 
 def test_a_tree_the_models_refuse_is_not_served_each_path_named(
