@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from ec2imds._closing import Closing
 from ec2imds.endpoints import Endpoint
 from ec2imds.simulator.instance import default_tree
 from tests.support.raw_server import RawServer, http_answer
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    pass
 
 
 #: Names AEMM lists both as a leaf and as a directory.
@@ -33,7 +33,7 @@ def aemm_tree() -> dict[str, Any]:
     return tree
 
 
-class AEMMLike:
+class AEMMLike(Closing):
     """Answers as Amazon's mock does where it differs from EC2: every name it serves as
     a directory in ``_LISTED_TWICE`` is listed both as ``x`` and ``x/``; the leaf form
     answers the listing; a path it does not serve answers 200 with another listing
@@ -85,14 +85,3 @@ class AEMMLike:
 
     def close(self) -> None:
         self.server.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

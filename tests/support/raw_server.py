@@ -5,13 +5,13 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Callable, Mapping
-from types import TracebackType
 from typing import TYPE_CHECKING
 
+from ec2imds._closing import Closing
 from ec2imds.endpoints import Endpoint
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    pass
 
 
 RawAnswer = Callable[[str, str, Mapping[str, str]], bytes]
@@ -38,7 +38,7 @@ def read_answer(sock: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
-class RawServer:
+class RawServer(Closing):
     """A loopback HTTP server whose answers are bytes: ``answer(method, path, headers)``
     for each request, written as they are, then the connection is closed."""
 
@@ -109,14 +109,3 @@ class RawServer:
             threads = list(self._threads)
         for thread in threads:
             thread.join(10)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
