@@ -192,19 +192,20 @@ def test_a_head_start_runs_out() -> None:
 
     def answer(ask: str) -> str:
         if ask == "wait":
-            gate.wait(30)  # answered only once the second one has won
-        gate.set()
+            gate.wait(30)  # answered only after the run (a daemon thread: not waited for)
         return ask
 
-    assert run(flow(), IO(answer)) == (1, "quick")
+    try:
+        assert run(flow(), IO(answer)) == (1, "quick")
+    finally:
+        gate.set()
 
     async def main() -> Any:
         won = asyncio.Event()
 
         async def perform(ask: str) -> str:
             if ask == "wait":
-                await asyncio.wait_for(won.wait(), 30)
-            won.set()
+                await asyncio.wait_for(won.wait(), 30)  # never set: cancelled, the loser
             return ask
 
         return await arun(flow(), IO(perform))
